@@ -1,0 +1,246 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Image references: parse, normalize, render.
+
+Follows the grammar of distribution/reference (the one docker, podman, skopeo and CRI-O share):
+
+    reference := name [ ":" tag ] [ "@" digest ]
+    name      := [domain "/"] path
+
+A first path component is a registry domain when it contains "." or ":", is "localhost", or has an
+upper-case letter; otherwise the reference is on Docker Hub, whose canonical name is "docker.io" and
+whose single-component repositories live under "library/". Tag and digest may both be present; the
+digest then decides what is pulled and the tag is kept as a name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidReference
+
+DEFAULT_REGISTRY = "docker.io"
+DOCKER_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
+OFFICIAL_NAMESPACE = "library"
+NAME_TOTAL_MAX = 255
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(
+    r"^(?:%s(?:\.%s)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT)
+)
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+_ANY_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
+
+
+def validate_digest(digest, what="digest"):
+    """Return *digest* if it is a sha256 or sha512 digest in canonical (lower-case) form."""
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        if isinstance(digest, str) and _ANY_DIGEST.match(digest):
+            raise ValueError(
+                "%s %r: only sha256 and sha512 digests in lower-case hex are supported" % (what, digest)
+            )
+        raise ValueError("%s %r is not of the form sha256:<64 hex digits>" % (what, digest))
+    return digest
+
+
+def validate_tag(tag):
+    if not isinstance(tag, str) or not _TAG.match(tag):
+        raise ValueError(
+            "tag %r must be 1 to 128 characters of letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'" % (tag,)
+        )
+    return tag
+
+
+def _is_domain_like(component):
+    return "." in component or ":" in component or component == "localhost" or component.lower() != component
+
+
+def normalize_registry(registry):
+    """Canonical registry name: Docker Hub aliases become docker.io, the name is lower-cased."""
+    reg = registry.lower()
+    if reg in DOCKER_HUB_ALIASES:
+        return DEFAULT_REGISTRY
+    return reg
+
+
+def registry_endpoint(registry):
+    """host[:port] that serves the registry API for a canonical registry name."""
+    if registry == DEFAULT_REGISTRY:
+        return DOCKER_HUB_ENDPOINT
+    return registry
+
+
+class Reference:
+    """A normalized image reference. Immutable; compare and hash by its string form."""
+
+    __slots__ = ("registry", "repository", "tag", "digest")
+
+    def __init__(self, registry, repository, tag=None, digest=None):
+        object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "repository", repository)
+        object.__setattr__(self, "tag", tag)
+        object.__setattr__(self, "digest", digest)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Reference is immutable")
+
+    @property
+    def name(self):
+        """registry/repository, without tag or digest."""
+        return "%s/%s" % (self.registry, self.repository)
+
+    @property
+    def path(self):
+        """The repository path under the registry (alias of ``repository``)."""
+        return self.repository
+
+    @property
+    def endpoint(self):
+        return registry_endpoint(self.registry)
+
+    @property
+    def identifier(self):
+        """What to ask the registry for: the digest if known, else the tag."""
+        return self.digest or self.tag
+
+    def with_tag(self, tag):
+        return Reference(self.registry, self.repository, validate_tag(tag), self.digest)
+
+    def with_digest(self, digest):
+        return Reference(self.registry, self.repository, self.tag, validate_digest(digest))
+
+    def without_digest(self):
+        return Reference(self.registry, self.repository, self.tag, None)
+
+    def without_tag(self):
+        return Reference(self.registry, self.repository, None, self.digest)
+
+    def __str__(self):
+        text = self.name
+        if self.tag:
+            text += ":" + self.tag
+        if self.digest:
+            text += "@" + self.digest
+        return text
+
+    def __repr__(self):
+        return "Reference(%r)" % str(self)
+
+    def __eq__(self, other):
+        return isinstance(other, Reference) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+def parse(text, default_tag=None):
+    """Parse and normalize an image reference.
+
+    ``nginx`` becomes ``docker.io/library/nginx``; a reference with neither tag nor digest gets
+    *default_tag* (``None`` keeps it bare, ``"latest"`` is what docker does).
+    Raises :class:`InvalidReference` naming the reference and the reason.
+    """
+    if not isinstance(text, str):
+        raise InvalidReference(text, "a reference must be a string, not %s" % type(text).__name__)
+    ref = text.strip()
+    if not ref:
+        raise InvalidReference(text, "empty reference")
+    if any(c.isspace() for c in ref):
+        raise InvalidReference(text, "contains white space")
+    if "://" in ref:
+        raise InvalidReference(
+            text, "a reference has no scheme; remove %r" % (ref.split("://", 1)[0] + "://")
+        )
+
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.rsplit("@", 1)
+        try:
+            validate_digest(digest)
+        except ValueError as exc:
+            raise InvalidReference(text, str(exc)) from None
+
+    tag = None
+    last_slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > last_slash:
+        ref, tag = ref[:colon], ref[colon + 1:]
+        try:
+            validate_tag(tag)
+        except ValueError as exc:
+            raise InvalidReference(text, str(exc)) from None
+
+    if not ref:
+        raise InvalidReference(text, "missing repository name")
+    first, sep, rest = ref.partition("/")
+    if sep and _is_domain_like(first):
+        registry, path = first, rest
+        if not _DOMAIN.match(registry):
+            raise InvalidReference(text, "invalid registry host %r" % registry)
+        registry = normalize_registry(registry)
+    else:
+        registry, path = DEFAULT_REGISTRY, ref
+
+    if registry == DEFAULT_REGISTRY and "/" not in path:
+        path = OFFICIAL_NAMESPACE + "/" + path
+
+    for component in path.split("/"):
+        if not component:
+            raise InvalidReference(text, "empty path component")
+        if component.lower() != component:
+            raise InvalidReference(text, "repository name must be lower-case")
+        if not _PATH_COMPONENT.match(component):
+            raise InvalidReference(
+                text,
+                "invalid repository path component %r (lower-case letters and digits, "
+                "separated by '.', '_', '__' or dashes)" % component,
+            )
+    if len(registry) + 1 + len(path) > NAME_TOTAL_MAX:
+        raise InvalidReference(text, "repository name longer than %d characters" % NAME_TOTAL_MAX)
+
+    if tag is None and digest is None and default_tag:
+        tag = default_tag
+    return Reference(registry, path, tag, digest)
+
+
+def parse_registry_prefix(text):
+    """Parse a destination ``HOST[:PORT][/NAMESPACE]`` into ``(registry, namespace)``.
+
+    The first component is always taken as the registry host, even without a dot: a mirror is
+    never Docker Hub by accident. ``namespace`` is ``""`` when absent.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidReference(text, "empty registry")
+    value = text.strip().rstrip("/")
+    if "://" in value:
+        raise InvalidReference(text, "give the registry as HOST[:PORT][/NAMESPACE], without a scheme")
+    if "@" in value:
+        raise InvalidReference(text, "a registry prefix cannot hold a digest")
+    host, _sep, namespace = value.partition("/")
+    if not _DOMAIN.match(host):
+        raise InvalidReference(text, "invalid registry host %r" % host)
+    if ":" in namespace:
+        raise InvalidReference(text, "a registry prefix cannot hold a tag")
+    for component in namespace.split("/") if namespace else ():
+        if not _PATH_COMPONENT.match(component):
+            raise InvalidReference(text, "invalid namespace component %r" % component)
+    return normalize_registry(host), namespace
+
+
+def split_registry_port(registry):
+    """('host', port or None) for a registry name, IPv6 aware."""
+    if registry.startswith("["):
+        host, _sep, rest = registry.partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        return host + "]", int(port) if port else None
+    if ":" in registry:
+        host, port = registry.rsplit(":", 1)
+        return host, int(port)
+    return registry, None

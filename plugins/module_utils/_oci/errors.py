@@ -60,6 +60,14 @@ class OCIError(Exception):
             self.image = image
         return self
 
+    def copy_for(self, image):
+        """A copy of this error naming *image* (the same blob can fail several images)."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.args = self.args
+        clone.image = image
+        return clone
+
     def to_dict(self):
         return {
             "error": type(self).__name__,

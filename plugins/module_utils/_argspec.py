@@ -1,0 +1,70 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""The registry options of ``airgap.mirror.registry`` (doc fragment), built once.
+
+Modules call :func:`registry_argument_spec` and merge its parts into their AnsibleModule, then
+:func:`client_pool` turns the parameters into the engine's ClientPool.
+"""
+
+from __future__ import annotations
+
+
+def registry_argument_spec():
+    """``dict(argument_spec=..., required_together=...)`` for the registry options."""
+    return {
+        "argument_spec": {
+            "src_username": {"type": "str"},
+            "src_password": {"type": "str", "no_log": True},
+            "dest_username": {"type": "str"},
+            "dest_password": {"type": "str", "no_log": True},
+            "auth_file": {"type": "path"},
+            "ca_path": {"type": "path"},
+            "client_cert": {"type": "path"},
+            "client_key": {"type": "path", "no_log": False},
+            "insecure_registries": {"type": "list", "elements": "str", "default": []},
+            "timeout": {"type": "float", "default": 60},
+            "retries": {"type": "int", "default": 5},
+            "deadline": {"type": "float"},
+        },
+        "required_together": [["src_username", "src_password"], ["dest_username", "dest_password"],
+                              ["client_cert", "client_key"]],
+    }
+
+
+def merge_spec(base, extra):
+    """Merge a module's own argument_spec/required_* lists into the shared registry spec."""
+    out = {"argument_spec": dict(base["argument_spec"])}
+    out["argument_spec"].update(extra.pop("argument_spec", {}))
+    for key in ("required_together", "mutually_exclusive", "required_one_of", "required_if", "required_by"):
+        values = list(base.get(key, [])) + list(extra.pop(key, []))
+        if values:
+            out[key] = values
+    out.update(extra)
+    return out
+
+
+def client_pool(params, source_registries=(), dest_registry=None, max_connections=16):
+    """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to
+    every registry in *source_registries*."""
+    from ._oci.auth import CredentialStore
+    from ._oci.plan import ClientPool, explicit_credentials
+    from ._oci.registry import Deadline
+
+    pairs = [(r, params.get("src_username"), params.get("src_password")) for r in source_registries]
+    if dest_registry:
+        pairs.append((dest_registry, params.get("dest_username"), params.get("dest_password")))
+    store = CredentialStore(explicit=explicit_credentials(pairs), auth_file=params.get("auth_file"))
+    return ClientPool(
+        credentials=store,
+        ca_path=params.get("ca_path"),
+        client_cert=params.get("client_cert"),
+        client_key=params.get("client_key"),
+        insecure_registries=params.get("insecure_registries") or (),
+        timeout=params.get("timeout") or 60,
+        retries=params.get("retries") or 5,
+        max_connections=max_connections,
+        deadline=Deadline(params.get("deadline")),
+    )

@@ -1,0 +1,167 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Plan, then copy: the one entry point behind ``airgap.mirror.image_mirror``, the demo and the
+benchmark. Returns a plain-data report (per image, totals, mirror map entries, diff)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+
+from . import mirrormap as _mirrormap
+from .copy import Copier, estimate, preflight_space
+from .errors import OCIError
+from .plan import ClientPool, build_jobs, iter_jobs, resolve, unique_blobs
+
+
+def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, mapping_mode="keep",
+           overrides=None, tag_style="deterministic", lock_entries=None, attachments=True, src_registry=None,
+           sessions=None):
+    """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
+    deadline). Never raises for a per-image failure: see ``report["failed"]``."""
+    started = time.monotonic()
+    own_pool = pool is None
+    pool = pool or ClientPool()
+    try:
+        jobs, rejected = build_jobs(images, dest, pool, src=src, mapping_mode=mapping_mode, overrides=overrides,
+                                    tag_style=tag_style, src_registry=src_registry)
+        resolve(jobs, concurrency=concurrency, lock_entries=lock_entries, attachments=attachments)
+        planned = unique_blobs(jobs)
+        would_bytes, would_blobs = (0, 0)
+        counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
+        if check_mode:
+            would_bytes, would_blobs = estimate(jobs, concurrency)
+        elif any(j.status == "copy" for j in iter_jobs(jobs)):
+            try:
+                preflight_space(jobs)
+            except OCIError as exc:
+                for job in iter_jobs(jobs):
+                    if job.status == "copy":
+                        job.fail(exc)
+            else:
+                copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
+                                sessions=sessions)
+                counts = copier.run(jobs)
+        _cleanup_layouts(jobs)
+        return _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool,
+                       time.monotonic() - started)
+    finally:
+        if own_pool:
+            pool.close()
+
+
+def _cleanup_layouts(jobs):
+    """Drop resume state of layouts into which every image was copied."""
+    layouts = {}
+    for job in iter_jobs(jobs):
+        if job.dest is not None and job.dest.kind == "layout":
+            ok = layouts.setdefault(job.dest.layout.path, [job.dest.layout, True])
+            if job.status == "failed":
+                ok[1] = False
+    for layout, ok in layouts.values():
+        if ok:
+            layout.cleanup_state()
+
+
+def _image_result(job, check_mode):
+    status = job.status
+    if check_mode and status == "copy":
+        status = "would_copy"
+    result = {
+        "source": job.source,
+        "destination": job.destination,
+        "digest": job.digest,
+        "media_type": job.media_type,
+        "platforms": job.platforms,
+        "size": job.size,
+        "status": status,
+        "changed": status in ("copied", "would_copy"),
+        "bytes": job.bytes,
+        "seconds": round(job.finished - job.started, 3) if job.started and job.finished else 0.0,
+        "blobs": dict(job.blob_counts),
+        "attachments": [a.source.rsplit(":", 1)[-1] for a in job.attachments] or list(job.attachment_tags),
+    }
+    if job.error is not None:
+        result["error"] = str(job.error)
+        result["error_type"] = type(job.error).__name__
+    return result
+
+
+def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool, seconds):
+    images = [_image_result(j, check_mode) for j in list(rejected) + list(jobs)]
+    attachments = [_image_result(a, check_mode) for j in jobs for a in j.attachments]
+    failed = [i for i in images + attachments if i["status"] == "failed"]
+    entries = []
+    for job in jobs:
+        if job.status in ("present", "copied") and job.src_ref is not None:
+            tags = [a.dest_ident.rsplit(":", 1)[-1] for a in job.attachments if a.status in ("present", "copied")]
+            entries.append(_mirrormap.make_entry(job.src_ref, job.digest, job.media_type, job.platforms, job.size,
+                                                 job.destination, tags or job.attachment_tags))
+    before = {}
+    after = {}
+    for job in iter_jobs(jobs):
+        if job.destination is None:
+            continue
+        before[job.destination] = job.before
+        if job.status in ("present", "copied"):
+            after[job.destination] = job.digest
+        elif job.status == "copy":  # check mode
+            after[job.destination] = job.digest
+        else:
+            after[job.destination] = job.before
+    unique_bytes = sum(d.size for d in planned.values())
+    stats = pool.stats.as_dict()
+    changed_images = [i for i in images + attachments if i["changed"]]
+    totals = {
+        "images": len(images),
+        "copied": sum(1 for i in images if i["status"] == "copied"),
+        "present": sum(1 for i in images if i["status"] == "present"),
+        "would_copy": sum(1 for i in images if i["status"] == "would_copy"),
+        "failed": sum(1 for i in images if i["status"] == "failed"),
+        "attachments": len(attachments),
+        "unique_blobs": len(planned),
+        "unique_bytes": unique_bytes,
+        "bytes_to_copy": would_bytes if check_mode else None,
+        "blobs_to_copy": would_blobs if check_mode else None,
+        "blobs_copied": counts["copied"],
+        "blobs_mounted": counts["mounted"],
+        "blobs_skipped": counts["skipped"],
+        "manifests_pushed": counts["manifests"],
+        "bytes_transferred": stats["bytes_uploaded"] if not check_mode else 0,
+        "bytes_downloaded": stats["bytes_downloaded"],
+        "requests": stats["requests"],
+        "retries": stats["retries"],
+        "seconds": round(seconds, 3),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    if any(j.dest is not None and j.dest.kind == "layout" for j in jobs):
+        totals["bytes_transferred"] = sum(i["bytes"] for i in images + attachments)
+    return {
+        "changed": bool(changed_images),
+        "images": images,
+        "attachments": attachments,
+        "failed": failed,
+        "totals": totals,
+        "mirror_map": entries,
+        "diff": {"before": before, "after": after},
+    }
+
+
+def write_mirror_map(path, entries):
+    """Write the mirror map atomically; returns True when the file changed."""
+    text = _mirrormap.dumps(entries).encode("utf-8")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    from .layout import atomic_write
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    atomic_write(path, text, mode=0o644)
+    return True

@@ -1,0 +1,232 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Where images are read from and written to, behind one small interface.
+
+``RegistryRepo`` (a repository of a registry), ``LayoutRepo`` (the images of one source
+repository inside an OCI layout, named by their full reference) and ``DirExportImage`` (a skopeo
+``dir:`` export, read only). The planner and the copier only talk to these.
+
+Identifiers: a tag, a digest, or for layouts the ref name under which the image is recorded.
+"""
+
+from __future__ import annotations
+
+from . import manifest as _manifest
+from .errors import LayoutError, NotFound
+
+ATTACHMENT_SUFFIXES = (".sig", ".att", ".sbom")
+
+
+def is_digest(ident):
+    return isinstance(ident, str) and (ident.startswith("sha256:") or ident.startswith("sha512:"))
+
+
+class RegistryRepo:
+    kind = "registry"
+    can_mount = True
+    verifies_uploads = True  # the registry checks every blob against its digest on upload
+
+    def __init__(self, client, repository):
+        self.client = client
+        self.repository = repository
+
+    @property
+    def key(self):
+        return ("registry", self.client.registry, self.repository)
+
+    @property
+    def blob_scope(self):
+        """Blobs are shared (by mount) across the repositories of one registry."""
+        return ("registry", self.client.registry)
+
+    def describe(self, ident=None):
+        name = "%s/%s" % (self.client.registry, self.repository)
+        if ident is None:
+            return name
+        return "%s%s%s" % (name, "@" if is_digest(ident) else ":", ident)
+
+    # source side
+    def resolve(self, ident, image=None):
+        return self.client.head_manifest(self.repository, ident, image=image)
+
+    def fetch_manifest(self, ident, image=None):
+        return self.client.get_manifest(self.repository, ident, image=image)
+
+    def open_blob(self, desc, offset=0, image=None):
+        return self.client.open_blob(self.repository, desc.digest, desc.size, offset, image=image)
+
+    def list_tags(self, image=None):
+        return self.client.list_tags(self.repository, image=image)
+
+    # destination side
+    def current_digest(self, ident, image=None):
+        found = self.client.head_manifest(self.repository, ident, image=image)
+        return found[0] if found else None
+
+    def has_blob(self, desc, image=None):
+        return self.client.head_blob(self.repository, desc.digest, image=image) is not None
+
+    def mount_blob(self, desc, from_repo, image=None):
+        return self.client.mount_blob(self.repository, desc.digest, from_repo.repository, image=image)
+
+    def put_blob(self, desc, opener, image=None, session=None):
+        self.client.upload_blob(self.repository, desc.digest, desc.size, opener, image=image, session=session)
+        return desc.size
+
+    def put_manifest(self, ident, manifest, image=None, root=False):
+        self.client.put_manifest(self.repository, ident, manifest.data, manifest.media_type, image=image)
+
+
+class LayoutRepo:
+    """The images of one repository inside a layout. ``ident`` is a tag/digest of that repository
+    (the ref name is then ``<name>:<tag>`` / ``<name>@<digest>``) or, with ``name=None``, a whole ref
+    name such as ``v1`` in layouts written by other tools."""
+
+    kind = "layout"
+    can_mount = False
+    verifies_uploads = False
+
+    def __init__(self, layout, name=None):
+        self.layout = layout
+        self.name = name
+
+    @property
+    def key(self):
+        return ("layout", self.layout.path, self.name)
+
+    @property
+    def blob_scope(self):
+        return ("layout", self.layout.path)
+
+    def ref_name(self, ident):
+        if self.name is None or "/" in ident:
+            return ident  # already a whole ref name
+        return "%s%s%s" % (self.name, "@" if is_digest(ident) else ":", ident)
+
+    def describe(self, ident=None):
+        if ident is None:
+            return "oci:%s" % self.layout.path
+        return "oci:%s:%s" % (self.layout.path, self.ref_name(ident))
+
+    # source side
+    def resolve(self, ident, image=None):
+        desc = self.layout.find(self.ref_name(ident))
+        if desc is None and is_digest(ident) and self.layout.has_blob(ident):
+            data = self.layout.read_blob(ident)
+            return ident, _manifest.detect_media_type(_loads(data)), len(data)
+        if desc is None:
+            return None
+        return desc.digest, desc.media_type, desc.size
+
+    def fetch_manifest(self, ident, image=None):
+        if is_digest(ident) and self.layout.has_blob(ident):
+            data = self.layout.read_blob(ident)
+            return data, None
+        desc = self.layout.find(self.ref_name(ident))
+        if desc is None:
+            raise NotFound("%s is not recorded in the layout %s" % (self.ref_name(ident), self.layout.path),
+                           image=image)
+        try:
+            return self.layout.read_blob(desc.digest), desc.media_type
+        except NotFound:
+            raise LayoutError("layout %s records %s as %s but that blob is missing"
+                              % (self.layout.path, self.ref_name(ident), desc.digest), image=image) from None
+
+    def open_blob(self, desc, offset=0, image=None):
+        try:
+            return self.layout.open_blob(desc.digest, desc.size, offset)
+        except NotFound as exc:
+            raise exc.for_image(image)
+
+    def list_tags(self, image=None):
+        prefix = (self.name or "") + ":"
+        return [name[len(prefix):] for name, _d in self.layout.entries()
+                if name and self.name and name.startswith(prefix) and "@" not in name]
+
+    # destination side
+    def current_digest(self, ident, image=None):
+        desc = self.layout.find(self.ref_name(ident))
+        if desc is None or not self.layout.has_blob(desc.digest, desc.size):
+            return None
+        return desc.digest
+
+    def has_blob(self, desc, image=None):
+        return self.layout.has_blob(desc.digest, desc.size)
+
+    def put_blob(self, desc, opener, image=None, session=None):
+        return self.layout.write_blob(desc.digest, desc.size, opener, image=image)
+
+    def put_manifest(self, ident, manifest, image=None, root=False):
+        """Store the manifest; a root manifest is also recorded in index.json under its ref name."""
+        self.layout.put_bytes(manifest.digest, manifest.data, image=image)
+        if root:
+            self.layout.set_refs([(self.ref_name(ident), manifest.descriptor())])
+
+
+class DirExportImage:
+    """A skopeo ``dir:`` export as a source (one image; ``ident`` is ignored but for digests)."""
+
+    kind = "dir"
+
+    def __init__(self, export):
+        self.export = export
+        self._top = None
+
+    @property
+    def key(self):
+        return ("dir", self.export.path)
+
+    def describe(self, ident=None):
+        return "dir:%s" % self.export.path
+
+    def _top_digest(self):
+        if self._top is None:
+            self._top = _manifest.compute_digest(self.export.top_manifest())
+        return self._top
+
+    def resolve(self, ident, image=None):
+        data = self.export.top_manifest()
+        return self._top_digest(), _manifest.detect_media_type(_loads(data)), len(data)
+
+    def fetch_manifest(self, ident, image=None):
+        if is_digest(ident):
+            return self.export.read_manifest(ident, self._top_digest()), None
+        return self.export.top_manifest(), None
+
+    def open_blob(self, desc, offset=0, image=None):
+        try:
+            return self.export.open_blob(desc.digest, offset)
+        except NotFound as exc:
+            raise exc.for_image(image)
+
+    def list_tags(self, image=None):
+        return []
+
+
+def _loads(data):
+    import json
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def attachment_tags(tags, digests):
+    """Tags that attach artifacts to one of *digests*: cosign ``sha256-<hex>.sig/.att/.sbom`` and the
+    OCI referrers tag schema ``sha256-<hex>`` (an index of referrers, for registries without the
+    referrers API)."""
+    wanted = {d.replace(":", "-", 1) for d in digests}
+    out = []
+    for tag in tags:
+        base = tag
+        for suffix in ATTACHMENT_SUFFIXES:
+            if tag.endswith(suffix):
+                base = tag[: -len(suffix)]
+                break
+        if base in wanted:
+            out.append(tag)
+    return sorted(out)

@@ -1,0 +1,433 @@
+#!/usr/bin/python
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_mirror
+short_description: Copy container images between registries and OCI layouts, plan first
+version_added: 0.1.0
+description:
+  - Copies a set of container images into a mirror registry, into an OCI image layout on disk, or
+    from such a layout (or skopeo C(dir:) exports) into a registry - the three legs of an air-gapped
+    mirror (seed procedures C(skopeo copy --all --preserve-digests) loops).
+  - Plans first, then copies. Every reference is resolved to a digest (the plan: manifests, the blob
+    graph, unique bytes); then only what is missing moves. Each unique blob is copied once per
+    destination and mounted into the other repositories of the same registry; into a layout it is
+    stored once in the shared C(blobs/).
+  - All platforms of an index are copied and digests are always preserved (manifests are copied
+    byte for byte). Blobs are pushed before their manifest and children before their index, so no tag
+    ever points at something missing. Every blob written to disk is verified against its digest; a
+    registry verifies what it receives.
+  - Every image is attempted; the task fails at the end if any image failed, listing each with its
+    reason. Results are reported per image (copied or present, bytes, seconds) with totals.
+  - Writes the I(mirror map) (O(mirror_map)), the record every consumer role of this collection
+    reads, and reads it back on the next run to skip, with one request per image, what is already
+    mirrored.
+  - Runs where the network path and the disk are; use C(delegate_to) to pick the mirror host. Needs
+    the C(httpx) Python library there.
+extends_documentation_fragment:
+  - airgap.mirror.registry
+  - airgap.mirror.attributes
+  - airgap.mirror.attributes.actiongroup_registry
+attributes:
+  check_mode:
+    support: full
+    details: Resolves every image and reports what would be copied and how many bytes, with HEAD and GET requests only.
+  diff_mode:
+    support: full
+    details: The destination digest of every image before and after.
+  idempotent:
+    support: partial
+    details:
+      - A second run sends no blob and no manifest and reports C(changed=false).
+      - Not with O(tag_style=timestamp), which creates new tags on every run, as the seed's script does.
+options:
+  images:
+    description:
+      - The images to copy.
+      - A string is a source image reference (C(quay.io/org/app:1.0), C(repo@sha256:...), or both).
+        Without a tag or digest, C(latest) is used.
+      - With O(src), a string is the name the image has in that layout (its
+        C(org.opencontainers.image.ref.name), which is the full source reference for layouts this
+        module wrote), or the relative path of a C(dir:) export; the single string V(all) takes every
+        image of O(src).
+      - A dict C({src: REF, dest: REF}) gives an explicit destination reference (a registry reference,
+        or for a layout destination the ref name to record).
+    type: list
+    elements: raw
+    required: true
+  dest:
+    description:
+      - Where to copy to. A registry C(HOST[:PORT][/NAMESPACE]), or C(oci:PATH) for an OCI image layout
+        (created when missing; many images share it).
+      - For a registry, each image goes to the repository O(mapping) gives it.
+    type: str
+    required: true
+  src:
+    description:
+      - Read the images from C(oci:PATH) (an OCI image layout, for example one written by this module
+        on the connected side) or C(dir:PATH) (a tree of skopeo C(dir:) exports, as the seed's
+        procedure writes) instead of from their registries.
+    type: str
+  src_registry:
+    description:
+      - For C(dir:) trees only. The seed's procedure drops the registry host from the directory names
+        (C(cut -d/ -f2-)); give it back here so the mirror map records the real source.
+    type: str
+  mapping:
+    description:
+      - How a source repository maps to a mirror repository when O(dest) is a registry.
+      - V(keep) keeps the source path under O(dest) (C(quay.io/org/app) to C(DEST/org/app)), as the seed does.
+      - V(scoped) keeps the source registry as the first path component (C(DEST/quay.io/org/app)).
+      - V(flatten) keeps only the last path component (C(DEST/app)), for registries that limit nesting
+        and for ECK's C(--container-repository) layout.
+    type: str
+    choices: [keep, scoped, flatten]
+    default: keep
+  overrides:
+    description:
+      - Explicit mirror repositories, per source repository (C(quay.io/org/app) to C(custom/app)). An
+        override is a path under the mirror registry; O(dest)'s namespace and O(mapping) do not apply.
+    type: dict
+    default: {}
+  tag_style:
+    description:
+      - Tags for images referenced by digest only (a source tag is always kept).
+      - V(deterministic) tags them C(mirror-sha256-<hex>): a re-run never creates new tags and registry
+        garbage collection never removes them.
+      - V(timestamp) is the seed's C(mirror-<yymmddHHMMSS>-<n>) scheme. It is not idempotent - every run
+        creates new tags.
+      - V(none) pushes by digest only; some registries garbage-collect untagged manifests.
+    type: str
+    choices: [deterministic, timestamp, none]
+    default: deterministic
+  mirror_map:
+    description:
+      - Path of the mirror map to write (YAML, replaced atomically, unchanged when nothing changed).
+      - When it exists it is also read first, as a lockfile, so images already mirrored cost one request.
+    type: path
+  use_mirror_map:
+    description:
+      - Read an existing O(mirror_map) to skip work already done. Turn off to re-check every image fully.
+    type: bool
+    default: true
+  attachments:
+    description:
+      - Copy artifacts attached to each image with it - cosign signatures, attestations and SBOMs
+        (C(sha256-<hex>.sig), C(.att), C(.sbom) tags) and referrers indexes kept under the OCI referrers
+        tag schema (C(sha256-<hex>)).
+    type: bool
+    default: true
+  concurrency:
+    description:
+      - Requests and transfers in flight at once, across all images and blobs.
+    type: int
+    default: 8
+notes:
+  - The mirror map lists the images copied or found present in this run; a failed image is not in it.
+seealso:
+  - name: OCI image layout
+    description: The on-disk format this module writes.
+    link: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+author:
+  - airgap.mirror developers
+"""
+
+EXAMPLES = r"""
+- name: Mirror the MicroShift release images into the mirror registry (connected side)
+  airgap.mirror.image_mirror:
+    images: "{{ lookup('ansible.builtin.file', 'release-x86_64.json') | from_json | airgap.mirror.microshift_release_images }}"
+    dest: mirror.example.com:8443
+    dest_username: mirror
+    dest_password: "{{ mirror_password }}"
+    auth_file: ~/.pull-secret.json
+    mirror_map: /srv/mirror/mirror-map.yml
+  delegate_to: mirror-host
+
+- name: Mirror to disk, for removable media
+  airgap.mirror.image_mirror:
+    images:
+      - quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:f721414f0bf9f91af79bb0cb2096a2b3a90362f4ecffb6d6a3116305096d375d
+      - docker.elastic.co/package-registry/distribution:production
+    dest: oci:/srv/transfer/images
+    mirror_map: /srv/transfer/mirror-map.yml
+
+- name: Push everything from the layout into the air-gapped mirror
+  airgap.mirror.image_mirror:
+    src: oci:/media/usb/images
+    images: [all]
+    dest: registry.internal:5000
+    ca_path: /etc/pki/mirror-ca.crt
+    mirror_map: /srv/mirror/mirror-map.yml
+
+- name: Upload the seed's skopeo dir exports (digest tags instead of timestamps)
+  airgap.mirror.image_mirror:
+    src: dir:~/microshift-containers
+    src_registry: quay.io
+    images: [all]
+    dest: microshift-quay:8443
+
+- name: Credentials for a whole play through the action group
+  module_defaults:
+    group/airgap.mirror.registry:
+      auth_file: /root/.pull-secret-mirror.json
+      ca_path: /etc/pki/ca-trust/source/anchors/mirror-ca.crt
+  block:
+    - name: Mirror one image with an explicit destination
+      airgap.mirror.image_mirror:
+        images:
+          - src: docker.elastic.co/eck/eck-operator:2.16.1
+            dest: mirror.example.com:8443/eck/eck-operator:2.16.1
+        dest: mirror.example.com:8443
+"""
+
+RETURN = r"""
+images:
+  description: One entry per requested image.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    source:
+      description: The normalized source reference.
+      type: str
+      sample: quay.io/org/app:1.0
+    destination:
+      description: Where the image is (or would be) in the destination.
+      type: str
+      sample: mirror.example.com:8443/org/app:1.0
+    digest:
+      description: Digest of the image's top-level manifest or index.
+      type: str
+      sample: sha256:0545879ad4932739c9ee42ba7cdbc700d2ebb791809857b70b149a1b9632b5da
+    media_type:
+      description: Media type of that manifest or index.
+      type: str
+    platforms:
+      description: Platforms of an index (C(os/arch[/variant])); empty for a single manifest.
+      type: list
+      elements: str
+    size:
+      description: Bytes of every manifest and blob of the image.
+      type: int
+    status:
+      description: V(copied), V(present) (nothing to do), V(would_copy) (check mode) or V(failed).
+      type: str
+    changed:
+      description: Whether this image was (or would be) written.
+      type: bool
+    bytes:
+      description: Blob bytes this run sent for this image (a blob shared by several images counts once).
+      type: int
+    seconds:
+      description: Time from the first to the last transfer of this image.
+      type: float
+    blobs:
+      description: Blobs C(copied), C(mounted) from another repository, and C(skipped) because present.
+      type: dict
+    attachments:
+      description: Attached artifact tags copied with the image.
+      type: list
+      elements: str
+    error:
+      description: Why the image failed.
+      type: str
+      returned: when status is failed
+attachments:
+  description: The attached artifacts, in the same form as RV(images).
+  returned: always
+  type: list
+  elements: dict
+failed_images:
+  description: The entries of RV(images) and RV(attachments) that failed.
+  returned: always
+  type: list
+  elements: dict
+totals:
+  description: Totals of the run.
+  returned: always
+  type: dict
+  contains:
+    images:
+      description: Images requested.
+      type: int
+    copied:
+      description: Images written.
+      type: int
+    present:
+      description: Images already complete in the destination.
+      type: int
+    failed:
+      description: Images that failed.
+      type: int
+    unique_blobs:
+      description: Distinct blobs of the images that needed copying (per destination).
+      type: int
+    unique_bytes:
+      description: Bytes of those blobs - what a full copy moves at most.
+      type: int
+    bytes_to_copy:
+      description: In check mode, bytes of the blobs missing from the destination.
+      type: int
+    bytes_transferred:
+      description: Bytes sent to the destination.
+      type: int
+    blobs_copied:
+      description: Blobs copied.
+      type: int
+    blobs_mounted:
+      description: Blobs mounted from another repository of the destination registry.
+      type: int
+    blobs_skipped:
+      description: Blobs already present.
+      type: int
+    manifests_pushed:
+      description: Manifests and indexes written.
+      type: int
+    requests:
+      description: HTTP requests sent.
+      type: int
+    retries:
+      description: Requests retried.
+      type: int
+    seconds:
+      description: Wall time of the module's work.
+      type: float
+    peak_rss_bytes:
+      description: Peak resident memory of the module process.
+      type: int
+  sample:
+    images: 16
+    copied: 1
+    present: 15
+    failed: 0
+mirror_map:
+  description: The mirror map entries (the content of O(mirror_map)), one per image present in the destination.
+  returned: always
+  type: list
+  elements: dict
+mirror_map_path:
+  description: The mirror map file written, if any.
+  returned: when O(mirror_map) is set
+  type: str
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.airgap.mirror.plugins.module_utils._argspec import (client_pool, merge_spec,
+                                                                             registry_argument_spec)
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as _mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as _ref
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import InvalidReference, OCIError
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror, write_mirror_map
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import parse_location
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import HTTPX_IMPORT_ERROR
+
+
+def _source_registries(images):
+    found = set()
+    for item in images:
+        name = item.get("src") if isinstance(item, dict) else item
+        try:
+            found.add(_ref.parse(name).registry)
+        except (InvalidReference, TypeError):
+            continue
+    return sorted(found)
+
+
+def _diff_text(mapping):
+    return "".join("%s %s\n" % (dest, digest or "(absent)") for dest, digest in sorted(mapping.items()))
+
+
+def main():
+    spec = merge_spec(registry_argument_spec(), {
+        "argument_spec": {
+            "images": {"type": "list", "elements": "raw", "required": True},
+            "dest": {"type": "str", "required": True},
+            "src": {"type": "str"},
+            "src_registry": {"type": "str"},
+            "mapping": {"type": "str", "choices": ["keep", "scoped", "flatten"], "default": "keep"},
+            "overrides": {"type": "dict", "default": {}},
+            "tag_style": {"type": "str", "choices": ["deterministic", "timestamp", "none"],
+                          "default": "deterministic"},
+            "mirror_map": {"type": "path"},
+            "use_mirror_map": {"type": "bool", "default": True},
+            "attachments": {"type": "bool", "default": True},
+            "concurrency": {"type": "int", "default": 8},
+        },
+    })
+    module = AnsibleModule(supports_check_mode=True, **spec)
+    if HTTPX_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("httpx"), exception=str(HTTPX_IMPORT_ERROR))
+    params = module.params
+    if params["concurrency"] < 1:
+        module.fail_json(msg="concurrency must be at least 1")
+
+    lock = None
+    map_path = params["mirror_map"]
+    if map_path and params["use_mirror_map"]:
+        try:
+            lock = _mirrormap.load(map_path)
+        except FileNotFoundError:
+            lock = None
+        except (OSError, ValueError) as exc:
+            module.fail_json(msg="cannot use the mirror map as lockfile: %s" % exc)
+
+    try:
+        kind, location = parse_location(params["dest"])
+        dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
+        pool = client_pool(params, _source_registries(params["images"]), dest_registry,
+                           max_connections=max(16, params["concurrency"] * 2))
+        try:
+            report = mirror(
+                params["images"], params["dest"], src=params["src"], pool=pool,
+                concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
+                overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
+                attachments=params["attachments"], src_registry=params["src_registry"])
+        finally:
+            pool.close()
+    except (OCIError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # report, with the traceback, instead of a bare module failure
+        module.fail_json(msg="unexpected error: %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+
+    result = {
+        "changed": report["changed"],
+        "images": report["images"],
+        "attachments": report["attachments"],
+        "failed_images": report["failed"],
+        "totals": report["totals"],
+        "mirror_map": report["mirror_map"],
+    }
+    if map_path:
+        result["mirror_map_path"] = map_path
+        new_text = _mirrormap.dumps(report["mirror_map"])
+        try:
+            with open(map_path, "r", encoding="utf-8") as handle:
+                map_changed = handle.read() != new_text
+        except FileNotFoundError:
+            map_changed = True
+        if map_changed and not module.check_mode:
+            try:
+                write_mirror_map(map_path, report["mirror_map"])
+            except OSError as exc:
+                module.fail_json(msg="cannot write the mirror map %s: %s" % (map_path, exc.strerror), **result)
+        result["changed"] = result["changed"] or map_changed
+    if module._diff:
+        result["diff"] = {"before": _diff_text(report["diff"]["before"]),
+                          "after": _diff_text(report["diff"]["after"])}
+    if report["failed"]:
+        lines = ["%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
+        module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]),
+                                                             len(report["images"]) + len(report["attachments"]),
+                                                             "\n".join(lines)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -223,9 +223,13 @@ def _make_job(name, explicit_dest, index, pool, mapping, layout_dest, src_layout
         if src_layout.find(name) is None:
             raise LayoutError("%s is not recorded in the layout %s (index.json has no ref name %r)"
                               % (name, src_layout.path, name))
+        # a ref name is a source reference only in full normalized form (as this module writes
+        # them); other tools record short names such as "v1" or "latest"
         try:
             src_ref = _ref.parse(name)
         except InvalidReference:
+            src_ref = None
+        if src_ref is not None and str(src_ref) != name:
             src_ref = None
         src = LayoutRepo(src_layout, src_ref.name if src_ref else None)
         src_ident = name

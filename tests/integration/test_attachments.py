@@ -1,0 +1,135 @@
+"""Signatures and attached artifacts travel with their image (cosign tag scheme and the OCI
+referrers tag schema), through a registry and through a layout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import CredentialStore
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+
+from support import images as I
+
+pytestmark = pytest.mark.integration
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_blob(reg, repo, data):
+    status, headers, _ = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+    assert status == 202
+    location = headers["Location"]
+    sep = "&" if "?" in location else "?"
+    status, _, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, _digest(data)), data=data,
+                                  headers={"Content-Type": "application/octet-stream"})
+    assert status == 201, body
+    return {"mediaType": "application/octet-stream", "digest": _digest(data), "size": len(data)}
+
+
+def push_manifest(reg, repo, ref, body, media_type=OCI_MANIFEST):
+    data = json.dumps(body).encode()
+    status, _, text = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, ref), data=data,
+                                  headers={"Content-Type": media_type})
+    assert status == 201, text
+    return {"mediaType": media_type, "digest": _digest(data), "size": len(data)}
+
+
+def artifact(reg, repo, payload, media_type, subject=None, artifact_type=None):
+    config = push_blob(reg, repo, b"{}")
+    config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    layer = push_blob(reg, repo, payload)
+    layer["mediaType"] = media_type
+    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}
+    if subject:
+        body["subject"] = subject
+    if artifact_type:
+        body["artifactType"] = artifact_type
+    return body
+
+
+@pytest.fixture
+def signed(registry_factory, tmp_path):
+    """An index with a cosign signature, an attestation, an SBOM and a referrers-schema index."""
+    src = registry_factory()
+    layout = I.OCILayout(tmp_path / "l")
+    image = I.build_index(layout, "signed")
+    ref = I.seed_registry(image, src, "signed/app", "1.0")
+    repo = "signed/app"
+    tag = "sha256-" + image.digest[7:]
+    subject = {"mediaType": OCI_INDEX, "digest": image.digest, "size": image.size}
+    sig = push_manifest(src, repo, tag + ".sig", artifact(
+        src, repo, b'{"critical":{"image":{"docker-manifest-digest":"%s"}}}' % image.digest.encode(),
+        "application/vnd.dev.cosign.simplesigning.v1+json"))
+    att = push_manifest(src, repo, tag + ".att", artifact(src, repo, b'{"payloadType":"x"}',
+                                                           "application/vnd.dsse.envelope.v1+json"))
+    sbom = push_manifest(src, repo, tag + ".sbom", artifact(src, repo, b'{"spdxVersion":"SPDX-2.3"}',
+                                                             "text/spdx+json"))
+    # an OCI 1.1 referrer, pushed by digest, listed in the fallback referrers index tag
+    body = artifact(src, repo, b"provenance", "application/vnd.in-toto+json", subject=subject,
+                    artifact_type="application/vnd.in-toto+json")
+    data = json.dumps(body).encode()
+    referrer = push_manifest(src, repo, _digest(data), body)
+    referrers_index = push_manifest(src, repo, tag, {
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [dict(referrer, artifactType="application/vnd.in-toto+json")]}, OCI_INDEX)
+    # an unrelated signature-looking tag for another digest must not travel
+    push_manifest(src, repo, "sha256-" + "0" * 64 + ".sig", artifact(src, repo, b"other",
+                                                                     "application/vnd.dev.cosign.simplesigning.v1+json"))
+    return src, ref, image, {tag + ".sig": sig, tag + ".att": att, tag + ".sbom": sbom, tag: referrers_index,
+                             "referrer": referrer}
+
+
+def pool(*regs):
+    return ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=[r.host for r in regs])
+
+
+def test_attachments_follow_the_image(signed, registry_factory, skopeo):
+    src, ref, image, attached = signed
+    dest = registry_factory()
+    report = mirror([ref], dest.host, pool=pool(src, dest))
+    assert not report["failed"], report["failed"]
+    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
+    expected = sorted(["1.0"] + [t for t in attached if t != "referrer"])
+    assert tags == expected
+    for tag, desc in attached.items():
+        if tag == "referrer":
+            continue
+        assert skopeo.digest_of("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest) == desc["digest"]
+    # the referrer listed by the referrers index came along by digest
+    raw = skopeo.inspect_raw("docker://%s/signed/app@%s" % (dest.host, attached["referrer"]["digest"]),
+                             registry=dest)
+    assert _digest(raw) == attached["referrer"]["digest"]
+    entry = report["mirror_map"][0]
+    assert sorted(entry["attachments"]) == sorted(t for t in attached if t != "referrer")
+    # the subject was pushed before anything that points at it
+    log = dest.requests()
+    put_root = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/1.0"))
+    for tag in attached:
+        if tag != "referrer":
+            put_att = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/" + tag))
+            assert put_att > put_root
+
+
+def test_attachments_through_a_layout_and_can_be_turned_off(signed, registry_factory, tmp_path, skopeo):
+    src, ref, image, attached = signed
+    out = tmp_path / "layout"
+    report = mirror([ref], "oci:%s" % out, pool=pool(src))
+    assert not report["failed"], report["failed"]
+    dest = registry_factory()
+    back = mirror(["all"], dest.host, src="oci:%s" % out, pool=pool(dest))
+    assert not back["failed"], back["failed"]
+    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
+    assert sorted(tags) == sorted(["1.0"] + [t for t in attached if t != "referrer"])
+    bare = registry_factory()
+    off = mirror([ref], bare.host, pool=pool(src, bare), attachments=False)
+    assert not off["failed"]
+    assert skopeo.list_tags("docker://%s/signed/app" % bare.host, registry=bare) == ["1.0"]

@@ -54,15 +54,15 @@ def test_set_existing_dotted_key_changes_only_its_value():
 
 def test_quoting_style_of_the_replaced_value_is_kept():
     old = fixture("kibana-dotted.yml")
-    new, _ = edit(old, "server.host", "127.0.0.1")
+    new, _details = edit(old, "server.host", "127.0.0.1")
     assert changed_lines(old, new) == (['server.host: "0.0.0.0"\n'], ['server.host: "127.0.0.1"\n'])
-    new, _ = edit(old, "xpack.encryptedSavedObjects.encryptionKey", "it's-32-characters-long-string-x")
+    new, _details = edit(old, "xpack.encryptedSavedObjects.encryptionKey", "it's-32-characters-long-string-x")
     assert "xpack.encryptedSavedObjects.encryptionKey: 'it''s-32-characters-long-string-x'\n" in new
 
 
 def test_trailing_comment_survives_a_value_change():
     old = fixture("kibana-dotted.yml")
-    new, _ = edit(old, "xpack.fleet.agents.enabled", False)
+    new, _details = edit(old, "xpack.fleet.agents.enabled", False)
     assert "xpack.fleet.agents.enabled: false   # agents are managed by Fleet\n" in new
 
 
@@ -100,9 +100,9 @@ def test_commented_out_setting_is_not_mistaken_for_the_key():
 
 def test_nested_part_of_a_dotted_file_is_edited_in_place():
     old = fixture("kibana-dotted.yml")
-    new, _ = edit(old, "logging.appenders.file.layout.type", "pattern")
+    new, _details = edit(old, "logging.appenders.file.layout.type", "pattern")
     assert changed_lines(old, new) == (["        type: json\n"], ["        type: pattern\n"])
-    new, _ = edit(old, "logging.appenders.file.fileName", "/srv/kibana.log")
+    new, _details = edit(old, "logging.appenders.file.fileName", "/srv/kibana.log")
     assert "      fileName: /srv/kibana.log\n" in new
 
 
@@ -122,7 +122,7 @@ def test_insert_into_nested_kibana_uses_the_nested_form():
 
 def test_insert_deeper_under_an_existing_prefix_creates_the_missing_levels():
     old = fixture("kibana-nested.yml")
-    new, _ = edit(old, "xpack.security.session.idleTimeout", "1h")
+    new, _details = edit(old, "xpack.security.session.idleTimeout", "1h")
     removed, added = changed_lines(old, new)
     assert removed == []
     assert added == ["  security:\n", "    session:\n", "      idleTimeout: 1h\n"]
@@ -131,15 +131,15 @@ def test_insert_deeper_under_an_existing_prefix_creates_the_missing_levels():
 
 def test_key_without_any_prefix_in_a_nested_file_is_appended_dotted():
     old = fixture("kibana-nested.yml")
-    new, _ = edit(old, "monitoring.ui.enabled", False)
+    new, _details = edit(old, "monitoring.ui.enabled", False)
     assert new == old + "monitoring.ui.enabled: false\n"
-    nested, _ = edit(old, "monitoring.ui.enabled", False, insert_style="nested")
+    nested, _details = edit(old, "monitoring.ui.enabled", False, insert_style="nested")
     assert nested == old + "monitoring:\n  ui:\n    enabled: false\n"
 
 
 def test_remove_prunes_parents_left_empty():
     old = fixture("kibana-nested.yml")
-    new, _ = edit(old, "xpack.reporting.roles.enabled", state="absent")
+    new, _details = edit(old, "xpack.reporting.roles.enabled", state="absent")
     removed, added = changed_lines(old, new)
     assert added == [] and removed == ["  reporting:\n", "    roles:\n", "      enabled: false\n"]
     assert yaml.safe_load(new)["xpack"] == {"fleet": {"agents": {"enabled": True}}}
@@ -147,11 +147,11 @@ def test_remove_prunes_parents_left_empty():
 
 def test_set_in_flow_sequence_holder_and_block_sequence():
     old = fixture("kibana-nested.yml")
-    new, _ = edit(old, "elasticsearch.hosts", ["https://es01:9200", "https://es02:9200"])
+    new, _details = edit(old, "elasticsearch.hosts", ["https://es01:9200", "https://es02:9200"])
     removed, added = changed_lines(old, new)
     assert added == ["  hosts: [https://es01:9200, https://es02:9200]\n"]
     assert removed == ["  hosts:\n", "    - https://es01.corp.net:9200\n"]
-    new, _ = edit(old, "elasticsearch.ssl.certificateAuthorities", ["/a.crt"])
+    new, _details = edit(old, "elasticsearch.ssl.certificateAuthorities", ["/a.crt"])
     assert "    certificateAuthorities: [/a.crt]\n" in new
 
 
@@ -160,20 +160,20 @@ def test_setting_written_in_both_forms_is_changed_everywhere():
     new, details = edit(text, "xpack.fleet.registryUrl", "http://c")
     assert details["occurrences"] == 2
     assert new == "xpack.fleet.registryUrl: http://c\nxpack:\n  fleet:\n    registryUrl: http://c\n"
-    gone, _ = edit(text, "xpack.fleet.registryUrl", state="absent")
+    gone, _details = edit(text, "xpack.fleet.registryUrl", state="absent")
     assert gone == ""
 
 
 def test_mixed_form_dotted_key_inside_nested_mapping():
     text = "xpack:\n  fleet.agents.enabled: true\n"
-    new, _ = edit(text, "xpack.fleet.registryUrl", "http://epr")
+    new, _details = edit(text, "xpack.fleet.registryUrl", "http://epr")
     assert new == "xpack:\n  fleet.agents.enabled: true\n  fleet.registryUrl: http://epr\n"
     assert Y.get_values(new, "xpack.fleet.registryUrl") == ["http://epr"]
 
 
 def test_indentation_step_of_the_file_is_used():
     text = "server:\n    port: 1\n"
-    new, _ = edit(text, "server.ssl.enabled", True)
+    new, _details = edit(text, "server.ssl.enabled", True)
     assert new == "server:\n    port: 1\n    ssl:\n        enabled: true\n"
 
 
@@ -200,7 +200,7 @@ def test_strings_read_back_exactly(value):
 
 @pytest.mark.parametrize("value", [True, False, 0, -7, 5601, 1.5, 1e20, -0.25, ["a", 1, True, None, "x,y"], []])
 def test_typed_values_read_back_with_their_type(value):
-    new, _ = edit("key: old\n", "key", value)
+    new, _details = edit("key: old\n", "key", value)
     got = yaml.safe_load(new)["key"]
     assert got == value and type(got) is type(value)
 
@@ -222,7 +222,7 @@ def test_mapping_value_is_refused():
 
 def test_block_scalar_is_replaced_and_following_lines_kept():
     text = "a: |\n  text\n  more\n\n# c\nb: 1\n"
-    new, _ = edit(text, "a", "x")
+    new, _details = edit(text, "a", "x")
     assert new == "a: x\n\n# c\nb: 1\n"
 
 
@@ -241,9 +241,9 @@ def test_empty_and_comment_only_files():
 
 def test_crlf_and_bom_are_kept():
     text = "\ufeffserver.port: 5601\r\nlogging:\r\n  root:\r\n    level: info\r\n"
-    new, _ = edit(text, "logging.root.appenders", ["default"])
+    new, _details = edit(text, "logging.root.appenders", ["default"])
     assert new == text + "    appenders: [default]\r\n"
-    new, _ = edit(text, "server.port", 1)
+    new, _details = edit(text, "server.port", 1)
     assert new == text.replace("5601", "1")
 
 
@@ -257,7 +257,7 @@ def test_file_without_final_newline():
 
 
 def test_flow_mapping_scalar_can_be_set_but_not_extended():
-    new, _ = edit("a: {b: 1, c: 2}\n", "a.b", "x, y")
+    new, _details = edit("a: {b: 1, c: 2}\n", "a.b", "x, y")
     assert new == 'a: {b: "x, y", c: 2}\n'
     with pytest.raises(Y.YAMLEditError, match="flow mapping"):
         edit("a: {b: 1}\n", "a.d", "x")
@@ -270,9 +270,9 @@ def test_dotted_keys_false_treats_dots_as_part_of_the_key():
     with pytest.raises(Y.YAMLEditError, match="flow mapping"):
         edit(text, "spec.install.x", "v", dotted_keys=False)
     text = "a.b: 1\nspec:\n  name: x\n"
-    new, _ = edit(text, ["a.b"], 2, dotted_keys=False)
+    new, _details = edit(text, ["a.b"], 2, dotted_keys=False)
     assert new == "a.b: 2\nspec:\n  name: x\n"
-    new, _ = edit(text, "spec.install.imagesDigestsConfigMap", "cm", dotted_keys=False)
+    new, _details = edit(text, "spec.install.imagesDigestsConfigMap", "cm", dotted_keys=False)
     assert new == text + "  install:\n    imagesDigestsConfigMap: cm\n"
     assert Y.get_values(text, "a.b", dotted_keys=False) == []
 

@@ -1,0 +1,311 @@
+"""Kubernetes objects rendered by airgap.mirror, checked against the real tools.
+
+No API server can run here (research/feasibility.md section 4), so every object is:
+
+* compared with what ``kubectl create … --dry-run=client`` (kubectl 1.32, offline) makes from the
+  same input, where kubectl has an equivalent: the docker-registry Secret must be identical down to
+  the base64 bytes of ``.dockerconfigjson``, the images_digests ConfigMap identical to
+  ``kubectl create configmap --from-file``;
+* validated with ``kubernetes-validate --strict`` (schemas of a real Kubernetes release, unknown
+  fields rejected), through its Python API and its command line;
+* checked for DNS-1123 names ourselves (kubernetes-validate does not).
+
+ECK custom resources have no schema in kubernetes-validate; their pod templates are validated as
+``v1/PodTemplate`` (with a placeholder container where the operator adds its own).
+"""
+
+import base64
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kubernetes_validate
+
+from ansible_collections.airgap.mirror.plugins.module_utils import _dockerconfig as D
+from ansible_collections.airgap.mirror.plugins.module_utils import _eck as K
+from ansible_collections.airgap.mirror.plugins.module_utils import _ess as E
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+from support.fixtures import require
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "products"
+K8S_VERSION = "1.32.0"
+KUBECTL = "kubectl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tools():
+    require(KUBECTL)
+    cli = Path(sys.executable).parent / "kubernetes-validate"
+    if not cli.exists():
+        pytest.fail("kubernetes-validate is not installed in %s (pip install kubernetes-validate)" % sys.executable,
+                    pytrace=False)
+
+
+def kubectl(*args, as_bytes=False):
+    proc = subprocess.run([KUBECTL, *args, "--dry-run=client", "-o", "json"], capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    obj = json.loads(proc.stdout)
+    assert obj["metadata"].pop("creationTimestamp", None) is None
+    return obj
+
+
+def validate(obj):
+    """kubernetes-validate --strict through the Python API; returns the message on success."""
+    try:
+        return kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        pytest.fail("%s/%s does not validate: %s" % (obj.get("kind"), obj.get("metadata", {}).get("name"),
+                                                   str(exc).splitlines()[0]), pytrace=False)
+
+
+def validate_cli(tmp_path, objs):
+    path = tmp_path / "objects.yaml"
+    path.write_text(yaml.safe_dump_all(objs))
+    proc = subprocess.run([str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", K8S_VERSION,
+                           str(path)], capture_output=True, text=True, check=False)
+    return proc
+
+
+def same_as_kubectl(ours, theirs):
+    """Our dict and kubectl's JSON are the same object (our key order may differ)."""
+    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+
+
+# -- docker-registry Secret --------------------------------------------------------------------
+
+PASSWORDS = [
+    "simple",
+    "p@ss:word with spaces",
+    'quote" backslash\\ <html> & \'single\' $HOME `tick` ;|',
+    "pä55wörd ✓ 日本語 😀",
+    "\x01ctl\b\f\t\nnl\r\x7fdel",
+    "\u2028line\u2029para",
+    "x" * 3000,
+    "=:=:=",
+]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+@pytest.mark.parametrize("server, username, email", [
+    ("mirror.example.com:8443", "ess-pull", None),
+    ("registry.corp.net", "ünïcödé user", "ops+pull@corp.net"),
+    ("https://index.docker.io/v1/", "u<&>", "e<&>@x"),
+])
+def test_secret_is_byte_for_byte_what_kubectl_writes(server, username, email, password):
+    args = ["create", "secret", "docker-registry", "mirror-pull", "-n", "element-onprem",
+            "--docker-server=" + server, "--docker-username=" + username, "--docker-password=" + password]
+    if email:
+        args.append("--docker-email=" + email)
+    theirs = kubectl(*args)
+    ours = D.docker_registry_secret("mirror-pull", server, username, password, email=email,
+                                    namespace="element-onprem")
+    assert ours["data"][".dockerconfigjson"] == theirs["data"][".dockerconfigjson"]
+    same_as_kubectl(ours, theirs)
+    validate(ours)
+
+
+def test_secret_with_invalid_utf8_password_matches_kubectl():
+    raw = b"ab\xffc\xe2\x80d"  # not UTF-8: Go writes U+FFFD per bad byte in JSON, raw bytes in auth
+    proc = subprocess.run([KUBECTL.encode(), b"create", b"secret", b"docker-registry", b"s",
+                           b"--docker-server=m", b"--docker-username=u", b"--docker-password=" + raw,
+                           b"--dry-run=client", b"-o", b"json"], capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    theirs = json.loads(proc.stdout)["data"][".dockerconfigjson"]
+    ours = D.docker_registry_secret("s", "m", "u", os.fsdecode(raw))["data"][".dockerconfigjson"]
+    assert ours == theirs
+    assert b'"auth":"' + base64.b64encode(b"u:" + raw) + b'"' in base64.b64decode(ours)
+
+
+def test_secret_validates_on_the_command_line_too(tmp_path):
+    secret = D.docker_registry_secret("mirror-pull", "m:5000", "u", "p", namespace="ns")
+    proc = validate_cli(tmp_path, [secret])
+    assert proc.returncode == 0 and "passed" in proc.stdout, proc.stdout + proc.stderr
+    broken = copy.deepcopy(secret)
+    broken["data"]["bogus"] = 5
+    broken["stringdata"] = {}
+    proc = validate_cli(tmp_path, [broken])
+    assert proc.returncode != 0, "kubernetes-validate accepted a broken Secret: the check cannot fail"
+
+
+def test_names_are_checked_where_kubernetes_validate_does_not():
+    bad = D.docker_registry_secret("ok", "m", "u", "p")
+    bad["metadata"]["name"] = "Bad_Name"
+    validate(bad)  # kubernetes-validate lets it through ...
+    with pytest.raises(D.KubernetesObjectError):  # ... we do not
+        D.docker_registry_secret("Bad_Name", "m", "u", "p")
+
+
+# -- ESS images_digests ConfigMap --------------------------------------------------------------
+
+def ess_mirror_map():
+    mapping = M.Mapping("mirror.example.com:8443/ess", mode="keep")
+    with open(FIXTURES / "ess-images_digests.yml", encoding="utf-8") as handle:
+        tree = yaml.safe_load(handle)["images_digests"]
+    entries, seen = [], set()
+    for containers in tree.values():
+        for spec in containers.values():
+            src = R.parse("%s/%s:%s@%s" % (spec["image_repository_server"], spec["image_repository_path"],
+                                          spec["image_tag"], spec["image_digest"]))
+            if str(src) in seen:
+                continue
+            seen.add(str(src))
+            entries.append(MM.make_entry(src, src.digest, "application/vnd.oci.image.index.v1+json",
+                                         ["linux/amd64"], 1, mapping.map(src).without_digest()))
+    return MM.dumps(entries)
+
+
+def test_ess_configmap_equals_kubectl_from_file(tmp_path):
+    text = (FIXTURES / "ess-images_digests.yml").read_text()
+    report = E.override_configmap(text, ess_mirror_map(), "ess-images-digests", "element-onprem")
+    ours = report["configmap"]
+    data_file = tmp_path / "images_digests"
+    data_file.write_text(ours["data"]["images_digests"])
+    theirs = kubectl("create", "configmap", "ess-images-digests", "-n", "element-onprem",
+                     "--from-file=images_digests=%s" % data_file)
+    same_as_kubectl(ours, theirs)
+    validate(ours)
+    assert validate_cli(tmp_path, [ours]).returncode == 0
+    tree = yaml.safe_load(ours["data"]["images_digests"])
+    assert tree["auditbot"]["haproxy"]["image_repository_server"] == "mirror.example.com:8443"
+    assert tree["auditbot"]["haproxy"]["image_repository_path"] == "ess/library/haproxy"
+
+
+# -- ECK ---------------------------------------------------------------------------------------
+
+def eck_plan(**kw):
+    kinds = ["Elasticsearch", "Kibana", "ApmServer", "filebeat", "Agent", "Maps", "Logstash"]
+    mapping = M.Mapping("mirror.example.com:5000/elastic", mode="flatten")
+    entries = []
+    for i, item in enumerate(K.required_sources("8.16.1", kinds, eck_version="2.16.1")):
+        src = R.parse(item["source"])
+        digest = "sha256:%064x" % (i + 1)
+        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
+                                     mapping.map(src, digest=digest).without_digest()))
+    return K.plan(MM.dumps(entries), "8.16.1", kinds, eck_version="2.16.1", **kw)
+
+
+def test_patched_operator_manifests_validate(tmp_path):
+    with open(FIXTURES / "eck-operator.yaml", encoding="utf-8") as handle:
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    for doc in docs:
+        validate(doc)  # the fixture itself is valid, so a failure below is ours
+    new, changes = K.patch_operator_manifests(docs, eck_plan(pull_secrets=["mirror-pull"]))
+    assert changes
+    for doc in new:
+        validate(doc)
+        D.validate_subdomain(doc["metadata"]["name"])
+    proc = validate_cli(tmp_path, new)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_operator_configmap_equals_kubectl_from_file(tmp_path):
+    with open(FIXTURES / "eck-operator.yaml", encoding="utf-8") as handle:
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    new, _changes = K.patch_operator_manifests(docs, eck_plan())
+    cm = next(d for d in new if d["kind"] == "ConfigMap")
+    config = tmp_path / "eck.yaml"
+    config.write_text(cm["data"]["eck.yaml"])
+    theirs = kubectl("create", "configmap", "elastic-operator", "-n", "elastic-system",
+                     "--from-file=eck.yaml=%s" % config)
+    ours = {"apiVersion": "v1", "kind": "ConfigMap", "data": cm["data"],
+            "metadata": {"name": "elastic-operator", "namespace": "elastic-system"}}
+    same_as_kubectl(ours, theirs)
+
+
+def test_resource_pod_templates_validate():
+    plan = eck_plan(pull_secrets=["mirror-pull"])
+    with open(FIXTURES / "eck-resources.yaml", encoding="utf-8") as handle:
+        resources = [d for d in yaml.safe_load_all(handle) if d]
+    checked = 0
+    for resource in resources:
+        with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+            kubernetes_validate.validate(resource, K8S_VERSION, strict=True)
+        out = K.resource_with_mirror(resource, plan, set_image="always")
+        assert out["apiVersion"] == K.KINDS[out["kind"]][0]
+        R.parse(out["spec"]["image"])
+        templates = K._pod_templates(copy.deepcopy(out), out["kind"])
+        assert templates
+        for template in templates:
+            spec = copy.deepcopy(template.get("spec", {}))
+            spec.setdefault("containers", [{"name": "placeholder", "image": out["spec"]["image"]}])
+            validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "check"},
+                      "template": {"metadata": template.get("metadata", {}), "spec": spec}})
+            assert {"name": "mirror-pull"} in spec["imagePullSecrets"]
+            checked += 1
+    assert checked == 8  # 2 Elasticsearch node sets + one template for each of the 6 other resources
+
+
+# -- through ansible-playbook ------------------------------------------------------------------
+
+PLAYBOOK = """
+- name: Render the mirror objects
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Render the pull secret
+      ansible.builtin.set_fact:
+        pull_secret: >-
+          {{ 'mirror-pull' | airgap.mirror.docker_registry_secret(server, user, password,
+                                                                  namespace='element-onprem') }}
+      no_log: true
+
+    - name: Keep it for the comparison
+      ansible.builtin.copy:
+        content: "{{ pull_secret | to_json }}"
+        dest: "{{ out }}/secret.json"
+        mode: "0600"
+      no_log: true
+
+    - name: Render the override ConfigMap
+      ansible.builtin.set_fact:
+        ess: >-
+          {{ lookup('ansible.builtin.file', installer)
+             | airgap.mirror.ess_images_digests_override(mirror_map, 'ess-images-digests', 'element-onprem') }}
+
+    - name: Show it
+      ansible.builtin.debug:
+        var: ess.configmap
+
+    - name: A release with new containers fails, naming them
+      ansible.builtin.set_fact:
+        next: >-
+          {{ lookup('ansible.builtin.file', next_installer)
+             | airgap.mirror.ess_images_digests_override(mirror_map, 'ess-images-digests', 'element-onprem') }}
+      ignore_errors: true
+"""
+
+
+def test_filters_in_a_playbook_keep_the_secret_out_of_every_output(ansible_run, tmp_path):
+    password = "Zq9!pa55<&>wörd"
+    res = ansible_run.playbook(PLAYBOOK, extra_vars={
+        "server": "mirror.example.com:8443", "user": "ess-pull", "password": password, "out": str(tmp_path),
+        "installer": str(FIXTURES / "ess-images_digests.yml"), "mirror_map": ess_mirror_map(),
+        "next_installer": str(FIXTURES / "ess-images_digests-next.yml"),
+    }, verbosity=2)
+    assert res.rc == 0, res.output
+    ours = json.loads((tmp_path / "secret.json").read_text())
+    theirs = kubectl("create", "secret", "docker-registry", "mirror-pull", "-n", "element-onprem",
+                     "--docker-server=mirror.example.com:8443", "--docker-username=ess-pull",
+                     "--docker-password=" + password)
+    same_as_kubectl(ours, theirs)
+    encoded = ours["data"][".dockerconfigjson"]
+    everything = res.output + json.dumps(res.results)
+    assert password not in everything and encoded not in everything
+    for name in ("Render the pull secret", "Keep it for the comparison"):
+        assert "censored" in json.dumps(res.one(name)["result"])
+    cm = res.one("Show it")["result"]["ess.configmap"]
+    assert cm["kind"] == "ConfigMap" and "mirror.example.com:8443" in cm["data"]["images_digests"]
+    failed = res.one("A release with new containers fails, naming them")
+    assert failed["failed"]
+    assert "element_web/element_web" in failed["result"]["msg"] and "element_call/sfu" in failed["result"]["msg"]

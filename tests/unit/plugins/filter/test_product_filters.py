@@ -1,0 +1,91 @@
+"""The ESS, ECK and pull-secret filters: registration, argument passing, error conversion."""
+
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.airgap.mirror.plugins.filter import eck as eck_filters
+from ansible_collections.airgap.mirror.plugins.filter import ess as ess_filters
+from ansible_collections.airgap.mirror.plugins.filter import k8s_secrets
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "products")
+FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
+
+
+def mirror_map(sources, dest="mirror:5000"):
+    mapping = M.Mapping(dest)
+    entries = []
+    for i, text in enumerate(sources):
+        src = R.parse(text)
+        digest = src.digest or "sha256:%064x" % (i + 1)
+        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
+                                     mapping.map(src, digest=digest).without_digest()))
+    return MM.dumps(entries)
+
+
+def test_every_filter_is_registered_and_documented():
+    names = {}
+    for module in (ess_filters, eck_filters, k8s_secrets):
+        names.update(module.FilterModule().filters())
+    assert sorted(names) == [
+        "docker_registry_secret", "dockerconfigjson", "eck_diagnostic_image", "eck_operator_manifests",
+        "eck_plan", "eck_required_images", "eck_resource", "ess_images_digests_override", "ess_installer_settings",
+    ]
+    for name in names:
+        with open(os.path.join(FILTER_DIR, name + ".yml"), encoding="utf-8") as handle:
+            doc = yaml.safe_load(handle)
+        assert doc["DOCUMENTATION"]["name"] == name
+
+
+def test_ess_filter_and_its_errors():
+    with open(os.path.join(FIXTURES, "ess-images_digests.yml"), encoding="utf-8") as handle:
+        installer = handle.read()
+    data = yaml.safe_load(installer)["images_digests"]
+    sources = sorted({"%s/%s:%s@%s" % (c["image_repository_server"], c["image_repository_path"], c["image_tag"],
+                                       c["image_digest"]) for comp in data.values() for c in comp.values()})
+    report = ess_filters.ess_images_digests_override(installer, mirror_map(sources), "cm", "ns")
+    assert report["configmap"]["metadata"] == {"name": "cm", "namespace": "ns"}
+    with pytest.raises(AnsibleFilterError, match="ess_images_digests_override: .*adminbot/pipe"):
+        ess_filters.ess_images_digests_override(installer, mirror_map(sources[:2]), "cm", "ns")
+    with pytest.raises(AnsibleFilterError, match="DNS-1123"):
+        ess_filters.ess_images_digests_override(installer, mirror_map(sources), "CM", "ns")
+    with pytest.raises(AnsibleFilterError, match="images\\[0\\]"):
+        ess_filters.ess_images_digests_override(installer, "images: [{source: x}]", "cm", "ns")
+    assert ess_filters.ess_installer_settings("cm", None) == [
+        {"key": "spec.install.imagesDigestsConfigMap", "value": "cm"}]
+
+
+def test_secret_filters_never_echo_the_password():
+    secret = k8s_secrets.docker_registry_secret("pull", "mirror:5000", "u", "Pa55-Secret", namespace="ns")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert k8s_secrets.dockerconfigjson("mirror:5000", "u", "p").startswith('{"auths":{"mirror:5000":')
+    with pytest.raises(AnsibleFilterError) as info:
+        k8s_secrets.docker_registry_secret("Bad_Name", "mirror:5000", "u", "Pa55-Secret")
+    assert "Pa55-Secret" not in str(info.value)
+
+
+def test_eck_filters():
+    kinds = ["Elasticsearch", "Kibana"]
+    sources = [i["source"] for i in eck_filters.eck_required_images("8.16.1", kinds, eck_version="2.16.1")]
+    sources.append("docker.elastic.co/eck-dev/support-diagnostics:9.3.1")
+    mm = mirror_map(sources)
+    plan = eck_filters.eck_plan(mm, "8.16.1", kinds, eck_version="2.16.1", pull_secrets=["pull"])
+    assert plan["helm_values"]["config"]["containerRegistry"] == "mirror:5000"
+    with open(os.path.join(FIXTURES, "eck-operator.yaml"), encoding="utf-8") as handle:
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    new = eck_filters.eck_operator_manifests(docs, plan)
+    assert "container-registry: mirror:5000" in new[2]["data"]["eck.yaml"]
+    kibana = {"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana", "metadata": {"name": "kb"},
+              "spec": {"version": "8.16.1"}}
+    assert eck_filters.eck_resource(kibana, plan, set_image="always")["spec"]["image"] == "mirror:5000/kibana/kibana:8.16.1"
+    assert eck_filters.eck_diagnostic_image(mm) == "mirror:5000/eck-dev/support-diagnostics:9.3.1"
+    with pytest.raises(AnsibleFilterError, match="eck_plan: .*Logstash 8.16.1"):
+        eck_filters.eck_plan(mm, "8.16.1", kinds + ["Logstash"])
+    assert len(eck_filters.eck_plan(mm, "8.16.1", kinds + ["Logstash"], on_missing="warn")["missing"]) == 1
+    with pytest.raises(AnsibleFilterError, match="eck_resource: "):
+        eck_filters.eck_resource({"kind": "Pod"}, plan)

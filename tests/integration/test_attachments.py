@@ -133,3 +133,129 @@ def test_attachments_through_a_layout_and_can_be_turned_off(signed, registry_fac
     off = mirror([ref], bare.host, pool=pool(src, bare), attachments=False)
     assert not off["failed"]
     assert skopeo.list_tags("docker://%s/signed/app" % bare.host, registry=bare) == ["1.0"]
+
+
+class ReferrersAPIProxy:
+    """A registry that implements the OCI referrers API, made of a real docker-registry and this
+    small proxy: ``GET /v2/<repo>/referrers/<digest>`` is answered from the registry's own
+    referrers tag-schema index (``sha256-<hex>``, an empty index when absent), and those tags are
+    hidden from ``tags/list`` so that the API is the only way to find the referrers. Everything
+    else is forwarded unchanged. distribution 2.8 has no referrers API and none that has one can be
+    installed here; this is the honest stand-in for one, storage and all else being real."""
+
+    def __init__(self, registry):
+        import http.client
+        import http.server
+        import re
+        import threading
+
+        backend = registry
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                match = re.match(r"^/v2/(.+)/referrers/(sha256:[0-9a-f]{64})", self.path)
+                if method == "GET" and match:
+                    repo, digest = match.groups()
+                    status, _, data = backend.request("GET", "/v2/%s/manifests/sha256-%s" % (repo, digest[7:]),
+                                                      headers={"Accept": OCI_INDEX})
+                    if status != 200:
+                        data = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
+                    return self._reply(200, {"Content-Type": OCI_INDEX}, data, method)
+                conn = http.client.HTTPConnection(backend.host.split(":")[0], int(backend.host.split(":")[1]))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(method, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                out = {k: v for k, v in resp.getheaders() if k.lower() not in ("transfer-encoding", "connection",
+                                                                              "content-length")}
+                if method == "GET" and self.path.split("?")[0].endswith("/tags/list") and resp.status == 200:
+                    listing = json.loads(data)
+                    listing["tags"] = [t for t in listing.get("tags") or []
+                                       if not re.fullmatch(r"sha256-[0-9a-f]{64}", t)]
+                    data = json.dumps(listing).encode()
+                if "Location" in out and out["Location"].startswith(backend.url):
+                    out["Location"] = out["Location"][len(backend.url):]
+                conn.close()
+                return self._reply(resp.status, out, data, method)
+
+            def _reply(self, status, headers, data, method):
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if method != "HEAD":
+                    self.wfile.write(data)
+
+            def do_GET(self):
+                self._forward("GET")
+
+            def do_HEAD(self):
+                self._forward("HEAD")
+
+            def do_PUT(self):
+                self._forward("PUT")
+
+            def do_POST(self):
+                self._forward("POST")
+
+            def do_PATCH(self):
+                self._forward("PATCH")
+
+            def do_DELETE(self):
+                self._forward("DELETE")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = "127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_referrers_api_source_to_registry_without_it(signed, registry_factory, tmp_path, skopeo):
+    src, ref, image, attached = signed
+    proxy = ReferrersAPIProxy(src)
+    try:
+        via_api = ref.replace(src.host, proxy.host)
+
+        class P:
+            host = proxy.host
+        dest = registry_factory()
+        report = mirror([via_api], dest.host, pool=pool(P, dest))
+        assert not report["failed"], report["failed"]
+        referrer = attached["referrer"]["digest"]
+        names = report["mirror_map"][0]["attachments"]
+        assert referrer in names, names
+        # the referrer came by digest, and the destination (no API) lists it in the fallback index
+        raw = skopeo.inspect_raw("docker://%s/signed/app@%s" % (dest.host, referrer), registry=dest)
+        assert _digest(raw) == referrer
+        tag = "sha256-" + image.digest[7:]
+        index = json.loads(skopeo.inspect_raw("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest))
+        assert [m["digest"] for m in index["manifests"]] == [referrer]
+        assert index["manifests"][0]["artifactType"] == "application/vnd.in-toto+json"
+        # a re-run with the mirror map changes nothing and pushes nothing
+        mark = dest.mark()
+        again = mirror([via_api], dest.host, pool=pool(P, dest), lock_entries=report["mirror_map"])
+        assert not again["changed"], again["images"]
+        assert dest.count(("PUT", "POST", "PATCH"), since=mark) == 0
+        # through a layout: the fallback index is recorded there and travels on
+        out = tmp_path / "layout"
+        disk = mirror([via_api], "oci:%s" % out, pool=pool(P))
+        assert not disk["failed"], disk["failed"]
+        final = registry_factory()
+        back = mirror(["all"], final.host, src="oci:%s" % out, pool=pool(final))
+        assert not back["failed"], back["failed"]
+        index = json.loads(skopeo.inspect_raw("docker://%s/signed/app:%s" % (final.host, tag), registry=final))
+        assert referrer in [m["digest"] for m in index["manifests"]]
+    finally:
+        proxy.close()

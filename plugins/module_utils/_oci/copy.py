@@ -212,13 +212,42 @@ class Copier:
                         manifests[key] = task
                         tasks.append(task)
                 else:
+                    # a referrer is stored by digest only; it is listed by the referrers index
+                    record = job.referrer is None
                     task = _Task("push %s" % job.destination,
-                                 _bind(self._push_manifest, job, dest, job.dest_ident, man, True), deps=deps,
+                                 _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
                                  owner=job)
                     tasks.append(task)
                     roots[id(job)] = task
                 pushed[man.digest] = task
+        tasks.extend(self._referrers_tag_tasks(jobs, roots))
         return tasks, roots
+
+    def _referrers_tag_tasks(self, jobs, roots):
+        """For destinations without the referrers API, list copied referrers in the referrers
+        tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
+        groups = {}
+        for job in iter_jobs(jobs):
+            if job.referrer is not None and job.status == "copy":
+                subject, desc = job.referrer
+                key = (job.dest.key, subject)
+                group = groups.setdefault(key, (job.dest, subject, job.parent, [], []))
+                group[3].append(desc)
+                group[4].append(roots.get(id(job)))
+        return [_Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
+                      _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
+                for dest, subject, parent, descs, deps in groups.values()]
+
+    def _update_referrers_tag(self, job, dest, subject, descriptors):
+        if dest.supports_referrers(subject, image=job.source):
+            return
+        existing = dest.read_referrers_tag(subject, image=job.source)
+        have = {d.get("digest") for d in existing}
+        merged = existing + [d for d in descriptors if d.get("digest") not in have]
+        if len(merged) != len(existing):
+            dest.write_referrers_tag(subject, merged, image=job.source)
+            with self._lock:
+                self.counts["manifests"] += 1
 
     def run(self, jobs):
         tasks, roots = self.build(jobs)

@@ -83,7 +83,7 @@ def _image_result(job, check_mode):
         "bytes": job.bytes,
         "seconds": round(job.finished - job.started, 3) if job.started and job.finished else 0.0,
         "blobs": dict(job.blob_counts),
-        "attachments": [a.source.rsplit(":", 1)[-1] for a in job.attachments] or list(job.attachment_tags),
+        "attachments": [a.attachment_name for a in job.attachments] or list(job.attachment_tags),
     }
     if job.error is not None:
         result["error"] = str(job.error)
@@ -98,7 +98,7 @@ def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mod
     entries = []
     for job in jobs:
         if job.status in ("present", "copied") and job.src_ref is not None:
-            tags = [a.dest_ident.rsplit(":", 1)[-1] for a in job.attachments if a.status in ("present", "copied")]
+            tags = [a.attachment_name for a in job.attachments if a.status in ("present", "copied")]
             entries.append(_mirrormap.make_entry(job.src_ref, job.digest, job.media_type, job.platforms, job.size,
                                                  job.destination, tags or job.attachment_tags))
     before = {}

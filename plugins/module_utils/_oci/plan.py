@@ -27,7 +27,7 @@ from .errors import InvalidReference, LayoutError, ManifestError, OCIError
 from .layout import DirExport, Layout, find_dir_exports
 from .mapping import Mapping, digest_tag
 from .registry import Deadline, RegistryClient, RetryPolicy, Stats
-from .store import DirExportImage, LayoutRepo, RegistryRepo, attachment_tags, is_digest
+from .store import DirExportImage, LayoutRepo, RegistryRepo, attachment_tags, is_digest, referrers_tag
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
 
@@ -44,6 +44,7 @@ class ImageJob:
         self.src_ref = src_ref
         self.expect_digest = expect_digest
         self.parent = parent
+        self.referrer = None  # (subject digest, descriptor) for a referrer found with the referrers API
         self.root = None
         self.manifests = []  # children before parents, root last
         self.blobs = {}
@@ -61,6 +62,13 @@ class ImageJob:
         self.blob_counts = {"copied": 0, "mounted": 0, "skipped": 0}
         self.started = None
         self.finished = None
+
+    @property
+    def attachment_name(self):
+        """How the mirror map names an attachment: its tag, or its digest for a referrer."""
+        if self.referrer is not None:
+            return self.referrer[1]["digest"]
+        return str(self.dest_ident).rsplit(":", 1)[-1]
 
     @property
     def destination(self):
@@ -380,6 +388,8 @@ def _from_lock(job, lock, tags, attachments):
         return False
     if attachments and job.src.kind == "registry":
         wanted = attachment_tags(tags.get(job.src, job.source), [digest])
+        if referrers_tag(digest) not in wanted:
+            wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
         if not set(wanted) <= set(entry.get("attachments") or ()):
             return False
     job.digest = digest
@@ -455,7 +465,28 @@ def _find_attachments(job, tags):
             dest_ident = "%s:%s" % (base, tag)
         att = ImageJob(source, job.src, src_ident, job.dest, dest_ident, parent=job)
         job.attachments.append(att)
-    job.attachment_tags = found
+    job.attachment_tags = list(found)
+    if job.src.kind != "registry":
+        return
+    # OCI referrers API: referrers pushed by digest that no tag lists. A subject whose referrers
+    # tag-schema index is already copied above needs no API call.
+    seen = set()
+    for digest in digests:
+        if referrers_tag(digest) in found:
+            continue
+        descriptors = job.src.referrers(digest, image=job.source)
+        if descriptors is None:
+            break  # the source has no referrers API
+        for desc in descriptors:
+            ref_digest = desc.get("digest")
+            if not ref_digest or ref_digest in seen:
+                continue
+            seen.add(ref_digest)
+            att = ImageJob("%s@%s" % (job.src.describe(), ref_digest), job.src, ref_digest, job.dest, ref_digest,
+                           parent=job)
+            att.referrer = (digest, desc)
+            job.attachments.append(att)
+            job.attachment_tags.append(ref_digest)
 
 
 def unique_blobs(jobs, statuses=("copy",)):

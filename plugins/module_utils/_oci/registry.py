@@ -219,6 +219,7 @@ class RegistryClient:
         self.auth = Authenticator(registry, credentials, self._fetch_token)
         self._base = None
         self._ping_lock = threading.Lock()
+        self.referrers_api = None  # unknown until asked; False after a registry answered 404
 
     # ------------------------------------------------------------------ plumbing
 
@@ -475,21 +476,30 @@ class RegistryClient:
         return tags
 
     def referrers(self, repo, digest, image=None):
-        """The referrers index of *digest*, or None where the registry has no referrers API."""
+        """The referrers index of *digest* (OCI distribution 1.1 referrers API), or None where the
+        registry does not implement it. A registry that implements it answers 200 with an index,
+        empty when nothing refers to the digest; 404 means no API, remembered for the registry."""
+        if self.referrers_api is False:
+            return None
         url = self._url("/v2/%s/referrers/%s" % (repo, digest))
         resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),), what="referrers",
                                        headers={"Accept": _manifest.OCI_INDEX}, image=image, redirects=True)
         try:
-            if resp.status_code in (404, 405, 400):
+            ctype = (resp.headers.get("content-type") or "").split(";")[0].strip()
+            if resp.status_code in (404, 405, 400) or (resp.status_code == 200 and ctype != _manifest.OCI_INDEX):
+                self.referrers_api = False
                 return None
             self._check(resp, (200,), "referrers of %s@%s" % (repo, digest), image)
-            ctype = (resp.headers.get("content-type") or "").split(";")[0].strip()
-            if ctype != _manifest.OCI_INDEX:
-                return None
             try:
-                return resp.json()
+                body = resp.json()
             except ValueError:
-                return None
+                raise RegistryError("the referrers index of %s@%s is not JSON" % (repo, digest), url=url,
+                                    image=image) from None
+            if not isinstance(body, dict) or not isinstance(body.get("manifests", []), list):
+                raise RegistryError("the referrers answer for %s@%s is not an image index" % (repo, digest),
+                                    url=url, image=image)
+            self.referrers_api = True
+            return body
         finally:
             resp.close()
 

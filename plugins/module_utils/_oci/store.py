@@ -61,6 +61,26 @@ class RegistryRepo:
     def list_tags(self, image=None):
         return self.client.list_tags(self.repository, image=image)
 
+    def referrers(self, digest, image=None):
+        """Descriptors referring to *digest* (referrers API), or None without the API."""
+        body = self.client.referrers(self.repository, digest, image=image)
+        return None if body is None else body.get("manifests") or []
+
+    def supports_referrers(self, digest, image=None):
+        return self.client.referrers(self.repository, digest, image=image) is not None
+
+    def read_referrers_tag(self, subject, image=None):
+        """The descriptors of the referrers tag-schema index (``sha256-<hex>``) of *subject*."""
+        tag = referrers_tag(subject)
+        if self.client.head_manifest(self.repository, tag, image=image) is None:
+            return []
+        data, _ctype = self.client.get_manifest(self.repository, tag, image=image)
+        return _index_descriptors(data)
+
+    def write_referrers_tag(self, subject, descriptors, image=None):
+        data = _referrers_index(descriptors)
+        self.client.put_manifest(self.repository, referrers_tag(subject), data, _manifest.OCI_INDEX, image=image)
+
     # destination side
     def current_digest(self, ident, image=None):
         found = self.client.head_manifest(self.repository, ident, image=image)
@@ -141,6 +161,25 @@ class LayoutRepo:
         except NotFound as exc:
             raise exc.for_image(image)
 
+    def referrers(self, digest, image=None):
+        return None
+
+    def supports_referrers(self, digest, image=None):
+        return False
+
+    def read_referrers_tag(self, subject, image=None):
+        desc = self.layout.find(self.ref_name(referrers_tag(subject)))
+        if desc is None:
+            return []
+        return _index_descriptors(self.layout.read_blob(desc.digest))
+
+    def write_referrers_tag(self, subject, descriptors, image=None):
+        data = _referrers_index(descriptors)
+        digest = _manifest.compute_digest(data)
+        self.layout.put_bytes(digest, data, image=image)
+        self.layout.set_refs([(self.ref_name(referrers_tag(subject)),
+                               _manifest.Descriptor(_manifest.OCI_INDEX, digest, len(data)))])
+
     def list_tags(self, image=None):
         prefix = (self.name or "") + ":"
         return [name[len(prefix):] for name, _d in self.layout.entries()
@@ -213,6 +252,22 @@ def _loads(data):
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def referrers_tag(digest):
+    """The OCI referrers tag schema: ``<alg>-<hex>``."""
+    return digest.replace(":", "-", 1)
+
+
+def _index_descriptors(data):
+    body = _loads(data)
+    return [m for m in body.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
+
+
+def _referrers_index(descriptors):
+    import json
+    body = {"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX, "manifests": list(descriptors)}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def attachment_tags(tags, digests):

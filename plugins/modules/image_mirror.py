@@ -13,7 +13,7 @@ description:
   - Copies a set of container images into a mirror registry, into an OCI image layout on disk, or
     from such a layout (or skopeo C(dir:) exports) into a registry - the three legs of an air-gapped
     mirror (seed procedures C(skopeo copy --all --preserve-digests) loops).
-  - Plans first, then copies. Every reference is resolved to a digest (the plan: manifests, the blob
+  - Plans first, then copies. Every reference is resolved to a digest (the plan - manifests, the blob
     graph, unique bytes); then only what is missing moves. Each unique blob is copied once per
     destination and mounted into the other repositories of the same registry; into a layout it is
     stored once in the shared C(blobs/).
@@ -54,8 +54,8 @@ options:
         C(org.opencontainers.image.ref.name), which is the full source reference for layouts this
         module wrote), or the relative path of a C(dir:) export; the single string V(all) takes every
         image of O(src).
-      - A dict C({src: REF, dest: REF}) gives an explicit destination reference (a registry reference,
-        or for a layout destination the ref name to record).
+      - A dict with keys C(src) and C(dest) gives an explicit destination reference (a registry
+        reference, or for a layout destination the ref name to record).
     type: list
     elements: raw
     required: true
@@ -96,7 +96,7 @@ options:
   tag_style:
     description:
       - Tags for images referenced by digest only (a source tag is always kept).
-      - V(deterministic) tags them C(mirror-sha256-<hex>): a re-run never creates new tags and registry
+      - V(deterministic) tags them C(mirror-sha256-<hex>), so a re-run never creates new tags and registry
         garbage collection never removes them.
       - V(timestamp) is the seed's C(mirror-<yymmddHHMMSS>-<n>) scheme. It is not idempotent - every run
         creates new tags.
@@ -133,7 +133,7 @@ seealso:
     description: The on-disk format this module writes.
     link: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 author:
-  - airgap.mirror developers
+  - airgap.mirror contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -18,7 +18,6 @@ import base64
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,8 +64,8 @@ def validate(obj):
     try:
         return kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:
-        pytest.fail("%s/%s does not validate: %s" % (obj.get("kind"), obj.get("metadata", {}).get("name"),
-                                                   str(exc).splitlines()[0]), pytrace=False)
+        what = "%s/%s" % (obj.get("kind"), obj.get("metadata", {}).get("name"))
+        pytest.fail("%s does not validate: %s" % (what, str(exc).splitlines()[0]), pytrace=False)
 
 
 def validate_cli(tmp_path, objs):
@@ -155,8 +154,8 @@ def ess_mirror_map():
     entries, seen = [], set()
     for containers in tree.values():
         for spec in containers.values():
-            src = R.parse("%s/%s:%s@%s" % (spec["image_repository_server"], spec["image_repository_path"],
-                                          spec["image_tag"], spec["image_digest"]))
+            src = R.parse("%s/%s:%s@%s" % (
+                spec["image_repository_server"], spec["image_repository_path"], spec["image_tag"], spec["image_digest"]))
             if str(src) in seen:
                 continue
             seen.add(str(src))

@@ -158,3 +158,16 @@ def test_ansible_doc_renders_the_module():
     )
     assert doc.returncode == 0, doc.stderr
     assert "xpack.fleet.registryUrl" in doc.stdout and "dotted_keys" in doc.stdout
+
+
+def test_symlink_is_followed_and_owner_kept(ansible_run, tmp_path):
+    target = kibana(tmp_path, "kibana-dotted.yml", mode=0o600)
+    os.chown(target, 65534, 65534)  # nobody:nogroup (the tests run as root)
+    link = tmp_path / "link.yml"
+    link.symlink_to(target)
+    res, rec = run(ansible_run, {"path": str(link), "key": "server.port", "value": 5700})
+    assert res.rc == 0, res.output
+    assert rec["result"]["path"] == str(target)
+    assert link.is_symlink() and "server.port: 5700\n" in target.read_text()
+    st = target.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, 0o600)

@@ -11,7 +11,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci import referenc
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "products")
 MIRROR = "mirror.example.com:5000"
 V = "8.16.1"
-KINDS = ["Elasticsearch", "Kibana", "APM Server", "filebeat", "Elastic Agent", "Maps", "Logstash"]
+KINDS = ("Elasticsearch", "Kibana", "APM Server", "filebeat", "Elastic Agent", "Maps", "Logstash")
 
 
 def load_all(name):

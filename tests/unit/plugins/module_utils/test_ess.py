@@ -74,15 +74,15 @@ def test_mapping_mode_and_namespace_give_server_and_path():
 
 
 def test_match_by_tag_when_the_mirror_was_made_from_tags():
-    tags = [s.split("@")[0] for s in ALL]
-    same = {t: d for t, d in zip(tags, (ELEMENTWEB, HAPROXY, PIPE))}
+    tags = [s.split("@", maxsplit=1)[0] for s in ALL]
+    same = dict(zip(tags, (ELEMENTWEB, HAPROXY, PIPE)))
     report = E.build_override(installer(), mirror_map(tags, digests=same))
     assert report["matches"]["adminbot/haproxy"]["matched_by"] == "digest"  # resolved digest equal
     assert report["tree"]["adminbot"]["haproxy"]["image_digest"] == HAPROXY
 
 
 def test_moved_tag_is_an_error_by_default_and_options_to_handle_it():
-    tags = [s.split("@")[0] for s in ALL]
+    tags = [s.split("@", maxsplit=1)[0] for s in ALL]
     moved = {tags[1]: OTHER, tags[0]: ELEMENTWEB, tags[2]: PIPE}
     with pytest.raises(E.ESSError) as info:
         E.build_override(installer(), mirror_map(tags, digests=moved))

@@ -54,6 +54,7 @@ TRANSIENT_STATUS = frozenset((408, 425, 429, 500, 502, 503, 504, 507, 520, 521, 
 DEFAULT_CHUNK = 1024 * 1024
 DEFAULT_CHUNKED_THRESHOLD = 128 * 1024 * 1024
 DEFAULT_UPLOAD_CHUNK = 64 * 1024 * 1024
+UPLOAD_SESSION_LOST = frozenset(("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
 
 
 class Deadline:
@@ -371,12 +372,17 @@ class RegistryClient:
         code, message = _error_code(resp)
         detail = "%s: %s" % (code, message) if code else "unexpected status"
         url = str(resp.request.url)
+        if code in UPLOAD_SESSION_LOST and resp.status_code in (400, 404):
+            # distribution answers so when a session's state token no longer matches (registry
+            # restarted with another http.secret, upload purged or cancelled): not bad content
+            raise RegistryError("%s: the registry no longer knows the upload session (%s)" % (what, detail),
+                                url=url, status=resp.status_code, image=image, code=code)
         if resp.status_code == 404:
             raise NotFound("%s: not found (%s)" % (what, detail), url=url, status=404, image=image, code=code)
         if resp.status_code in (401, 403):
             raise AuthError("%s: access denied (%s); check the credentials for %s" % (what, detail, self.registry),
                             url=url, status=resp.status_code, image=image, code=code)
-        if code in ("DIGEST_INVALID", "BLOB_UPLOAD_INVALID") and resp.status_code == 400:
+        if code == "DIGEST_INVALID" and resp.status_code == 400:
             raise DigestMismatch("%s: the registry rejected the content as not matching its digest (%s)"
                                  % (what, detail), url=url, status=400, image=image)
         raise RegistryError("%s failed (%s)" % (what, detail), url=url, status=resp.status_code, image=image,
@@ -583,7 +589,7 @@ class RegistryClient:
                 return
             except RegistryError as exc:
                 attempt += 1
-                if not exc.transient or attempt >= self.retry.attempts:
+                if not (exc.transient or _session_lost(exc)) or attempt >= self.retry.attempts:
                     raise
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
 
@@ -597,42 +603,48 @@ class RegistryClient:
                 location = saved if offset is not None else None
                 offset = offset or 0
         if location is None:
-            location = self.start_upload(repo, image)
+            location = self._new_session(repo, image, session)
             offset = 0
-            if session is not None:
-                session.put(location)
         failures = 0
-        while offset < size:
-            length = min(self.upload_chunk_size, size - offset)
+        while True:
             try:
-                resp = self._send_body("PATCH", location, scopes, opener, offset, length, None, image,
-                                       content_range="%d-%d" % (offset, offset + length - 1))
-                self._check(resp, (202, 204), "chunk upload of blob %s to %s" % (digest, repo), image)
-                resp.close()
-                location = urljoin(location, resp.headers.get("location") or location)
-                end = resp.headers.get("range")
-                offset = _range_end(end) + 1 if end else offset + length
-                if session is not None:
-                    session.put(location)
-                failures = 0
-            except RegistryError as exc:
-                failures += 1
-                if not exc.transient or failures >= self.retry.attempts:
-                    raise
-                self._wait(self.retry.delay(failures - 1), "chunk upload")
-                status = self.upload_status(location, repo)
-                if status is None:  # the session is gone (registry restarted, purged): start over
-                    location = self.start_upload(repo, image)
-                    offset = 0
+                while offset < size:
+                    length = min(self.upload_chunk_size, size - offset)
+                    resp = self._send_body("PATCH", location, scopes, opener, offset, length, None, image,
+                                           content_range="%d-%d" % (offset, offset + length - 1))
+                    self._check(resp, (202, 204), "chunk upload of blob %s to %s" % (digest, repo), image)
+                    resp.close()
+                    location = urljoin(location, resp.headers.get("location") or location)
+                    end = resp.headers.get("range")
+                    offset = _range_end(end) + 1 if end else offset + length
                     if session is not None:
                         session.put(location)
+                    failures = 0
+                resp = self._send_body("PUT", location, scopes, lambda _o: iter(()), size, 0, {"digest": digest},
+                                       image)
+                self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
+                resp.close()
+                break
+            except RegistryError as exc:
+                failures += 1
+                lost = _session_lost(exc)
+                if not (exc.transient or lost) or failures >= self.retry.attempts:
+                    raise
+                self._wait(self.retry.delay(failures - 1), "chunk upload")
+                status = None if lost else self.upload_status(location, repo)
+                if status is None:  # the session is gone (registry restarted, purged): start over
+                    location = self._new_session(repo, image, session)
+                    offset = 0
                 else:
                     offset = status
-        resp = self._send_body("PUT", location, scopes, lambda _o: iter(()), size, 0, {"digest": digest}, image)
-        self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
-        resp.close()
         if session is not None:
             session.clear()
+
+    def _new_session(self, repo, image, session):
+        location = self.start_upload(repo, image)
+        if session is not None:
+            session.put(location)
+        return location
 
     def _send_body(self, method, location, scopes, opener, offset, length, params, image, content_range=None):
         """Send *length* bytes from *offset* to an upload location, re-sending on 307/308."""
@@ -701,6 +713,11 @@ class _SourceError(Exception):
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
+
+
+def _session_lost(exc):
+    """True for an answer that means "this upload session no longer exists"."""
+    return isinstance(exc, RegistryError) and getattr(exc, "code", None) in UPLOAD_SESSION_LOST
 
 
 def _take(iterable, length):

@@ -1,0 +1,176 @@
+"""The engine harness of the fault matrix and the invariants every case is checked with.
+
+Every case ends in one of two outcomes, and the checks here tell which:
+
+- the complete, correct mirror: :func:`verify_registry_image` / :func:`verify_layout_image`
+  (skopeo reads the image back -- it verifies every blob against its digest while copying -- and
+  the top digest is the source's);
+- a clear error naming the image and the cause (asserted by each test on the report).
+
+And in both cases :func:`audit_registry` / :func:`audit_layout` find nothing wrong: no tag or index
+pointing at a missing manifest or blob, no blob whose bytes do not hash to its name, no
+half-written file among the blobs, an ``index.json`` that parses and names only complete images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+from support import images, skopeo as skopeo_cli
+
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import Deadline
+
+MANIFEST_TYPES = (images.OCI_MANIFEST, images.OCI_INDEX, images.DOCKER_MANIFEST, images.DOCKER_LIST)
+ACCEPT = ", ".join(MANIFEST_TYPES)
+MiB = 1 << 20
+
+
+def seed(image, registry, repository, tag):
+    """Put ``image`` into ``registry`` with skopeo (never through the engine under test)."""
+    images.seed_registry(image, registry, repository, tag)
+    return f"{repository}:{tag}"
+
+
+# -- the engine -------------------------------------------------------------------------------------
+
+def run_engine(image_refs, dest, *, insecure=(), retries=5, deadline=None, sessions=None, credentials=None,
+               concurrency=4, **client_options):
+    """Plan and copy in this process with the engine; returns ``(report, seconds)``."""
+    pool_args = {"insecure_registries": list(insecure), "retries": retries, "deadline": Deadline(deadline)}
+    if credentials is not None:
+        pool_args["credentials"] = credentials
+    pool = ClientPool(**pool_args, **client_options)
+    started = time.monotonic()
+    try:
+        report = mirror(image_refs, dest, pool=pool, concurrency=concurrency, sessions=sessions)
+    finally:
+        pool.close()
+    return report, time.monotonic() - started
+
+
+def failures(report) -> dict:
+    """``{source: error}`` of the failed images."""
+    return {f["source"]: f.get("error") for f in report["failed"]}
+
+
+# -- checks -----------------------------------------------------------------------------------------
+
+def verify_registry_image(registry, reference: str, digest: str, workdir: Path) -> None:
+    """skopeo reads ``registry/reference`` back, every platform, verifying every blob; the top
+    digest must be ``digest``."""
+    ref = f"docker://{registry.host}/{reference}"
+    got = skopeo_cli.digest_of(ref, registry=registry)
+    assert got == digest, f"{ref} is {got}, expected {digest}"
+    target = workdir / ("verify-" + hashlib.sha256(ref.encode()).hexdigest()[:12])
+    skopeo_cli.copy(ref, f"dir:{target}", src_registry=registry)
+
+
+def verify_layout_image(layout: Path, ref_name: str, digest: str, workdir: Path) -> None:
+    """skopeo reads ``oci:layout:ref_name`` back, verifying every blob; the digest must match."""
+    index = json.loads((layout / "index.json").read_text())
+    found = [m for m in index["manifests"]
+             if (m.get("annotations") or {}).get(images.REF_NAME) == ref_name]
+    assert found and found[0]["digest"] == digest, f"{layout} records {found} for {ref_name}, expected {digest}"
+    target = workdir / ("verify-" + hashlib.sha256(ref_name.encode()).hexdigest()[:12])
+    skopeo_cli.copy(f"oci:{layout}:{ref_name}", f"dir:{target}")
+
+
+def _registry_get(registry, path, accept=ACCEPT, method="GET"):
+    return registry.request(method, path, headers={"Accept": accept})
+
+
+def audit_registry(registry) -> list[str]:
+    """Every tag of every repository: its manifest tree and blobs must all be there."""
+    problems = []
+    status, _h, body = _registry_get(registry, "/v2/_catalog?n=1000")
+    assert status == 200, body
+    for repo in json.loads(body).get("repositories") or []:
+        status, _h, body = _registry_get(registry, f"/v2/{repo}/tags/list")
+        if status == 404:
+            continue
+        for tag in json.loads(body).get("tags") or []:
+            problems += _audit_manifest(registry, repo, tag, f"{repo}:{tag}")
+    return problems
+
+
+def _audit_manifest(registry, repo, ref, where, depth=0) -> list[str]:
+    status, headers, body = _registry_get(registry, f"/v2/{repo}/manifests/{ref}")
+    if status != 200:
+        return [f"{where}: manifest {ref} answers {status}"]
+    if ref.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != ref:
+        return [f"{where}: manifest {ref} does not hash to its digest"]
+    manifest = json.loads(body)
+    problems = []
+    for child in manifest.get("manifests") or []:
+        problems += _audit_manifest(registry, repo, child["digest"], f"{where} > {child['digest'][:19]}", depth + 1)
+    for blob in ([manifest["config"]] if manifest.get("config") else []) + (manifest.get("layers") or []):
+        status, headers, _b = _registry_get(registry, f"/v2/{repo}/blobs/{blob['digest']}", method="HEAD")
+        if status != 200:
+            problems.append(f"{where}: blob {blob['digest']} answers {status}")
+        elif int(headers.get("Content-Length", -1)) != blob["size"]:
+            problems.append(f"{where}: blob {blob['digest']} has {headers.get('Content-Length')} bytes, "
+                            f"descriptor says {blob['size']}")
+    return problems
+
+
+def audit_layout(layout: Path) -> list[str]:
+    """Blobs hash to their names, nothing but blobs under ``blobs/``, and every ``index.json`` entry is
+    complete."""
+    layout = Path(layout)
+    problems = []
+    blob_dir = layout / "blobs" / "sha256"
+    present = {}
+    for path in sorted(blob_dir.iterdir()) if blob_dir.is_dir() else []:
+        if len(path.name) != 64 or not all(c in "0123456789abcdef" for c in path.name):
+            problems.append(f"stray file among the blobs: {path}")
+            continue
+        hasher = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(MiB), b""):
+                hasher.update(chunk)
+        if hasher.hexdigest() != path.name:
+            problems.append(f"blob {path.name} does not hash to its name (got {hasher.hexdigest()})")
+        present["sha256:" + path.name] = path.stat().st_size
+    for leftover in layout.glob(".tmp-*"):
+        problems.append(f"half-written file left in the layout: {leftover}")
+    try:
+        index = json.loads((layout / "index.json").read_text())
+    except (OSError, ValueError) as exc:
+        return problems + [f"index.json unreadable: {exc}"]
+
+    def walk(desc, where):
+        if present.get(desc["digest"]) != desc["size"]:
+            return [f"{where}: {desc['digest']} missing or of the wrong size"]
+        if desc["mediaType"] not in MANIFEST_TYPES:
+            return []
+        body = json.loads((blob_dir / desc["digest"].split(":", 1)[1]).read_bytes())
+        out = []
+        for child in body.get("manifests") or []:
+            out += walk(child, f"{where} > {child['digest'][:19]}")
+        for blob in ([body["config"]] if body.get("config") else []) + (body.get("layers") or []):
+            out += walk(blob, where)
+        return out
+
+    for entry in index.get("manifests") or []:
+        problems += walk(entry, (entry.get("annotations") or {}).get(images.REF_NAME, entry["digest"]))
+    return problems
+
+
+def tags_of(registry, repository) -> list[str]:
+    status, _h, body = _registry_get(registry, f"/v2/{repository}/tags/list")
+    return [] if status == 404 else sorted(json.loads(body).get("tags") or [])
+
+
+def upload_paths(proxy, since=0, method=None):
+    """The exchanges of blob uploads seen by ``proxy`` (POST/PATCH/PUT/GET on /blobs/uploads/)."""
+    return [e for e in proxy.exchanges(method, r"/blobs/uploads/", since=since)]
+
+
+def query_of(path: str) -> dict:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))

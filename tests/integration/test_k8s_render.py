@@ -196,7 +196,7 @@ def eck_plan(**kw):
 
 def test_patched_operator_manifests_validate(tmp_path):
     with open(FIXTURES / "eck-operator.yaml", encoding="utf-8") as handle:
-        docs = [d for d in yaml.safe_load_all(handle) if d]
+        docs = yaml.safe_load(handle)["items"]
     for doc in docs:
         validate(doc)  # the fixture itself is valid, so a failure below is ours
     new, changes = K.patch_operator_manifests(docs, eck_plan(pull_secrets=["mirror-pull"]))
@@ -210,7 +210,7 @@ def test_patched_operator_manifests_validate(tmp_path):
 
 def test_operator_configmap_equals_kubectl_from_file(tmp_path):
     with open(FIXTURES / "eck-operator.yaml", encoding="utf-8") as handle:
-        docs = [d for d in yaml.safe_load_all(handle) if d]
+        docs = yaml.safe_load(handle)["items"]
     new, _changes = K.patch_operator_manifests(docs, eck_plan())
     cm = next(d for d in new if d["kind"] == "ConfigMap")
     config = tmp_path / "eck.yaml"
@@ -225,7 +225,7 @@ def test_operator_configmap_equals_kubectl_from_file(tmp_path):
 def test_resource_pod_templates_validate():
     plan = eck_plan(pull_secrets=["mirror-pull"])
     with open(FIXTURES / "eck-resources.yaml", encoding="utf-8") as handle:
-        resources = [d for d in yaml.safe_load_all(handle) if d]
+        resources = yaml.safe_load(handle)["items"]
     checked = 0
     for resource in resources:
         with pytest.raises(kubernetes_validate.SchemaNotFoundError):

@@ -77,7 +77,7 @@ def test_eck_filters():
     plan = eck_filters.eck_plan(mm, "8.16.1", kinds, eck_version="2.16.1", pull_secrets=["pull"])
     assert plan["helm_values"]["config"]["containerRegistry"] == "mirror:5000"
     with open(os.path.join(FIXTURES, "eck-operator.yaml"), encoding="utf-8") as handle:
-        docs = [d for d in yaml.safe_load_all(handle) if d]
+        docs = yaml.safe_load(handle)["items"]
     new = eck_filters.eck_operator_manifests(docs, plan)
     assert "container-registry: mirror:5000" in new[2]["data"]["eck.yaml"]
     kibana = {"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana", "metadata": {"name": "kb"},

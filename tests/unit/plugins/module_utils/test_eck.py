@@ -16,7 +16,7 @@ KINDS = ("Elasticsearch", "Kibana", "APM Server", "filebeat", "Elastic Agent", "
 
 def load_all(name):
     with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
-        return [d for d in yaml.safe_load_all(handle) if d]
+        return yaml.safe_load(handle)["items"]
 
 
 def mirror_map(sources, dest=MIRROR, mode="keep"):

@@ -27,6 +27,7 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
+    platforms: posix
 """
 
     ACTIONGROUP_REGISTRY = r"""

@@ -126,6 +126,16 @@ options:
       - Requests and transfers in flight at once, across all images and blobs.
     type: int
     default: 8
+  state_dir:
+    description:
+      - Directory for what lets an interrupted run (killed, power loss) resume when it is run again -
+        the session of each blob being uploaded to a registry in chunks (blobs over 128 MiB), so the
+        re-run sends only what the registry has not acknowledged. Where the registry no longer knows
+        the session, the upload starts again. Files are C(0600); they are removed once a run completes.
+      - Defaults to C(.airgap-state) next to O(mirror_map) when that is set.
+      - Downloads into an OCI layout always keep their partial blobs in C(<layout>/.airgap-state/), so a
+        re-run continues them with HTTP range requests from the byte where they stopped.
+    type: path
 notes:
   - The mirror map lists the images copied or found present in this run; a failed image is not in it.
 seealso:
@@ -315,6 +325,7 @@ mirror_map_path:
   type: str
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -327,6 +338,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import I
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror, write_mirror_map
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import parse_location
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import HTTPX_IMPORT_ERROR
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.resume import UploadSessions
 
 
 def _source_registries(images):
@@ -359,6 +371,7 @@ def main():
             "use_mirror_map": {"type": "bool", "default": True},
             "attachments": {"type": "bool", "default": True},
             "concurrency": {"type": "int", "default": 8},
+            "state_dir": {"type": "path"},
         },
     })
     module = AnsibleModule(supports_check_mode=True, **spec)
@@ -383,12 +396,16 @@ def main():
         dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
         pool = client_pool(params, _source_registries(params["images"]), dest_registry,
                            max_connections=max(16, params["concurrency"] * 2))
+        state_dir = params["state_dir"]
+        if not state_dir and map_path:
+            state_dir = os.path.join(os.path.dirname(os.path.abspath(map_path)), ".airgap-state")
+        sessions = UploadSessions(state_dir) if state_dir and not module.check_mode else None
         try:
             report = mirror(
                 params["images"], params["dest"], src=params["src"], pool=pool,
                 concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
                 overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
-                attachments=params["attachments"], src_registry=params["src_registry"])
+                attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions)
         finally:
             pool.close()
     except (OCIError, ValueError) as exc:

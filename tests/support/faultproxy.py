@@ -16,6 +16,7 @@ Usage::
     # the request target, query string included), skips ``skip`` matches, then acts ``times`` times
     # (``times=None``: on every match)
     r = proxy.add_rule("GET", r"/blobs/sha256:", reset_response_after=1 << 20)   # RST mid-download
+    proxy.add_rule("GET", r"/blobs/sha256:", cut_response_after=1 << 20)          # FIN mid-download
     proxy.add_rule("PATCH", r"/blobs/uploads/", reset_request_after=300_000)      # RST mid-upload
     proxy.add_rule("GET", r"/blobs/", status=503, times=3)                        # a burst of 503
     proxy.add_rule("GET", r"/manifests/", status=429, retry_after=2)              # 429 + Retry-After
@@ -39,7 +40,10 @@ Faults:
   body is read and dropped). A distribution-style error JSON is the default body.
 - ``reset_response_after=N``: forward, send the response head and N bytes of its body, then reset
   the connection (TCP RST: SO_LINGER 0). ``0`` resets before the head: the registry did the work
-  (stored a chunk, a manifest) but the client never hears of it.
+  (stored a chunk, a manifest) but the client never hears of it. Data still in flight when the
+  reset arrives is lost to the client (its kernel drops it), as with a real reset.
+- ``cut_response_after=N``: send the head and exactly N body bytes, then end the connection cleanly
+  (FIN): the client gets every one of the N bytes, then an early end of the body.
 - ``reset_request_after=N``: forward the request head and N bytes of its body upstream, then reset
   the client connection and drop the upstream one (the registry sees a truncated body).
 - ``corrupt_at=N``: flip (xor 0xff) the response body byte at offset N (``-1``: the middle); the
@@ -73,12 +77,16 @@ __all__ = ["FaultProxy", "Rule", "Exchange"]
 
 _CHUNK = 64 * 1024
 _HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"}
-_ACTIONS = ("status", "reset_response_after", "reset_request_after", "corrupt_at", "throttle", "delay",
-            "stall_request_after", "stall_response_after")
+_ACTIONS = ("status", "reset_response_after", "cut_response_after", "reset_request_after", "corrupt_at", "throttle",
+            "delay", "stall_request_after", "stall_response_after")
 
 
 class _Reset(Exception):
     """Abort the exchange and reset the client connection."""
+
+
+class _Cut(Exception):
+    """End the client connection cleanly (FIN) in the middle of a response body."""
 
 
 @dataclass
@@ -93,6 +101,7 @@ class Rule:
     retry_after: Optional[str] = None
     body: Optional[bytes] = None
     reset_response_after: Optional[int] = None
+    cut_response_after: Optional[int] = None
     reset_request_after: Optional[int] = None
     corrupt_at: Optional[int] = None
     throttle: Optional[float] = None
@@ -308,6 +317,10 @@ class FaultProxy:
                         # restart *during* a request breaks that request
                         upstream = http.client.HTTPConnection(self.upstream, timeout=self.timeout)
                         keep = self._forward(client, rfile, upstream, method, target, headers, rule, exchange)
+                except _Cut:
+                    rfile.close()
+                    _cut(client)
+                    return
                 except (_Reset, OSError, http.client.HTTPException, ValueError):
                     rfile.close()  # the socket really closes only once its makefile is closed too
                     _reset(client)
@@ -387,11 +400,11 @@ class FaultProxy:
             if corrupt_at is not None and sent <= corrupt_at < sent + len(chunk):
                 i = corrupt_at - sent
                 chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1:]
-            if rule is not None and rule.reset_response_after is not None \
-                    and sent + len(chunk) >= rule.reset_response_after:
-                self._send_body(client, chunk[: max(0, rule.reset_response_after - sent)], resp_chunked, rule,
-                                exchange)
-                raise _Reset()
+            limits = ((rule.reset_response_after, _Reset), (rule.cut_response_after, _Cut)) if rule else ()
+            for limit, error in limits:
+                if limit is not None and sent + len(chunk) >= limit:
+                    self._send_body(client, chunk[: max(0, limit - sent)], resp_chunked, rule, exchange)
+                    raise error()
             self._send_body(client, chunk, resp_chunked, rule, exchange)
             sent += len(chunk)
             if rule is not None and rule.stall_response_after is not None \
@@ -519,6 +532,19 @@ def _body_reader(rfile, headers):
 def _reset(sock: socket.socket) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    _close(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """Send FIN after what was sent (the client reads all of it, then the end of the stream), wait
+    briefly for the client to close its side, then close."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(2)
+        while sock.recv(65536):
+            pass
     except OSError:
         pass
     _close(sock)

@@ -47,6 +47,8 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
                                 sessions=sessions)
                 counts = copier.run(jobs)
         _cleanup_layouts(jobs)
+        if not check_mode:
+            _cleanup_sessions(jobs, rejected, sessions)
         return _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool,
                        time.monotonic() - started)
     finally:
@@ -65,6 +67,17 @@ def _cleanup_layouts(jobs):
     for layout, ok in layouts.values():
         if ok:
             layout.cleanup_state()
+
+
+def _cleanup_sessions(jobs, rejected, sessions):
+    """Drop the persistent upload-session records once every image is in place (a failed image
+    keeps them, so its re-run resumes)."""
+    cleanup = getattr(sessions, "cleanup", None)
+    if cleanup is None:
+        return
+    if any(job.status == "failed" for job in list(rejected) + list(iter_jobs(jobs))):
+        return
+    cleanup()
 
 
 def _image_result(job, check_mode):

@@ -657,7 +657,8 @@ class RegistryClient:
                 sep = "&" if "?" in url else "?"
                 url = url + sep + "&".join("%s=%s" % kv for kv in params.items())
             source = opener(offset)
-            counted = _Counting(_take(source, length), self.stats)
+            counted = _Counting(_take(source, length), self.stats, self.deadline,
+                                "an upload to %s" % redact_url(url))
             try:
                 resp = self._send_once(method, url, scopes, headers, counted, image)
             finally:
@@ -739,12 +740,16 @@ def _take(iterable, length):
 
 
 class _Counting:
-    def __init__(self, iterable, stats):
+    def __init__(self, iterable, stats, deadline=None, what=None):
         self._it = iterable
         self._stats = stats
+        self._deadline = deadline
+        self._what = what
 
     def __iter__(self):
         for chunk in self._it:
+            if self._deadline is not None:
+                self._deadline.check(self._what)
             self._stats.add(bytes_up=len(chunk))
             yield chunk
 
@@ -810,6 +815,9 @@ class _BlobDownload:
                     for chunk in resp.iter_bytes(client.chunk_size):
                         if client.cancel.is_set():
                             raise OCIError("cancelled", image=self.image)
+                        # a slow blob must not carry the run past its deadline (what arrived
+                        # stays in the caller's partial file, resumable)
+                        client.deadline.check("the download of blob %s" % self.digest)
                         if skip:
                             if len(chunk) <= skip:
                                 skip -= len(chunk)

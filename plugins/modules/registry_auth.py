@@ -70,7 +70,6 @@ options:
     default: false
 extends_documentation_fragment:
   - airgap.mirror.attributes
-  - airgap.mirror.attributes.actiongroup_registry
 attributes:
   check_mode:
     support: full
@@ -93,6 +92,9 @@ notes:
   - When C(credHelpers) in the file names a helper for the registry's host, that helper is asked
     before C(auths); the module warns about it (and about C(credsStore), which docker uses instead
     of C(auths)).
+  - This module is not in the C(airgap.mirror.registry) action group. That group's
+    C(module_defaults) carry registry connection options (C(ca_path), C(dest_username), ...) that
+    this module does not take, and Ansible would reject them.
 seealso:
   - module: airgap.mirror.registries_conf
   - name: containers-auth.json(5)

@@ -44,8 +44,12 @@ def eck_operator_manifests(docs, plan, name="elastic-operator"):
 
 
 def eck_resource(resource, plan, set_image="auto", pull_secrets=None):
-    """An Elastic resource with ``spec.image`` (per *set_image*) and image pull secrets."""
+    """An Elastic resource with ``spec.image`` (per *set_image*) and image pull secrets; given a
+    list of resources (``v1/List`` documents expanded), the list of them."""
     try:
+        if isinstance(resource, (list, tuple)):
+            return [_eck.resource_with_mirror(r, plan, set_image=set_image, pull_secrets=pull_secrets)
+                    for r in _eck.expand_lists(resource)]
         return _eck.resource_with_mirror(resource, plan, set_image=set_image, pull_secrets=pull_secrets)
     except _ERRORS as exc:
         raise AnsibleFilterError("eck_resource: %s" % exc) from None

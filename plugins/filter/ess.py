@@ -31,10 +31,11 @@ def ess_images_digests_override(installer, mirror_map, name, namespace, image_di
     return report
 
 
-def ess_installer_settings(configmap_name=None, secret_name=None, keys=None, secret_as_list=True):
+def ess_installer_settings(configmap_name=None, secret_name=None, keys=None, secret_as_list=True, current=None):
     """``[{key, value}]`` edits recording the ConfigMap and Secret names in the installer settings."""
     try:
-        return _ess.settings_edits(configmap_name, secret_name, keys=keys, secret_as_list=secret_as_list)
+        return _ess.settings_edits(configmap_name, secret_name, keys=keys, secret_as_list=secret_as_list,
+                                   current=current)
     except (_ess.ESSError, _dockerconfig.KubernetesObjectError) as exc:
         raise AnsibleFilterError("ess_installer_settings: %s" % exc) from None
 

@@ -483,6 +483,22 @@ def _edit_args(args, settings):
     return out
 
 
+def expand_lists(docs):
+    """Objects of a manifest stream: ``v1/List`` documents are replaced by their items, empty
+    documents dropped."""
+    out = []
+    for doc in docs or ():
+        if not doc:
+            continue
+        if not isinstance(doc, dict):
+            raise ECKError("a manifest document is a %s, not an object" % type(doc).__name__)
+        if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            out.extend(expand_lists(doc["items"]))
+        else:
+            out.append(doc)
+    return out
+
+
 def patch_operator_manifests(docs, the_plan, name="elastic-operator"):
     """Point the operator's own manifests (``operator.yaml`` / a rendered chart) at the mirror.
 
@@ -490,7 +506,7 @@ def patch_operator_manifests(docs, the_plan, name="elastic-operator"):
     ``manager`` container's flags) and the image and pull secrets of StatefulSet *name*.
     Returns ``(new docs, [change descriptions])``; the input is not modified.
     """
-    docs = copy.deepcopy([d for d in docs if d])
+    docs = copy.deepcopy(expand_lists(docs))
     settings = the_plan["operator_config"]
     changes = []
     configmaps = [d for d in docs if d.get("kind") == "ConfigMap" and d.get("metadata", {}).get("name") == name

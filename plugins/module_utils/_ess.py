@@ -36,6 +36,7 @@ from ._oci import mirrormap as _mm
 from ._oci import reference as _ref
 from ._oci.errors import InvalidReference
 from . import _dockerconfig as _k8s
+from . import _yamledit
 
 try:
     import yaml as _yaml
@@ -271,13 +272,33 @@ DEFAULT_SETTINGS_KEYS = {
 }
 
 
-def settings_edits(configmap_name=None, secret_name=None, keys=None, secret_as_list=True):
-    """``[{"key", "value"}]`` to give ``airgap.mirror.yaml_setting`` for the installer settings."""
+def settings_edits(configmap_name=None, secret_name=None, keys=None, secret_as_list=True, current=None):
+    """``[{"key", "value"}]`` to give ``airgap.mirror.yaml_setting`` for the installer settings.
+
+    With *current* (the text of the settings file) and ``secret_as_list``, the Secret is added to
+    the list already there instead of replacing it, so other pull secrets stay.
+    """
     keys = dict(DEFAULT_SETTINGS_KEYS, **(keys or {}))
     edits = []
     if configmap_name:
         edits.append({"key": keys["configmap"], "value": _k8s.validate_subdomain(configmap_name, "ConfigMap name")})
     if secret_name:
         _k8s.validate_subdomain(secret_name, "Secret name")
-        edits.append({"key": keys["secret"], "value": [secret_name] if secret_as_list else secret_name})
+        if not secret_as_list:
+            edits.append({"key": keys["secret"], "value": secret_name})
+        else:
+            existing = []
+            if current:
+                try:
+                    values = _yamledit.get_values(current, keys["secret"], origin="installer settings",
+                                                  dotted_keys=False)
+                except _yamledit.YAMLEditError as exc:
+                    raise ESSError(str(exc)) from None
+                for value in values:
+                    if isinstance(value, list):
+                        existing.extend(v for v in value if v not in existing)
+                    elif value:
+                        raise ESSError("installer settings: %s is %r, not a list of Secret names"
+                                       % (keys["secret"], value))
+            edits.append({"key": keys["secret"], "value": existing + ([] if secret_name in existing else [secret_name])})
     return edits

@@ -308,3 +308,144 @@ def test_filters_in_a_playbook_keep_the_secret_out_of_every_output(ansible_run, 
     failed = res.one("A release with new containers fails, naming them")
     assert failed["failed"]
     assert "element_web/element_web" in failed["result"]["msg"] and "element_call/sfu" in failed["result"]["msg"]
+
+
+# -- roles, rendering only (no API server here) ------------------------------------------------
+
+ROLE_PLAY = """
+- name: ESS through the role
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: airgap.mirror.ess_mirror
+"""
+
+
+def test_ess_role_renders_manifests_and_records_the_names(ansible_run, tmp_path):
+    mm = tmp_path / "mirror-map.yml"
+    mm.write_text(ess_mirror_map())
+    settings = tmp_path / "cluster.yml"
+    settings.write_text("# installer settings\nspec:\n  install:\n    dockerSecrets:\n      - corp-pull\n"
+                        "  domain: example.com\n")
+    out = tmp_path / "manifests"
+    out.mkdir()
+    password = "R0le-Pa55<&>"
+    variables = {
+        "ess_mirror_images_digests_file": str(FIXTURES / "ess-images_digests.yml"),
+        "ess_mirror_map_file": str(mm), "ess_mirror_namespace": "element-onprem",
+        "ess_mirror_apply": False, "ess_mirror_manifest_dir": str(out),
+        "ess_mirror_registry": "mirror.example.com:8443", "ess_mirror_registry_username": "ess-pull",
+        "ess_mirror_registry_password": password, "ess_mirror_settings_file": str(settings),
+    }
+    res = ansible_run.playbook(ROLE_PLAY, extra_vars=variables, check=True, diff=True)
+    assert res.rc == 0, res.output
+    assert not any(out.iterdir()) and "ess-images-digests-mirror" not in settings.read_text()
+    res = ansible_run.playbook(ROLE_PLAY, extra_vars=variables, diff=True)
+    assert res.rc == 0, res.output
+    assert password not in res.output + json.dumps(res.results)
+
+    cm = yaml.safe_load((out / "configmap.yaml").read_text())
+    validate(cm)
+    data_file = tmp_path / "images_digests"
+    data_file.write_text(cm["data"]["images_digests"])
+    theirs = kubectl("create", "configmap", "ess-images-digests-mirror", "-n", "element-onprem",
+                     "--from-file=images_digests=%s" % data_file)
+    theirs["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "airgap.mirror"}
+    same_as_kubectl(cm, theirs)
+
+    secret_file = out / "secret.yaml"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    secret = yaml.safe_load(secret_file.read_text())
+    validate(secret)
+    theirs = kubectl("create", "secret", "docker-registry", "ess-mirror-pull", "-n", "element-onprem",
+                     "--docker-server=mirror.example.com:8443", "--docker-username=ess-pull",
+                     "--docker-password=" + password)
+    assert secret["data"] == theirs["data"]
+
+    assert settings.read_text() == (
+        "# installer settings\nspec:\n  install:\n    dockerSecrets: [corp-pull, ess-mirror-pull]\n"
+        "    imagesDigestsConfigMap: ess-images-digests-mirror\n  domain: example.com\n")
+
+    res = ansible_run.playbook(ROLE_PLAY, extra_vars=variables)
+    assert res.rc == 0, res.output
+    assert [r["task"] for r in res.changed] == [], "second run changed something"
+
+
+ECK_ROLE = """
+- name: ECK through the role
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: airgap.mirror.eck_mirror
+"""
+
+
+def eck_mirror_map_file(tmp_path, kinds, dest="mirror.example.com:5000/elastic", mode="flatten"):
+    mapping = M.Mapping(dest, mode=mode)
+    entries = []
+    for i, item in enumerate(K.required_sources("8.16.1", kinds, eck_version="2.16.1")):
+        src = R.parse(item["source"])
+        digest = "sha256:%064x" % (i + 1)
+        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
+                                     mapping.map(src, digest=digest).without_digest()))
+    path = tmp_path / "mirror-map.yml"
+    path.write_text(MM.dumps(entries))
+    return path
+
+
+def test_eck_role_renders_operator_resources_and_secrets(ansible_run, tmp_path):
+    kinds = ["Elasticsearch", "Kibana", "ApmServer", "filebeat", "Agent", "ElasticMapsServer", "Logstash"]
+    out = tmp_path / "out"
+    out.mkdir()
+    password = "Eck-Pa55<&>"
+    variables = {
+        "eck_mirror_map_file": str(eck_mirror_map_file(tmp_path, kinds)), "eck_mirror_stack_version": "8.16.1",
+        "eck_mirror_kinds": kinds, "eck_mirror_eck_version": "2.16.1", "eck_mirror_install": "manifests",
+        "eck_mirror_operator_manifests_file": str(FIXTURES / "eck-operator.yaml"),
+        "eck_mirror_resource_files": [str(FIXTURES / "eck-resources.yaml")],
+        "eck_mirror_pull_secret_namespaces": ["elastic"], "eck_mirror_registry": "mirror.example.com:5000",
+        "eck_mirror_registry_username": "eck-pull", "eck_mirror_registry_password": password,
+        "eck_mirror_apply": False, "eck_mirror_manifest_dir": str(out),
+    }
+    res = ansible_run.playbook(ECK_ROLE, extra_vars=variables, check=True)
+    assert res.rc == 0, res.output
+    assert not any(out.iterdir())
+    res = ansible_run.playbook(ECK_ROLE, extra_vars=variables)
+    assert res.rc == 0, res.output
+    assert password not in res.output + json.dumps(res.results)
+
+    values = yaml.safe_load((out / "eck-operator-values.yaml").read_text())
+    assert values == {
+        "image": {"repository": "mirror.example.com:5000/elastic/eck-operator", "tag": "2.16.1"},
+        "config": {"containerRegistry": "mirror.example.com:5000", "containerRepository": "elastic"},
+        "telemetry": {"disabled": True}, "imagePullSecrets": [{"name": "eck-mirror-pull"}],
+    }
+    operator = yaml.safe_load((out / "operator.yaml").read_text())["items"]
+    for doc in operator:
+        validate(doc)
+    eck_yaml = yaml.safe_load(next(d for d in operator if d["kind"] == "ConfigMap")["data"]["eck.yaml"])
+    assert eck_yaml["container-repository"] == "elastic" and eck_yaml["disable-telemetry"] is True
+    resources = yaml.safe_load((out / "resources.yaml").read_text())["items"]
+    assert len(resources) == 7
+    es = next(r for r in resources if r["kind"] == "Elasticsearch")
+    assert all(ns["podTemplate"]["spec"]["imagePullSecrets"] == [{"name": "eck-mirror-pull"}]
+               for ns in es["spec"]["nodeSets"])
+    secrets = yaml.safe_load((out / "secrets.yaml").read_text())["items"]
+    assert (out / "secrets.yaml").stat().st_mode & 0o777 == 0o600
+    assert [s["metadata"]["namespace"] for s in secrets] == ["elastic-system", "elastic"]
+    theirs = kubectl("create", "secret", "docker-registry", "eck-mirror-pull", "-n", "elastic",
+                     "--docker-server=mirror.example.com:5000", "--docker-username=eck-pull",
+                     "--docker-password=" + password)
+    for secret in secrets:
+        validate(secret)
+        assert secret["data"] == theirs["data"]
+
+    res = ansible_run.playbook(ECK_ROLE, extra_vars=variables)
+    assert res.rc == 0 and res.changed == [], res.output
+
+    # a stack version that was not mirrored fails, naming the images
+    res = ansible_run.playbook(ECK_ROLE, extra_vars=dict(variables, eck_mirror_stack_version="8.17.0",
+                                                         eck_mirror_container_registry="mirror.example.com:5000",
+                                                         eck_mirror_container_repository="elastic"))
+    assert res.rc != 0
+    assert "mirror.example.com:5000/elastic/kibana:8.17.0 is not in the mirror map" in res.output

@@ -171,3 +171,39 @@ def test_symlink_is_followed_and_owner_kept(ansible_run, tmp_path):
     assert link.is_symlink() and "server.port: 5700\n" in target.read_text()
     st = target.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, 0o600)
+
+
+KIBANA_ROLE = """
+- name: Kibana through the role
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: airgap.mirror.kibana_fleet_registry
+"""
+
+
+@pytest.mark.parametrize("fixture", ["kibana-dotted.yml", "kibana-nested.yml"])
+def test_kibana_role(ansible_run, tmp_path, fixture):
+    path = kibana(tmp_path, fixture)
+    original = path.read_text()
+    variables = {"kibana_fleet_registry_url": "http://package-registry.corp.net:8080",
+                 "kibana_fleet_registry_config_file": str(path), "kibana_fleet_registry_restart": False,
+                 "kibana_fleet_registry_remove_proxy": True}
+    res = ansible_run.playbook(KIBANA_ROLE, extra_vars=variables, check=True, diff=True)
+    assert res.rc == 0, res.output
+    assert path.read_text() == original
+    res = ansible_run.playbook(KIBANA_ROLE, extra_vars=variables)
+    assert res.rc == 0, res.output
+    assert yaml.safe_load(path.read_text()) is not None
+    assert _values(path, "xpack.fleet.registryUrl") == ["http://package-registry.corp.net:8080"]
+    # the handler ran and was skipped (no service here): restart=false
+    assert res.one("airgap.mirror.kibana_fleet_registry : Restart Kibana")["skipped"]
+    res = ansible_run.playbook(KIBANA_ROLE, extra_vars=variables)
+    assert res.rc == 0 and res.changed == [], res.output
+    res = ansible_run.playbook(KIBANA_ROLE, extra_vars=dict(variables, kibana_fleet_registry_url="ftp://x"))
+    assert res.rc != 0 and "must be an http(s) URL" in res.output
+
+
+def _values(path, key):
+    from ansible_collections.airgap.mirror.plugins.module_utils import _yamledit
+    return _yamledit.get_values(path.read_text(), key)

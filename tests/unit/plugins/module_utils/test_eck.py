@@ -298,3 +298,13 @@ def test_diagnostic_image():
                       "docker.elastic.co/eck-dev/support-diagnostics:9.2.0"])
     with pytest.raises(K.ECKError, match="give the version"):
         K.diagnostic_image(two)
+
+
+def test_lists_and_empty_documents_are_expanded():
+    docs = load_all("eck-operator.yaml")
+    wrapped = [None, {"apiVersion": "v1", "kind": "List", "items": docs[:2]}, {}, *docs[2:]]
+    assert K.expand_lists(wrapped) == docs
+    plan = K.plan(mirror_map(sources()), V, KINDS, eck_version="2.16.1")
+    assert K.patch_operator_manifests(wrapped, plan)[0] == K.patch_operator_manifests(docs, plan)[0]
+    with pytest.raises(K.ECKError, match="not an object"):
+        K.expand_lists(["text"])

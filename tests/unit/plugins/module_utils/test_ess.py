@@ -179,3 +179,14 @@ def test_numeric_looking_tags_keep_their_text():
     assert report["matches"]["synapse/synapse"]["matched_by"] == "tag"
     with pytest.raises(E.ESSError, match="read as a number"):
         E.build_override(yaml.safe_load(text), mm)
+
+
+def test_settings_keep_other_pull_secrets():
+    current = "spec:\n  install:\n    dockerSecrets: [corp-pull]\n"
+    edits = E.settings_edits(None, "mirror-pull", current=current)
+    assert edits == [{"key": "spec.install.dockerSecrets", "value": ["corp-pull", "mirror-pull"]}]
+    again = E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: [corp-pull, mirror-pull]\n")
+    assert again[0]["value"] == ["corp-pull", "mirror-pull"]
+    assert E.settings_edits(None, "mirror-pull", current="other: 1\n")[0]["value"] == ["mirror-pull"]
+    with pytest.raises(E.ESSError, match="not a list"):
+        E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: corp-pull\n")

@@ -98,6 +98,17 @@ def test_commented_out_setting_is_not_mistaken_for_the_key():
     assert Y.get_values(old, "server.name") == []
 
 
+def test_kibana_default_file_style_comments_and_spacing_are_kept():
+    # the stock kibana.yml comments settings out without a space and pads flow sequences
+    old = ('#server.port: 5601\n#xpack.fleet.registryUrl: "https://epr.elastic.co"\n'
+           'elasticsearch.hosts: [ "http://localhost:9200" ]\n')
+    new, details = edit(old, "xpack.fleet.registryUrl", "http://epr:8080")
+    assert details["occurrences"] == 0
+    assert new == old + "xpack.fleet.registryUrl: http://epr:8080\n"
+    new, _details = edit(old, "server.port", 5602)
+    assert new == old + "server.port: 5602\n"
+
+
 def test_nested_part_of_a_dotted_file_is_edited_in_place():
     old = fixture("kibana-dotted.yml")
     new, _details = edit(old, "logging.appenders.file.layout.type", "pattern")

@@ -173,76 +173,23 @@ backup_file:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.airgap.mirror.plugins.module_utils import _fileio
 from ansible_collections.airgap.mirror.plugins.module_utils import _yamledit
-
-
-# A private copy of the collection's atomic write (module_utils/_fileio.py is not committed yet):
-# temp file in the same directory, fsync, owner and mode set before os.replace, directory fsync.
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _file_mode(path):
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        return None
-
-
-def _atomic_write(path, data, mode):
-    directory = os.path.dirname(path)
-    try:
-        current = os.stat(path)
-    except FileNotFoundError:
-        current = None
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            if current is not None:
-                written = os.fstat(handle.fileno())
-                if (written.st_uid, written.st_gid) != (current.st_uid, current.st_gid):
-                    os.fchown(handle.fileno(), current.st_uid, current.st_gid)
-            os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def run(module):
     params = module.params
-    path = os.path.realpath(params["path"]) if os.path.islink(params["path"]) else os.path.abspath(params["path"])
+    path = _fileio.resolve_target(params["path"])
     key = params["key_path"] if params["key_path"] is not None else params["key"]
     name = ".".join(key) if isinstance(key, list) else key
     state = params["state"]
 
     if os.path.exists(path) and not os.path.isfile(path):
         module.fail_json(msg="%s is not a regular file" % path, path=path, key=name)
-    data = _read_bytes(path)
+    data = _fileio.read_bytes(path)
     exists = data is not None
     if not exists:
         if state == "absent":
@@ -274,11 +221,11 @@ def run(module):
     if result["changed"] and not module.check_mode:
         if params["backup"] and exists:
             result["backup_file"] = module.backup_local(path)
-        mode = _file_mode(path)
+        mode = _fileio.file_mode(path)
         if mode is None:
             mode = 0o666 & ~_umask()
         try:
-            _atomic_write(path, new_text.encode("utf-8"), mode)
+            _fileio.atomic_write(path, new_text.encode("utf-8"), mode)
         except OSError as exc:
             module.fail_json(msg="cannot write %s: %s" % (path, exc), path=path, key=name)
     if exists or not module.check_mode:

@@ -174,3 +174,102 @@ def upload_paths(proxy, since=0, method=None):
 
 def query_of(path: str) -> dict:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+
+
+# -- ansible-playbook as a process that can be killed -------------------------------------------------
+
+MIRROR_PLAYBOOK = """
+- name: Mirror under faults
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Mirror the images
+      airgap.mirror.image_mirror: "{{ mirror_args }}"
+"""
+
+
+def start_playbook(workdir: Path, playbook: str, extra_vars: dict):
+    """Start ``ansible-playbook`` in its own session (so the test can SIGKILL the whole process
+    tree: ansible-playbook, its worker and the module process) with the test bed's environment.
+    Returns the Popen; output goes to ``workdir/killed-run.log``."""
+    import os
+    import subprocess
+    import sys
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "killed-playbook.yml").write_text(playbook)
+    (workdir / "killed-vars.json").write_text(json.dumps(extra_vars))
+    (workdir / "killed-inventory.ini").write_text(
+        'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n')
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.environ["AIRGAP_COLLECTIONS_PATH"],
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
+        "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote"),
+    })
+    log = open(workdir / "killed-run.log", "wb")
+    try:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(workdir / "killed-inventory.ini"),
+             "-e", "@" + str(workdir / "killed-vars.json"), str(workdir / "killed-playbook.yml")],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    finally:
+        log.close()
+
+
+def _tree(root_pid: int) -> list[int]:
+    """``root_pid`` and every process descending from it (ansible's worker calls setsid(), so a
+    process group or session does not hold the whole tree)."""
+    import subprocess
+
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,stat="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    alive = set()
+    for line in out.splitlines():
+        pid, ppid, state = line.split()[:3]
+        children.setdefault(int(ppid), []).append(int(pid))
+        if not state.startswith("Z"):
+            alive.add(int(pid))
+    found, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return [pid for pid in found if pid in alive]
+
+
+def kill_tree(proc) -> list[int]:
+    """SIGKILL ``proc`` (started by :func:`start_playbook`) and every process under it at once --
+    ansible-playbook, its worker, the module -- as a power cut would; reap ``proc`` and wait until
+    none of them is left. Returns the pids killed."""
+    import os
+    import signal
+
+    pids = _tree(proc.pid)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(30)
+    wait_for(lambda: not set(pids) & set(_alive()), 30, "the killed processes to go away")
+    return pids
+
+
+def _alive() -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["ps", "-eo", "pid=,stat="], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if not line.split()[1].startswith("Z")]
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "a condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

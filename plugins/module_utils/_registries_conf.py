@@ -173,7 +173,7 @@ def build(registries=None, pairs=None, mirror_insecure=False, mirror_by_digest_o
     ``mirror_by_digest_only`` and ``mirrors`` (dicts with ``location``, ``insecure``,
     ``pull_from_mirror``). *pairs*: dicts with ``source`` (prefix) and ``mirror`` (location).
     With *mirror_registry_entry*, every mirror host named by *pairs* gets an entry of its own
-    (prefix = location = host[:port], ``insecure`` = *mirror_insecure`*), as seed 003 section 2.6
+    (prefix = location = host[:port], ``insecure`` = *mirror_insecure*), as seed 003 section 2.6
     writes it, unless an entry already has that prefix. Order: mirror entries, *registries* in the
     given order, *pairs* sorted by source.
     """

@@ -127,6 +127,8 @@ def test_attachments_through_a_layout_and_can_be_turned_off(signed, registry_fac
     dest = registry_factory()
     back = mirror(["all"], dest.host, src="oci:%s" % out, pool=pool(dest))
     assert not back["failed"], back["failed"]
+    # 'all' takes the images; their attachments come with them, not as images of their own
+    assert back["totals"]["images"] == 1 and back["totals"]["attachments"] == 4
     tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
     assert sorted(tags) == sorted(["1.0"] + [t for t in attached if t != "referrer"])
     bare = registry_factory()

@@ -80,21 +80,20 @@ class Layout:
     for index.json updates, by several processes."""
 
     def __init__(self, path, create=False):
+        """Open the layout at *path*. With *create*, a missing layout is created on the first
+        write (so that planning, and check mode, never write anything); a directory that exists,
+        is not empty and is not a layout is refused rather than written into."""
         self.path = os.path.abspath(path)
         self._lock = threading.Lock()
+        self._missing = False
         marker = os.path.join(self.path, "oci-layout")
         if not os.path.exists(marker):
             if not create:
                 raise LayoutError("%s is not an OCI image layout (no oci-layout file)" % self.path)
-            try:
-                os.makedirs(os.path.join(self.path, "blobs", "sha256"), exist_ok=True)
-                if not os.path.exists(os.path.join(self.path, "index.json")):
-                    atomic_write(os.path.join(self.path, "index.json"),
-                                 _dump_index({"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX,
-                                              "manifests": []}))
-                atomic_write(marker, json.dumps(LAYOUT_VERSION).encode())
-            except OSError as exc:
-                raise _disk_error(exc, "creating the layout %s" % self.path) from None
+            if os.path.isdir(self.path) and [n for n in os.listdir(self.path) if n != STATE_DIR]:
+                raise LayoutError("%s exists and is not an OCI image layout; give an empty or new directory"
+                                  % self.path)
+            self._missing = True
         else:
             try:
                 with open(marker, "rb") as handle:
@@ -103,6 +102,28 @@ class Layout:
                 raise LayoutError("%s/oci-layout is unreadable or not JSON" % self.path) from None
             if version != "1.0.0":
                 raise LayoutError("%s: unsupported imageLayoutVersion %r" % (self.path, version))
+
+    @property
+    def exists(self):
+        return not self._missing
+
+    def _ensure(self):
+        """Create the layout (oci-layout, empty index.json, blobs/) if it does not exist yet."""
+        if not self._missing:
+            return
+        with self._lock:
+            if not self._missing:
+                return
+            try:
+                os.makedirs(os.path.join(self.path, "blobs", "sha256"), exist_ok=True)
+                if not os.path.exists(os.path.join(self.path, "index.json")):
+                    atomic_write(os.path.join(self.path, "index.json"),
+                                 _dump_index({"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX,
+                                              "manifests": []}))
+                atomic_write(os.path.join(self.path, "oci-layout"), json.dumps(LAYOUT_VERSION).encode())
+            except OSError as exc:
+                raise _disk_error(exc, "creating the layout %s" % self.path) from None
+            self._missing = False
 
     def __repr__(self):
         return "Layout(%s)" % self.path
@@ -164,6 +185,7 @@ class Layout:
         final = self.blob_path(digest)
         if os.path.exists(final) and os.path.getsize(final) == size:
             return 0
+        self._ensure()
         partial = self.partial_path(digest)
         try:
             os.makedirs(os.path.dirname(partial), exist_ok=True)
@@ -228,6 +250,7 @@ class Layout:
     def put_bytes(self, digest, data, image=None):
         """Store small content (a manifest) after verifying it."""
         _manifest.verify_digest(data, digest, what="content for %s" % digest, image=image)
+        self._ensure()
         final = self.blob_path(digest)
         if os.path.exists(final) and os.path.getsize(final) == len(data):
             return False
@@ -241,6 +264,8 @@ class Layout:
     # --------------------------------------------------------------- index.json
 
     def read_index(self):
+        if self._missing:
+            return {"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX, "manifests": []}
         path = os.path.join(self.path, "index.json")
         try:
             with open(path, "rb") as handle:
@@ -284,6 +309,7 @@ class Layout:
         """Record ``[(ref name, Descriptor)]`` in index.json, replacing entries of the same name.
 
         Returns True when index.json changed."""
+        self._ensure()
         try:
             with self._index_lock():
                 index = self.read_index()

@@ -17,6 +17,7 @@ HEAD on the destination and nothing else.
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -171,7 +172,8 @@ def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None
     for item in images or ():
         if item == "all":
             if src_layout is not None:
-                expanded.extend(name for name, _d in src_layout.entries() if name)
+                # attached artifacts (signature tags, referrers indexes) travel with their subject
+                expanded.extend(name for name, _d in src_layout.entries() if name and not _is_attachment_name(name))
             elif dir_exports is not None:
                 expanded.extend(sorted(dir_exports))
             else:
@@ -216,6 +218,14 @@ def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None
         dest_owner[job.destination] = job
         jobs.append(job)
     return jobs, failed
+
+
+_ATTACHMENT_TAG = re.compile(r"^(sha256|sha512)-[0-9a-f]+(\.sig|\.att|\.sbom)?$")
+
+
+def _is_attachment_name(name):
+    tag = name.rsplit(":", 1)[-1] if "/" in name and ":" in name.rsplit("/", 1)[-1] else None
+    return bool(tag and _ATTACHMENT_TAG.match(tag))
 
 
 def _failed_job(name, error):

@@ -18,13 +18,20 @@ def chunks(data, offset=0, size=7):
         yield data[i:i + size]
 
 
-def test_create_and_reopen(tmp_path):
-    Layout(tmp_path / "l", create=True)
+def test_create_on_first_write_and_reopen(tmp_path):
+    layout = Layout(tmp_path / "l", create=True)
+    assert not (tmp_path / "l").exists(), "planning (and check mode) must not create the layout"
+    assert layout.entries() == [] and not layout.has_blob(d(b"x"))
+    layout.put_bytes(d(b"x"), b"x")
     assert json.loads((tmp_path / "l" / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     assert json.loads((tmp_path / "l" / "index.json").read_text())["manifests"] == []
     Layout(tmp_path / "l")
     with pytest.raises(LayoutError, match="not an OCI image layout"):
         Layout(tmp_path / "nothing")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "somefile").write_text("x")
+    with pytest.raises(LayoutError, match="exists and is not an OCI image layout"):
+        Layout(tmp_path / "busy", create=True)
 
 
 def test_write_blob_verifies_and_is_atomic(tmp_path):

@@ -93,9 +93,7 @@ def test_killed_copy_to_disk_resumes_with_range(kill_source, proxy_factory, faul
     assert audit_layout(layout) == []  # index.json names only complete images
 
     mark = psrc.mark()
-    started = time.monotonic()
     res = ansible_run.playbook(MIRROR_PLAYBOOK, extra_vars={"mirror_args": mirror_args})
-    rerun = time.monotonic() - started
     assert res.rc == 0, res.output
     result = _module_result(res)
 
@@ -110,7 +108,6 @@ def test_killed_copy_to_disk_resumes_with_range(kill_source, proxy_factory, faul
     recovery("6 SIGKILL mid-copy to disk, then re-run",
              f"complete; Range from byte {have}, 0 completed blobs re-fetched",
              result["totals"]["seconds"])
-    print(f"re-run wall time with ansible-playbook: {rerun:.2f} s")
 
 
 def _upload_exchanges(proxy, hexpart, since=0):

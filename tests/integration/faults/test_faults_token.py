@@ -17,7 +17,7 @@ from support.skopeo import SkopeoError
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import Credentials, CredentialStore
 
-from .harness import MiB, audit_registry, failures, run_engine, seed, tags_of, verify_registry_image
+from .harness import MiB, audit_registry, failures, run_engine, seed, verify_registry_image
 
 pytestmark = pytest.mark.integration
 

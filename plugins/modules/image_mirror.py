@@ -439,7 +439,9 @@ def main():
         result["diff"] = {"before": _diff_text(report["diff"]["before"]),
                           "after": _diff_text(report["diff"]["after"])}
     if report["failed"]:
-        lines = ["%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
+        # engine errors already start with the image they concern; do not name it twice
+        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"]) else
+                 "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
         module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]),
                                                              len(report["images"]) + len(report["attachments"]),
                                                              "\n".join(lines)), **result)

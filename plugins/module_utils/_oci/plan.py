@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from . import manifest as _manifest
 from . import reference as _ref
 from .auth import CredentialStore, Credentials
-from .errors import InvalidReference, LayoutError, ManifestError, OCIError
+from .errors import InvalidReference, LayoutError, ManifestError, NotFound, OCIError
 from .layout import DirExport, Layout, find_dir_exports
 from .mapping import Mapping, digest_tag
 from .registry import Deadline, RegistryClient, RetryPolicy, Stats
@@ -443,7 +443,11 @@ def _walk(job, man, ordered, blobs, platforms, depth, where):
             child_where = _manifest.child_where(where, desc)
             if desc.media_type not in _manifest.MANIFEST_TYPES:
                 raise ManifestError("%s has an unknown media type %r" % (child_where, desc.media_type))
-            data, ctype = job.src.fetch_manifest(desc.digest, image=job.source)
+            try:
+                data, ctype = job.src.fetch_manifest(desc.digest, image=job.source)
+            except NotFound as exc:
+                raise ManifestError("%s: the index lists %s, which the source does not have (%s)"
+                                    % (where, desc.digest, exc.message), image=job.source) from None
             child = _manifest.parse(data, ctype or desc.media_type, expected_digest=desc.digest, where=child_where)
             if child.size != desc.size:
                 raise ManifestError("%s: the index says %d bytes, the manifest has %d" % (child_where, desc.size,

@@ -127,15 +127,15 @@ def main():
         print("  unique bytes %(unique_bytes)d, blobs %(unique_blobs)d, %(seconds).3fs" % disk["totals"])
 
         say("ansible-playbook: OCI layout -> %s (TLS, htpasswd)" % mirror.host)
-        res = run_play(runner, "to-mirror", TO_MIRROR, dict(common, mirror=mirror.host, user=mirror.username,
-                                                             password=mirror.password, ca=str(mirror.ca_path)))
+        mirror_vars = dict(common, mirror=mirror.host, user=mirror.username, password=mirror.password,
+                           ca=str(mirror.ca_path))
+        res = run_play(runner, "to-mirror", TO_MIRROR, mirror_vars)
         pushed_report = res.one("Mirror from disk")["result"]
         summary(pushed_report["images"])
         print("  mirror map: %s" % os.path.join(workdir, "mirror-map.yml"))
 
         say("Running the mirror job again: nothing to do")
-        res = run_play(runner, "to-mirror-again", TO_MIRROR, dict(common, mirror=mirror.host, user=mirror.username,
-                                                                   password=mirror.password, ca=str(mirror.ca_path)))
+        res = run_play(runner, "to-mirror-again", TO_MIRROR, mirror_vars)
         again = res.one("Mirror from disk")
         print("  changed=%s, %d requests" % (again["changed"], again["result"]["totals"]["requests"]))
 

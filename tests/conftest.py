@@ -28,4 +28,4 @@ if "AIRGAP_COLLECTIONS_PATH" not in os.environ:
 sys.path.insert(0, os.environ["AIRGAP_COLLECTIONS_PATH"])
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-pytest_plugins = ["support.fixtures"]
+pytest_plugins = ["support.fixtures", "support.hosts_fixtures"]

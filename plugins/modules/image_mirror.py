@@ -440,11 +440,11 @@ def main():
                           "after": _diff_text(report["diff"]["after"])}
     if report["failed"]:
         # engine errors already start with the image they concern; do not name it twice
-        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"]) else
-                 "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
-        module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]),
-                                                             len(report["images"]) + len(report["attachments"]),
-                                                             "\n".join(lines)), **result)
+        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"])
+                 else "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
+        total = len(report["images"]) + len(report["attachments"])
+        module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)),
+                         **result)
     module.exit_json(**result)
 
 

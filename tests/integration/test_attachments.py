@@ -25,20 +25,20 @@ def _digest(data):
 
 
 def push_blob(reg, repo, data):
-    status, headers, _ = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+    status, headers, _body = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
     assert status == 202
     location = headers["Location"]
     sep = "&" if "?" in location else "?"
-    status, _, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, _digest(data)), data=data,
-                                  headers={"Content-Type": "application/octet-stream"})
+    status, _headers, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, _digest(data)), data=data,
+                                         headers={"Content-Type": "application/octet-stream"})
     assert status == 201, body
     return {"mediaType": "application/octet-stream", "digest": _digest(data), "size": len(data)}
 
 
 def push_manifest(reg, repo, ref, body, media_type=OCI_MANIFEST):
     data = json.dumps(body).encode()
-    status, _, text = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, ref), data=data,
-                                  headers={"Content-Type": media_type})
+    status, _headers, text = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, ref), data=data,
+                                         headers={"Content-Type": media_type})
     assert status == 201, text
     return {"mediaType": media_type, "digest": _digest(data), "size": len(data)}
 
@@ -69,10 +69,10 @@ def signed(registry_factory, tmp_path):
     sig = push_manifest(src, repo, tag + ".sig", artifact(
         src, repo, b'{"critical":{"image":{"docker-manifest-digest":"%s"}}}' % image.digest.encode(),
         "application/vnd.dev.cosign.simplesigning.v1+json"))
-    att = push_manifest(src, repo, tag + ".att", artifact(src, repo, b'{"payloadType":"x"}',
-                                                           "application/vnd.dsse.envelope.v1+json"))
-    sbom = push_manifest(src, repo, tag + ".sbom", artifact(src, repo, b'{"spdxVersion":"SPDX-2.3"}',
-                                                             "text/spdx+json"))
+    att = push_manifest(src, repo, tag + ".att",
+                        artifact(src, repo, b'{"payloadType":"x"}', "application/vnd.dsse.envelope.v1+json"))
+    sbom = push_manifest(src, repo, tag + ".sbom",
+                         artifact(src, repo, b'{"spdxVersion":"SPDX-2.3"}', "text/spdx+json"))
     # an OCI 1.1 referrer, pushed by digest, listed in the fallback referrers index tag
     body = artifact(src, repo, b"provenance", "application/vnd.in-toto+json", subject=subject,
                     artifact_type="application/vnd.in-toto+json")
@@ -165,8 +165,8 @@ class ReferrersAPIProxy:
                 match = re.match(r"^/v2/(.+)/referrers/(sha256:[0-9a-f]{64})", self.path)
                 if method == "GET" and match:
                     repo, digest = match.groups()
-                    status, _, data = backend.request("GET", "/v2/%s/manifests/sha256-%s" % (repo, digest[7:]),
-                                                      headers={"Accept": OCI_INDEX})
+                    path = "/v2/%s/manifests/sha256-%s" % (repo, digest[7:])
+                    status, _headers, data = backend.request("GET", path, headers={"Accept": OCI_INDEX})
                     if status != 200:
                         data = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
                     return self._reply(200, {"Content-Type": OCI_INDEX}, data, method)
@@ -175,8 +175,8 @@ class ReferrersAPIProxy:
                 conn.request(method, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
-                out = {k: v for k, v in resp.getheaders() if k.lower() not in ("transfer-encoding", "connection",
-                                                                              "content-length")}
+                hop_by_hop = ("transfer-encoding", "connection", "content-length")
+                out = {k: v for k, v in resp.getheaders() if k.lower() not in hop_by_hop}
                 if method == "GET" and self.path.split("?")[0].endswith("/tags/list") and resp.status == 200:
                     listing = json.loads(data)
                     listing["tags"] = [t for t in listing.get("tags") or []

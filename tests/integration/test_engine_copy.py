@@ -86,7 +86,7 @@ def test_registry_to_tls_registry_every_kind(seeded, registry_factory, skopeo):
     # the 0-byte layer is a real blob in the destination
     empty = images["zero-byte-layer"].layers[1]
     assert empty.size == 0
-    status, headers, _ = dest.request("HEAD", "/v2/mirror/kinds/zero-byte-layer/blobs/%s" % empty.digest)
+    status, headers, _body = dest.request("HEAD", "/v2/mirror/kinds/zero-byte-layer/blobs/%s" % empty.digest)
     assert status == 200 and headers.get("Content-Length") == "0"
 
 
@@ -224,8 +224,8 @@ def test_index_pointing_at_missing_child_is_refused(registry_factory, tmp_path):
              "manifests": [dict(child.descriptor.to_json(), digest="sha256:" + "0" * 64)]}
     data = json.dumps(index).encode()
     # distribution 2.8 itself refuses such an index; the engine must refuse it when a source serves one
-    status, _, _ = src.request("PUT", "/v2/broken/index/manifests/v1", data=data,
-                               headers={"Content-Type": M.OCI_INDEX})
+    status, _headers, _body = src.request("PUT", "/v2/broken/index/manifests/v1", data=data,
+                                          headers={"Content-Type": M.OCI_INDEX})
     dest = registry_factory()
     if status == 201:
         report = mirror(["%s/broken/index:v1" % src.host], dest.host, pool=pool_for(dest, src))

@@ -446,12 +446,12 @@ def _walk(job, man, ordered, blobs, platforms, depth, where):
             try:
                 data, ctype = job.src.fetch_manifest(desc.digest, image=job.source)
             except NotFound as exc:
-                raise ManifestError("%s: the index lists %s, which the source does not have (%s)"
-                                    % (where, desc.digest, exc.message), image=job.source) from None
+                raise ManifestError("%s: the index lists %s, which the source does not have (%s)" % (
+                    where, desc.digest, exc.message), image=job.source) from None
             child = _manifest.parse(data, ctype or desc.media_type, expected_digest=desc.digest, where=child_where)
             if child.size != desc.size:
-                raise ManifestError("%s: the index says %d bytes, the manifest has %d" % (child_where, desc.size,
-                                                                                       child.size))
+                raise ManifestError("%s: the index says %d bytes, the manifest has %d"
+                                    % (child_where, desc.size, child.size))
             if desc.platform_string and not child.is_index and desc.platform_string not in platforms:
                 platforms.append(desc.platform_string)
             _walk(job, child, ordered, blobs, platforms, depth + 1, child_where)
@@ -516,8 +516,7 @@ def unique_blobs(jobs, statuses=("copy",)):
 def iter_jobs(jobs):
     for job in jobs:
         yield job
-        for att in job.attachments:
-            yield att
+        yield from job.attachments
 
 
 def explicit_credentials(pairs):

@@ -130,8 +130,10 @@ def build_ssl_context(registry, ca_path=None, client_cert=None, client_key=None,
     else:
         ctx = ssl.create_default_context()
     if not insecure and ca_path:
-        paths = [ca_path] if os.path.isfile(ca_path) else sorted(glob.glob(os.path.join(ca_path, "*.crt")) +
-                                                                glob.glob(os.path.join(ca_path, "*.pem")))
+        if os.path.isfile(ca_path):
+            paths = [ca_path]
+        else:
+            paths = sorted(glob.glob(os.path.join(ca_path, "*.crt")) + glob.glob(os.path.join(ca_path, "*.pem")))
         if not paths:
             raise TLSError("ca_path %s holds no certificate (a PEM file, or a directory of *.crt/*.pem)" % ca_path)
         for path in paths:

@@ -1,0 +1,406 @@
+#!/usr/bin/python
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: transfer_bundle
+short_description: Move an OCI image layout across an air gap as checksummed tar parts
+version_added: 0.1.0
+description:
+  - Packs an OCI image layout (as written by M(airgap.mirror.image_mirror) with C(dest=oci:PATH)) into a
+    I(transfer bundle) for removable media, verifies a bundle after the copy, and unpacks it into a layout
+    on the air-gapped side, from which M(airgap.mirror.image_mirror) (C(src=oci:PATH)) or C(skopeo copy oci:...)
+    push the images into the mirror registry. This replaces copying an image directory by hand (seed
+    procedure, steps 2.4 to 2.5).
+  - >-
+    A bundle is one tar stream cut at byte boundaries into parts of O(part_size) bytes
+    (C(<name>.tar.0001), C(<name>.tar.0002), ...), so blobs larger than a part work and every part but the
+    last fills exactly O(part_size); a C(<name>.sha256) file for C(sha256sum -c); and the manifest
+    C(<name>.bundle.json) (format C(airgap.mirror/bundle/v1)) with every part's name, size and sha256, the
+    images with their digests, the blob list, the byte totals and the mirror map. Parts are written under a
+    temporary name and renamed; the manifest is written last, so a bundle with a manifest is complete.
+  - Only blobs reachable from the bundled images go into the tar (never the layout's C(.airgap-state/) resume
+    state). Every blob is hashed against its digest while it is packed and again while it is unpacked.
+  - O(action=pack) refuses to start when the bundle directory's file system cannot hold the parts;
+    O(action=unpack) when the layout's file system cannot hold the blobs it does not have yet (needed and
+    free bytes are in the message).
+  - O(action=verify) checks every part by size and sha256 and reports missing, extra, truncated and
+    corrupted parts, each by name.
+  - O(action=unpack) checks every tar member itself (no absolute paths, no C(..), no symbolic or hard links,
+    no device files, no duplicates, only C(oci-layout), C(index.json) and C(blobs/<algorithm>/<hex>)), writes
+    each blob through the layout's verified write, checks each part's sha256 as the stream crosses it,
+    checks that every image of the bundle is complete in the layout, and only then merges the images into the
+    layout's C(index.json) in one atomic replacement.
+  - I(Incremental) bundles (O(previous)) leave out the configs and layers the other side already has
+    (differential mirroring); manifests are always included. Unpacking one into a layout that lacks the
+    earlier transfer fails before anything is written, naming the images whose blobs are missing.
+  - One module with an O(action) rather than three, because the three steps share one file format, the
+    O(bundle)/O(name) pair and their results (parts, bytes, images), and one documentation page describes
+    the whole hand-over.
+extends_documentation_fragment:
+  - airgap.mirror.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - O(action=pack) reports the parts (names and sizes are known in advance), images and bytes it would
+        write, after the free-space check; an existing identical bundle is verified by sha256.
+      - O(action=unpack) reports the images it would add or update and the blobs and bytes it would write,
+        after the part-size and free-space checks; part hashes are checked only by a real run or O(action=verify).
+      - O(action=verify) never changes anything.
+  diff_mode:
+    support: full
+    details:
+      - O(action=pack) shows the images and parts of the bundle before and after.
+      - O(action=unpack) shows the digest each image of the bundle has in the layout's C(index.json) before and after.
+  idempotent:
+    support: full
+    details:
+      - Packing the same content into the same directory again verifies the existing parts and reports C(changed=false).
+      - Unpacking a bundle whose blobs and images are all in the layout reads no part and reports C(changed=false).
+options:
+  action:
+    description:
+      - V(pack) writes a bundle of O(layout) into O(bundle).
+      - V(verify) checks the bundle in O(bundle) (run it on the air-gapped side before O(action=unpack), or
+        on the media after copying).
+      - V(unpack) unpacks the bundle in O(bundle) into O(layout).
+    type: str
+    required: true
+    choices: [pack, verify, unpack]
+  bundle:
+    description:
+      - The bundle directory (for example the mount point of the removable media). O(action=pack) creates it.
+      - Several bundles can share a directory when their O(name)s differ.
+    type: path
+    required: true
+  name:
+    description:
+      - The bundle's base name; files are C(<name>.tar.NNNN), C(<name>.sha256) and C(<name>.bundle.json).
+      - Letters, digits, C(.), C(_) and C(-).
+    type: str
+    default: images
+  layout:
+    description:
+      - The OCI image layout. With O(action=pack) the source (it must exist); with O(action=unpack) the
+        destination, created when missing (an existing directory must be a layout or empty).
+      - Required with O(action=pack) and O(action=unpack).
+    type: path
+  part_size:
+    description:
+      - The size of each part (the last one is smaller). Bytes, or a size with a unit; V(K), V(M), V(G),
+        V(T) and V(KiB), V(MiB), ... are powers of 1024 (as C(split -b)), V(KB), V(MB), V(GB) powers of 1000.
+      - The default V(4095M) fits FAT32 media, whose files are limited to 4 GiB minus one byte.
+      - Only with O(action=pack).
+    type: str
+    default: 4095M
+  images:
+    description:
+      - Ref names (C(org.opencontainers.image.ref.name) in the layout's C(index.json); for layouts written by
+        M(airgap.mirror.image_mirror) the full source reference) of the images to pack. V([all]) or omitted
+        packs every named image of the layout, or with O(mirror_map) the images of the mirror map.
+      - Only with O(action=pack).
+    type: list
+    elements: str
+  mirror_map:
+    description:
+      - With O(action=pack), a mirror map written by M(airgap.mirror.image_mirror) for this layout. Its
+        entries for the bundled images are stored in the bundle's manifest, and without O(images) exactly
+        its images (and their attached signatures) are packed.
+      - With O(action=unpack), a mirror map to update with the bundle's images, their destinations pointing at
+        O(layout) (C(oci:LAYOUT:REF)); entries of other sources are kept.
+    type: path
+  previous:
+    description:
+      - Make an incremental bundle that leaves out the configs and layers the other side already has.
+      - Either the mirror map of the earlier transfer (its images are looked up by digest and walked in
+        O(layout), which must still hold them) or the manifest (C(<name>.bundle.json)) of the earlier bundle.
+      - Only with O(action=pack).
+    type: path
+  space_check:
+    description:
+      - Check free space before writing. Turn off only where the file system reports free space wrongly;
+        running out of space then fails in the middle, with the part or blob named.
+    type: bool
+    default: true
+notes:
+  - By hand, a full bundle unpacks into a new directory with C(cat NAME.tar.* | tar -x -C DIR) after
+    C(sha256sum -c NAME.sha256); the module adds the member checks, the digest checks, incremental bundles and
+    merging into an existing layout.
+  - Runs where the files are; use C(delegate_to) for the host the media is attached to. Needs no Python
+    library beyond the standard library.
+seealso:
+  - module: airgap.mirror.image_mirror
+  - name: OCI image layout
+    description: The on-disk format a bundle carries.
+    link: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+author:
+  - airgap.mirror contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+# Connected side: mirror to a layout, then pack it onto the media
+- name: Mirror the release images into a layout
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    dest: oci:/srv/transfer/layout
+    mirror_map: /srv/transfer/mirror-map.yml
+
+- name: Pack the layout into 4 GiB parts on the USB disk
+  airgap.mirror.transfer_bundle:
+    action: pack
+    layout: /srv/transfer/layout
+    mirror_map: /srv/transfer/mirror-map.yml
+    bundle: /media/usb
+    name: release-4.18.1
+    part_size: 4095M
+
+- name: Next release - only what the air-gapped side does not have yet
+  airgap.mirror.transfer_bundle:
+    action: pack
+    layout: /srv/transfer/layout
+    mirror_map: /srv/transfer/mirror-map-4.18.2.yml
+    previous: /media/usb/release-4.18.1.bundle.json
+    bundle: /media/usb
+    name: release-4.18.2
+
+# Air-gapped side
+- name: Check the parts after the copy
+  airgap.mirror.transfer_bundle:
+    action: verify
+    bundle: /media/usb
+    name: release-4.18.1
+
+- name: Unpack into the local layout
+  airgap.mirror.transfer_bundle:
+    action: unpack
+    bundle: /media/usb
+    name: release-4.18.1
+    layout: /srv/mirror/layout
+    mirror_map: /srv/mirror/layout-map.yml
+
+- name: Push everything into the mirror registry
+  airgap.mirror.image_mirror:
+    src: oci:/srv/mirror/layout
+    images: [all]
+    dest: registry.internal:5000
+    mirror_map: /srv/mirror/mirror-map.yml
+"""
+
+RETURN = r"""
+bundle:
+  description: The bundle directory.
+  returned: always
+  type: str
+  sample: /media/usb
+manifest:
+  description: Path of the bundle's manifest.
+  returned: always
+  type: str
+  sample: /media/usb/release-4.18.1.bundle.json
+name:
+  description: The bundle's base name.
+  returned: always
+  type: str
+status:
+  description:
+    - V(written), V(present) (an identical, intact bundle was already there) or V(would_write) for O(action=pack).
+    - V(unpacked), V(present) (nothing to do) or V(would_unpack) for O(action=unpack).
+  returned: when O(action) is pack or unpack
+  type: str
+parts:
+  description: The parts, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: File name of the part.
+      type: str
+    size:
+      description: Bytes.
+      type: int
+    sha256:
+      description: sha256 of the part (null in check mode for parts still to write).
+      type: str
+    status:
+      description:
+        - O(action=pack) - V(written), V(present) or V(would_write).
+        - O(action=verify) - V(ok), V(missing), V(truncated), V(too_long), V(corrupted), V(not_a_file),
+          V(unreadable) or V(extra).
+      type: str
+images:
+  description: The images of the bundle.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ref_name:
+      description: The image's ref name in the layout.
+      type: str
+    digest:
+      description: Digest of its manifest or index.
+      type: str
+    media_type:
+      description: Media type of that manifest or index.
+      type: str
+    total_size:
+      description: Bytes of all its manifests and blobs.
+      type: int
+    status:
+      description: With O(action=unpack), V(added), V(updated), V(present), V(would_be_added) or V(would_be_updated).
+      type: str
+    previous_digest:
+      description: With O(action=unpack), the digest the layout recorded for the ref name before (null when absent).
+      type: str
+bytes:
+  description: Bytes of the tar stream, that is of all parts.
+  returned: always
+  type: int
+blobs:
+  description: Blobs in the bundle (manifests, configs and layers).
+  returned: always
+  type: int
+blob_bytes:
+  description: Bytes of those blobs.
+  returned: always
+  type: int
+assumed_present:
+  description: Blobs of the images left out of an incremental bundle, expected in the destination layout.
+  returned: always
+  type: int
+assumed_bytes:
+  description: Bytes of those blobs.
+  returned: when O(action=pack)
+  type: int
+blobs_written:
+  description: Blobs written into the layout.
+  returned: when O(action=unpack)
+  type: int
+bytes_written:
+  description: Bytes of those blobs.
+  returned: when O(action=unpack)
+  type: int
+blobs_to_write:
+  description: Blobs of the bundle not yet in the layout before this run.
+  returned: when O(action=unpack)
+  type: int
+bytes_to_write:
+  description: Bytes of those blobs (what the free-space check needs).
+  returned: when O(action=unpack)
+  type: int
+space:
+  description: The free-space check - C(needed), C(free) bytes and the C(path) checked.
+  returned: when something is (or would be) written
+  type: dict
+valid:
+  description: With O(action=verify), whether every part is present, complete and intact and no extra part exists.
+  returned: when O(action=verify)
+  type: bool
+problems:
+  description: With O(action=verify), one entry per problem - C(part), C(problem) and a C(message) naming the part.
+  returned: when O(action=verify)
+  type: list
+  elements: dict
+previous:
+  description: The previous transfer record an incremental bundle was made against (C(kind), C(path), C(sha256), C(images)).
+  returned: when O(action=pack)
+  type: dict
+seconds:
+  description: Wall time of the work.
+  returned: always
+  type: float
+bytes_per_second:
+  description: Throughput over the bundle's bytes (0 when nothing was moved).
+  returned: always
+  type: int
+peak_rss_bytes:
+  description: Peak resident memory of the module process (streaming keeps it flat).
+  returned: always
+  type: int
+warnings:
+  description: Things the pack left out (for example unnamed index entries).
+  returned: when O(action=pack)
+  type: list
+  elements: str
+"""
+
+import resource
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.mirror.plugins.module_utils import _bundle
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
+
+PACK_ONLY = ("part_size", "images", "previous")
+
+
+def run(module):
+    params = module.params
+    action = params["action"]
+    for option in PACK_ONLY:
+        if action != "pack" and params[option] is not None and not (option == "part_size"
+                                                                    and params[option] == _bundle.DEFAULT_PART_SIZE):
+            module.fail_json(msg="%s is only used with action=pack" % option)
+    _bundle.check_name(params["name"])
+    if action == "pack":
+        plan = _bundle.plan_pack(params["layout"], name=params["name"], part_size=params["part_size"],
+                                 images=params["images"], mirror_map=params["mirror_map"], previous=params["previous"])
+        for warning in plan.warnings:
+            module.warn(warning)
+        return _bundle.pack(plan, params["bundle"], check_mode=module.check_mode, check_space=params["space_check"])
+    if action == "verify":
+        report = _bundle.verify(params["bundle"], name=params["name"])
+        report["changed"] = False
+        return report
+    return _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
+                          check_space=params["space_check"], mirror_map=params["mirror_map"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            action=dict(type="str", required=True, choices=["pack", "verify", "unpack"]),
+            bundle=dict(type="path", required=True),
+            name=dict(type="str", default=_bundle.DEFAULT_NAME),
+            layout=dict(type="path"),
+            part_size=dict(type="str", default=_bundle.DEFAULT_PART_SIZE),
+            images=dict(type="list", elements="str"),
+            mirror_map=dict(type="path"),
+            previous=dict(type="path"),
+            space_check=dict(type="bool", default=True),
+        ),
+        required_if=[["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
+        supports_check_mode=True,
+    )
+    try:
+        report = run(module)
+    except _bundle.BundleError as exc:
+        extra = {"problems": exc.problems} if exc.problems else {}
+        if exc.part:
+            extra["part"] = exc.part
+        if exc.member:
+            extra["member"] = exc.member
+        if exc.image:
+            extra["image"] = str(exc.image)
+        module.fail_json(msg=str(exc), **extra)
+    except (OCIError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # report, with the traceback, instead of a bare module failure
+        module.fail_json(msg="unexpected error: %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+    report["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    diff = report.pop("diff", None)
+    if module._diff and diff is not None:
+        report["diff"] = diff
+    if module.params["action"] == "verify" and not report["valid"]:
+        module.fail_json(msg="the bundle %s in %s is not intact:\n%s" % (
+            report["name"], report["bundle"], "\n".join(p["message"] for p in report["problems"])), **report)
+    module.exit_json(**report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""airgap.mirror.transfer_bundle across a simulated air gap, with real parts only.
+
+Connected side: a real docker-registry seeded with skopeo, mirrored by the engine into an OCI
+layout (as ``image_mirror dest: oci:…`` does) with a mirror map. The bundle is packed, verified and
+unpacked with ``ansible-playbook`` (check mode, real run, re-run), and skopeo — the independent
+client — reads the images from the unpacked layout into another real registry and compares
+digests. Full disks are real tmpfs mounts (root needed), hostile tar streams are hand-made files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+
+import pytest
+import yaml
+
+from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.layout import Layout
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror, write_mirror_map
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+
+from support import images as I
+from support.registry import Registry
+
+pytestmark = pytest.mark.integration
+
+KiB = 1024
+MiB = 1024 * 1024
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def run_bundle(ansible_run, workdir, args, check=False, diff=False):
+    """Run one airgap.mirror.transfer_bundle task through ansible-playbook; (result, record)."""
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "tasks": [{"name": "Bundle", "airgap.mirror.transfer_bundle": args}]}]
+    path = workdir / ("play-%s.yml" % uuid.uuid4().hex[:8])
+    path.write_text(yaml.safe_dump(play))
+    res = ansible_run.playbook(path, check=check, diff=diff)
+    return res, res.one("Bundle")
+
+
+def mirror_to_layout(refs, layout, map_path, src_registry):
+    pool = ClientPool(insecure_registries=[src_registry.host])
+    report = mirror(list(refs), "oci:%s" % layout, pool=pool)
+    assert not report["failed"], report["failed"]
+    write_mirror_map(str(map_path), report["mirror_map"])
+    return report
+
+
+def is_oci(image):
+    return image.media_type in (M.OCI_MANIFEST, M.OCI_INDEX)
+
+
+def layout_refs(path):
+    """The layout's ref names and digests; {} when there is no layout (yet)."""
+    if not os.path.exists(os.path.join(path, "oci-layout")):
+        return {}
+    return {name: desc.digest for name, desc in Layout(str(path)).entries()}
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``make(name, size)`` mounts a real tmpfs of that size under the test's tmp dir (root only);
+    everything is unmounted at teardown."""
+    mounted = []
+
+    def make(name, size="8m"):
+        if os.geteuid() != 0:
+            pytest.fail("the full-disk tests mount a small tmpfs and need root (run the suite as root)",
+                        pytrace=False)
+        path = tmp_path / name
+        path.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", str(path)], check=True)
+        mounted.append(path)
+        return path
+
+    yield make
+    for path in reversed(mounted):
+        if subprocess.run(["umount", str(path)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(directory, leave):
+    """Fill the file system of *directory* until about *leave* bytes are free."""
+    free = shutil.disk_usage(directory).free
+    remaining = free - leave
+    with open(os.path.join(directory, "filler.bin"), "wb") as handle:
+        block = b"\0" * MiB
+        while remaining > 0:
+            step = min(remaining, MiB)
+            handle.write(block[:step])
+            remaining -= step
+    return shutil.disk_usage(directory).free
+
+
+@pytest.fixture(scope="module")
+def connected(tmp_path_factory):
+    """A source registry holding the sample set and a 2.5 MiB-layer image, mirrored into a layout."""
+    base = tmp_path_factory.mktemp("connected")
+    reg = Registry(base / "registry")
+    reg.start()
+    try:
+        samples = I.sample_set(base / "samples")
+        big = I.build_large_image(samples.layout, "large", size=int(2.5 * MiB), seed=3)
+        images = {}
+        for name, image in list(samples.images.items()) + [("large", big)]:
+            repo, tag = samples.targets.get(name, ("sample/large", "1"))
+            images[I.seed_registry(image, reg, "bundle/" + repo, tag)] = image
+        layout = base / "layout"
+        mirror_to_layout(images, layout, base / "mirror-map.yml", reg)
+        yield {"registry": reg, "images": images, "layout": layout, "map": base / "mirror-map.yml", "big": big}
+    finally:
+        reg.stop()
+
+
+# ----------------------------------------------------------------------------- the whole flow
+
+def test_pack_verify_unpack_through_ansible_and_skopeo_reads_the_result(connected, tmp_path, ansible_run, skopeo,
+                                                                        registry_factory):
+    media = tmp_path / "media"
+    pack_args = {"action": "pack", "layout": str(connected["layout"]), "mirror_map": str(connected["map"]),
+                 "bundle": str(media), "name": "release-1", "part_size": "512K"}
+
+    # pack, check mode: the parts are announced, nothing is written
+    res, rec = run_bundle(ansible_run, tmp_path, pack_args, check=True, diff=True)
+    assert res.rc == 0, res.output
+    r = rec["result"]
+    assert rec["changed"] and r["status"] == "would_write"
+    assert not media.exists()
+    announced = [(p["name"], p["size"]) for p in r["parts"]]
+    assert "(to be written)" in r["diff"]["after"]
+
+    # pack for real
+    res, rec = run_bundle(ansible_run, tmp_path, pack_args)
+    assert res.rc == 0, res.output
+    r = rec["result"]
+    assert rec["changed"] and r["status"] == "written"
+    assert [(p["name"], p["size"]) for p in r["parts"]] == announced
+    assert len(r["parts"]) >= 6 and all(p["size"] == 512 * KiB for p in r["parts"][:-1])
+    assert sorted(i["ref_name"] for i in r["images"]) == sorted(connected["images"])
+    big_layer = connected["big"].layers[0]
+    assert big_layer.size > 4 * 512 * KiB, "the large layer must span several parts"
+    union = {}
+    for image in connected["images"].values():
+        union.update(image.blobs())
+    assert r["blob_bytes"] == sum(union.values()) and r["blobs"] == len(union)
+    assert sorted(os.listdir(media)) == sorted([p["name"] for p in r["parts"]] + ["release-1.bundle.json",
+                                                                                  "release-1.sha256"])
+    # the by-hand check the docs describe works on the media
+    check = subprocess.run(["sha256sum", "-c", "release-1.sha256"], cwd=media, capture_output=True, text=True,
+                           check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    # pack again: nothing to do
+    res, rec = run_bundle(ansible_run, tmp_path, pack_args)
+    assert res.rc == 0, res.output
+    assert not rec["changed"] and rec["result"]["status"] == "present"
+
+    # the other side: verify, then unpack (check, real, again)
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media), "name": "release-1"})
+    assert res.rc == 0, res.output
+    assert rec["result"]["valid"] and not rec["changed"]
+    assert {p["status"] for p in rec["result"]["parts"]} == {"ok"}
+
+    airgap = tmp_path / "airgap-layout"
+    unpack_args = {"action": "unpack", "bundle": str(media), "name": "release-1", "layout": str(airgap),
+                   "mirror_map": str(tmp_path / "airgap-map.yml")}
+    res, rec = run_bundle(ansible_run, tmp_path, unpack_args, check=True, diff=True)
+    assert res.rc == 0, res.output
+    assert rec["changed"] and rec["result"]["status"] == "would_unpack"
+    assert "(absent)" in rec["result"]["diff"]["before"]
+    assert not airgap.exists()
+
+    res, rec = run_bundle(ansible_run, tmp_path, unpack_args, diff=True)
+    assert res.rc == 0, res.output
+    r = rec["result"]
+    assert rec["changed"] and r["status"] == "unpacked" and r["blobs_written"] == r["blobs"]
+    assert {i["status"] for i in r["images"]} == {"added"}
+
+    res, rec = run_bundle(ansible_run, tmp_path, unpack_args)
+    assert res.rc == 0, res.output
+    assert not rec["changed"] and rec["result"]["status"] == "present"
+
+    # the mirror map of the other side points at the unpacked layout
+    airgap_map = yaml.safe_load((tmp_path / "airgap-map.yml").read_text())
+    assert {e["source"]: e["digest"] for e in airgap_map["images"]} == {
+        ref: img.digest for ref, img in connected["images"].items()}
+    assert all(e["destination"] == "oci:%s:%s" % (airgap, e["source"]) for e in airgap_map["images"])
+
+    # skopeo reads every OCI-typed image from the unpacked layout into a real registry
+    dest = registry_factory()
+    for ref, image in connected["images"].items():
+        if not is_oci(image):
+            continue  # skopeo 1.9's oci: transport only finds OCI-typed index.json entries
+        target = "docker://%s/skopeo/%s" % (dest.host, ref.split("/", 1)[1])
+        skopeo.copy("oci:%s:%s" % (airgap, ref), target, dest_registry=dest)
+        assert skopeo.digest_of(target, registry=dest) == image.digest, ref
+    # and image_mirror pushes all of them (Docker-typed too) from the unpacked layout
+    report = mirror(["all"], dest.host + "/engine", src="oci:%s" % airgap,
+                    pool=ClientPool(insecure_registries=[dest.host]))
+    assert not report["failed"], report["failed"]
+    for ref, image in connected["images"].items():
+        assert skopeo.digest_of("docker://%s/engine/%s" % (dest.host, ref.split("/", 1)[1]),
+                                registry=dest) == image.digest, ref
+
+
+# ----------------------------------------------------------------------------- incremental
+
+def test_incremental_bundle_between_two_releases(tmp_path, registry_factory, ansible_run, skopeo):
+    src = registry_factory()
+    build = I.OCILayout(tmp_path / "build")
+    base = I.add_large_layer(build, 3 * MiB, seed=11, compress=True)
+    r1_images = {
+        "app": I.build_image(build, "app-1", layers=[base, {"app/VERSION": "1\n"}]),
+        "tool": I.build_index(build, "tool-1", base=base),
+    }
+    r2_images = {
+        "app": I.build_image(build, "app-2", layers=[base, {"app/VERSION": "2\n"}]),
+        "tool": r1_images["tool"],
+    }
+    r1 = {I.seed_registry(r1_images["app"], src, "rel/app", "1"): r1_images["app"],
+          I.seed_registry(r1_images["tool"], src, "rel/tool", "1"): r1_images["tool"]}
+    r2 = {I.seed_registry(r2_images["app"], src, "rel/app", "2"): r2_images["app"],
+          I.seed_registry(r2_images["tool"], src, "rel/tool", "1"): r2_images["tool"]}
+    connected = tmp_path / "connected"  # cumulative: release 2 is mirrored into the same layout
+    mirror_to_layout(r1, connected, tmp_path / "map-r1.yml", src)
+    mirror_to_layout(r2, connected, tmp_path / "map-r2.yml", src)
+
+    media = tmp_path / "media"
+    res, rec = run_bundle(ansible_run, tmp_path, {
+        "action": "pack", "layout": str(connected), "mirror_map": str(tmp_path / "map-r1.yml"),
+        "bundle": str(media), "name": "r1", "part_size": "1M"})
+    assert res.rc == 0, res.output
+    full = rec["result"]
+    res, rec = run_bundle(ansible_run, tmp_path, {
+        "action": "pack", "layout": str(connected), "mirror_map": str(tmp_path / "map-r2.yml"),
+        "previous": str(tmp_path / "map-r1.yml"), "bundle": str(media), "name": "r2", "part_size": "1M"})
+    assert res.rc == 0, res.output
+    inc = rec["result"]
+    assert sorted(i["ref_name"] for i in inc["images"]) == sorted(r2)
+    assert inc["bytes"] * 10 < full["bytes"], (inc["bytes"], full["bytes"])
+    assert inc["assumed_bytes"] >= base.size and inc["previous"]["kind"] == "mirror_map"
+    assert len(inc["parts"]) == 1 and len(full["parts"]) >= 3
+
+    # r2 on a layout without r1: refused, naming the images, nothing written
+    fresh = tmp_path / "fresh"
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media), "name": "r2",
+                                                  "layout": str(fresh)})
+    assert res.rc != 0 and rec["failed"]
+    msg = rec["result"]["msg"]
+    for ref in r2:
+        assert ref in msg
+    assert "Unpack the bundle of" in msg and "map-r1.yml" in msg
+    assert not fresh.exists()
+
+    # r1 then r2 on the air-gapped side, and skopeo reads release 2 from the result
+    airgap = tmp_path / "airgap"
+    for name in ("r1", "r2"):
+        res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media), "name": name,
+                                                      "layout": str(airgap)})
+        assert res.rc == 0, res.output
+        assert rec["changed"]
+    assert rec["result"]["bytes_written"] < base.size
+    dest = registry_factory()
+    for ref, image in r2.items():
+        target = "docker://%s/%s" % (dest.host, ref.split("/", 1)[1])
+        skopeo.copy("oci:%s:%s" % (airgap, ref), target, dest_registry=dest)
+        assert skopeo.digest_of(target, registry=dest) == image.digest, ref
+    assert set(layout_refs(airgap)) == set(r1) | set(r2)
+
+
+# ----------------------------------------------------------------------------- full disks
+
+@pytest.fixture
+def big_layout(tmp_path):
+    """A layout of about 10 MiB: more than an 8 MiB tmpfs holds."""
+    layout = I.OCILayout(tmp_path / "big-layout")
+    a = I.build_large_image(layout, "big-a", size=5 * MiB, seed=21)
+    b = I.build_large_image(layout, "big-b", size=5 * MiB, seed=22)
+    return layout, {"big-a": a, "big-b": b}
+
+
+@pytest.fixture
+def mid_layout(tmp_path):
+    """A layout of about 6 MiB: fits an 8 MiB tmpfs, unless something else fills it."""
+    layout = I.OCILayout(tmp_path / "mid-layout")
+    a = I.build_large_image(layout, "mid-a", size=3 * MiB, seed=31)
+    b = I.build_large_image(layout, "mid-b", size=3 * MiB, seed=32)
+    return layout, {"mid-a": a, "mid-b": b}
+
+
+def test_pack_refuses_media_that_is_too_small(big_layout, tmpfs, tmp_path, ansible_run):
+    layout, _images = big_layout
+    media = tmpfs("media", "8m")
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
+                                                  "bundle": str(media), "part_size": "1M"})
+    assert res.rc != 0
+    msg = rec["result"]["msg"]
+    assert msg.startswith("not enough free space in %s for the bundle: it needs " % media), msg
+    needed = int(msg.split("it needs ")[1].split(" ")[0])
+    free = int(msg.split("), ")[1].split(" ")[0])
+    assert needed > 10 * MiB and free <= 8 * MiB
+    assert os.listdir(media) == []
+    # check mode tells the same truth
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
+                                                  "bundle": str(media), "part_size": "1M"}, check=True)
+    assert res.rc != 0 and "not enough free space" in rec["result"]["msg"]
+
+
+def test_pack_running_out_of_space_midway_names_the_part_and_leaves_no_manifest(mid_layout, tmpfs, tmp_path):
+    layout, _images = mid_layout
+    media = tmpfs("media", "8m")
+    plan = B.plan_pack(str(layout.path), part_size="1M")
+
+    def fill_after_preflight(event, info):
+        if event == "preflight":
+            fill(media, 2 * MiB + 300 * KiB)
+
+    with pytest.raises(B.BundleError) as caught:
+        B.pack(plan, str(media), progress=fill_after_preflight)
+    msg = str(caught.value)
+    assert "no space left on device while writing part images.tar.000" in msg, msg
+    assert "the bundle is incomplete and has no manifest" in msg
+    assert caught.value.part and caught.value.part.startswith("images.tar.000")
+    assert not (media / "images.bundle.json").exists()
+    assert not [e for e in os.listdir(media) if e.endswith(".tmp")], "the temporary part must be removed"
+    with pytest.raises(B.BundleError, match="the bundle is incomplete"):
+        B.verify(str(media))
+    # with the space back, the same pack completes and verifies
+    os.unlink(media / "filler.bin")
+    report = B.pack(plan, str(media))
+    assert report["changed"] and B.verify(str(media))["valid"]
+
+
+def test_pack_without_preflight_fails_midway_through_ansible(big_layout, tmpfs, tmp_path, ansible_run):
+    layout, _images = big_layout
+    media = tmpfs("media", "8m")
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path), "bundle": str(media),
+                                                  "part_size": "1M", "space_check": False})
+    assert res.rc != 0
+    r = rec["result"]
+    assert "no space left on device while writing part images.tar.00" in r["msg"], r["msg"]
+    assert r["part"] in r["msg"]
+    assert not (media / "images.bundle.json").exists()
+
+
+def test_unpack_refuses_a_layout_disk_that_is_too_small(big_layout, tmpfs, tmp_path, ansible_run):
+    layout, _images = big_layout
+    B.pack(B.plan_pack(str(layout.path), part_size="2M"), str(tmp_path / "media"))
+    target = tmpfs("airgap", "8m")
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(tmp_path / "media"),
+                                                  "layout": str(target / "layout")})
+    assert res.rc != 0
+    msg = rec["result"]["msg"]
+    assert msg.startswith("not enough free space in %s for the bundle's blobs: " % (target / "layout")), msg
+    assert "blob(s) not already in the layout need" in msg
+    needed = int(msg.split(" need ")[1].split(" ")[0])
+    assert needed > 10 * MiB
+    assert not (target / "layout").exists()
+
+    # blobs already there do not count: with big-a in the layout, only big-b's bytes are needed
+    # (still more than the 3 MiB left, so still refused, in check mode too)
+    B.pack(B.plan_pack(str(layout.path), images=["big-a"], part_size="2M"), str(tmp_path / "media-a"))
+    B.unpack(str(tmp_path / "media-a"), str(target / "layout"))
+    before = layout_refs(target / "layout")
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(tmp_path / "media"),
+                                                  "layout": str(target / "layout")}, check=True)
+    assert res.rc != 0
+    msg = rec["result"]["msg"]
+    assert "3 blob(s) not already in the layout need" in msg, msg
+    assert 5 * MiB < int(msg.split(" need ")[1].split(" ")[0]) < 6 * MiB
+    assert layout_refs(target / "layout") == before == {"big-a": _images["big-a"].digest}
+
+
+def test_unpack_running_out_of_space_midway_then_resumes(mid_layout, tmpfs, tmp_path, skopeo, registry_factory):
+    layout, images = mid_layout
+    B.pack(B.plan_pack(str(layout.path), part_size="1M"), str(tmp_path / "media"))
+    target = tmpfs("airgap", "8m")
+
+    def fill_after_preflight(event, info):
+        if event == "preflight":
+            fill(target, 4 * MiB)
+
+    with pytest.raises(B.BundleError) as caught:
+        B.unpack(str(tmp_path / "media"), str(target / "layout"), progress=fill_after_preflight)
+    msg = str(caught.value)
+    assert "no space left on device while writing blob sha256:" in msg, msg
+    assert caught.value.part.startswith("images.tar.000") and msg.startswith(caught.value.part)
+    assert caught.value.member.startswith("blobs/sha256/") and repr(caught.value.member) in msg
+    assert layout_refs(target / "layout") == {}, "no image may become visible"
+
+    os.unlink(target / "filler.bin")
+    report = B.unpack(str(tmp_path / "media"), str(target / "layout"))
+    assert report["changed"]
+    assert layout_refs(target / "layout") == {ref: img.digest for ref, img in images.items()}
+    assert not (target / "layout" / ".airgap-state").exists()
+    dest = registry_factory()
+    for ref, image in images.items():
+        skopeo.copy("oci:%s:%s" % (target / "layout", ref), "docker://%s/full/%s:1" % (dest.host, ref),
+                    dest_registry=dest)
+        assert skopeo.digest_of("docker://%s/full/%s:1" % (dest.host, ref), registry=dest) == image.digest
+
+
+# ----------------------------------------------------------------------------- damaged and hostile bundles
+
+def test_verify_and_unpack_report_damaged_parts_through_ansible(connected, tmp_path, ansible_run):
+    media = tmp_path / "media"
+    report = B.pack(B.plan_pack(str(connected["layout"]), part_size="256K"), str(media))
+    names = [p["name"] for p in report["parts"]]
+    (media / names[1]).unlink()
+    with open(media / names[2], "r+b") as handle:
+        handle.truncate(100)
+    with open(media / names[3], "r+b") as handle:
+        handle.seek(5000)
+        byte = handle.read(1)
+        handle.seek(5000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    (media / "images.tar.9999").write_bytes(b"stray")
+
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc != 0
+    r = rec["result"]
+    assert not r["valid"]
+    assert {(p["part"], p["problem"]) for p in r["problems"]} == {
+        (names[1], "missing"), (names[2], "truncated"), (names[3], "corrupted"), ("images.tar.9999", "extra")}
+    for name in (names[1], names[2], names[3], "images.tar.9999"):
+        assert name in r["msg"]
+
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out")})
+    assert res.rc != 0
+    msg = rec["result"]["msg"]
+    assert "%s: missing" % names[1] in msg and "%s: truncated: 100 of" % names[2] in msg
+    assert not (tmp_path / "out").exists() or layout_refs(tmp_path / "out") == {}
+
+
+def test_hostile_tar_through_ansible(tmp_path, ansible_run):
+    """A hand-made bundle with a ``../`` member, consistent checksums (the attacker wrote the
+    manifest too): refused by the member check, naming part and member; nothing escapes."""
+    media = tmp_path / "media"
+    media.mkdir()
+    evil = b"escaped\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = len(evil)
+        tar.addfile(info, io.BytesIO(evil))
+    stream = buf.getvalue()
+    (media / "images.tar.0001").write_bytes(stream)
+    doc = {"format": B.FORMAT, "name": "images",
+           "tar": {"writer": B.TAR_WRITER, "split": "bytes", "part_size": len(stream), "size": len(stream)},
+           "parts": [{"name": "images.tar.0001", "size": len(stream), "sha256": hashlib.sha256(stream).hexdigest()}],
+           "images": [], "blobs": [], "blob_bytes": 0, "assumed_present": [], "assumed_bytes": 0,
+           "previous": None, "mirror_map": None}
+    (media / "images.bundle.json").write_text(json.dumps(doc))
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc == 0 and rec["result"]["valid"], res.output
+
+    target = tmp_path / "a" / "b" / "layout"
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media), "layout": str(target)})
+    assert res.rc != 0
+    r = rec["result"]
+    assert r["msg"] == ("images.tar.0001: tar member '../../escaped.txt': path with '..' escapes the layout")
+    assert r["part"] == "images.tar.0001" and r["member"] == "../../escaped.txt"
+    assert not (tmp_path / "a" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+
+
+# ----------------------------------------------------------------------------- throughput
+
+@pytest.mark.slow
+def test_throughput_of_a_few_hundred_megabytes(tmp_path, ansible_run, skopeo, registry_factory):
+    size = 300 * MiB
+    layout = I.OCILayout(tmp_path / "layout")
+    big = I.build_large_image(layout, "big", size=size, seed=99)
+    media = tmp_path / "media"
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
+                                                  "bundle": str(media), "part_size": "64M"})
+    assert res.rc == 0, res.output
+    packed = rec["result"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc == 0, res.output
+    verified = rec["result"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "airgap")})
+    assert res.rc == 0, res.output
+    unpacked = rec["result"]
+    assert packed["bytes"] > size and len(packed["parts"]) == 5
+    assert unpacked["bytes_written"] == sum(big.blobs().values())
+    for name, r in (("pack", packed), ("verify", verified), ("unpack", unpacked)):
+        # streaming: the module never holds a blob (or a part) in memory
+        assert r["peak_rss_bytes"] < 120 * MiB, (name, r["peak_rss_bytes"])
+        print("\n%-6s %s in %.2f s: %.0f MiB/s, peak RSS %.0f MiB" % (
+            name, B.human_size(r["bytes"]), r["seconds"], r["bytes_per_second"] / MiB, r["peak_rss_bytes"] / MiB))
+    dest = registry_factory()
+    skopeo.copy("oci:%s:big" % (tmp_path / "airgap"), "docker://%s/big/image:1" % dest.host, dest_registry=dest)
+    assert skopeo.digest_of("docker://%s/big/image:1" % dest.host, registry=dest) == big.digest

@@ -72,7 +72,7 @@ def _put_manifest(registry, repository, reference, data, media_type):
 
 
 def test_bad_input_is_named_and_nothing_is_pushed(registry_factory, proxy_factory, fault_images, ansible_run,
-                                                  tmp_path):
+                                                  tmp_path, recovery):
     src = registry_factory()
     dst = registry_factory()
     psrc = proxy_factory(src)
@@ -160,3 +160,6 @@ def test_bad_input_is_named_and_nothing_is_pushed(registry_factory, proxy_factor
     writes = [r for r in dst.since(mark) if r.method in ("POST", "PUT", "PATCH", "DELETE")]
     assert writes and all(r.path.startswith("/v2/good/app/") for r in writes), writes
     assert audit_registry(dst) == []
+    seconds = res.one("Mirror from registries")["result"]["totals"]["seconds"]
+    recovery("bad input (7 bad refs/objects + 1 good, one run)",
+             "each named with its cause; only the good image pushed", seconds)

@@ -45,7 +45,8 @@ from ._ess import mirror_entries
 
 DEFAULT_REGISTRY = "docker.elastic.co"
 OPERATOR_IMAGE = "eck/eck-operator"
-DIAGNOSTICS_REPOSITORY = "docker.elastic.co/eck-dev/support-diagnostics"
+DIAGNOSTICS_IMAGE = "eck-dev/support-diagnostics"
+DIAGNOSTICS_REPOSITORY = DEFAULT_REGISTRY + "/" + DIAGNOSTICS_IMAGE
 OPERATOR_CONFIG_KEY = "eck.yaml"
 OPERATOR_CONTAINER = "manager"
 UBI_SUFFIX = "-ubi"
@@ -152,11 +153,16 @@ def _ubi_suffix(version):
     return UBI_SUFFIX
 
 
-def operator_image(kind, version, beat_type=None, container_registry=DEFAULT_REGISTRY,
-                   container_repository=None, container_suffix="", ubi_only=False):
-    """The image the operator pulls for a resource of *kind* without ``spec.image``.
+def image_parts(kind, version, beat_type=None, container_repository=None, container_suffix="", ubi_only=False):
+    """``(path, tag)`` of the image the operator pulls for a resource of *kind* without
+    ``spec.image``: the path under ``--container-registry`` and the tag.
 
-    A transcription of ``ImageRepository`` in ECK's ``container.go`` (ECK 3.x).
+    The collection's ONE transcription of ``ImageRepository``, ``getUBISuffix``,
+    ``isOlderMapsServerImg``, ``AgentImageFor`` and ``getPackageRegistryImage`` in ECK's
+    ``pkg/controller/common/container/container.go`` (ECK 3.x): :func:`operator_image` and the
+    image-list reader ``_sources.elastic_image_records`` (filter ``airgap.mirror.elastic_images``)
+    both call it, so the list of images to mirror and the images the operator is verified to pull
+    cannot drift apart.
     """
     version = version if isinstance(version, Version) else Version(version)
     if ubi_only and container_suffix:
@@ -175,28 +181,44 @@ def operator_image(kind, version, beat_type=None, container_registry=DEFAULT_REG
     if not use_ubi:
         suffix += suffix_setting
     if kind == "PackageRegistry":
-        return _package_registry_image(container_registry, path, use_ubi, suffix, version)
-    return "%s/%s%s:%s" % (container_registry, image, suffix, version)
+        return _package_registry_parts(path, use_ubi, suffix, version)
+    return image + suffix, str(version)
 
 
-def _package_registry_image(registry, path, use_ubi, suffix, version):
+def operator_image(kind, version, beat_type=None, container_registry=DEFAULT_REGISTRY,
+                   container_repository=None, container_suffix="", ubi_only=False):
+    """The image the operator pulls for a resource of *kind* without ``spec.image``:
+    ``<container_registry>/<path>:<tag>`` of :func:`image_parts`."""
+    path, tag = image_parts(kind, version, beat_type, container_repository=container_repository,
+                            container_suffix=container_suffix, ubi_only=ubi_only)
+    return "%s/%s:%s" % (container_registry, path, tag)
+
+
+def _package_registry_parts(path, use_ubi, suffix, version):
     # as getPackageRegistryImage: lite tags, UBI in the tag, fixed fallbacks for old UBI versions,
     # and no --container-repository
     if not use_ubi:
-        return "%s/%s%s:lite-%s" % (registry, path, suffix, version)
+        return path + suffix, "lite-%s" % version
     if version < Version("8.19.8"):
-        return "%s/%s:lite-8.19.8-ubi" % (registry, path)
+        return path, "lite-8.19.8-ubi"
     if version.major == 9 and version.minor <= 1 and version < Version("9.1.8"):
-        return "%s/%s:lite-9.1.8-ubi" % (registry, path)
+        return path, "lite-9.1.8-ubi"
     if version.major == 9 and version.minor > 1 and version < Version("9.2.2"):
-        return "%s/%s:lite-9.2.2-ubi" % (registry, path)
-    return "%s/%s%s:lite-%s-ubi" % (registry, path, suffix, version)
+        return path, "lite-9.2.2-ubi"
+    return path + suffix, "lite-%s-ubi" % version
+
+
+def operator_image_path(ubi_only=False, fips=False):
+    """The operator's own image path, as the eck-operator chart names it:
+    ``eck/eck-operator`` (+ ``-ubi`` with ``config.ubiOnly``) (+ ``-fips`` with ``image.fips``)."""
+    return OPERATOR_IMAGE + ("-ubi" if ubi_only else "") + ("-fips" if fips else "")
 
 
 def operator_own_image(eck_version, registry_repository=DEFAULT_REGISTRY + "/" + OPERATOR_IMAGE,
                        ubi_only=False, fips=False):
     """What the eck-operator chart runs: ``image.repository`` (+-ubi) (+-fips) ``:image.tag``."""
-    return "%s%s%s:%s" % (registry_repository, "-ubi" if ubi_only else "", "-fips" if fips else "", eck_version)
+    suffixes = operator_image_path(ubi_only, fips)[len(OPERATOR_IMAGE):]
+    return "%s%s:%s" % (registry_repository, suffixes, eck_version)
 
 
 def _kinds(kinds):

@@ -36,6 +36,7 @@ import re
 
 from ._oci import reference as _ref
 from ._oci.errors import InvalidReference, OCIError
+from . import _eck
 
 try:
     import yaml
@@ -646,27 +647,13 @@ def query_images(value, query, name=None, default_tag=DEFAULT_TAG):
 # Elastic Stack / ECK
 # --------------------------------------------------------------------------------------------
 #
-# Repository names and version rules as ECK computes them, from elastic/cloud-on-k8s
-# pkg/controller/common/container/container.go (ImageRepository, getUBISuffix,
-# isOlderMapsServerImg, AgentImageFor, getPackageRegistryImage), read for this module:
-#
-#   apm/apm-server, elasticsearch/elasticsearch, kibana/kibana,
-#   enterprise-search/enterprise-search, beats/{filebeat,metricbeat,heartbeat,auditbeat,
-#   journalbeat,packetbeat}, beats/elastic-agent (stack < 9) / elastic-agent/elastic-agent
-#   (stack >= 9, cloud-on-k8s PR #8518, ECK 3.0), elastic-maps-service/elastic-maps-server,
-#   logstash/logstash, package-registry/distribution.
-#   * Image = <container-registry>/<path><suffix>:<version>; --container-repository replaces the
-#     namespace (everything before the last "/") of every stack image except the package registry.
-#   * Maps server before 8.16.0 only exists as a UBI image: suffix "-ubi8" (7.x < 7.17.16,
-#     8.x < 8.12.0) or "-ubi" (later). With --ubi-only every stack image takes that suffix,
-#     except from 9.0 on, where UBI is the default image and there is no suffix. Outside UBI mode
-#     --container-suffix is appended.
-#   * The eck-operator Helm chart runs image.repository + "-ubi" (config.ubiOnly) + "-fips"
-#     (image.fips) : the ECK version.
-#   * The PackageRegistry resource (ECK 3.3.0, "ElasticPackageRegistry support #8800") runs
-#     package-registry/distribution:lite-<version>; with --ubi-only lite-<version>-ubi, falling
-#     back to lite-8.19.8-ubi (< 8.19.8), lite-9.1.8-ubi (9.0/9.1 < 9.1.8), lite-9.2.2-ubi
-#     (9.2 < 9.2.2) where no UBI image of that version exists.
+# Repository names and tags as ECK computes them (the ImageRepository rules of
+# elastic/cloud-on-k8s pkg/controller/common/container/container.go: UBI and container suffixes,
+# older Maps images, the Elastic Agent move to elastic-agent/elastic-agent in 9.0, the Package
+# Registry's lite tags, --container-repository) are NOT transcribed here: they are in ONE place,
+# ``_eck.image_parts`` (with ``_eck.operator_image_path`` for the operator's own image), which the
+# ECK role's verification uses too. This section only knows which components exist for which
+# versions and how the include/exclude options select them.
 #
 # Stack versions ECK deploys each application for (ECK "Supported versions" pages, 1.x-3.x):
 # Elasticsearch/Kibana/APM Server 6.8+, Beats 7.0+, Elastic Agent 7.10+, Elastic Maps Server
@@ -707,22 +694,22 @@ def _v(major, minor, patch):
     return (major, minor, patch, 1)
 
 
-# component -> (repository path, minimum stack version, first stack version without it)
+# component -> (ECK kind, beat type, minimum stack version, first stack version without it)
 _STACK = (
-    ("elasticsearch", "elasticsearch/elasticsearch", _v(6, 8, 0), None),
-    ("kibana", "kibana/kibana", _v(6, 8, 0), None),
-    ("apm_server", "apm/apm-server", _v(6, 8, 0), None),
-    ("enterprise_search", "enterprise-search/enterprise-search", _v(7, 7, 0), _v(9, 0, 0)),
-    ("elastic_agent", None, _v(7, 10, 0), None),
-    ("maps_server", "elastic-maps-service/elastic-maps-server", _v(7, 11, 0), None),
-    ("logstash", "logstash/logstash", _v(8, 7, 0), None),
-    ("filebeat", "beats/filebeat", _v(7, 0, 0), None),
-    ("metricbeat", "beats/metricbeat", _v(7, 0, 0), None),
-    ("heartbeat", "beats/heartbeat", _v(7, 0, 0), None),
-    ("auditbeat", "beats/auditbeat", _v(7, 0, 0), None),
-    ("packetbeat", "beats/packetbeat", _v(7, 0, 0), None),
-    ("journalbeat", "beats/journalbeat", _v(7, 0, 0), _v(7, 16, 0)),
-    ("package_registry_lite", "package-registry/distribution", _v(8, 0, 0), None),
+    ("elasticsearch", "Elasticsearch", None, _v(6, 8, 0), None),
+    ("kibana", "Kibana", None, _v(6, 8, 0), None),
+    ("apm_server", "ApmServer", None, _v(6, 8, 0), None),
+    ("enterprise_search", "EnterpriseSearch", None, _v(7, 7, 0), _v(9, 0, 0)),
+    ("elastic_agent", "Agent", None, _v(7, 10, 0), None),
+    ("maps_server", "ElasticMapsServer", None, _v(7, 11, 0), None),
+    ("logstash", "Logstash", None, _v(8, 7, 0), None),
+    ("filebeat", "Beat", "filebeat", _v(7, 0, 0), None),
+    ("metricbeat", "Beat", "metricbeat", _v(7, 0, 0), None),
+    ("heartbeat", "Beat", "heartbeat", _v(7, 0, 0), None),
+    ("auditbeat", "Beat", "auditbeat", _v(7, 0, 0), None),
+    ("packetbeat", "Beat", "packetbeat", _v(7, 0, 0), None),
+    ("journalbeat", "Beat", "journalbeat", _v(7, 0, 0), _v(7, 16, 0)),
+    ("package_registry_lite", "PackageRegistry", None, _v(8, 0, 0), None),
 )
 ELASTIC_COMPONENTS = ("eck_operator",) + tuple(row[0] for row in _STACK) + (
     "package_registry", "support_diagnostics")
@@ -731,33 +718,10 @@ ELASTIC_GROUPS = {
     "stack": tuple(row[0] for row in _STACK if row[0] != "package_registry_lite"),
 }
 ECK_PACKAGE_REGISTRY_MIN = _v(3, 3, 0)
-_MAPS_MULTIARCH = _v(8, 16, 0)
 
 
 def _fmt_version(version):
     return "%d.%d.%d" % version[:3]
-
-
-def _ubi_suffix(ver):
-    if ver.major == 7 and ver < _v(7, 17, 16):
-        return "-ubi8"
-    if ver.major == 8 and ver < _v(8, 12, 0):
-        return "-ubi8"
-    return "-ubi"
-
-
-def _package_registry_lite(ver, ubi_only, suffix):
-    """``(path, tag)`` of the image of ECK's PackageRegistry resource (getPackageRegistryImage)."""
-    path = "package-registry/distribution"
-    if not ubi_only:
-        return path + suffix, "lite-%s" % ver.text
-    if ver < _v(8, 19, 8):
-        return path, "lite-8.19.8-ubi"
-    if ver.major == 9 and ver[1] <= 1 and ver < _v(9, 1, 8):
-        return path, "lite-9.1.8-ubi"
-    if ver.major == 9 and ver[1] > 1 and ver < _v(9, 2, 2):
-        return path, "lite-9.2.2-ubi"
-    return path + suffix, "lite-%s-ubi" % ver.text
 
 
 def _expand(names, option):
@@ -843,7 +807,7 @@ def elastic_image_records(stack_version, eck_version=None, include=None, exclude
         if component == "package_registry":
             return None
         row = next(r for r in _STACK if r[0] == component)
-        _name, _path, low, high = row
+        _name, _kind, _beat, low, high = row
         if ver < low:
             return "exists from stack %s on, not in %s" % (_fmt_version(low), ver.text)
         if high is not None and ver >= high:
@@ -873,29 +837,18 @@ def elastic_image_records(stack_version, eck_version=None, include=None, exclude
     records = []
     for component in selected:
         if component == "eck_operator":
-            path, tag = "eck/eck-operator" + ("-ubi" if ubi_only else "") + ("-fips" if fips else ""), eck.text
+            path, tag = _eck.operator_image_path(ubi_only, fips), eck.text
         elif component == "support_diagnostics":
-            path, tag = "eck-dev/support-diagnostics", diag
+            path, tag = _eck.DIAGNOSTICS_IMAGE, diag
         elif component == "package_registry":
-            path, tag = "package-registry/distribution", pr_tag
+            path, tag = _eck.KINDS["PackageRegistry"][1], pr_tag
         else:
-            path = next(r[1] for r in _STACK if r[0] == component)
-            if component == "elastic_agent":
-                path = "beats/elastic-agent" if ver.major < 9 else "elastic-agent/elastic-agent"
-            suffix = ""
-            if ubi_only or (component == "maps_server" and ver < _MAPS_MULTIARCH):
-                suffix = _ubi_suffix(ver)
-            if ubi_only and ver.major >= 9:
-                suffix = ""
-            if not ubi_only:
-                suffix += suffix_setting
-            if component == "package_registry_lite":
-                path, tag = _package_registry_lite(ver, ubi_only, suffix)
-            else:
-                if repo_ns:
-                    path = "%s/%s" % (repo_ns, path.rsplit("/", 1)[1])
-                path += suffix
-                tag = ver.text
+            _name, kind, beat_type, _low, _high = next(r for r in _STACK if r[0] == component)
+            try:
+                path, tag = _eck.image_parts(kind, ver.text, beat_type, container_repository=repo_ns,
+                                             container_suffix=suffix_setting, ubi_only=ubi_only)
+            except _eck.ECKError as exc:
+                raise SourceError(str(exc), entry=component) from None
         text = "%s/%s:%s" % (base, path, tag)
         try:
             ref = _ref.parse(text)

@@ -308,3 +308,63 @@ def test_lists_and_empty_documents_are_expanded():
     assert K.patch_operator_manifests(wrapped, plan)[0] == K.patch_operator_manifests(docs, plan)[0]
     with pytest.raises(K.ECKError, match="not an object"):
         K.expand_lists(["text"])
+
+
+# -- one naming implementation: the image list and the operator's verification agree ----------
+
+# component of airgap.mirror.elastic_images -> the ECK kind whose default image it is (written
+# out here, independently of both modules)
+COMPONENT_KINDS = {
+    "elasticsearch": "Elasticsearch", "kibana": "Kibana", "apm_server": "ApmServer",
+    "enterprise_search": "EnterpriseSearch", "elastic_agent": "Agent", "maps_server": "ElasticMapsServer",
+    "logstash": "Logstash", "filebeat": "filebeat", "metricbeat": "metricbeat", "heartbeat": "heartbeat",
+    "auditbeat": "auditbeat", "packetbeat": "packetbeat", "journalbeat": "journalbeat",
+    "package_registry_lite": "PackageRegistry",
+}
+
+
+@pytest.mark.parametrize("version", ["7.10.2", "7.15.2", "7.17.15", "7.17.16", "8.7.0", "8.11.4", "8.12.0",
+                                     "8.16.0", "8.16.1", "8.19.7", "8.19.8", "9.0.3", "9.1.2", "9.2.1", "9.3.0"])
+@pytest.mark.parametrize("options", [{}, {"ubi_only": True}, {"container_suffix": "-custom"}],
+                         ids=["default", "ubi", "suffix"])
+@pytest.mark.parametrize("mapping", [("keep", MIRROR), ("flatten", MIRROR + "/elastic")], ids=["keep", "flatten"])
+def test_every_listed_image_is_what_the_operator_is_verified_to_pull(version, options, mapping):
+    """Mirror exactly what airgap.mirror.elastic_images lists for a stack + ECK version; the plan for
+    every kind of that version must then find every image the operator pulls (and the operator),
+    in --container-registry mode (keep) or --container-repository mode (flatten)."""
+    from ansible_collections.airgap.mirror.plugins.module_utils import _sources as S
+
+    records = S.elastic_image_records(version, eck_version="3.3.0", exclude=["package_registry"], **options)
+    kinds = [COMPONENT_KINDS[r["component"]] for r in records if r["component"] in COMPONENT_KINDS]
+    assert len(kinds) == len(records) - 1  # all but the operator
+    sources_ = [r["source"] for r in records]
+
+    def plan(overrides=None):
+        mm = mirror_map_with(sources_, M.Mapping(mapping[1], mode=mapping[0], overrides=overrides))
+        return K.plan(mm, version, kinds, eck_version="3.3.0", on_missing="warn", **options)
+
+    overrides = None
+    if mapping[0] == "flatten" and "PackageRegistry" in kinds:
+        # the operator ignores --container-repository for the Package Registry: flattened, it is
+        # named as missing, and an override keeping its path under the registry makes it resolve
+        epr = next(r for r in records if r["component"] == "package_registry_lite")
+        missing = plan()["missing"]
+        assert len(missing) == 1 and missing[0].startswith("PackageRegistry %s: %s/%s:%s is not in the mirror map"
+                                                           % (version, MIRROR, epr["repository"], epr["tag"]))
+        overrides = {R.parse(epr["source"]).name: epr["repository"]}
+    result = plan(overrides)
+    assert result["missing"] == [] and all(i["in_mirror"] for i in result["images"])
+    assert result["mode"] == {"keep": "registry", "flatten": "repository"}[mapping[0]]
+    # and the other way round: what the plan names as sources is exactly the list
+    assert sorted(i["source"] for i in result["images"]) == sorted(
+        r["source"] for r in records if r["component"] != "eck_operator")
+
+
+def mirror_map_with(sources_, mapping):
+    entries = []
+    for i, text in enumerate(sources_):
+        src = R.parse(text)
+        digest = "sha256:%064x" % (i + 1)
+        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
+                                     mapping.map(src, digest=digest).without_digest()))
+    return MM.dumps(entries)

@@ -1249,6 +1249,7 @@ class _TarStream:
             self.skip_rest()
         long_name = long_link = None
         pax = {}
+        start = self.reader.position  # the member starts at its first (extension) header
         while True:
             offset = self.reader.position
             block = self.reader.read_exact(BLOCK)
@@ -1286,7 +1287,7 @@ class _TarStream:
                 info.linkname = long_link
             if "size" in pax:
                 info.size = pax["size"]
-            info.offset = offset
+            info.offset = start
             info.offset_data = self.reader.position
             has_data = info.type in tarfile.REGULAR_TYPES or info.type not in tarfile.SUPPORTED_TYPES
             self.remaining = info.size if has_data else 0

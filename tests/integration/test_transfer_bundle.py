@@ -503,3 +503,31 @@ def test_throughput_of_a_few_hundred_megabytes(tmp_path, ansible_run, skopeo, re
     dest = registry_factory()
     skopeo.copy("oci:%s:big" % (tmp_path / "airgap"), "docker://%s/big/image:1" % dest.host, dest_registry=dest)
     assert skopeo.digest_of("docker://%s/big/image:1" % dest.host, registry=dest) == big.digest
+
+
+def test_option_mistakes_are_refused_with_the_option_named(tmp_path, ansible_run):
+    play = tmp_path / "mistakes.yml"
+    play.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "part_size with unpack", "ignore_errors": True, "airgap.mirror.transfer_bundle": {
+            "action": "unpack", "bundle": str(tmp_path), "layout": str(tmp_path / "l"), "part_size": "1M"}},
+        {"name": "pack without layout", "ignore_errors": True, "airgap.mirror.transfer_bundle": {
+            "action": "pack", "bundle": str(tmp_path)}},
+        {"name": "bad size", "ignore_errors": True, "airgap.mirror.transfer_bundle": {
+            "action": "pack", "bundle": str(tmp_path / "b"), "layout": str(tmp_path), "part_size": "4X"}},
+        {"name": "bad name", "ignore_errors": True, "airgap.mirror.transfer_bundle": {
+            "action": "verify", "bundle": str(tmp_path), "name": "../x"}},
+        {"name": "no bundle here", "ignore_errors": True, "airgap.mirror.transfer_bundle": {
+            "action": "verify", "bundle": str(tmp_path)}},
+    ]}]))
+    res = ansible_run.playbook(play)
+    expected = {
+        "part_size with unpack": "part_size is only used with action=pack",
+        "pack without layout": "action is pack but all of the following are missing: layout",
+        "bad size": "part_size: '4X' is not a size",
+        "bad name": "bundle name '../x'",
+        "no bundle here": "images.bundle.json does not exist: the bundle is incomplete",
+    }
+    for task, message in expected.items():
+        record = res.one(task)
+        assert record["failed"] and message in record["result"]["msg"], (task, record["result"]["msg"])
+    assert not (tmp_path / "b").exists()

@@ -685,3 +685,16 @@ def test_mirror_map_selects_the_images_and_must_agree_with_the_layout(tmp_path, 
     (tmp_path / "bad.yml").write_text(mirrormap.dumps(entries))
     with pytest.raises(B.BundleError, match="the mirror map says sha256:e+, the layout .* records"):
         B.plan_pack(layout.path, mirror_map=str(tmp_path / "bad.yml"))
+
+
+def test_blobs_over_8_gib_get_a_pax_size_record_that_the_reader_honours(tmp_path):
+    """ustar's size field ends at 8 GiB - 1; the packer's header then carries a pax ``size``
+    record (and the plan counts its extra blocks), and the unpacker's own header reader uses it."""
+    size = 9 * 1024 ** 3 + 123
+    header = B._tar_header("blobs/sha256/" + "a" * 64, size)
+    assert len(header) == 3 * 512 and b"size=%d" % size in header
+    (tmp_path / "t.tar.0001").write_bytes(header)
+    reader = B._PartsReader(str(tmp_path), [{"name": "t.tar.0001", "size": len(header), "sha256": sha(header)}])
+    member = B._TarStream(reader).next()
+    assert member.name == "blobs/sha256/" + "a" * 64 and member.size == size and member.isreg()
+    assert member.offset == 0 and member.offset_data == 3 * 512

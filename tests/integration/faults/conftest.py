@@ -84,5 +84,3 @@ def fault_images(tmp_path_factory):
     for n in (1, 2, 3):
         out[f"app{n}"] = images.build_large_image(layout, f"app{n}", 1 * MiB, seed=100 + n)
     return out
-
-

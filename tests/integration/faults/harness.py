@@ -169,7 +169,7 @@ def tags_of(registry, repository) -> list[str]:
 
 def upload_paths(proxy, since=0, method=None):
     """The exchanges of blob uploads seen by ``proxy`` (POST/PATCH/PUT/GET on /blobs/uploads/)."""
-    return [e for e in proxy.exchanges(method, r"/blobs/uploads/", since=since)]
+    return list(proxy.exchanges(method, r"/blobs/uploads/", since=since))
 
 
 def query_of(path: str) -> dict:

@@ -186,8 +186,8 @@ def test_bundle_preflight_refuses_to_start(packed_layout, tmpfs, ansible_run, re
     _require_bundle_module()
     disk = tmpfs(8, "media")
     started = time.monotonic()
-    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={"layout": str(packed_layout), "bundle": str(disk / "b"),
-                                                             "space_check": True})
+    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={
+        "layout": str(packed_layout), "bundle": str(disk / "b"), "space_check": True})
     seconds = time.monotonic() - started
     assert res.rc != 0
     record = res.one("Pack")
@@ -205,8 +205,8 @@ def test_disk_full_while_writing_a_bundle(packed_layout, tmpfs, ansible_run, rec
     disk = tmpfs(8, "media")
     bundle = disk / "b"
     started = time.monotonic()
-    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={"layout": str(packed_layout), "bundle": str(bundle),
-                                                             "space_check": False})
+    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={
+        "layout": str(packed_layout), "bundle": str(bundle), "space_check": False})
     seconds = time.monotonic() - started
     assert res.rc != 0
     record = res.one("Pack")
@@ -221,8 +221,8 @@ def test_disk_full_while_writing_a_bundle(packed_layout, tmpfs, ansible_run, rec
     # with the space back, the same pack completes and its parts verify
     bigger = disk.parent / "media2"
     bigger.mkdir()
-    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={"layout": str(packed_layout), "bundle": str(bigger),
-                                                             "space_check": True})
+    res = ansible_run.playbook(BUNDLE_PLAYBOOK, extra_vars={
+        "layout": str(packed_layout), "bundle": str(bigger), "space_check": True})
     assert res.rc == 0, res.output
     manifest = json.loads((bigger / "images.bundle.json").read_text())
     for entry in manifest["parts"]:

@@ -63,7 +63,7 @@ def _module_result(res):
 
 
 def test_killed_copy_to_disk_resumes_with_range(kill_source, proxy_factory, fault_images, kill_images,
-                                               ansible_run, tmp_path, recovery):
+                                                ansible_run, tmp_path, recovery):
     psrc = proxy_factory(kill_source)
     layer = kill_images["large"].layers[0]
     hexpart = layer.digest.split(":", 1)[1]

@@ -1427,7 +1427,8 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
         report.update(_timing(started, 0))
         return report
 
-    problems = _check_parts(bundle_dir, doc, full=False)
+    # only images to name (their blobs are all in the layout already): no part needs reading
+    problems = _check_parts(bundle_dir, doc, full=False) if to_write else []
     if problems:
         raise BundleError("the bundle in %s cannot be unpacked:\n%s" % (bundle_dir, "\n".join(
             p["message"] for p in problems)), part=problems[0]["part"], problems=problems)
@@ -1447,12 +1448,12 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
     if progress:
         progress("preflight", {"needed": needed, "free": free, "path": layout_path})
 
-    written, written_bytes = _stream_into(layout, bundle_dir, doc, progress)
+    written, written_bytes = _stream_into(layout, bundle_dir, doc, progress) if to_write else (0, 0)
     graphs = _graphs_from_layout(layout, doc)
     incomplete = [g for g in graphs if g.missing]
     if incomplete:
         raise BundleError(_missing_message(incomplete, layout_path, "are incomplete after unpacking (index.json "
-                                           "left unchanged)"), image=incomplete[0].ref_name)
+                                           "left unchanged)"))
     layout.set_refs([(i["ref_name"], _manifest.Descriptor(i["media_type"], i["digest"], i["size"]))
                      for i in doc["images"]])
     layout.cleanup_state()

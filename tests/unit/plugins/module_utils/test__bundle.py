@@ -698,3 +698,19 @@ def test_blobs_over_8_gib_get_a_pax_size_record_that_the_reader_honours(tmp_path
     member = B._TarStream(reader).next()
     assert member.name == "blobs/sha256/" + "a" * 64 and member.size == size and member.isreg()
     assert member.offset == 0 and member.offset_data == 3 * 512
+
+
+def test_unpack_that_only_names_images_reads_no_part(source, tmp_path):
+    """Every blob is already in the layout (from another bundle) but the ref names are new: the
+    images are recorded without reading a part."""
+    layout, images = source
+    pack(layout, tmp_path / "all")
+    B.unpack(str(tmp_path / "all"), str(tmp_path / "out"))
+    Layout(str(tmp_path / "out")).remove_refs(["app-1.0", "db-15"])
+    for entry in os.listdir(tmp_path / "all"):
+        if ".tar." in entry:
+            os.unlink(tmp_path / "all" / entry)
+    report = B.unpack(str(tmp_path / "all"), str(tmp_path / "out"))
+    assert report["changed"] and report["blobs_written"] == 0
+    assert sorted(i["ref_name"] for i in report["images"] if i["status"] == "added") == ["app-1.0", "db-15"]
+    assert refs(tmp_path / "out") == {r: img.digest for r, img in images.items()}

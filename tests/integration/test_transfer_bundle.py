@@ -448,18 +448,28 @@ def test_hostile_tar_through_ansible(tmp_path, ansible_run):
     manifest too): refused by the member check, naming part and member; nothing escapes."""
     media = tmp_path / "media"
     media.mkdir()
+    source = I.OCILayout(tmp_path / "source")
+    image = I.build_image(source, "example.com/app:1", layers=[{"app": "1"}])
+    blobs = image.blobs()
     evil = b"escaped\n"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         info = tarfile.TarInfo("../../escaped.txt")
         info.size = len(evil)
         tar.addfile(info, io.BytesIO(evil))
+        for digest in sorted(blobs):  # the real image after it
+            info = tarfile.TarInfo("blobs/sha256/" + digest[7:])
+            info.size = blobs[digest]
+            tar.addfile(info, io.BytesIO(source.blob_path(digest).read_bytes()))
     stream = buf.getvalue()
     (media / "images.tar.0001").write_bytes(stream)
     doc = {"format": B.FORMAT, "name": "images",
            "tar": {"writer": B.TAR_WRITER, "split": "bytes", "part_size": len(stream), "size": len(stream)},
            "parts": [{"name": "images.tar.0001", "size": len(stream), "sha256": hashlib.sha256(stream).hexdigest()}],
-           "images": [], "blobs": [], "blob_bytes": 0, "assumed_present": [], "assumed_bytes": 0,
+           "images": [{"ref_name": "example.com/app:1", "digest": image.digest, "media_type": image.media_type,
+                       "size": image.size, "blobs": sorted(blobs)}],
+           "blobs": [{"digest": d, "size": n} for d, n in sorted(blobs.items())],
+           "blob_bytes": sum(blobs.values()), "assumed_present": [], "assumed_bytes": 0,
            "previous": None, "mirror_map": None}
     (media / "images.bundle.json").write_text(json.dumps(doc))
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
@@ -472,6 +482,7 @@ def test_hostile_tar_through_ansible(tmp_path, ansible_run):
     assert r["msg"] == ("images.tar.0001: tar member '../../escaped.txt': path with '..' escapes the layout")
     assert r["part"] == "images.tar.0001" and r["member"] == "../../escaped.txt"
     assert not (tmp_path / "a" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+    assert layout_refs(target) == {}
 
 
 # ----------------------------------------------------------------------------- throughput

@@ -190,8 +190,20 @@ class Layout:
         try:
             os.makedirs(os.path.dirname(partial), exist_ok=True)
             os.makedirs(os.path.dirname(final), exist_ok=True)
+            lock = open(partial + ".lock", "a")  # pylint: disable=consider-using-with
         except OSError as exc:
             raise _disk_error(exc, "preparing %s" % partial) from None
+        # one writer per blob, across threads and processes (two unpacks into one layout): the
+        # lock file is never renamed, and a writer that waited finds the blob already stored
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            if os.path.exists(final) and os.path.getsize(final) == size:
+                return 0
+            return self._write_partial(digest, size, opener, partial, final, image, on_bytes)
+        finally:
+            lock.close()
+
+    def _write_partial(self, digest, size, opener, partial, final, image, on_bytes):
         hasher = _manifest.hasher_for(digest)
         offset = 0
         try:
@@ -351,7 +363,8 @@ class Layout:
         partial_dir = self.state_dir("partial")
         if os.path.isdir(partial_dir):
             for name in os.listdir(partial_dir):
-                algo, _sep, hexpart = name.partition("-")
+                algo, _sep, hexpart = name[:-len(".lock")].partition("-") if name.endswith(".lock") \
+                    else name.partition("-")
                 if os.path.exists(os.path.join(self.path, "blobs", algo, hexpart)):
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(partial_dir, name))

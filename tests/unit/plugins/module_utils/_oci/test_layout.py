@@ -104,3 +104,32 @@ def test_dir_export_reader(tmp_path):
     (root / "version").write_text("Directory Transport Version: 9\n")
     with pytest.raises(LayoutError, match="version"):
         DirExport(str(root))
+
+
+def test_concurrent_writers_of_one_blob(tmp_path):
+    import threading
+    layout = Layout(tmp_path / "l", create=True)
+    data = os.urandom(200000)
+    digest = d(data)
+    results, errors = [], []
+
+    def slow(offset):
+        for chunk in chunks(data, offset, 997):
+            yield chunk
+
+    def writer():
+        try:
+            results.append(layout.write_blob(digest, len(data), slow))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(results) == [0, 0, 0, len(data)]  # one wrote it, the others found it stored
+    assert (tmp_path / "l" / "blobs" / "sha256" / digest[7:]).read_bytes() == data
+    layout.cleanup_state()
+    assert not os.path.exists(layout.state_dir())

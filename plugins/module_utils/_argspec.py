@@ -46,7 +46,22 @@ def merge_spec(base, extra):
     return out
 
 
-def client_pool(params, source_registries=(), dest_registry=None, max_connections=16):
+def parse_size(text):
+    """'64M' -> bytes (K, M, G, T are powers of 1024; a bare number is bytes)."""
+    value = str(text).strip().upper().rstrip("B").rstrip("I")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    factor = units.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in units else value
+    try:
+        size = int(float(number) * factor)
+    except ValueError:
+        raise ValueError("%r is not a size (bytes, or a number with K, M, G or T)" % text) from None
+    if size < 1024:
+        raise ValueError("%r is smaller than 1K" % text)
+    return size
+
+
+def client_pool(params, source_registries=(), dest_registry=None, max_connections=16, upload_chunk_size=None):
     """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to
     every registry in *source_registries*."""
     from ._oci.auth import CredentialStore
@@ -67,4 +82,6 @@ def client_pool(params, source_registries=(), dest_registry=None, max_connection
         retries=params.get("retries") or 5,
         max_connections=max_connections,
         deadline=Deadline(params.get("deadline")),
+        **({"chunked_threshold": upload_chunk_size, "upload_chunk_size": upload_chunk_size}
+           if upload_chunk_size else {})
     )

@@ -237,7 +237,7 @@ class Layout:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            raise _disk_error(exc, "writing blob %s" % digest) from None
+            raise _disk_error(exc, "writing blob %s into %s" % (digest, self.path)) from None
         finally:
             close = getattr(source, "close", None)
             if close:
@@ -255,7 +255,7 @@ class Layout:
             os.chmod(partial, 0o644)
             os.replace(partial, final)
         except OSError as exc:
-            raise _disk_error(exc, "storing blob %s" % digest) from None
+            raise _disk_error(exc, "storing blob %s in %s" % (digest, self.path)) from None
         fsync_dir(os.path.dirname(final))
         return fetched
 
@@ -270,7 +270,7 @@ class Layout:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             atomic_write(final, data)
         except OSError as exc:
-            raise _disk_error(exc, "storing %s" % digest) from None
+            raise _disk_error(exc, "storing %s in %s" % (digest, self.path)) from None
         return True
 
     # --------------------------------------------------------------- index.json

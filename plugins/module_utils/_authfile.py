@@ -142,7 +142,8 @@ class Change:
         self.exists = False
         self.content_changed = False
         self.mode_changed = False
-        self.data = None  # bytes to write when content_changed
+        self.data = None  # bytes to write when content_changed (None with remove_file)
+        self.remove_file = False  # state=absent with remove_if_empty: delete the file
         self.before = {}
         self.after = {}
         self.registries = []
@@ -170,14 +171,21 @@ def _credential_warnings(doc, registry, origin):
     return warnings
 
 
-def plan(path, raw, current_mode, registry, state, username=None, password=None, email=None):
+def is_empty(doc):
+    """True when a credentials document holds nothing: no ``auths`` entry and no other key."""
+    return not doc.get("auths") and all(key == "auths" for key in doc)
+
+
+def plan(path, raw, current_mode, registry, state, username=None, password=None, email=None,
+         remove_if_empty=False):
     """Decide the change to the credentials file *path* whose current bytes are *raw*.
 
     *raw* is None when the file does not exist. ``state`` ``present`` sets the entry of
     *registry* to exactly ``{"auth": ..., "email": ...}`` (other keys of that entry, such as an
     ``identitytoken`` that would take precedence, are dropped); ``absent`` removes that entry
-    only. Equal content is never rewritten (documents are compared, not text), but a present file
-    is brought to mode 0600.
+    only, and with *remove_if_empty* the whole file when nothing else is left in it
+    (``change.remove_file``). Equal content is never rewritten (documents are compared, not text),
+    but a present file is brought to mode 0600.
     """
     key = validate_registry(registry)
     change = Change(path, key)
@@ -207,7 +215,10 @@ def plan(path, raw, current_mode, registry, state, username=None, password=None,
     else:
         raise AuthFileError("state must be present or absent, not %r" % (state,))
 
-    if change.content_changed:
+    if state == "absent" and remove_if_empty and change.exists and is_empty(new_doc):
+        change.remove_file = True
+        change.content_changed = True
+    elif change.content_changed:
         change.data = dumps(new_doc, compact=_is_compact(raw)).encode("utf-8")
         change.mode_changed = change.exists and current_mode != FILE_MODE
     elif change.exists and state == "present":
@@ -217,7 +228,9 @@ def plan(path, raw, current_mode, registry, state, username=None, password=None,
     change.after = redacted_view(new_doc, key, auth_changed and change.content_changed)
     if change.exists:
         change.before["mode"] = "%04o" % current_mode
-    if change.exists or change.content_changed:
+    if change.remove_file:
+        change.after = {}
+    elif change.exists or change.content_changed:
         change.after["mode"] = "%04o" % (FILE_MODE if change.changed else current_mode)
     else:
         change.after = {}

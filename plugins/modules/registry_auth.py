@@ -62,6 +62,16 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  remove_if_empty:
+    description:
+      - With O(state=absent), delete the file when nothing is left in it once the entry is
+        removed (no other C(auths) entry and no other top-level key). A file that still holds
+        anything else is only rewritten.
+      - Meant for a file that was created only to hold this entry, so that removing the entry
+        leaves the host as it was. The C(airgap.mirror.registry_mirror_host) role sets it for the
+        files it created.
+    type: bool
+    default: false
   create_dirs:
     description:
       - Create the missing parent directories of O(path) (mode C(0700)).
@@ -151,6 +161,13 @@ registries:
   type: list
   elements: str
   sample: [cloud.openshift.com, quay.io, registry.redhat.io, mirror.example.com:8443]
+removed:
+  description:
+    - V(true) when the file was deleted (in check mode, would be deleted) because O(remove_if_empty)
+      was set and nothing was left in it.
+  returned: always
+  type: bool
+  sample: false
 created_dirs:
   description: Directories created for O(path) (in check mode, that would be created).
   returned: always
@@ -223,6 +240,7 @@ def main():
             password=dict(type="str", no_log=True),
             email=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            remove_if_empty=dict(type="bool", default=False),
             create_dirs=dict(type="bool", default=False),
         ),
         required_if=[("state", "present", ("username", "password"))],
@@ -231,7 +249,8 @@ def main():
     report = _Reporter(module)
     params = module.params
     path = params["path"]
-    result = dict(changed=False, path=path, registry=params["registry"], registries=[], created_dirs=[])
+    result = dict(changed=False, path=path, registry=params["registry"], registries=[], removed=False,
+                  created_dirs=[])
 
     try:
         target = _fileio.resolve_target(path)
@@ -240,19 +259,23 @@ def main():
         change = _authfile.plan(
             path, raw, mode, params["registry"], params["state"],
             username=params["username"], password=params["password"], email=params["email"],
+            remove_if_empty=params["remove_if_empty"],
         )
         result.update(registry=change.registry, registries=change.registries)
         for warning in change.warnings:
             module.warn(warning)
 
         directory = os.path.dirname(target)
-        missing = _fileio.missing_directories(directory) if change.content_changed else []
+        missing = _fileio.missing_directories(directory) if change.content_changed and not change.remove_file else []
         if missing and not params["create_dirs"]:
             raise _authfile.AuthFileError(
                 "%s: directory %s does not exist (set create_dirs=true to create it)" % (path, missing[0])
             )
 
-        if change.changed and not module.check_mode:
+        if change.remove_file:
+            if not module.check_mode:
+                os.unlink(target)
+        elif change.changed and not module.check_mode:
             if missing:
                 _fileio.ensure_directory(directory, _authfile.DIR_MODE)
             if change.content_changed:
@@ -260,6 +283,7 @@ def main():
             else:
                 _fileio.set_mode(target, _authfile.FILE_MODE)
         result["created_dirs"] = missing
+        result["removed"] = change.remove_file
         result["changed"] = change.changed
         if module._diff:
             result["diff"] = dict(

@@ -110,6 +110,34 @@ def test_absent_removes_exactly_that_entry():
     assert not again.changed
 
 
+@pytest.mark.parametrize("raw, removed", [
+    (_raw({"auths": {"mirror.local:8443": {"auth": _b64("u", "p")}}}), True),  # only our entry
+    (b'{"auths": {}}\n', True),                                              # already empty
+    (b"", True),                                                              # empty file
+    (_raw({"auths": {"mirror.local:8443": {"auth": _b64("u", "p")}, "quay.io": {"auth": "x"}}}), False),
+    (_raw({"auths": {"mirror.local:8443": {"auth": _b64("u", "p")}}, "credHelpers": {}}), False),
+])
+def test_absent_remove_if_empty_deletes_only_a_file_with_nothing_else(raw, removed):
+    change = A.plan("/p", raw, 0o600, "mirror.local:8443", "absent", remove_if_empty=True)
+    assert change.remove_file is removed
+    if removed:
+        assert change.changed and change.data is None and change.after == {}
+        assert change.before["mode"] == "0600"
+    else:
+        assert change.changed and "mirror.local:8443" not in json.loads(change.data)["auths"]
+    # without the option the file is only rewritten (or left alone when already without the entry)
+    plain = A.plan("/p", raw, 0o600, "mirror.local:8443", "absent")
+    assert not plain.remove_file
+
+
+def test_remove_if_empty_never_applies_to_present_or_missing_files():
+    present = A.plan("/p", b'{"auths": {}}', 0o600, "mirror.local:8443", "present", "u", "p", remove_if_empty=True)
+    assert not present.remove_file and json.loads(present.data)["auths"]["mirror.local:8443"]
+    missing = A.plan("/p", None, None, "mirror.local:8443", "absent", remove_if_empty=True)
+    assert not missing.remove_file and not missing.changed
+    assert A.is_empty({}) and A.is_empty({"auths": {}}) and not A.is_empty({"auths": {}, "credsStore": "x"})
+
+
 def test_absent_on_missing_file_changes_nothing():
     change = A.plan("/p", None, None, "quay.io", "absent")
     assert not change.changed and change.data is None

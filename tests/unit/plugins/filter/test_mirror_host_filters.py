@@ -1,0 +1,102 @@
+"""Filters of plugins/filter/mirror_host.py: the inputs of the registry_mirror_host role."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.airgap.mirror.plugins.filter import mirror_host as F
+from ansible_collections.airgap.mirror.plugins.filter import registries_conf as RC
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+
+D1 = "sha256:" + "11" * 32
+D2 = "sha256:" + "22" * 32
+
+PAIRS = [
+    {"source": "quay.io", "mirror": "10.88.0.1:5000/mirror"},
+    {"source": "registry.redhat.io", "mirror": "10.88.0.1:5000/mirror"},
+    {"source": "docker.elastic.co/kibana/kibana", "mirror": "other.example.com/elastic/kibana"},
+]
+
+
+def test_mirror_registries_from_pairs_and_entries():
+    assert F.mirror_registries(PAIRS) == ["10.88.0.1:5000", "other.example.com"]
+    entries = [{"prefix": "docker.io", "mirrors": [{"location": "lab.local:5000/hub"}, {"location": "[::1]:5000"}]},
+               {"prefix": "*.corp.example.com", "blocked": True}]
+    assert F.mirror_registries([], entries) == ["[::1]:5000", "lab.local:5000"]
+    assert F.mirror_registries(None) == []
+
+
+@pytest.mark.parametrize("pairs, registries, message", [
+    ([{"source": "quay.io"}], None, "pairs[0] must be a dict with 'source' and 'mirror'"),
+    ("quay.io", None, "expected a list"),
+    ([{"source": "quay.io", "mirror": "https://m.example.com"}], None, "pairs[0].mirror"),
+    ([{"source": "quay.io", "mirror": "nodot/ns"}], None, "pairs[0].mirror"),
+    ([], [{"prefix": "quay.io", "mirrors": [{"insecure": True}]}], "registries[0].mirrors[0].location"),
+    ([], [{"prefix": "quay.io", "mirrors": "m.example.com"}], "registries[0].mirrors must be a list"),
+])
+def test_mirror_registries_names_the_bad_item(pairs, registries, message):
+    with pytest.raises(AnsibleFilterError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        F.mirror_registries(pairs, registries)
+
+
+def test_rename_keeps_paths_and_order():
+    out = F.rename_mirror_registries(PAIRS, {"10.88.0.1:5000": "mirror.test:5000"})
+    assert out == [
+        {"source": "quay.io", "mirror": "mirror.test:5000/mirror"},
+        {"source": "registry.redhat.io", "mirror": "mirror.test:5000/mirror"},
+        {"source": "docker.elastic.co/kibana/kibana", "mirror": "other.example.com/elastic/kibana"},
+    ]
+    assert PAIRS[0]["mirror"] == "10.88.0.1:5000/mirror", "the input is not modified"
+    assert F.rename_mirror_registries(PAIRS, {}) == PAIRS
+    assert F.rename_mirror_registries([{"source": "quay.io", "mirror": "localhost:8443"}],
+                                      {"localhost:8443": "m.example.com:8443"}) == [
+        {"source": "quay.io", "mirror": "m.example.com:8443"}]
+
+
+@pytest.mark.parametrize("names, message", [
+    ({"10.88.0.2:5000": "mirror.test:5000"}, r"10\.88\.0\.2:5000 is not a mirror registry of the pairs \(they name: "
+                                             r"10\.88\.0\.1:5000, other\.example\.com\)"),
+    ({"10.88.0.1:5000/mirror": "mirror.test:5000"}, "rename registries"),
+    ({"10.88.0.1:5000": "mirror.test:5000/x"}, "rename registries"),
+    ({"10.88.0.1:5000": "https://mirror.test"}, "new name of"),
+    (["10.88.0.1:5000"], "names must be a dict"),
+])
+def test_rename_refuses_what_would_point_hosts_nowhere(names, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        F.rename_mirror_registries(PAIRS, names)
+
+
+def test_rename_after_pairs_from_a_mirror_map():
+    """The role's chain: mirror map -> registries_conf_pairs -> rename -> mirror_registries."""
+    entries = []
+    for text, digest in (("quay.io/airgap-test/app@" + D1, D1), ("registry.redhat.io/airgap-test/tool@" + D2, D2)):
+        src = R.parse(text)
+        dest = R.parse("10.88.0.1:5000/mirror/%s:mirror-%s" % (src.name.partition("/")[2], digest.replace(":", "-")))
+        entries.append(mirrormap.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1, dest))
+    pairs = F.rename_mirror_registries(RC.registries_conf_pairs({"images": entries}),
+                                       {"10.88.0.1:5000": "mirror.test:5000"})
+    assert pairs == [{"source": "quay.io", "mirror": "mirror.test:5000/mirror"},
+                     {"source": "registry.redhat.io", "mirror": "mirror.test:5000/mirror"}]
+    assert F.mirror_registries(pairs) == ["mirror.test:5000"]
+    text = RC.registries_conf_toml(pairs)
+    assert 'location = "mirror.test:5000/mirror"' in text and "10.88.0.1" not in text
+
+
+def test_path_ancestors():
+    assert F.path_ancestors(["/etc/crio", "/etc/containers/certs.d/m.example.com:5000"]) == [
+        "/etc", "/etc/containers", "/etc/crio", "/etc/containers/certs.d",
+        "/etc/containers/certs.d/m.example.com:5000"]
+    assert F.path_ancestors("/root/.config/containers/") == ["/root", "/root/.config", "/root/.config/containers"]
+    assert F.path_ancestors(["/var/lib/../lib/x", "/var//lib"]) == ["/var", "/var/lib", "/var/lib/x"]
+    assert F.path_ancestors(["/../etc/./crio"]) == ["/etc", "/etc/crio"]
+    assert F.path_ancestors([]) == [] and F.path_ancestors(["/"]) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["etc/crio"], "not an absolute path"),
+    ([None], "not an absolute path"),
+    ({"/etc": 1}, "expected a list"),
+])
+def test_path_ancestors_rejects(bad, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        F.path_ancestors(bad)

@@ -188,7 +188,7 @@ def main():
         cmd = ["skopeo", "--debug", "inspect", "--raw", "--authfile", os.path.join(home, "auth.json"),
                "docker://" + source]
         print("  $ HOME=%s %s" % (home, " ".join(cmd)))
-        proc = subprocess.run(cmd, capture_output=True, env=dict(os.environ, HOME=home))
+        proc = subprocess.run(cmd, capture_output=True, env=dict(os.environ, HOME=home), check=False)
         tried = [line.split("Trying to access", 1)[1].strip(' \\"') for line in proc.stderr.decode().splitlines()
                  if "Trying to access" in line]
         for line in tried:

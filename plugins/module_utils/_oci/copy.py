@@ -132,6 +132,7 @@ class Copier:
     # ---------------------------------------------------------------- work units
 
     def _copy_blob(self, job, dest, desc):
+        # always ask first, however small the blob: a re-run never sends a blob that is there
         if dest.has_blob(desc, image=job.source):
             self._count(job, "skipped")
             return 0

@@ -120,11 +120,34 @@ def parse_retry_after(value):
     return max(0.0, when.timestamp() - time.time())
 
 
+_SSL_CONTEXTS = {}
+_SSL_LOCK = threading.Lock()
+
+
+def shared_ssl_context(registry, ca_path=None, client_cert=None, client_key=None, insecure=False,
+                       certs_dirs=CERTS_DIRS):
+    """:func:`build_ssl_context`, shared between registries whose TLS settings are the same (loading
+    the system trust store costs tens of milliseconds)."""
+    local = []
+    for base in certs_dirs or ():
+        directory = os.path.join(base, registry)
+        if os.path.isdir(directory):
+            local.extend(sorted(os.path.join(directory, n) for n in os.listdir(directory)))
+    key = (ca_path, client_cert, client_key, bool(insecure), tuple(local))
+    with _SSL_LOCK:
+        ctx = _SSL_CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _SSL_CONTEXTS[key] = build_ssl_context(registry, ca_path, client_cert, client_key, insecure,
+                                                         certs_dirs)
+        return ctx
+
+
 def build_ssl_context(registry, ca_path=None, client_cert=None, client_key=None, insecure=False,
                       certs_dirs=CERTS_DIRS):
     """System trust + ca_path + certs.d/<registry>/ (+ client certificate), or no verification."""
     if insecure:
-        ctx = ssl.create_default_context()
+        # nothing is verified: do not spend time loading the system trust store
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     else:
@@ -207,8 +230,8 @@ class RegistryClient:
         self.deadline = deadline or Deadline()
         self.stats = stats or Stats()
         self.cancel = cancel or threading.Event()
-        ctx = build_ssl_context(self.endpoint if registry != "docker.io" else registry, ca_path, client_cert,
-                                client_key, insecure, certs_dirs)
+        ctx = shared_ssl_context(self.endpoint if registry != "docker.io" else registry, ca_path, client_cert,
+                                 client_key, insecure, certs_dirs)
         no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.Client(
             verify=ctx,
@@ -574,18 +597,22 @@ class RegistryClient:
         """Upload a blob. *opener(offset)* returns an iterable of the blob's bytes from *offset*
         (it is called again to re-send after a failure or a redirect). *session* optionally
         persists the chunked-upload location across processes (``get()``/``put(url)``/``clear()``)."""
-        if size <= self.chunked_threshold:
-            self._upload_monolithic(repo, digest, size, opener, image)
-        else:
-            self._upload_chunked(repo, digest, size, opener, image, session)
+        cursor = _SourceCursor(opener)
+        try:
+            if size <= self.chunked_threshold:
+                self._upload_monolithic(repo, digest, size, cursor, image)
+            else:
+                self._upload_chunked(repo, digest, size, cursor, image, session)
+        finally:
+            cursor.close()
 
-    def _upload_monolithic(self, repo, digest, size, opener, image):
+    def _upload_monolithic(self, repo, digest, size, cursor, image):
         scopes = (scope_for(repo, ["pull", "push"]),)
         attempt = 0
         while True:
             location = self.start_upload(repo, image)
             try:
-                resp = self._send_body("PUT", location, scopes, opener, 0, size, {"digest": digest}, image)
+                resp = self._send_body("PUT", location, scopes, cursor, 0, size, {"digest": digest}, image)
                 self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
                 resp.close()
                 return
@@ -595,7 +622,7 @@ class RegistryClient:
                     raise
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
 
-    def _upload_chunked(self, repo, digest, size, opener, image, session):
+    def _upload_chunked(self, repo, digest, size, cursor, image, session):
         scopes = (scope_for(repo, ["pull", "push"]),)
         location, offset = None, 0
         if session is not None:
@@ -612,7 +639,7 @@ class RegistryClient:
             try:
                 while offset < size:
                     length = min(self.upload_chunk_size, size - offset)
-                    resp = self._send_body("PATCH", location, scopes, opener, offset, length, None, image,
+                    resp = self._send_body("PATCH", location, scopes, cursor, offset, length, None, image,
                                            content_range="%d-%d" % (offset, offset + length - 1))
                     self._check(resp, (202, 204), "chunk upload of blob %s to %s" % (digest, repo), image)
                     resp.close()
@@ -622,8 +649,7 @@ class RegistryClient:
                     if session is not None:
                         session.put(location)
                     failures = 0
-                resp = self._send_body("PUT", location, scopes, lambda _o: iter(()), size, 0, {"digest": digest},
-                                       image)
+                resp = self._send_body("PUT", location, scopes, cursor, size, 0, {"digest": digest}, image)
                 self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
                 resp.close()
                 break
@@ -648,8 +674,9 @@ class RegistryClient:
             session.put(location)
         return location
 
-    def _send_body(self, method, location, scopes, opener, offset, length, params, image, content_range=None):
-        """Send *length* bytes from *offset* to an upload location, re-sending on 307/308."""
+    def _send_body(self, method, location, scopes, cursor, offset, length, params, image, content_range=None):
+        """Send *length* bytes from *offset* (read from the :class:`_SourceCursor`) to an upload
+        location, re-sending on 307/308."""
         for _hop in range(5):
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
             if content_range:
@@ -658,13 +685,9 @@ class RegistryClient:
             if params:
                 sep = "&" if "?" in url else "?"
                 url = url + sep + "&".join("%s=%s" % kv for kv in params.items())
-            source = opener(offset)
-            counted = _Counting(_take(source, length), self.stats, self.deadline,
+            counted = _Counting(cursor.take(offset, length), self.stats, self.deadline,
                                 "an upload to %s" % redact_url(url))
-            try:
-                resp = self._send_once(method, url, scopes, headers, counted, image)
-            finally:
-                _close(source)
+            resp = self._send_once(method, url, scopes, headers, counted, image)
             if resp.status_code in (307, 308) and resp.headers.get("location"):
                 resp.close()
                 location = urljoin(url, resp.headers["location"])
@@ -721,6 +744,54 @@ class _SourceError(Exception):
 def _session_lost(exc):
     """True for an answer that means "this upload session no longer exists"."""
     return isinstance(exc, RegistryError) and getattr(exc, "code", None) in UPLOAD_SESSION_LOST
+
+
+class _SourceCursor:
+    """The source of an upload, read sequentially across its requests (the chunks of a chunked
+    upload): one source stream serves every chunk, and it is re-opened at the needed offset only
+    when a request does not continue where the previous one stopped (after a failure, a redirect,
+    or a resumed session)."""
+
+    def __init__(self, opener):
+        self._opener = opener
+        self._source = None
+        self._iter = None
+        self._offset = None
+        self._pending = b""
+
+    def take(self, offset, length):
+        """Yield exactly *length* bytes of the blob from *offset*."""
+        if length <= 0:
+            return
+        if offset != self._offset:
+            self.close()
+            self._source = self._opener(offset)
+            self._iter = iter(self._source)
+            self._offset = offset
+        remaining = length
+        while remaining > 0:
+            if self._pending:
+                chunk, self._pending = self._pending, b""
+            else:
+                try:
+                    chunk = next(self._iter)
+                except StopIteration:
+                    raise _SourceError(OCIError("the source ended %d bytes early" % remaining)) from None
+                except OCIError as exc:
+                    raise _SourceError(exc) from None
+            if len(chunk) > remaining:
+                self._pending = chunk[remaining:]
+                chunk = chunk[:remaining]
+            remaining -= len(chunk)
+            self._offset += len(chunk)
+            if chunk:
+                yield chunk
+
+    def close(self):
+        if self._source is not None:
+            _close(self._source)
+        self._source = self._iter = self._offset = None
+        self._pending = b""
 
 
 def _take(iterable, length):
@@ -806,7 +877,10 @@ class _BlobDownload:
             return  # nothing to fetch; the caller checks the digest of the empty content
         try:
             while received < self.size:
-                headers = {"Range": "bytes=%d-" % received} if received else {}
+                # identity: the bytes on the wire are the blob, so iter_raw() needs no decoding
+                headers = {"Accept-Encoding": "identity"}
+                if received:
+                    headers["Range"] = "bytes=%d-" % received
                 resp = client._send_with_retries("GET", url, scopes, headers=headers, stream=True,
                                                  what="GET blob %s" % self.digest[:19], redirects=True,
                                                  image=self.image)
@@ -814,7 +888,7 @@ class _BlobDownload:
                 client._check(resp, (200, 206), "blob %s@%s" % (self.repo, self.digest), self.image)
                 skip = received if (received and resp.status_code == 200) else 0
                 try:
-                    for chunk in resp.iter_bytes(client.chunk_size):
+                    for chunk in resp.iter_raw():
                         if client.cancel.is_set():
                             raise OCIError("cancelled", image=self.image)
                         # a slow blob must not carry the run past its deadline (what arrived

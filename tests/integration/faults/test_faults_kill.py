@@ -88,7 +88,8 @@ def test_killed_copy_to_disk_resumes_with_range(kill_source, proxy_factory, faul
 
     partial = layout / ".airgap-state" / "partial" / f"sha256-{hexpart}"
     have = partial.stat().st_size
-    assert 0 < have <= 6 * MiB, have
+    # the proxy holds after the 64 KiB block that reaches 6 MiB; the partial holds what arrived
+    assert 0 < have <= 6 * MiB + 64 * 1024, have
     assert not (layout / "blobs" / "sha256" / hexpart).exists()  # never a half-written blob under its digest
     assert audit_layout(layout) == []  # index.json names only complete images
 

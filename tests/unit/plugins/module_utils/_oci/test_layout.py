@@ -114,20 +114,19 @@ def test_concurrent_writers_of_one_blob(tmp_path):
     results, errors = [], []
 
     def slow(offset):
-        for chunk in chunks(data, offset, 997):
-            yield chunk
+        yield from chunks(data, offset, 997)
 
     def writer():
         try:
             results.append(layout.write_blob(digest, len(data), slow))
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    threads = [threading.Thread(target=writer) for _index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert not errors
     assert sorted(results) == [0, 0, 0, len(data)]  # one wrote it, the others found it stored
     assert (tmp_path / "l" / "blobs" / "sha256" / digest[7:]).read_bytes() == data

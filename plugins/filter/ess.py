@@ -16,13 +16,14 @@ _display = Display()
 
 
 def ess_images_digests_override(installer, mirror_map, name, namespace, image_digest="keep",
-                                on_missing="fail", include=None, exclude=None, labels=None):
+                                on_missing="fail", include=None, exclude=None, labels=None,
+                                source_name="images_digests.yml"):
     """Report dict with ``configmap`` (the override ConfigMap), ``overridden``, ``missing``,
     ``digest_changed``, ``matches`` and ``warnings``."""
     try:
         report = _ess.override_configmap(
             installer, mirror_map, name, namespace, labels=labels, image_digest=image_digest,
-            on_missing=on_missing, include=include, exclude=exclude,
+            on_missing=on_missing, include=include, exclude=exclude, origin=source_name or "images_digests.yml",
         )
     except (_ess.ESSError, MirrorMapError, _dockerconfig.KubernetesObjectError) as exc:
         raise AnsibleFilterError("ess_images_digests_override: %s" % exc) from None

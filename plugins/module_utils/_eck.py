@@ -221,6 +221,30 @@ def operator_own_image(eck_version, registry_repository=DEFAULT_REGISTRY + "/" +
     return "%s%s:%s" % (registry_repository, suffixes, eck_version)
 
 
+def resource_kinds(resources):
+    """The kinds whose default image the operator pulls for *resources* (those without
+    ``spec.image``), as kind names :func:`plan` takes (``Beat:filebeat`` for a Beat)."""
+    out = []
+    for res in expand_lists(resources):
+        kind = res.get("kind")
+        spec = res.get("spec") or {}
+        if kind not in KINDS:
+            raise ECKError("%s: %r is not an Elastic resource kind the operator manages (%s)"
+                           % (_resource_name(res), kind, ", ".join(KINDS)))
+        if spec.get("image"):
+            continue
+        name = "%s:%s" % (kind, spec.get("type")) if kind == "Beat" else kind
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _resource_name(res):
+    meta = res.get("metadata") or {}
+    return "%s %s%s" % (res.get("kind", "?"), ("%s/" % meta["namespace"]) if meta.get("namespace") else "",
+                        meta.get("name", "?"))
+
+
 def _kinds(kinds):
     out, seen = [], set()
     for item in kinds or ():
@@ -237,15 +261,30 @@ def _label(kind, beat_type):
     return "%s(%s)" % (kind, beat_type) if beat_type else kind
 
 
-def required_sources(stack_version, kinds, container_suffix="", ubi_only=False, eck_version=None, fips=False):
-    """The upstream images to mirror for *kinds* at *stack_version* (and the operator itself)."""
+def _source_registry(source_registry):
+    text = str(source_registry or DEFAULT_REGISTRY).strip().rstrip("/")
+    try:
+        _ref.parse("%s/%s:1" % (text, OPERATOR_IMAGE))
+    except InvalidReference as exc:
+        raise ECKError("source registry %r: %s" % (source_registry, exc)) from None
+    return text
+
+
+def required_sources(stack_version, kinds, container_suffix="", ubi_only=False, eck_version=None, fips=False,
+                     source_registry=DEFAULT_REGISTRY):
+    """The upstream images to mirror for *kinds* at *stack_version* (and the operator itself).
+
+    *source_registry* is where they are mirrored from (``docker.elastic.co``, or a registry that
+    holds them under the same paths)."""
+    registry = _source_registry(source_registry)
     out = []
     for kind, beat_type in _kinds(kinds):
         out.append({"kind": _label(kind, beat_type),
-                    "source": operator_image(kind, stack_version, beat_type, container_suffix=container_suffix,
-                                             ubi_only=ubi_only)})
+                    "source": operator_image(kind, stack_version, beat_type, container_registry=registry,
+                                             container_suffix=container_suffix, ubi_only=ubi_only)})
     if eck_version:
-        out.append({"kind": "operator", "source": operator_own_image(eck_version, ubi_only=ubi_only, fips=fips)})
+        out.append({"kind": "operator", "source": operator_own_image(
+            eck_version, registry_repository=registry + "/" + OPERATOR_IMAGE, ubi_only=ubi_only, fips=fips)})
     return out
 
 
@@ -254,12 +293,14 @@ class _Destinations:
         self.by_source = {}
         self.by_source_name = {}
         self.destinations = set()
+        self.pinned = set()
         for entry in entries:
             src = _ref.parse(entry["source"])
             self.by_source_name.setdefault(src.name, []).append((src, entry))
             dest = _mm.destination_reference(entry)
             if dest is not None:
                 self.destinations.add(str(dest.without_digest()))
+                self.pinned.add("%s@%s" % (dest.name, entry["digest"]))
 
     def lookup(self, source_text):
         """The registry destination :class:`Reference` of a source ``name:tag`` (None if absent)."""
@@ -278,25 +319,29 @@ class _Destinations:
             ref = _ref.parse(image_text)
         except InvalidReference:
             return False
-        return str(ref.without_digest()) in self.destinations
+        if ref.digest and "%s@%s" % (ref.name, ref.digest) not in self.pinned:
+            return False
+        return ref.tag is None or str(ref.without_digest()) in self.destinations
+
+    def listing(self):
+        """Every mirror image, as ``name:tag`` and ``name@digest`` (what a plan carries)."""
+        return sorted(self.destinations | self.pinned)
 
 
-def _derive_registry(source, dest):
-    """R such that R/<source path>:<tag> is *dest*, or None."""
-    src = _ref.parse(source)
-    if dest.tag != src.tag:
+def _derive_registry(path, tag, dest):
+    """R such that R/<path>:<tag> is *dest*, or None."""
+    if dest.tag != tag:
         return None
     name = "%s/%s" % (dest.registry, dest.repository)
-    tail = "/" + src.repository
+    tail = "/" + path
     return name[:-len(tail)] if name.endswith(tail) and len(name) > len(tail) else None
 
 
-def _derive_repository(source, dest, kind):
+def _derive_repository(path, tag, dest, kind):
     """(R, P) such that the operator's repository layout gives *dest*, or None."""
-    src = _ref.parse(source)
-    if dest.tag != src.tag or kind == "PackageRegistry":
+    if dest.tag != tag or kind == "PackageRegistry":
         return None
-    last = src.repository.rsplit("/", 1)[-1]
+    last = path.rsplit("/", 1)[-1]
     parts = dest.repository.rsplit("/", 1)
     if len(parts) != 2 or parts[1] != last:
         return None
@@ -305,7 +350,7 @@ def _derive_repository(source, dest, kind):
 
 def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", container_registry=None,
          container_repository=None, container_suffix="", ubi_only=False, fips=False, pull_secrets=(),
-         disable_telemetry=True, on_missing="fail"):
+         disable_telemetry=True, on_missing="fail", source_registry=DEFAULT_REGISTRY, resources=()):
     """Work out the operator settings for the mirror and verify every image they lead to.
 
     Returns a dict with ``mode``, ``container_registry``, ``container_repository``, ``images``
@@ -313,6 +358,12 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
     (``repository``, ``tag``, ``image``) when *eck_version* is given, ``missing`` (one message per
     image that is not in the mirror map), ``helm_values``, ``operator_config`` (``eck.yaml`` keys)
     and ``resource_images`` (kind label -> mirror image, for ``spec.image``).
+
+    *source_registry* is the registry the images were mirrored from (the ``source`` of the mirror
+    map entries): ``docker.elastic.co``, or one that holds the images under the same paths.
+    The kinds of *resources* (Elastic resources without ``spec.image``) are added to *kinds*.
+    The plan also carries every mirror image (``mirror_images``), so that
+    :func:`resource_with_mirror` can verify what a resource will pull.
     """
     if mode not in MODES:
         raise ECKError("mode must be one of %s, not %r" % (", ".join(MODES), mode))
@@ -320,12 +371,13 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
         raise ECKError("on_missing must be fail or warn")
     version = Version(stack_version)
     index = _Destinations(mirror_entries(mirror_map))
-    kind_list = _kinds(kinds)
-    sources = [
-        (kind, beat_type, operator_image(kind, version, beat_type, container_suffix=container_suffix,
-                                         ubi_only=ubi_only))
-        for kind, beat_type in kind_list
-    ]
+    kind_list = _kinds(list(kinds or ()) + resource_kinds(resources or ()))
+    src_registry = _source_registry(source_registry)
+    parts = {(kind, beat_type): image_parts(kind, version, beat_type, container_suffix=container_suffix,
+                                            ubi_only=ubi_only)
+             for kind, beat_type in kind_list}
+    sources = [(kind, beat_type, "%s/%s:%s" % ((src_registry,) + parts[(kind, beat_type)]))
+               for kind, beat_type in kind_list]
     found = {}
     for kind, beat_type, source in sources:
         dest = index.lookup(source)
@@ -342,13 +394,14 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
     else:
         chosen = None
         if mode in ("auto", "registry"):
-            candidates = {_derive_registry(src, found[(k, b)]) for k, b, src in sources if (k, b) in found}
+            candidates = {_derive_registry(*parts[(k, b)], found[(k, b)]) for k, b, _src in sources
+                          if (k, b) in found}
             if len(candidates) == 1 and None not in candidates:
                 registry, chosen = candidates.pop(), "registry"
             elif mode == "registry":
                 raise ECKError(_layout_message("--container-registry", sources, found))
         if chosen is None and mode in ("auto", "repository"):
-            pairs = {_derive_repository(src, found[(k, b)], k) for k, b, src in sources
+            pairs = {_derive_repository(*parts[(k, b)], found[(k, b)], k) for k, b, _src in sources
                      if (k, b) in found and k != "PackageRegistry"}
             if len(pairs) == 1 and None not in pairs:
                 (registry, repository), chosen = pairs.pop(), "repository"
@@ -388,7 +441,8 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
 
     operator = None
     if eck_version:
-        op_source = operator_own_image(eck_version, ubi_only=ubi_only, fips=fips)
+        op_source = operator_own_image(eck_version, registry_repository=src_registry + "/" + OPERATOR_IMAGE,
+                                       ubi_only=ubi_only, fips=fips)
         dest = index.lookup(op_source)
         if dest is None:
             missing.append("operator %s: %s is not in the mirror map" % (eck_version, op_source))
@@ -404,7 +458,11 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
         raise ECKError("images the operator would pull are missing from the mirror: " + "; ".join(missing))
 
     secrets = [validate_secret_name(s) for s in pull_secrets or ()]
+    registries = {_ref.parse(i["pull"]).registry for i in images if i["pull"]}
+    if operator:
+        registries.add(_ref.parse(operator["image"]).registry)
     return {
+        "registries": sorted(registries),
         "mode": chosen,
         "stack_version": str(version),
         "container_registry": registry,
@@ -414,6 +472,9 @@ def plan(mirror_map, stack_version, kinds, eck_version=None, mode="auto", contai
         "missing": missing,
         "resource_images": resource_images,
         "pull_secrets": secrets,
+        "container_suffix": container_suffix or "",
+        "ubi_only": bool(ubi_only),
+        "mirror_images": index.listing(),
         "helm_values": helm_values(chosen, registry, repository, operator, secrets, disable_telemetry,
                                    container_suffix, ubi_only, fips),
         "operator_config": operator_config(chosen, registry, repository, disable_telemetry),
@@ -638,10 +699,64 @@ def resource_with_mirror(resource, the_plan, set_image="auto", pull_secrets=None
     return res
 
 
-def diagnostic_image(mirror_map, version=None, repository=DIAGNOSTICS_REPOSITORY):
+def resource_pull(resource, the_plan):
+    """The image the operator will pull for *resource* as it stands: its ``spec.image``, or the
+    default image of its kind and ``spec.version`` under the plan's registry settings (in image
+    mode there are none, so that is the image on ``docker.elastic.co``)."""
+    kind = resource.get("kind")
+    spec = resource.get("spec") or {}
+    if kind not in KINDS:
+        raise ECKError("%s: not an Elastic resource kind the operator manages" % _resource_name(resource))
+    if spec.get("image"):
+        return str(spec["image"])
+    if not spec.get("version"):
+        raise ECKError("%s: has neither spec.image nor spec.version" % _resource_name(resource))
+    beat_type = None
+    if kind == "Beat":
+        beat_type = spec.get("type")
+        if beat_type not in BEAT_TYPES:
+            raise ECKError("%s: type %r has no default image; set spec.image" % (_resource_name(resource), beat_type))
+    registry = the_plan.get("container_registry") if the_plan.get("mode") != "image" else None
+    try:
+        return operator_image(kind, spec["version"], beat_type, container_registry=registry or DEFAULT_REGISTRY,
+                              container_repository=the_plan.get("container_repository") if registry else None,
+                              container_suffix=the_plan.get("container_suffix") or "",
+                              ubi_only=bool(the_plan.get("ubi_only")))
+    except ECKError as exc:
+        raise ECKError("%s: %s" % (_resource_name(resource), exc)) from None
+
+
+def _listed(image, listing):
+    try:
+        ref = _ref.parse(image)
+    except InvalidReference:
+        return False
+    if ref.digest and "%s@%s" % (ref.name, ref.digest) not in listing:
+        return False
+    return ref.tag is None or str(ref.without_digest()) in listing
+
+
+def verify_resources(resources, the_plan):
+    """``[{resource, image, in_mirror}]`` for each resource and the messages naming every one whose
+    image is not in the mirror map the plan was made from: ``(pulls, missing)``."""
+    listing = set(the_plan.get("mirror_images") or ())
+    pulls, missing = [], []
+    for res in expand_lists(resources):
+        image = resource_pull(res, the_plan)
+        ok = _listed(image, listing)
+        pulls.append({"resource": _resource_name(res), "image": image, "in_mirror": ok})
+        if not ok:
+            missing.append("%s: %s is not in the mirror map" % (_resource_name(res), image))
+    return pulls, missing
+
+
+def diagnostic_image(mirror_map, version=None, repository=None, source_registry=DEFAULT_REGISTRY):
     """The ``--diagnostic-image`` for eck-diagnostics: the mirror location of the support
-    diagnostics image (the one tagged *version*, or the only one mirrored)."""
+    diagnostics image (the one tagged *version*, or the only one mirrored), mirrored from
+    *repository* (default ``<source_registry>/eck-dev/support-diagnostics``)."""
     entries = mirror_entries(mirror_map)
+    if not repository:
+        repository = "%s/%s" % (_source_registry(source_registry), DIAGNOSTICS_IMAGE)
     wanted = _ref.parse(repository).name
     found = []
     for entry in entries:

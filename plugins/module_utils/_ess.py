@@ -174,7 +174,8 @@ def build_override(installer, mirror_map, image_digest="keep", on_missing="fail"
 
     Returns a dict: ``tree`` (component -> container -> fields), ``overridden``, ``missing``,
     ``digest_changed`` (names whose mirrored digest differs from the installer's), ``matches``
-    (name -> {source, destination, matched_by}) and ``warnings``.
+    (name -> {source, destination, matched_by}), ``servers`` (the registries the override points
+    at, sorted) and ``warnings``.
     """
     if image_digest not in DIGEST_MODES:
         raise ESSError("image_digest must be one of %s, not %r" % (", ".join(DIGEST_MODES), image_digest))
@@ -238,6 +239,8 @@ def build_override(installer, mirror_map, image_digest="keep", on_missing="fail"
         "missing": missing,
         "digest_changed": changed,
         "matches": matches,
+        "servers": sorted({fields["image_repository_server"] for members in tree.values()
+                           for fields in members.values()}),
         "warnings": warnings,
     }
 
@@ -264,21 +267,35 @@ def override_configmap(installer, mirror_map, name, namespace, labels=None, **op
     return report
 
 
-#: Where the installer keeps the names, in its cluster settings file. NOT verified against a real
-#: ESS installer (its file format is not public): every role exposes path and keys as variables.
-DEFAULT_SETTINGS_KEYS = {
-    "configmap": "spec.install.imagesDigestsConfigMap",
-    "secret": "spec.install.dockerSecrets",
+#: What each key of :func:`settings_edits` names. There are NO default keys: the ESS installer's
+#: settings format is not public, and neither the ESS documentation nor any public source found
+#: says under which keys its GUI's "Cluster > Advanced" section stores the images digests ConfigMap
+#: and the Docker Secrets (docs/ess.md says how to find them in your installer's files).
+SETTINGS_KEYS = {
+    "configmap": "the images digests ConfigMap name",
+    "secret": "the docker-registry Secret name(s)",
 }
 
 
 def settings_edits(configmap_name=None, secret_name=None, keys=None, secret_as_list=True, current=None):
     """``[{"key", "value"}]`` to give ``airgap.mirror.yaml_setting`` for the installer settings.
 
-    With *current* (the text of the settings file) and ``secret_as_list``, the Secret is added to
-    the list already there instead of replacing it, so other pull secrets stay.
+    *keys* maps ``configmap`` and ``secret`` to the dotted keys of the settings file; each name
+    given needs its key (there are no defaults, see :data:`SETTINGS_KEYS`). With *current* (the
+    text of the settings file) and ``secret_as_list``, the Secret is added to the list already
+    there instead of replacing it, so other pull secrets stay.
     """
-    keys = dict(DEFAULT_SETTINGS_KEYS, **(keys or {}))
+    keys = dict(keys or {})
+    unknown = sorted(set(keys) - set(SETTINGS_KEYS))
+    if unknown:
+        raise ESSError("installer settings: unknown key name(s) %s (known: %s)"
+                       % (", ".join(unknown), ", ".join(SETTINGS_KEYS)))
+    for what, name in (("configmap", configmap_name), ("secret", secret_name)):
+        if name and not (isinstance(keys.get(what), str) and keys[what].strip()):
+            raise ESSError(
+                "installer settings: no key given for %s (keys.%s); the ESS installer's settings "
+                "format is not public, so there is no default: find the key your installer uses "
+                "(docs/ess.md) and give it" % (SETTINGS_KEYS[what], what))
     edits = []
     if configmap_name:
         edits.append({"key": keys["configmap"], "value": _k8s.validate_subdomain(configmap_name, "ConfigMap name")})

@@ -56,8 +56,10 @@ def test_ess_filter_and_its_errors():
         ess_filters.ess_images_digests_override(installer, mirror_map(sources), "CM", "ns")
     with pytest.raises(AnsibleFilterError, match="images\\[0\\]"):
         ess_filters.ess_images_digests_override(installer, "images: [{source: x}]", "cm", "ns")
-    assert ess_filters.ess_installer_settings("cm", None) == [
-        {"key": "spec.install.imagesDigestsConfigMap", "value": "cm"}]
+    assert ess_filters.ess_installer_settings("cm", None, keys={"configmap": "spec.x.imagesDigestsConfigMap"}) == [
+        {"key": "spec.x.imagesDigestsConfigMap", "value": "cm"}]
+    with pytest.raises(AnsibleFilterError, match="ess_installer_settings: .*no key given"):
+        ess_filters.ess_installer_settings("cm", None)
 
 
 def test_secret_filters_never_echo_the_password():
@@ -89,3 +91,20 @@ def test_eck_filters():
     assert len(eck_filters.eck_plan(mm, "8.16.1", kinds + ["Logstash"], on_missing="warn")["missing"]) == 1
     with pytest.raises(AnsibleFilterError, match="eck_resource: "):
         eck_filters.eck_resource({"kind": "Pod"}, plan)
+
+
+def test_eck_resource_filter_names_resources_whose_image_is_not_mirrored():
+    kinds = ["Elasticsearch", "Kibana"]
+    mm = mirror_map([i["source"] for i in eck_filters.eck_required_images("8.16.1", kinds)])
+    plan = eck_filters.eck_plan(mm, "8.16.1", kinds)
+    ok = {"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana", "metadata": {"name": "kb", "namespace": "e"},
+          "spec": {"version": "8.16.1"}}
+    other = dict(ok, metadata={"name": "next", "namespace": "e"}, spec={"version": "8.17.0"})
+    assert eck_filters.eck_resource([ok], plan) == [ok]
+    with pytest.raises(AnsibleFilterError, match=r"eck_resource: .*Kibana e/next: mirror:5000/kibana/kibana:8.17.0 "
+                                                 r"is not in the mirror map") as info:
+        eck_filters.eck_resource([ok, other], plan)
+    assert "kb:" not in str(info.value)
+    assert eck_filters.eck_resource([ok, other], plan, on_missing="warn") == [ok, other]
+    with pytest.raises(AnsibleFilterError, match="on_missing"):
+        eck_filters.eck_resource(ok, plan, on_missing="ignore")

@@ -368,3 +368,72 @@ def mirror_map_with(sources_, mapping):
         entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
                                      mapping.map(src, digest=digest).without_digest()))
     return MM.dumps(entries)
+
+
+# -- a source registry other than docker.elastic.co, kinds and checks from the resources -------
+
+def test_plan_from_images_mirrored_from_another_registry():
+    vendor = "vendor.example.net:5000"
+    srcs = [s.replace("docker.elastic.co", vendor, 1) for s in sources()]
+    with pytest.raises(K.ECKError, match="none of the images"):
+        K.plan(mirror_map(srcs), V, KINDS)  # looked for on docker.elastic.co
+    plan = K.plan(mirror_map(srcs), V, KINDS, eck_version="2.16.1", source_registry=vendor)
+    assert plan["mode"] == "registry" and plan["container_registry"] == MIRROR
+    assert plan["operator"]["image"] == MIRROR + "/eck/eck-operator:2.16.1"
+    assert plan["images"][0]["source"] == vendor + "/elasticsearch/elasticsearch:8.16.1"
+    assert plan["registries"] == [MIRROR]
+    flat = K.plan(mirror_map(srcs, dest=MIRROR + "/elastic", mode="flatten"), V, KINDS, source_registry=vendor)
+    assert (flat["mode"], flat["container_repository"]) == ("repository", "elastic")
+    assert K.required_sources(V, ["kibana"], eck_version="2.16.1", source_registry=vendor) == [
+        {"kind": "Kibana", "source": vendor + "/kibana/kibana:8.16.1"},
+        {"kind": "operator", "source": vendor + "/eck/eck-operator:2.16.1"}]
+    diag = mirror_map([vendor + "/eck-dev/support-diagnostics:9.3.1"])
+    assert K.diagnostic_image(diag, source_registry=vendor) == MIRROR + "/eck-dev/support-diagnostics:9.3.1"
+    with pytest.raises(K.ECKError, match="not in the mirror map"):
+        K.diagnostic_image(diag)
+    with pytest.raises(K.ECKError, match="source registry"):
+        K.plan(mirror_map(srcs), V, KINDS, source_registry="Bad Registry")
+
+
+def test_kinds_come_from_the_resources_too():
+    resources = load_all("eck-resources.yaml")
+    assert K.resource_kinds(resources) == ["Elasticsearch", "Kibana", "ApmServer", "Beat:filebeat", "Agent",
+                                           "ElasticMapsServer", "Logstash"]
+    with_image = [dict(resources[1], spec=dict(resources[1]["spec"], image="own/kibana:1"))]
+    assert K.resource_kinds(with_image) == []  # the operator pulls its spec.image, not a default
+    plan = K.plan(mirror_map(sources()), V, [], resources=resources)
+    assert [i["kind"] for i in plan["images"]] == ["Elasticsearch", "Kibana", "ApmServer", "Beat(filebeat)", "Agent",
+                                                   "ElasticMapsServer", "Logstash"]
+    with pytest.raises(K.ECKError, match="name at least one kind"):
+        K.plan(mirror_map(sources()), V, [], resources=with_image)
+    with pytest.raises(K.ECKError, match="not an Elastic resource kind"):
+        K.resource_kinds([{"kind": "Deployment", "metadata": {"name": "x"}}])
+
+
+def test_each_resource_is_checked_for_the_image_it_will_pull():
+    plan = K.plan(mirror_map(sources()), V, KINDS)
+    resources = [K.resource_with_mirror(r, plan) for r in load_all("eck-resources.yaml")]
+    pulls, missing = K.verify_resources(resources, plan)
+    assert missing == [] and len(pulls) == 7 and all(p["in_mirror"] for p in pulls)
+    assert pulls[0] == {"resource": "Elasticsearch elastic/quickstart", "in_mirror": True,
+                        "image": MIRROR + "/elasticsearch/elasticsearch:8.16.1"}
+    kibana = dict(resources[1], spec=dict(resources[1]["spec"], version="8.17.0"))
+    own = dict(resources[2], spec=dict(resources[2]["spec"], image="docker.elastic.co/apm/apm-server:8.16.1"))
+    _pulls, missing = K.verify_resources([kibana, own] + resources[3:], plan)
+    assert missing == [
+        "Kibana elastic/quickstart: %s/kibana/kibana:8.17.0 is not in the mirror map" % MIRROR,
+        "ApmServer elastic/apm: docker.elastic.co/apm/apm-server:8.16.1 is not in the mirror map"]
+    # a mirror image pinned by digest is found by its digest, a wrong digest is not
+    entries = MM.loads(mirror_map(sources()))
+    es = next(e for e in entries if "/elasticsearch/" in e["source"])
+    pinned = dict(resources[0], spec=dict(resources[0]["spec"], image="%s/elasticsearch/elasticsearch@%s"
+                                          % (MIRROR, es["digest"])))
+    assert K.verify_resources([pinned], plan)[1] == []
+    pinned["spec"]["image"] = "%s/elasticsearch/elasticsearch@sha256:%s" % (MIRROR, "f" * 64)
+    assert len(K.verify_resources([pinned], plan)[1]) == 1
+    # image mode without spec.image: the operator would go to docker.elastic.co
+    image_plan = K.plan(mirror_map(sources(), mode="flatten"), V, KINDS)
+    _pulls, missing = K.verify_resources(load_all("eck-resources.yaml"), image_plan)
+    assert len(missing) == 7 and "docker.elastic.co/kibana/kibana:8.16.1" in missing[1]
+    with pytest.raises(K.ECKError, match="has no default image"):
+        K.resource_pull({"kind": "Beat", "metadata": {"name": "b"}, "spec": {"version": V, "type": "otelbeat"}}, plan)

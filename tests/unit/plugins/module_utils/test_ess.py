@@ -158,16 +158,29 @@ def test_output_is_stable_across_runs_and_input_order():
     assert one == two
 
 
+KEYS = {"configmap": "spec.install.imagesDigestsConfigMap", "secret": "spec.install.dockerSecrets"}
+
+
 def test_settings_edits():
-    edits = E.settings_edits("ess-images", "mirror-pull")
+    edits = E.settings_edits("ess-images", "mirror-pull", keys=KEYS)
     assert edits == [
         {"key": "spec.install.imagesDigestsConfigMap", "value": "ess-images"},
         {"key": "spec.install.dockerSecrets", "value": ["mirror-pull"]},
     ]
-    custom = E.settings_edits("cm", "s", keys={"secret": "dockerSecret"}, secret_as_list=False)
+    custom = E.settings_edits("cm", "s", keys=dict(KEYS, secret="dockerSecret"), secret_as_list=False)
     assert custom[1] == {"key": "dockerSecret", "value": "s"}
     with pytest.raises(ValueError, match="DNS-1123"):
-        E.settings_edits("Bad_Name")
+        E.settings_edits("Bad_Name", keys=KEYS)
+
+
+def test_settings_keys_have_no_unverified_defaults():
+    with pytest.raises(E.ESSError, match=r"no key given for the images digests ConfigMap name \(keys.configmap\)"):
+        E.settings_edits("cm", None)
+    with pytest.raises(E.ESSError, match=r"keys.secret"):
+        E.settings_edits("cm", "s", keys={"configmap": "a.b"})
+    with pytest.raises(E.ESSError, match="unknown key name"):
+        E.settings_edits("cm", None, keys={"configmap": "a", "configMap": "b"})
+    assert E.settings_edits("cm", None, keys={"configmap": "a.b"}) == [{"key": "a.b", "value": "cm"}]
 
 
 def test_numeric_looking_tags_keep_their_text():
@@ -183,10 +196,11 @@ def test_numeric_looking_tags_keep_their_text():
 
 def test_settings_keep_other_pull_secrets():
     current = "spec:\n  install:\n    dockerSecrets: [corp-pull]\n"
-    edits = E.settings_edits(None, "mirror-pull", current=current)
+    edits = E.settings_edits(None, "mirror-pull", current=current, keys=KEYS)
     assert edits == [{"key": "spec.install.dockerSecrets", "value": ["corp-pull", "mirror-pull"]}]
-    again = E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: [corp-pull, mirror-pull]\n")
+    again = E.settings_edits(None, "mirror-pull", keys=KEYS,
+                             current="spec:\n  install:\n    dockerSecrets: [corp-pull, mirror-pull]\n")
     assert again[0]["value"] == ["corp-pull", "mirror-pull"]
-    assert E.settings_edits(None, "mirror-pull", current="other: 1\n")[0]["value"] == ["mirror-pull"]
+    assert E.settings_edits(None, "mirror-pull", current="other: 1\n", keys=KEYS)[0]["value"] == ["mirror-pull"]
     with pytest.raises(E.ESSError, match="not a list"):
-        E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: corp-pull\n")
+        E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: corp-pull\n", keys=KEYS)

@@ -162,8 +162,10 @@ def test_large_blob_streams_with_bounded_memory(tmp_path, registry_factory, skop
     report = mirror([ref], dest.host, pool=pool)
     assert not report["failed"], report["failed"]
     assert skopeo.digest_of("docker://%s/big/image:1" % dest.host, registry=dest) == image.digest
-    # 200 MiB is above the chunked-upload threshold: the blob went up in PATCH chunks
+    # 200 MiB is above the chunked-upload threshold: the blob went up in PATCH chunks, all of them
+    # fed by one download from the source
     assert dest.count("PATCH", r"/blobs/uploads/") >= 2
+    assert src.count("GET", r"/blobs/" + image.layers[0].digest) == 1
     disk = mirror([ref], "oci:%s" % (tmp_path / "out"), pool=pool_for(None, src))
     assert not disk["failed"]
     big = image.layers[0].digest

@@ -1,0 +1,258 @@
+"""airgap.mirror.kibana_fleet_registry on real hosts (kibana.yml) and for ECK (rendered Kibana patch).
+
+Hosts: two Debian hosts over ssh, each with a realistic kibana.yml with comments - kibana1 in the
+dotted form (root:adm 0640), kibana2 in the nested form behind a symlink. One ansible-playbook run
+takes them through check mode, the real run, re-runs, two more changes and two refusals; Kibana's
+restart is a restart command that appends the name of the play it ran in to a marker file, so the
+marker shows in which plays the handler ran. (The hosts have no service manager, so the default
+``service`` restart is not exercised here; it is ``ansible.builtin.service``.)
+
+ECK: no API server can run here. The patch is rendered and its exact shape checked (there is no
+Kibana CRD schema offline for kubernetes-validate); the apply task is reached with a kubeconfig
+pointing at a closed port, which proves the task runs with that kubeconfig and that
+kubernetes.core.k8s accepts its arguments - not what an API server would do with the patch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support import hosts
+from support.ansible_run import AnsibleRunner
+
+FIXTURES = Path(__file__).resolve().parents[2] / "unit" / "fixtures" / "products"
+ROLE = "airgap.mirror.kibana_fleet_registry"
+URL = "http://package-registry.corp.net:8080"
+PROXY = "http://proxy.corp.net:3128"
+MARKER = "/root/kibana-restarts"
+
+
+def t(name: str) -> str:
+    return f"{ROLE} : {name}"
+
+
+def play(name: str, pattern: str = "kibana", check: bool = False, **variables) -> dict:
+    return {"name": name, "hosts": pattern, "gather_facts": False, "check_mode": check,
+            "roles": [{"role": ROLE}], "vars": variables}
+
+
+def put(bed: hosts.HostBed, host: str, local: Path, remote: str) -> None:
+    bed.podman.run("cp", str(local), f"{bed.hosts[host].container}:{remote}")
+
+
+def added_lines(before: str, after: str) -> list[str]:
+    """The lines *after* adds to *before*; fails if it removes or changes any."""
+    ops = list(difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True)))
+    removed = [line for line in ops if line.startswith("- ")]
+    assert not removed, f"lines removed or changed: {removed}"
+    return [line[2:] for line in ops if line.startswith("+ ")]
+
+
+def copy_diff(record: dict) -> dict:
+    diff = record["result"]["diff"]
+    return diff[0] if isinstance(diff, list) else diff
+
+
+@pytest.mark.integration
+@pytest.mark.hosts
+def test_kibana_yml_on_hosts_check_real_rerun_handler_and_refusals(debian_hosts, tmp_path):
+    t_test = time.monotonic()
+    runner = AnsibleRunner(tmp_path / "ansible")
+    bed = debian_hosts(2, "kibana", groups=("kibana",))
+    dotted = (FIXTURES / "kibana-dotted.yml").read_text()
+    nested = (FIXTURES / "kibana-nested.yml").read_text()
+    broken = tmp_path / "broken.yml"
+    broken.write_text("# Fleet switched off the old way\nxpack.fleet: disabled\n")
+    invalid = tmp_path / "invalid.yml"
+    invalid.write_text("server.port: 5601\nelasticsearch.hosts: [https://es01:9200\n")
+
+    bed.exec("kibana1", "mkdir", "-p", "/etc/kibana")
+    put(bed, "kibana1", FIXTURES / "kibana-dotted.yml", "/etc/kibana/kibana.yml")
+    put(bed, "kibana1", broken, "/etc/kibana/broken.yml")
+    bed.exec("kibana1", "sh", "-c", "chown root:adm /etc/kibana/kibana.yml && chmod 0640 /etc/kibana/kibana.yml")
+    bed.exec("kibana2", "mkdir", "-p", "/etc/kibana", "/opt/kibana/config")
+    put(bed, "kibana2", FIXTURES / "kibana-nested.yml", "/opt/kibana/config/kibana.yml")
+    put(bed, "kibana2", invalid, "/etc/kibana/invalid.yml")
+    bed.exec("kibana2", "ln", "-s", "/opt/kibana/config/kibana.yml", "/etc/kibana/kibana.yml")
+
+    common = {
+        "kibana_fleet_registry_url": URL,
+        "kibana_fleet_registry_restart": "command",
+        "kibana_fleet_registry_restart_command": ["/bin/sh", "-c", f"echo '{{{{ ansible_play_name }}}}' >> {MARKER}"],
+    }
+    plays = [
+        play("check", check=True),
+        play("real"),
+        play("re-run"),
+        play("re-run in check mode", check=True),
+        play("proxy and air-gapped", kibana_fleet_registry_proxy_url=PROXY, kibana_fleet_registry_air_gapped=True),
+        play("proxy removed", kibana_fleet_registry_remove_proxy=True, kibana_fleet_registry_air_gapped=True),
+        play("refused", kibana_fleet_registry_config_file=(
+            "{{ '/etc/kibana/broken.yml' if inventory_hostname == 'kibana1' else '/etc/kibana/invalid.yml' }}")),
+    ]
+    inventory = json.loads(bed.inventory.read_text())
+    inventory["all"]["vars"]["ansible_pipelining"] = True
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory))
+    res = runner.playbook(json.dumps(plays) + "\n", inventory=inv, extra_vars=common, diff=True)
+    assert res.rc != 0, "the refused play did not fail\n" + res.output
+
+    write = t("Write kibana.yml")
+    for host, original, form in (("kibana1", dotted, "dotted"), ("kibana2", nested, "nested")):
+        writes = res.task(write, host)
+        assert [w["changed"] for w in writes] == [True, True, False, False, True, True], (host, writes)
+        # check mode: announced the change, wrote nothing (the real run started from the original)
+        announced = copy_diff(writes[0])
+        assert announced["before"] == original
+        assert copy_diff(writes[1])["before"] == original, "check mode wrote the file"
+        after_real = copy_diff(writes[1])["after"]
+        assert announced["after"] == after_real, "the real run wrote something else than check mode announced"
+        if form == "dotted":
+            assert added_lines(original, after_real) == [f"xpack.fleet.registryUrl: {URL}\n"]
+        else:
+            assert added_lines(original, after_real) == [f"    registryUrl: {URL}\n"]
+        # the proxy play added two settings, the last play removed the proxy again
+        with_proxy = copy_diff(writes[4])["after"]
+        assert copy_diff(writes[4])["before"] == after_real
+        assert sorted(added_lines(after_real, with_proxy)) == sorted(
+            [f"xpack.fleet.registryProxyUrl: {PROXY}\n", "xpack.fleet.isAirGapped: true\n"] if form == "dotted"
+            else [f"    registryProxyUrl: {PROXY}\n", "    isAirGapped: true\n"])
+        final = bed.exec(host, "cat", "/etc/kibana/kibana.yml").stdout
+        assert copy_diff(writes[5])["after"] == final
+        assert sorted(added_lines(original, final)) == sorted(
+            [f"xpack.fleet.registryUrl: {URL}\n", "xpack.fleet.isAirGapped: true\n"] if form == "dotted"
+            else [f"    registryUrl: {URL}\n", "    isAirGapped: true\n"])
+        settings = yaml.safe_load(final)
+        fleet = ({k[len("xpack.fleet."):]: v for k, v in settings.items() if k.startswith("xpack.fleet.")}
+                 if form == "dotted" else settings["xpack"]["fleet"])
+        assert fleet == {"agents.enabled" if form == "dotted" else "agents":
+                         True if form == "dotted" else {"enabled": True},
+                         "registryUrl": URL, "isAirGapped": True}
+        # the handler ran exactly in the plays that changed the file, after it, once per play
+        assert bed.exec(host, "cat", MARKER).stdout == "real\nproxy and air-gapped\nproxy removed\n"
+        # re-runs (normal and check mode) changed nothing at all
+        for name in ("re-run", "re-run in check mode"):
+            changed = [r["task"] for r in _play_records(res, host, name) if r["changed"]]
+            assert changed == [], (host, name, changed)
+
+    # kibana1: mode, owner and group kept, one backup per change; kibana2: still a symlink
+    assert bed.exec("kibana1", "stat", "-c", "%U:%G %a", "/etc/kibana/kibana.yml").stdout.strip() == "root:adm 640"
+    backups = bed.exec("kibana1", "sh", "-c", "ls /etc/kibana | grep -c '^kibana.yml\\..*~$'").stdout.strip()
+    assert backups == "3"
+    assert bed.exec("kibana2", "readlink", "/etc/kibana/kibana.yml").stdout.strip() == "/opt/kibana/config/kibana.yml"
+
+    # refusals: the message names the host's file and the reason; nothing written, no restart
+    failed = {r["host"]: r for r in res.failed}
+    assert set(failed) == {"kibana1", "kibana2"}
+    assert all(r["task"] == t("Report the failed edit") for r in failed.values()), res.output
+    msg1, msg2 = failed["kibana1"]["result"]["msg"], failed["kibana2"]["result"]["msg"]
+    assert msg1.startswith("kibana1:/etc/kibana/broken.yml was not changed: /etc/kibana/broken.yml"), msg1
+    assert "xpack.fleet" in msg1 and "/tmp/" not in msg1, msg1
+    assert msg2.startswith("kibana2:/etc/kibana/invalid.yml was not changed: /etc/kibana/invalid.yml"), msg2
+    assert "line 2" in msg2 and "/tmp/" not in msg2, msg2
+    assert bed.exec("kibana1", "cat", "/etc/kibana/broken.yml").stdout == broken.read_text()
+    assert bed.exec("kibana2", "cat", "/etc/kibana/invalid.yml").stdout == invalid.read_text()
+    assert bed.exec("kibana1", "cat", MARKER).stdout == "real\nproxy and air-gapped\nproxy removed\n"
+    # no scratch copy left on the controller
+    assert not list(Path(tempfile.gettempdir()).glob("airgap-kibana-kibana[12]-*"))
+    print(f"\n[kibana] hosts test body {time.monotonic() - t_test:.1f}s")
+
+
+def _play_records(res, host: str, play_name: str) -> list[dict]:
+    """Task records of *host* in the play called *play_name* (plays run in order; the role's first
+    task, its argument validation, starts each)."""
+    order = ["check", "real", "re-run", "re-run in check mode", "proxy and air-gapped", "proxy removed", "refused"]
+    chunks: list[list[dict]] = []
+    for r in res.results:
+        if r["kind"] != "task" or r["host"] != host:
+            continue
+        if r["task"].startswith(t("Validating arguments against arg spec")):
+            chunks.append([])
+        if chunks:
+            chunks[-1].append(r)
+    return chunks[order.index(play_name)]
+
+
+ECK_PLAY = """
+- name: Kibana on ECK
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: airgap.mirror.kibana_fleet_registry
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
+    out = tmp_path / "manifests"
+    out.mkdir()
+    base = {"kibana_fleet_registry_target": "eck", "kibana_fleet_registry_eck_name": "quickstart",
+            "kibana_fleet_registry_eck_namespace": "elastic", "kibana_fleet_registry_url": URL,
+            "kibana_fleet_registry_air_gapped": True, "kibana_fleet_registry_manifest_dir": str(out)}
+    manifest = out / "kibana-quickstart-fleet.yaml"
+
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=base, check=True, diff=True)
+    assert res.rc == 0, res.output
+    assert not manifest.exists(), "check mode wrote the manifest"
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=base)
+    assert res.rc == 0, res.output
+    expected = {"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana",
+                "metadata": {"name": "quickstart", "namespace": "elastic"},
+                "spec": {"config": {"xpack.fleet.registryUrl": URL, "xpack.fleet.isAirGapped": True}}}
+    assert yaml.safe_load(manifest.read_text()) == expected
+    assert res.one(t("Render the Kibana resource patch"))["result"]["ansible_facts"][
+        "kibana_fleet_registry_resource"] == expected
+    assert res.one(t("Apply the Kibana resource patch (server-side apply)"))["skipped"], "applied without kubeconfig"
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=base)
+    assert res.rc == 0 and res.changed == [], res.output
+
+    # nested form, with the proxy; isAirGapped given as a string (as -e key=value gives it)
+    res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, "kibana_fleet_registry_eck_key_style": "nested",
+                                                     "kibana_fleet_registry_proxy_url": PROXY,
+                                                     "kibana_fleet_registry_air_gapped": "false"})
+    assert res.rc == 0, res.output
+    assert yaml.safe_load(manifest.read_text())["spec"] == {"config": {"xpack": {"fleet": {
+        "registryUrl": URL, "registryProxyUrl": PROXY, "isAirGapped": False}}}}
+
+    # with a kubeconfig: the manifest is written first, then kubernetes.core.k8s contacts that
+    # cluster (a closed port here: connection refused, named by the module)
+    port = closed_port()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "test", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}))
+    manifest.unlink()
+    res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, "kibana_fleet_registry_kubeconfig": str(kubeconfig)})
+    assert res.rc != 0
+    (failed,) = res.failed
+    assert failed["task"] == t("Apply the Kibana resource patch (server-side apply)"), res.output
+    assert f"port={port}" in failed["result"]["msg"] and "Connection refused" in failed["result"]["msg"], failed
+    assert yaml.safe_load(manifest.read_text()) == expected
+
+    # refusals, named: a name Kubernetes would reject, proxy removal, a URL that is not http(s)
+    for extra, message in (
+        ({"kibana_fleet_registry_eck_name": "Quick_Start"}, "must be a DNS-1123 subdomain"),
+        ({"kibana_fleet_registry_remove_proxy": True}, "not supported with target eck"),
+        ({"kibana_fleet_registry_url": "package-registry.corp.net:8080"}, "must be an http(s) URL"),
+        ({"kibana_fleet_registry_proxy_url": "your-nat-gateway.corp.net"}, "Kibana rejects a bare host name"),
+        ({"kibana_fleet_registry_url": "", "kibana_fleet_registry_url_from": "epr1"},
+         "run airgap.mirror.package_registry on that host first"),
+    ):
+        res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, **extra})
+        assert res.rc != 0 and message in res.output, (extra, res.output)

@@ -184,7 +184,11 @@ class Reg:
     """A Registry plus access-log accounting (requests by kind, bytes served)."""
 
     def __init__(self, workdir):
-        self.registry = Registry(workdir, extra_config={"log": {"level": "warn"}}).start()
+        # configured as Debian's packaged /etc/docker/registry/config.yml does (the in-memory blob
+        # descriptor cache), with warnings only in the application log; the access log stays on
+        # because the benchmark counts requests from it
+        self.registry = Registry(workdir, extra_config={
+            "log": {"level": "warn"}, "storage": {"cache": {"blobdescriptor": "inmemory"}}}).start()
         self._offset = 0
         self._cpu = 0.0
 

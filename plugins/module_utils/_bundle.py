@@ -64,7 +64,7 @@ from ._oci import manifest as _manifest
 from ._oci import mirrormap as _mirrormap
 from ._oci import reference as _ref
 from ._oci.errors import LayoutError, NotFound, OCIError
-from ._oci.layout import LAYOUT_VERSION, REF_NAME, Layout, free_bytes, fsync_dir
+from ._oci.layout import LAYOUT_VERSION, REF_NAME, Layout, atomic_write, free_bytes, fsync_dir
 
 FORMAT = "airgap.mirror/bundle/v1"
 TAR_WRITER = "airgap.mirror/tar-stream/v1"
@@ -164,26 +164,6 @@ def _temp_pattern(name):
 
 
 # ----------------------------------------------------------------------------- small file helpers
-
-def _atomic_write(path, data):
-    """Write *data* to *path* through a temporary file in the same directory (fsync, rename).
-    Works on FAT/exFAT media too (a refused chmod is not an error there)."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.fchmod(handle.fileno(), 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(directory)
-
 
 def _os_error(exc, what):
     if exc.errno == errno.ENOSPC:
@@ -916,9 +896,9 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
                           "changed while packing" % (out.total, len(parts), plan.tar_size, len(plan.part_names)))
     doc = plan.document(parts)
     try:
-        _atomic_write(os.path.join(bundle_dir, sums_file_name(plan.name)),
+        atomic_write(os.path.join(bundle_dir, sums_file_name(plan.name)),
                       "".join("%s  %s\n" % (h, n) for n, _s, h in parts).encode())
-        _atomic_write(manifest_path, _dumps(doc))
+        atomic_write(manifest_path, _dumps(doc))
     except OSError as exc:
         raise BundleError(_os_error(exc, "writing the manifest %s" % manifest_path),
                           part=manifest_file_name(plan.name)) from None
@@ -1602,18 +1582,7 @@ def _write_mirror_map(path, doc, layout_path, check_mode):
     new = _map_entries(doc, layout_path)
     sources = set(e["source"] for e in new)
     merged = [e for e in existing if e["source"] not in sources] + new
-    text = _mirrormap.dumps(merged).encode("utf-8")
     try:
-        with open(path, "rb") as handle:
-            if handle.read() == text:
-                return False
-    except FileNotFoundError:
-        pass
-    if check_mode:
-        return True
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        _atomic_write(os.path.abspath(path), text)
+        return _mirrormap.write(os.path.abspath(path), merged, check_mode)
     except OSError as exc:
         raise BundleError(_os_error(exc, "writing the mirror map %s" % path)) from None
-    return True

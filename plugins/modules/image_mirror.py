@@ -436,17 +436,10 @@ def main():
     }
     if map_path:
         result["mirror_map_path"] = map_path
-        new_text = _mirrormap.dumps(report["mirror_map"])
         try:
-            with open(map_path, "r", encoding="utf-8") as handle:
-                map_changed = handle.read() != new_text
-        except FileNotFoundError:
-            map_changed = True
-        if map_changed and not module.check_mode:
-            try:
-                write_mirror_map(map_path, report["mirror_map"])
-            except OSError as exc:
-                module.fail_json(msg="cannot write the mirror map %s: %s" % (map_path, exc.strerror), **result)
+            map_changed = write_mirror_map(map_path, report["mirror_map"], check_mode=module.check_mode)
+        except OSError as exc:
+            module.fail_json(msg="cannot write the mirror map %s: %s" % (map_path, exc.strerror), **result)
         result["changed"] = result["changed"] or map_changed
     if module._diff:
         result["diff"] = {"before": _diff_text(report["diff"]["before"]),

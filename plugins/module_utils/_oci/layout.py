@@ -52,15 +52,19 @@ def fsync_dir(path):
 
 
 def atomic_write(path, data, mode=0o644):
-    """Write bytes to *path* atomically (temp file in the same directory, fsync, rename)."""
+    """Write bytes to *path* atomically (temp file in the same directory, fsync, rename).
+
+    The mode is set where the filesystem keeps modes; FAT/exFAT removable media refuse chmod,
+    which is not an error there. (Secret files go through ``_fileio``, which insists.)"""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+            with contextlib.suppress(OSError):
+                os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -164,17 +164,6 @@ def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mod
     }
 
 
-def write_mirror_map(path, entries):
-    """Write the mirror map atomically; returns True when the file changed."""
-    text = _mirrormap.dumps(entries).encode("utf-8")
-    try:
-        with open(path, "rb") as handle:
-            if handle.read() == text:
-                return False
-    except FileNotFoundError:
-        pass
-    from .layout import atomic_write
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    atomic_write(path, text, mode=0o644)
-    return True
+def write_mirror_map(path, entries, check_mode=False):
+    """Write the mirror map atomically; returns True when the file changed (or would change)."""
+    return _mirrormap.write(path, entries, check_mode)

@@ -25,6 +25,7 @@ a re-run that changes nothing from rewriting it. The map doubles as the lockfile
 from __future__ import annotations
 
 import json
+import os
 
 from . import reference as _ref
 from .errors import InvalidReference
@@ -99,6 +100,23 @@ def loads(text, origin="<mirror map>"):
         clean["size"] = int(clean["size"] or 0)
         entries.append(clean)
     return entries
+
+
+def write(path, entries, check_mode=False):
+    """Write the mirror map atomically, only when its content changes; returns True when it changed
+    (or, in check mode, would change)."""
+    from .layout import atomic_write
+    text = dumps(entries).encode("utf-8")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    if not check_mode:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic_write(path, text, mode=0o644)
+    return True
 
 
 def load(path):

@@ -28,7 +28,7 @@ from .harness import (MIRROR_PLAYBOOK, MiB, audit_layout, audit_registry, kill_t
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-HUGE = 136 * MiB       # above the module's 128 MiB chunked-upload threshold: chunks of 64 MiB
+HUGE = 136 * MiB       # above the module's upload_chunk_size (64 MiB): three chunks
 CHUNK = 64 * MiB
 LARGE = 24 * MiB
 

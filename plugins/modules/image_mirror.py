@@ -137,7 +137,7 @@ options:
   state_dir:
     description:
       - Directory for what lets an interrupted run (killed, power loss) resume when it is run again -
-        the session of each blob being uploaded to a registry in chunks (blobs over 128 MiB), so the
+        the session of each blob being uploaded to a registry in chunks (blobs over O(upload_chunk_size)), so the
         re-run sends only what the registry has not acknowledged. Where the registry no longer knows
         the session, the upload starts again. Files are C(0600); they are removed once a run completes.
       - Defaults to C(.airgap-state) next to O(mirror_map) when that is set.

@@ -897,7 +897,7 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
     doc = plan.document(parts)
     try:
         atomic_write(os.path.join(bundle_dir, sums_file_name(plan.name)),
-                      "".join("%s  %s\n" % (h, n) for n, _s, h in parts).encode())
+                     "".join("%s  %s\n" % (h, n) for n, _s, h in parts).encode())
         atomic_write(manifest_path, _dumps(doc))
     except OSError as exc:
         raise BundleError(_os_error(exc, "writing the manifest %s" % manifest_path),

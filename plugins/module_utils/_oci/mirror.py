@@ -8,7 +8,6 @@ benchmark. Returns a plain-data report (per image, totals, mirror map entries, d
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 

@@ -68,11 +68,13 @@ class Scheduler:
             for dep in task.deps:
                 dep.dependents.append(task)
         self._remaining = len(tasks)
+        # the ready set is taken before anything runs: a task whose dependencies finish while
+        # this loop submits is submitted by _finish, and must not be submitted here again
+        initial = [task for task in tasks if task.pending == 0]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="airgap-copy") as pool:
             self._pool = pool
-            for task in tasks:
-                if task.pending == 0:
-                    pool.submit(self._run, task)
+            for task in initial:
+                pool.submit(self._run, task)
             self._done.wait()
         self._pool = None
 

@@ -53,3 +53,29 @@ def test_bugs_and_deadline_are_reported_not_raised():
     time.sleep(0.01)
     Scheduler(1, deadline=deadline).run([late])
     assert "deadline" in str(late.error)
+
+
+def test_each_task_runs_exactly_once_when_dependencies_finish_during_submission():
+    """A dependency finishing while the scheduler is still submitting the initially ready tasks
+    used to get its dependent submitted twice: the run then ended before every task had run (an
+    image reported copied whose tag was never pushed)."""
+    runs = {}
+    lock = threading.Lock()
+
+    def count(name):
+        def fn():
+            with lock:
+                runs[name] = runs.get(name, 0) + 1
+        return fn
+
+    for _attempt in range(5):
+        runs.clear()
+        firsts = [_Task("a%d" % i, count("a%d" % i)) for i in range(300)]
+        seconds = [_Task("d%d" % i, count("d%d" % i), deps=[firsts[i]]) for i in range(300)]
+        tops = [_Task("t%d" % i, count("t%d" % i), deps=[seconds[i]]) for i in range(300)]
+        tasks = []
+        for i in range(300):  # each dependent right after its dependency, as Copier.build lists them
+            tasks += [firsts[i], seconds[i], tops[i]]
+        Scheduler(8).run(tasks)
+        assert all(t.ended is not None for t in tasks), [t.name for t in tasks if t.ended is None][:5]
+        assert runs == {t.name: 1 for t in tasks}

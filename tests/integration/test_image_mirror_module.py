@@ -109,24 +109,100 @@ def test_failures_are_listed_and_the_rest_is_copied(seeded, play, tmp_path, regi
     assert [e["source"] for e in written["images"]] == [good]
 
 
-def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_factory, ansible_run, plain_registry):
+def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_factory, ansible_run, plain_registry,
+                                                     skopeo):
+    """``module_defaults: {group/airgap.mirror.registry: ...}`` carries the mirror's credentials
+    (dest_username/dest_password) and its CA (ca_path) to an image_mirror task that sets neither,
+    against a TLS + htpasswd registry. Negative controls in the same run: the same task with the
+    same defaults minus ca_path fails TLS verification, minus the credentials fails authentication.
+    The airgap.mirror.mirror_images role does not see the defaults (it names every registry option,
+    as default(omit)) and takes its mirror_images_* variables instead - what docs/awx.md tells
+    users. The password never appears in the output."""
     dest = registry_factory(tls=True, auth=True)
-    auth = dest.auth_file(tmp_path / "auth.json")
-    play = tmp_path / "group.yml"
-    play.write_text("""
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/airgap.mirror.registry:
-      auth_file: %s
-      ca_path: %s
-      insecure_registries: [%s]
-  tasks:
-    - name: Mirror with group defaults
+    image = sorted(seeded.values())[0]
+    map_path = tmp_path / "group-map.yml"
+    extra = {"image": image, "dest": dest.host, "plain": plain_registry.host, "user": dest.username,
+             "password": dest.password, "ca": str(dest.ca_path), "map_path": str(map_path)}
+    task = """
+    - name: %s
       airgap.mirror.image_mirror:
-        images: %s
-        dest: %s/grouped
-""" % (auth, dest.ca_path, plain_registry.host, json.dumps(sorted(seeded.values())[:1]), dest.host))
-    res = ansible_run.playbook(play)
+        images: ["{{ image }}"]
+        dest: "{{ dest }}/grouped"
+        mirror_map: "{{ map_path }}"
+      ignore_errors: %s
+"""
+    defaults = {
+        "credentials": """        dest_username: "{{ user }}"
+        dest_password: "{{ password }}"
+""",
+        "ca": """        ca_path: "{{ ca }}"
+""",
+        "insecure": """        insecure_registries: ["{{ plain }}"]
+""",
+    }
+
+    def play(name, parts):
+        return ("- name: %s\n  hosts: localhost\n  gather_facts: false\n  module_defaults:\n"
+                "    group/airgap.mirror.registry:\n%s  tasks:" % (name, "".join(defaults[p] for p in parts)))
+
+    playbook = "\n".join([
+        play("Defaults without ca_path", ["credentials", "insecure"]) + task % ("Without ca_path", "true"),
+        play("Defaults without credentials", ["ca", "insecure"]) + task % ("Without credentials", "true"),
+        play("All the registry options as group defaults", ["credentials", "ca", "insecure"])
+        + task % ("Mirror with group defaults", "false") + """
+    # The role names every registry option as "{{ mirror_images_... | default(omit, true) }}", and
+    # an argument that templates to omit removes the option, module default included (ansible-core
+    # ChainTemplar: "omit == obliterate"). docs/awx.md says so: the role takes mirror_images_* vars.
+    - name: The role does not see the group defaults
+      ansible.builtin.include_role:
+        name: airgap.mirror.mirror_images
+        apply:
+          ignore_errors: true
+      vars:
+        mirror_images_images: ["{{ image }}"]
+        mirror_images_registry: "{{ dest }}/role-defaults"
+        mirror_images_insecure_registries: ["{{ plain }}"]
+    - name: The role with its own variables
+      ansible.builtin.include_role:
+        name: airgap.mirror.mirror_images
+      vars:
+        mirror_images_images: ["{{ image }}"]
+        mirror_images_registry: "{{ dest }}/role"
+        mirror_images_insecure_registries: ["{{ plain }}"]
+        mirror_images_dest_username: "{{ user }}"
+        mirror_images_dest_password: "{{ password }}"
+        mirror_images_ca_path: "{{ ca }}"
+    - name: Role result
+      ansible.builtin.debug:
+        var: mirror_images_result
+"""])
+    res = ansible_run.playbook(playbook, extra_vars=extra)
     assert res.rc == 0, res.output
-    assert res.one("Mirror with group defaults")["result"]["totals"]["copied"] == 1
+
+    # negative controls: the same task, one part of the defaults removed, fails for that reason
+    no_ca = res.one("Without ca_path")
+    assert no_ca["failed"], res.output
+    assert "TLS verification of %s failed" % dest.host in no_ca["result"]["msg"], no_ca["result"]["msg"]
+    no_creds = res.one("Without credentials")
+    assert no_creds["failed"], res.output
+    assert "access denied" in no_creds["result"]["msg"] and "TLS" not in no_creds["result"]["msg"], \
+        no_creds["result"]["msg"]
+    assert [i["status"] for i in no_ca["result"]["images"] + no_creds["result"]["images"]] == ["failed", "failed"]
+
+    # the real run: everything from module_defaults
+    r = res.one("Mirror with group defaults")
+    assert not r["failed"] and r["changed"], res.output
+    assert r["result"]["totals"]["copied"] == 1
+    written = r["result"]["images"][0]
+    assert written["destination"].startswith(dest.host + "/grouped/")
+    role_defaults = [rec for rec in res.results if rec["kind"] == "task" and rec["action"] == "airgap.mirror.image_mirror"
+                     and rec["task"].endswith("/role-defaults")]
+    assert len(role_defaults) == 1 and role_defaults[0]["failed"], res.output
+    assert "TLS verification of %s failed" % dest.host in role_defaults[0]["result"]["msg"]
+    role = res.one("Role result")["result"]["mirror_images_result"]
+    assert role["totals"]["copied"] == 1 and role["images"][0]["destination"].startswith(dest.host + "/role/")
+    for ref in (written["destination"], role["images"][0]["destination"]):
+        assert skopeo.digest_of("docker://" + ref, registry=dest) == written["digest"]
+    assert [e["destination"] for e in yaml.safe_load(map_path.read_text())["images"]] == [written["destination"]]
+    assert dest.password not in res.stdout + res.stderr
+    assert dest.password not in json.dumps(res.results)

@@ -141,7 +141,7 @@ def test_the_scan_sees_the_known_imports():
 
 
 def test_requirements_txt_is_exactly_what_plugins_import():
-    required, _ = third_party_imports()
+    required = third_party_imports()[0]
     imported = imported_distributions(required)
     declared = declared_requirements()
     missing = sorted(set(imported) - set(declared))

@@ -28,6 +28,10 @@ description:
     mirrored.
   - Runs where the network path and the disk are; use C(delegate_to) to pick the mirror host. Needs
     the C(httpx) Python library there.
+  - Can split one image set across several workers (O(shard_index), O(shard_count)) - hosts of an
+    inventory group, or slices of an AWX job - followed by one final run with O(verify=true) that
+    completes and checks the whole set and writes the one mirror map. See the playbook
+    C(airgap.mirror.mirror_sharded) and C(docs/awx.md).
 extends_documentation_fragment:
   - airgap.mirror.registry
   - airgap.mirror.attributes
@@ -134,6 +138,47 @@ options:
       - Requests and transfers in flight at once, across all images and blobs.
     type: int
     default: 8
+  verify:
+    description:
+      - Trust nothing already in the destination. The mirror map is not used as lockfile, every image
+        is resolved fully, and each of its blobs and manifests is checked in its destination repository
+        (HEAD requests). Whatever is missing is copied again (mounted when the registry has the blob in
+        another repository); in check mode it is only reported (C(missing) in RV(images)).
+      - The final step after a sharded copy (O(shard_count)), and a periodic audit of a mirror.
+    type: bool
+    default: false
+  shard_count:
+    description:
+      - Split the copy across this many workers, each running this module with the same O(images),
+        O(dest) and options and its own O(shard_index).
+      - Every worker resolves the whole set the same way and computes the same split from the plan alone.
+        Each unique blob is assigned to one worker, balanced by bytes (largest first to the worker with
+        the fewest bytes so far), and uploaded once, to the repository of the first image that has it;
+        every other repository gets it by cross-repository mount. Each image is assigned to one worker
+        (round-robin by position), which mounts its blobs and pushes its manifests once all its blobs
+        are in place.
+      - A sharded run needs a registry O(dest), does not read or write O(mirror_map) and ignores
+        O(use_mirror_map). Pin O(images) by digest (or resolve them once, for example from a release
+        file) so all workers see the same plan; a tag moved between the workers' resolutions only makes
+        the final run copy more.
+      - Follow the workers with one run without shard options and with O(verify=true). It completes
+        what the workers left (images C(deferred), or failed) - mounts and manifests only when every
+        worker finished - checks the whole set and writes the mirror map.
+      - V(1) (the default) is an ordinary, unsharded run.
+    type: int
+    default: 1
+  shard_index:
+    description:
+      - This worker's number, from V(0) to O(shard_count) minus one. Required when O(shard_count) is more
+        than one.
+    type: int
+  shard_wait:
+    description:
+      - Seconds a worker waits, after uploading its own blobs, for the blobs of its images that other
+        workers upload. An image whose blobs are not all there by then is left for the final run
+        (status C(deferred), not a failure), so workers that do not run at the same time are safe.
+    type: float
+    default: 60
   state_dir:
     description:
       - Directory for what lets an interrupted run (killed, power loss) resume when it is run again -
@@ -164,6 +209,21 @@ EXAMPLES = r"""
     auth_file: ~/.pull-secret.json
     mirror_map: /srv/mirror/mirror-map.yml
   delegate_to: mirror-host
+
+- name: One of three workers mirroring one release together (hosts of group mirror_workers)
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    dest: mirror.example.com:8443
+    shard_index: "{{ (groups['mirror_workers'] | sort).index(inventory_hostname) }}"
+    shard_count: 3
+
+- name: Then, once, complete and check the whole set and write the mirror map
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    dest: mirror.example.com:8443
+    verify: true
+    mirror_map: /srv/mirror/mirror-map.yml
+  run_once: true
 
 - name: Mirror to disk, for removable media
   airgap.mirror.image_mirror:
@@ -232,8 +292,16 @@ images:
       description: Bytes of every manifest and blob of the image.
       type: int
     status:
-      description: V(copied), V(present) (nothing to do), V(would_copy) (check mode) or V(failed).
+      description:
+        - V(copied), V(present) (nothing to do), V(would_copy) (check mode) or V(failed).
+        - In a sharded run also V(other_shard) (another worker's image) and V(deferred) (left for the
+          final run, because a blob another worker uploads was not there within O(shard_wait)).
       type: str
+    missing:
+      description: Digests of blobs and manifests that O(verify=true) found missing in the destination.
+      type: list
+      elements: str
+      returned: when O(verify=true) found something missing
     changed:
       description: Whether this image was (or would be) written.
       type: bool
@@ -251,9 +319,9 @@ images:
       type: list
       elements: str
     error:
-      description: Why the image failed.
+      description: Why the image failed, or why it was deferred.
       type: str
-      returned: when status is failed
+      returned: when status is failed or deferred
 attachments:
   description: The attached artifacts, in the same form as RV(images).
   returned: always
@@ -281,6 +349,21 @@ totals:
     failed:
       description: Images that failed.
       type: int
+    deferred:
+      description: Images this worker left for the final run (sharded runs).
+      type: int
+    other_shard:
+      description: Images assigned to other workers (sharded runs).
+      type: int
+    repaired:
+      description: Images O(verify=true) found incomplete and completed.
+      type: int
+    shard:
+      description:
+        - This worker's share (sharded runs) - C(index), C(count), C(assigned_blobs), C(assigned_bytes),
+          C(assigned_images), and C(bytes_per_shard), the bytes assigned to every worker.
+      type: dict
+      returned: when O(shard_count) is more than one
     unique_blobs:
       description: Distinct blobs of the images that needed copying (per destination).
       type: int
@@ -347,6 +430,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import m
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import parse_location
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import HTTPX_IMPORT_ERROR
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.resume import UploadSessions
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.shard import Shard
 
 
 def _source_registries(images):
@@ -381,6 +465,10 @@ def main():
             "concurrency": {"type": "int", "default": 8},
             "upload_chunk_size": {"type": "str", "default": "64M"},
             "state_dir": {"type": "path"},
+            "verify": {"type": "bool", "default": False},
+            "shard_count": {"type": "int", "default": 1},
+            "shard_index": {"type": "int"},
+            "shard_wait": {"type": "float", "default": 60},
         },
     })
     module = AnsibleModule(supports_check_mode=True, **spec)
@@ -393,10 +481,27 @@ def main():
         chunk = parse_size(params["upload_chunk_size"])
     except ValueError as exc:
         module.fail_json(msg="upload_chunk_size: %s" % exc)
+    shard = None
+    if params["shard_count"] != 1 or params["shard_index"] not in (None, 0):
+        if params["shard_index"] is None:
+            module.fail_json(msg="shard_index is required when shard_count is %d" % params["shard_count"])
+        try:
+            shard = Shard(params["shard_index"], params["shard_count"])
+        except OCIError as exc:
+            module.fail_json(msg=str(exc))
+        if shard.count > 1 and params["mirror_map"]:
+            module.fail_json(msg="a sharded run (shard_count=%d) does not write mirror_map: the final run, without "
+                                 "shard options and with verify=true, writes it once for the whole set"
+                             % shard.count)
+        if shard.count > 1 and params["verify"]:
+            module.fail_json(msg="verify=true is the final run after the workers: run it without shard_index and "
+                                 "shard_count")
+    if params["shard_wait"] < 0:
+        module.fail_json(msg="shard_wait must not be negative")
 
     lock = None
     map_path = params["mirror_map"]
-    if map_path and params["use_mirror_map"]:
+    if map_path and params["use_mirror_map"] and not params["verify"]:
         try:
             lock = _mirrormap.load(map_path)
         except FileNotFoundError:
@@ -418,7 +523,8 @@ def main():
                 params["images"], params["dest"], src=params["src"], pool=pool,
                 concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
                 overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
-                attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions)
+                attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions,
+                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"])
         finally:
             pool.close()
     except (OCIError, ValueError) as exc:

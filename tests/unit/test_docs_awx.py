@@ -16,14 +16,6 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "awx.md")
 
-# The sharding interface the integrator is adding (issue 7): names docs/awx.md may use before they
-# exist in the tree. This allow-list is removed once they exist.
-PENDING_PLAYBOOKS = {"mirror_shard", "mirror_sharded"}
-PENDING_ROLE_VARS = {"mirror_images_shard_index", "mirror_images_shard_count", "mirror_images_shard_wait",
-                     "mirror_images_verify"}
-PENDING_PLAYBOOK_VARS = {"airgap_mirror_workers"}
-PENDING_MODULE_OPTIONS = {"image_mirror": {"shard_index", "shard_count", "shard_wait", "verify"}}
-
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.M | re.S)
 FQCN = re.compile(r"\bairgap\.mirror\.([a-z0-9_]+)")
 PLAYBOOK_VAR = re.compile(r"(?<![A-Za-z0-9_.])(airgap_mirror_[a-z0-9_]+)")
@@ -126,7 +118,7 @@ def test_every_yaml_block_parses(blocks):
 def test_every_airgap_mirror_name_resolves(doc):
     names = set(FQCN.findall(doc))
     assert {"mirror", "configure_hosts", "image_mirror", "registry"} <= names, "the guide lost its core references"
-    missing = sorted(n for n in names if resolves(n) is None and n not in PENDING_PLAYBOOKS)
+    missing = sorted(n for n in names if resolves(n) is None)
     assert not missing, ("docs/awx.md names airgap.mirror." + ", airgap.mirror.".join(missing)
                          + " - no playbook, module, role, plugin or action group of that name")
 
@@ -139,7 +131,7 @@ def test_role_variables_are_role_options(doc):
     problems = []
     checked = 0
     for role in roles:
-        known = role_options(role) | (PENDING_ROLE_VARS if role == "mirror_images" else set())
+        known = role_options(role)
         for var in sorted(set(re.findall(rf"(?<![A-Za-z0-9_.]){role}_[a-z0-9_]+", doc))):
             checked += 1
             if var not in known:
@@ -152,7 +144,7 @@ def test_playbook_variables_exist(doc):
     used = set(PLAYBOOK_VAR.findall(doc))
     assert "airgap_mirror_hosts" in used
     playbooks = "\n".join(read("playbooks", f) for f in os.listdir(os.path.join(ROOT, "playbooks")) if f.endswith(".yml"))
-    missing = sorted(v for v in used if v not in playbooks and v not in PENDING_PLAYBOOK_VARS)
+    missing = sorted(v for v in used if v not in playbooks)
     assert not missing, f"docs/awx.md uses {missing}, which no playbook under playbooks/ reads"
 
 
@@ -166,7 +158,7 @@ def test_module_arguments_and_module_defaults_are_options(blocks):
                 if isinstance(key, str) and key.startswith("airgap.mirror.") and isinstance(value, dict):
                     name = key.split(".", 2)[2]
                     tasks += 1
-                    unknown = set(value) - module_options(name) - PENDING_MODULE_OPTIONS.get(name, set())
+                    unknown = set(value) - module_options(name)
                     if unknown:
                         problems.append(f"{key}: {sorted(unknown)} are not options of plugins/modules/{name}.py")
                 if key == "module_defaults":

@@ -161,8 +161,14 @@ class Copier:
 
     # ---------------------------------------------------------------- graph
 
-    def build(self, jobs):
-        """Task graph for every job (and attachment) whose status is "copy"."""
+    def build(self, jobs, homes=None, ready=()):
+        """Task graph for every job (and attachment) whose status is "copy".
+
+        *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
+        is uploaded once; a blob whose home is already complete (its image is present) or listed
+        in *ready* is mounted from there instead of being uploaded again."""
+        homes = homes or {}
+        ready = set(ready)
         tasks = []
         per_repo = {}    # (dest key, digest) -> task making the blob present in that repository
         primary = {}     # (blob scope, digest) -> (task, dest) of the first copy in that scope
@@ -180,7 +186,15 @@ class Copier:
                 if task is None:
                     scope = (dest.blob_scope, desc.digest)
                     first = primary.get(scope)
-                    if first is None:
+                    home = homes.get(scope)
+                    if first is None and home is not None and getattr(dest, "can_mount", False) and \
+                            home.dest.key != dest.key and (home.job.status == "present" or scope in ready):
+                        # the blob is already at home: mount it from there, no bytes
+                        primary[scope] = (None, home.dest)
+                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                                     _bind(self._mount_blob, job, dest, desc, home.dest), owner=job)
+                        tasks.append(task)
+                    elif first is None:
                         task = _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                                      _bind(self._copy_blob, job, dest, desc), owner=job)
                         primary[scope] = (task, dest)
@@ -193,6 +207,11 @@ class Copier:
                         tasks.append(task)
                     else:
                         task = first[0]
+                        if task is None:  # no mount into this kind of destination: copy (kept safe;
+                            # a blob scope is one registry or one layout, so this does not happen)
+                            task = _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
+                                         _bind(self._copy_blob, job, dest, desc), owner=job)
+                            tasks.append(task)
                     per_repo[key] = task
                 blob_task[desc.digest] = task
 
@@ -252,8 +271,18 @@ class Copier:
             with self._lock:
                 self.counts["manifests"] += 1
 
-    def run(self, jobs):
-        tasks, roots = self.build(jobs)
+    def upload(self, homes):
+        """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
+        share). Returns {key: error} of the blobs that could not be uploaded."""
+        tasks = {}
+        for key, home in homes.items():
+            tasks[key] = _Task("copy blob %s to %s" % (home.desc.digest[:19], home.dest.describe()),
+                               _bind(self._copy_blob, home.job, home.dest, home.desc))
+        Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
+        return {key: task.error for key, task in tasks.items() if task.error is not None}
+
+    def run(self, jobs, homes=None, ready=()):
+        tasks, roots = self.build(jobs, homes, ready)
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
         started = {}
         for task in tasks:

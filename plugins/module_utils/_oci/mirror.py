@@ -15,24 +15,47 @@ from . import mirrormap as _mirrormap
 from .copy import Copier, estimate, preflight_space
 from .errors import OCIError
 from .plan import ClientPool, build_jobs, iter_jobs, resolve, unique_blobs
+from .plan import verify as _verify
+from .shard import homes, run_shard
 
 
 def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, mapping_mode="keep",
            overrides=None, tag_style="deterministic", lock_entries=None, attachments=True, src_registry=None,
-           sessions=None):
+           sessions=None, verify=False, shard=None, shard_wait=60.0):
     """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
-    deadline). Never raises for a per-image failure: see ``report["failed"]``."""
+    deadline). Never raises for a per-image failure: see ``report["failed"]``.
+
+    *verify*: resolve every image fully (no lockfile) and check each blob and manifest at the
+    destination; whatever is missing is copied. *shard*: a :class:`~.shard.Shard` — copy only this
+    worker's share (see shard.py); images left to the others are ``other_shard``, images whose
+    blobs another worker had not uploaded within *shard_wait* seconds are ``deferred``."""
     started = time.monotonic()
     own_pool = pool is None
     pool = pool or ClientPool()
+    if shard is not None and shard.count == 1:
+        shard = None
+    if verify or shard is not None:
+        lock_entries = None  # every worker must see the same, full plan; verify trusts nothing
     try:
         jobs, rejected = build_jobs(images, dest, pool, src=src, mapping_mode=mapping_mode, overrides=overrides,
                                     tag_style=tag_style, src_registry=src_registry)
+        if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
+            raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
+                           "safely; copy to disk with one worker" % shard.count)
         resolve(jobs, concurrency=concurrency, lock_entries=lock_entries, attachments=attachments)
+        if verify:
+            _verify(jobs, concurrency=concurrency)
         planned = unique_blobs(jobs)
         would_bytes, would_blobs = (0, 0)
         counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
-        if check_mode:
+        assignment = None
+        if shard is not None:
+            copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel, sessions=sessions)
+            assignment, would_bytes, would_blobs = run_shard(
+                jobs, shard, copier, concurrency=concurrency, wait=shard_wait, check_mode=check_mode,
+                deadline=pool.deadline, cancel=pool.cancel)
+            counts = copier.counts
+        elif check_mode:
             would_bytes, would_blobs = estimate(jobs, concurrency)
         elif any(j.status == "copy" for j in iter_jobs(jobs)):
             try:
@@ -44,12 +67,16 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
                                 sessions=sessions)
-                counts = copier.run(jobs)
+                counts = copier.run(jobs, homes=homes(jobs))
         _cleanup_layouts(jobs)
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
-        return _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool,
-                       time.monotonic() - started)
+        report = _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool,
+                         time.monotonic() - started)
+        if assignment is not None:
+            report["totals"]["shard"] = assignment.summary(shard.index)
+            report["changed"] = report["changed"] or bool(counts["copied"] or counts["mounted"])
+        return report
     finally:
         if own_pool:
             pool.close()
@@ -74,7 +101,7 @@ def _cleanup_sessions(jobs, rejected, sessions):
     cleanup = getattr(sessions, "cleanup", None)
     if cleanup is None:
         return
-    if any(job.status == "failed" for job in list(rejected) + list(iter_jobs(jobs))):
+    if any(job.status in ("failed", "deferred") for job in list(rejected) + list(iter_jobs(jobs))):
         return
     cleanup()
 
@@ -97,6 +124,8 @@ def _image_result(job, check_mode):
         "blobs": dict(job.blob_counts),
         "attachments": [a.attachment_name for a in job.attachments] or list(job.attachment_tags),
     }
+    if job.missing:
+        result["missing"] = list(job.missing)
     if job.error is not None:
         result["error"] = str(job.error)
         result["error_type"] = type(job.error).__name__
@@ -134,6 +163,9 @@ def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mod
         "present": sum(1 for i in images if i["status"] == "present"),
         "would_copy": sum(1 for i in images if i["status"] == "would_copy"),
         "failed": sum(1 for i in images if i["status"] == "failed"),
+        "deferred": sum(1 for i in images if i["status"] == "deferred"),
+        "other_shard": sum(1 for i in images if i["status"] == "other_shard"),
+        "repaired": sum(1 for j in jobs if j.missing and j.status == "copied"),
         "attachments": len(attachments),
         "unique_blobs": len(planned),
         "unique_bytes": unique_bytes,

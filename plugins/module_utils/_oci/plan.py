@@ -59,6 +59,7 @@ class ImageJob:
         self.attachments = []
         self.attachment_tags = []
         self.from_lock = False
+        self.missing = []  # digests a deep check (verify) found missing at the destination
         self.bytes = 0
         self.blob_counts = {"copied": 0, "mounted": 0, "skipped": 0}
         self.started = None
@@ -503,6 +504,33 @@ def _find_attachments(job, tags):
             job.attachment_tags.append(ref_digest)
 
 
+def verify(jobs, concurrency=8):
+    """Deep check of every resolved image the destination claims to hold: each blob and each
+    manifest of it, by HEAD, in its destination repository. An image missing anything is planned
+    for copy again (its missing digests in ``job.missing``), so the copy completes it."""
+    todo = [j for j in iter_jobs(jobs) if j.status == "present" and j.root is not None and j.dest.kind == "registry"]
+
+    def check(job):
+        missing = []
+        try:
+            for desc in job.blobs.values():
+                if not job.dest.has_blob(desc, image=job.source):
+                    missing.append(desc.digest)
+            for man in job.manifests:
+                if man is not job.root and job.dest.current_digest(man.digest, image=job.source) != man.digest:
+                    missing.append(man.digest)
+        except OCIError as exc:
+            job.fail(exc)
+            return
+        if missing:
+            job.missing = missing
+            job.status = "copy"
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        list(pool.map(check, todo))
+    return jobs
+
+
 def unique_blobs(jobs, statuses=("copy",)):
     """{(blob scope, digest): Descriptor} of the jobs (and attachments) in *statuses*."""
     out = {}
@@ -528,5 +556,5 @@ def explicit_credentials(pairs):
     return out
 
 
-__all__ = ["ImageJob", "ClientPool", "build_jobs", "resolve", "unique_blobs", "iter_jobs", "parse_location",
+__all__ = ["ImageJob", "ClientPool", "build_jobs", "resolve", "verify", "unique_blobs", "iter_jobs", "parse_location",
            "explicit_credentials", "is_digest"]

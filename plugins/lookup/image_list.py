@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: image_list
 author: airgap.mirror contributors (!UNKNOWN)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Read image lists from vendor files on the controller
 description:
   - Reads one or more files on the controller and returns their image references, normalized and

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: image_mirror
 short_description: Copy container images between registries and OCI layouts, plan first
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Copies a set of container images into a mirror registry, into an OCI image layout on disk, or
     from such a layout (or skopeo C(dir:) exports) into a registry - the three legs of an air-gapped

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: registries_conf
 short_description: Write a containers registries.conf.d drop-in that points pulls at a mirror
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes a containers-registries.conf(5) version 2 drop-in, by default
     C(/etc/containers/registries.conf.d/999-microshift-mirror.conf) (the name the MicroShift

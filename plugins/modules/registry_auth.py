@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: registry_auth
 short_description: Manage one registry's credentials in an auth.json, docker config.json or pull secret
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - >-
     Sets or removes the credentials of one registry in a credentials file of the shape

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: transfer_bundle
 short_description: Move an OCI image layout across an air gap as checksummed tar parts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Packs an OCI image layout (as written by M(airgap.mirror.image_mirror) with C(dest=oci:PATH)) into a
     I(transfer bundle) for removable media, verifies a bundle after the copy, and unpacks it into a layout

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: yaml_setting
 short_description: Set or remove one key in an existing YAML file, keeping everything else as it is
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets one key of a YAML settings file such as C(kibana.yml), C(elasticsearch.yml), the ECK
     operator's C(eck.yaml) or an installer's settings file, or removes it, by editing only the text

@@ -117,8 +117,6 @@ class Assignment:
         }
 
 
-
-
 def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None, clock=time.monotonic, sleep=None):
     """Poll (HEAD) the home of each blob in *needed* ({key: Home}) until every one is there or
     *seconds* have passed. Returns the set of keys found."""

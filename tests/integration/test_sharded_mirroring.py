@@ -227,7 +227,7 @@ def test_second_image_mounts_shared_blobs_from_a_present_first_image(release, re
 
 
 def test_three_worker_hosts_then_one_final_run_through_the_playbook(release, registry_factory, ansible_run,
-                                                                   tmp_path, skopeo):
+                                                                    tmp_path, skopeo):
     """airgap.mirror.mirror_sharded over an inventory of three worker hosts (three module
     processes at once) into a TLS + htpasswd mirror, then the final verify run writing the one
     mirror map; a re-run of the whole playbook changes nothing."""

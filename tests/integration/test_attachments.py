@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.shard import Shard
 
 from support import images as I
 
@@ -261,3 +262,40 @@ def test_referrers_api_source_to_registry_without_it(signed, registry_factory, t
         assert referrer in [m["digest"] for m in index["manifests"]]
     finally:
         proxy.close()
+
+
+def test_attachments_travel_with_their_image_across_shards(signed, registry_factory, tmp_path, skopeo):
+    """Sharded: an image's attached artifacts belong to the worker that pushes the image, and are
+    never pushed before it (a lone worker leaves none behind); the final verify run completes the
+    set with every attachment."""
+    src, ref, image, attached = signed
+    layout = I.OCILayout(tmp_path / "plain")
+    plain = I.push_http(I.build_image(layout, "plain", layers=[{"plain": "x" * 5000}]), src, "plain/app", "1.0")
+    dest = registry_factory()
+    refs = [ref, plain]  # the signed image is worker 0's, the plain one worker 1's
+    lone = mirror(refs, dest.host, pool=pool(src, dest), shard=Shard(1, 2), shard_wait=0.2)
+    assert not lone["failed"], lone["failed"]
+    statuses = {i["source"]: i["status"] for i in lone["images"] + lone["attachments"]}
+    assert statuses[ref] == "other_shard"
+    assert {statuses[a["source"]] for a in lone["attachments"]} == {"other_shard"}
+    assert dest.count("PUT", r"/v2/signed/app/manifests/") == 0  # no attachment without its image
+
+    worker0 = mirror(refs, dest.host, pool=pool(src, dest), shard=Shard(0, 2), shard_wait=30)
+    assert not worker0["failed"], worker0["failed"]
+    assert {a["status"] for a in worker0["attachments"]} == {"copied"}
+    final = mirror(refs, dest.host, pool=pool(src, dest), verify=True)
+    assert not final["failed"], final["failed"]
+    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
+    assert tags == sorted(["1.0"] + [t for t in attached if t != "referrer"])
+    for tag, desc in attached.items():
+        if tag != "referrer":
+            assert skopeo.digest_of("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest) == desc["digest"]
+    entry = next(e for e in final["mirror_map"] if e["source"] == ref)
+    assert sorted(entry["attachments"]) == sorted(t for t in attached if t != "referrer")
+    # the subject was pushed before anything that points at it
+    log = dest.requests()
+    put_root = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/signed/app/manifests/1.0"))
+    for tag in attached:
+        if tag != "referrer":
+            put_att = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/" + tag))
+            assert put_att > put_root

@@ -180,10 +180,10 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
         ready |= wait_for_blobs(needed, wait, concurrency, deadline=deadline, cancel=cancel)
 
     for job in jobs:
-        if job.status != "copy":
-            continue
+        # an image goes with its attached artifacts; a present image's new attachments alone
+        members = [m for m in [job] + list(job.attachments) if m.status == "copy"]
         error, waiting = None, []
-        for member in [job] + list(job.attachments):
+        for member in members:
             for desc in member.blobs.values():
                 key = (member.dest.blob_scope, desc.digest)
                 if key in failed:
@@ -191,20 +191,17 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
                 elif key not in ready:
                     waiting.append(key)
         if error is not None:
-            job.fail(error)
-            for att in job.attachments:
-                if att.status == "copy":
-                    att.fail(error)
+            for member in members:
+                member.fail(error)
         elif waiting:
             key = waiting[0]
             reason = OCIError("left for the final run: blob %s (%d bytes), uploaded by shard %d of %d, was not in %s "
                               "after %.0f s; %d blob(s) missing" % (
                                   key[1], blob_homes[key].desc.size, assignment.blob_owner[key], shard.count,
-                                  blob_homes[key].dest.describe(), wait, len(set(waiting))), image=job.source)
-            for member in [job] + list(job.attachments):
-                if member.status == "copy":
-                    member.status = "deferred"
-                    member.error = reason
+                                  blob_homes[key].dest.describe(), wait, len(set(waiting))))
+            for member in members:
+                member.status = "deferred"
+                member.error = reason.copy_for(member.source)
     copier.run(jobs, homes=blob_homes, ready=ready)
     return assignment, 0, 0
 

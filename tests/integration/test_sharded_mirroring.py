@@ -251,6 +251,18 @@ def test_three_worker_hosts_then_one_final_run_through_the_playbook(release, reg
         "mirror_images_mirror_map": str(mirror_map),
         "mirror_images_shard_wait": 60,
     }
+    # check mode: every worker plans its share (together, every image and every unique byte once);
+    # nothing is written to the mirror, no mirror map
+    check = ansible_run.playbook("airgap.mirror.mirror_sharded", inventory=inventory, extra_vars=extra, check=True)
+    assert check.rc == 0, check.output
+    planned = [r["result"]["totals"] for r in check.task("airgap.mirror.mirror_images : Mirror the images to %s"
+                                                         % dest.host) if r["host"].startswith("worker-")]
+    assert len(planned) == 3 and all(r["changed"] for r in check.task(
+        "airgap.mirror.mirror_images : Mirror the images to %s" % dest.host))
+    assert sum(t["would_copy"] for t in planned) == len(refs)
+    assert sum(t["bytes_to_copy"] for t in planned) == sum(unique.values())
+    assert dest.count(("POST", "PUT", "PATCH", "DELETE")) == 0 and not mirror_map.exists()
+
     res = ansible_run.playbook("airgap.mirror.mirror_sharded", inventory=inventory, extra_vars=extra)
     assert res.rc == 0, res.output
     workers = {r["host"]: r["result"] for r in res.task("airgap.mirror.mirror_images : Mirror the images to %s" % dest.host)

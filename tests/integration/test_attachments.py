@@ -93,31 +93,33 @@ def pool(*regs):
     return ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=[r.host for r in regs])
 
 
+def _assert_attached_after_subject(dest, skopeo, attached):
+    """Every attached tag is in dest/signed/app with its source digest, and was pushed after the
+    image it is attached to (no tag ever points at a subject that is not there)."""
+    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
+    assert tags == sorted(["1.0"] + [t for t in attached if t != "referrer"])
+    log = dest.requests()
+    put_root = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/signed/app/manifests/1.0"))
+    for tag, desc in attached.items():
+        if tag == "referrer":
+            continue
+        assert skopeo.digest_of("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest) == desc["digest"]
+        put_att = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/" + tag))
+        assert put_att > put_root
+
+
 def test_attachments_follow_the_image(signed, registry_factory, skopeo):
     src, ref, image, attached = signed
     dest = registry_factory()
     report = mirror([ref], dest.host, pool=pool(src, dest))
     assert not report["failed"], report["failed"]
-    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
-    expected = sorted(["1.0"] + [t for t in attached if t != "referrer"])
-    assert tags == expected
-    for tag, desc in attached.items():
-        if tag == "referrer":
-            continue
-        assert skopeo.digest_of("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest) == desc["digest"]
+    _assert_attached_after_subject(dest, skopeo, attached)
     # the referrer listed by the referrers index came along by digest
     raw = skopeo.inspect_raw("docker://%s/signed/app@%s" % (dest.host, attached["referrer"]["digest"]),
                              registry=dest)
     assert _digest(raw) == attached["referrer"]["digest"]
     entry = report["mirror_map"][0]
     assert sorted(entry["attachments"]) == sorted(t for t in attached if t != "referrer")
-    # the subject was pushed before anything that points at it
-    log = dest.requests()
-    put_root = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/1.0"))
-    for tag in attached:
-        if tag != "referrer":
-            put_att = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/" + tag))
-            assert put_att > put_root
 
 
 def test_attachments_through_a_layout_and_can_be_turned_off(signed, registry_factory, tmp_path, skopeo):
@@ -285,17 +287,6 @@ def test_attachments_travel_with_their_image_across_shards(signed, registry_fact
     assert {a["status"] for a in worker0["attachments"]} == {"copied"}
     final = mirror(refs, dest.host, pool=pool(src, dest), verify=True)
     assert not final["failed"], final["failed"]
-    tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
-    assert tags == sorted(["1.0"] + [t for t in attached if t != "referrer"])
-    for tag, desc in attached.items():
-        if tag != "referrer":
-            assert skopeo.digest_of("docker://%s/signed/app:%s" % (dest.host, tag), registry=dest) == desc["digest"]
+    _assert_attached_after_subject(dest, skopeo, attached)
     entry = next(e for e in final["mirror_map"] if e["source"] == ref)
     assert sorted(entry["attachments"]) == sorted(t for t in attached if t != "referrer")
-    # the subject was pushed before anything that points at it
-    log = dest.requests()
-    put_root = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/signed/app/manifests/1.0"))
-    for tag in attached:
-        if tag != "referrer":
-            put_att = next(i for i, r in enumerate(log) if r.method == "PUT" and r.path.endswith("/manifests/" + tag))
-            assert put_att > put_root

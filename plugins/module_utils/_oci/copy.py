@@ -161,6 +161,10 @@ class Copier:
 
     # ---------------------------------------------------------------- graph
 
+    def _copy_task(self, job, dest, desc, owner=None):
+        return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
+                     _bind(self._copy_blob, job, dest, desc), owner=owner)
+
     def build(self, jobs, homes=None, ready=()):
         """Task graph for every job (and attachment) whose status is "copy".
 
@@ -195,8 +199,7 @@ class Copier:
                                      _bind(self._mount_blob, job, dest, desc, home.dest), owner=job)
                         tasks.append(task)
                     elif first is None:
-                        task = _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
-                                     _bind(self._copy_blob, job, dest, desc), owner=job)
+                        task = self._copy_task(job, dest, desc, owner=job)
                         primary[scope] = (task, dest)
                         tasks.append(task)
                     elif getattr(dest, "can_mount", False):
@@ -207,11 +210,6 @@ class Copier:
                         tasks.append(task)
                     else:
                         task = first[0]
-                        if task is None:  # no mount into this kind of destination: copy (kept safe;
-                            # a blob scope is one registry or one layout, so this does not happen)
-                            task = _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
-                                         _bind(self._copy_blob, job, dest, desc), owner=job)
-                            tasks.append(task)
                     per_repo[key] = task
                 blob_task[desc.digest] = task
 
@@ -274,10 +272,7 @@ class Copier:
     def upload(self, homes):
         """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
         share). Returns {key: error} of the blobs that could not be uploaded."""
-        tasks = {}
-        for key, home in homes.items():
-            tasks[key] = _Task("copy blob %s to %s" % (home.desc.digest[:19], home.dest.describe()),
-                               _bind(self._copy_blob, home.job, home.dest, home.desc))
+        tasks = {key: self._copy_task(home.job, home.dest, home.desc) for key, home in homes.items()}
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
         return {key: task.error for key, task in tasks.items() if task.error is not None}
 
@@ -337,17 +332,23 @@ def estimate(jobs, concurrency=8):
         if job.status != "copy":
             continue
         for desc in job.blobs.values():
-            todo.setdefault((job.dest.blob_scope, desc.digest), (job, desc))
+            todo.setdefault((job.dest.blob_scope, desc.digest), (job, job.dest, desc))
+    return missing_bytes(todo.values(), concurrency)
+
+
+def missing_bytes(items, concurrency=8):
+    """(bytes, blobs) of the ``(job, dest, desc)`` items whose blob *dest* does not have (HEAD
+    requests; a blob that cannot be asked about counts as missing)."""
 
     def missing(item):
-        job, desc = item
+        job, dest, desc = item
         try:
-            return 0 if job.dest.has_blob(desc, image=job.source) else desc.size
+            return 0 if dest.has_blob(desc, image=job.source) else desc.size
         except OCIError:
             return desc.size
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        sizes = list(pool.map(missing, todo.values()))
+        sizes = list(pool.map(missing, items))
     return sum(sizes), sum(1 for s in sizes if s)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .copy import missing_bytes
 from .errors import OCIError
 from .plan import iter_jobs
 
@@ -44,9 +45,6 @@ class Shard:
             raise OCIError("shard_index must be between 0 and shard_count - 1 (%d), got %d" % (count - 1, index))
         self.index = index
         self.count = count
-
-    def describe(self):
-        return "shard %d of %d (0-based)" % (self.index, self.count)
 
     def __repr__(self):
         return "Shard(%d, %d)" % (self.index, self.count)
@@ -117,14 +115,14 @@ class Assignment:
         }
 
 
-def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None, clock=time.monotonic, sleep=None):
+def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None):
     """Poll (HEAD) the home of each blob in *needed* ({key: Home}) until every one is there or
     *seconds* have passed. Returns the set of keys found."""
     found = set()
     todo = dict(needed)
-    limit = clock() + max(0.0, float(seconds))
+    limit = time.monotonic() + max(0.0, float(seconds))
     interval = 0.5
-    sleep = sleep or (cancel.wait if cancel is not None else time.sleep)
+    sleep = cancel.wait if cancel is not None else time.sleep
 
     def present(item):
         key, home = item
@@ -139,7 +137,7 @@ def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None, c
                 if key is not None:
                     found.add(key)
                     todo.pop(key, None)
-            left = limit - clock()
+            left = limit - time.monotonic()
             if not todo or left <= 0 or (cancel is not None and cancel.is_set()):
                 break
             remaining = deadline.remaining() if deadline is not None else None
@@ -163,7 +161,7 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
         if job.status == "copy" and not assignment.owns_image(job, shard.index):
             job.status = "other_shard"
     if check_mode:
-        nbytes, nblobs = _estimate_owned(owned, concurrency)
+        nbytes, nblobs = missing_bytes([(h.job, h.dest, h.desc) for h in owned.values()], concurrency)
         return assignment, nbytes, nblobs
 
     failed = copier.upload(owned) if owned else {}
@@ -204,18 +202,6 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
                 member.error = reason.copy_for(member.source)
     copier.run(jobs, homes=blob_homes, ready=ready)
     return assignment, 0, 0
-
-
-def _estimate_owned(owned, concurrency):
-    def missing(home):
-        try:
-            return 0 if home.dest.has_blob(home.desc, image=home.job.source) else home.desc.size
-        except OCIError:
-            return home.desc.size
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        sizes = list(pool.map(missing, owned.values()))
-    return sum(sizes), sum(1 for s in sizes if s)
 
 
 __all__ = ["Shard", "Home", "homes", "Assignment", "wait_for_blobs", "run_shard"]

@@ -11,6 +11,7 @@ import json
 import os
 
 import pytest
+from urllib.parse import unquote
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import CredentialStore, Credentials
@@ -18,6 +19,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import m
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
 
 from support import images as I
+from support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -235,3 +237,70 @@ def test_index_pointing_at_missing_child_is_refused(registry_factory, tmp_path):
         assert dest.count("PUT") == 0
     else:
         assert status in (400, 404)
+
+
+def _blob_requests(reqs):
+    """Blob requests, their paths with the query string decoded."""
+    return [r._replace(path=unquote(r.path)) for r in reqs if "/blobs/" in r.path]
+
+
+def test_a_small_blob_is_asked_about_in_the_request_that_starts_its_upload(seeded, registry_factory, skopeo):
+    """No HEAD before a small blob: its upload starts with a POST that mounts it from the
+    repository itself (201 when the repository has it: nothing is sent) or from the repository
+    it was first copied to; a 202 opens the session its bytes go to."""
+    src, images, refs = seeded
+    dest = registry_factory()
+    mark = dest.mark()
+    report = mirror([refs["oci-image"], refs["docker-image"]], dest.host, pool=pool_for(dest, src))
+    assert not report["failed"], report["failed"]
+    reqs = _blob_requests(dest.since(mark))
+    assert [r for r in reqs if r.method == "HEAD"] == []
+    posts = [r for r in reqs if r.method == "POST"]
+    assert posts and all("mount=sha256:" in r.path and "from=" in r.path for r in posts)
+    puts = [r for r in reqs if r.method == "PUT"]
+    opened = [r for r in posts if r.status == 202]
+    totals = report["totals"]
+    # every session the POSTs opened received its bytes, one PUT each, and nothing else was sent
+    assert len(puts) == len(opened) == totals["blobs_copied"] and all(r.status == 201 for r in puts)
+    # the base layer both images share went once and was mounted into the second repository
+    assert totals["blobs_mounted"] == len([r for r in posts if r.status == 201]) >= 1
+    assert totals["blobs_copied"] + totals["blobs_mounted"] == sum(len(images[n].blobs()) - 1
+                                                                    for n in ("oci-image", "docker-image"))
+    for name in ("oci-image", "docker-image"):
+        assert skopeo.digest_of("docker://%s/kinds/%s:v1" % (dest.host, name), registry=dest) == images[name].digest
+
+    # a new tag of an image already in the repository: every blob answers 201 from its own repository
+    mark = dest.mark()
+    again = mirror([{"src": refs["oci-image"], "dest": "%s/kinds/oci-image:again" % dest.host}], dest.host,
+                   pool=pool_for(dest, src))
+    assert again["images"][0]["status"] == "copied", again["images"]
+    reqs = _blob_requests(dest.since(mark))
+    assert {(r.method, r.status) for r in reqs} == {("POST", 201)}
+    assert all("from=kinds/oci-image" in r.path for r in reqs)
+    assert again["totals"]["blobs_skipped"] == len(reqs) > 0 and again["totals"]["blobs_copied"] == 0
+    assert again["totals"]["bytes_transferred"] == images["oci-image"].size  # the manifest alone
+    assert skopeo.digest_of("docker://%s/kinds/oci-image:again" % dest.host, registry=dest) == \
+        images["oci-image"].digest
+
+
+def test_a_registry_that_refuses_mounting_is_asked_the_plain_way(seeded, registry_factory, skopeo):
+    """A registry answering a mounting POST with 405 (no cross-repository mount at all) gets
+    HEAD, then a plain POST and PUT: the copy completes, and later blobs skip the probe."""
+    src, images, refs = seeded
+    dest = registry_factory()
+    with FaultProxy(dest).start() as proxy:
+        refused = proxy.add_rule("POST", r"mount=", status=405, times=None)
+        pool = ClientPool(credentials=CredentialStore(use_default_files=False),
+                          insecure_registries=[src.host, proxy.host])
+        report = mirror([refs["oci-image"], refs["docker-image"]], proxy.host, pool=pool)
+        assert not report["failed"], report["failed"]
+        assert refused.hits >= 1
+        blob_heads = proxy.exchanges("HEAD", r"/blobs/sha256:")
+        plain_posts = [e for e in proxy.exchanges("POST", r"/blobs/uploads/") if "mount=" not in e.path]
+        assert len(plain_posts) == report["totals"]["blobs_copied"] > 0
+        assert len(blob_heads) >= report["totals"]["blobs_copied"]
+        assert report["totals"]["blobs_mounted"] == 0
+        # after the first refusal, small blobs are not probed again (one refusal per worker race at most)
+        assert refused.hits <= 8
+    for name in ("oci-image", "docker-image"):
+        assert skopeo.digest_of("docker://%s/kinds/%s:v1" % (dest.host, name), registry=dest) == images[name].digest

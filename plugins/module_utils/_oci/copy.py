@@ -133,26 +133,20 @@ class Copier:
 
     # ---------------------------------------------------------------- work units
 
-    def _copy_blob(self, job, dest, desc):
-        # always ask first, however small the blob: a re-run never sends a blob that is there
-        if dest.has_blob(desc, image=job.source):
-            self._count(job, "skipped")
-            return 0
+    def _copy_blob(self, job, dest, desc, from_dest=None):
+        """Make *desc* present in *dest*, mounting it from *from_dest* if given. A blob that is
+        there already is never sent again: the destination is asked first (for a registry, in
+        the same request that starts the upload; see RegistryClient.ensure_blob)."""
         src = job.src
 
         def opener(offset):
             return src.open_blob(desc, offset, image=job.source)
 
         session = self.sessions(dest, desc.digest) if self.sessions and dest.kind == "registry" else None
-        dest.put_blob(desc, opener, image=job.source, session=session)
-        self._count(job, "copied", desc.size)
-        return desc.size
-
-    def _mount_blob(self, job, dest, desc, from_dest):
-        if dest.mount_blob(desc, from_dest, image=job.source):
-            self._count(job, "mounted")
-            return 0
-        return self._copy_blob(job, dest, desc)
+        action = dest.ensure_blob(desc, opener, image=job.source, session=session, mount_from=from_dest)
+        sent = desc.size if action == "copied" else 0
+        self._count(job, action, sent)
+        return sent
 
     def _push_manifest(self, job, dest, ident, man, root):
         dest.put_manifest(ident, man, image=job.source, root=root)
@@ -196,7 +190,7 @@ class Copier:
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)
                         task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
-                                     _bind(self._mount_blob, job, dest, desc, home.dest), owner=job)
+                                     _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
                         tasks.append(task)
                     elif first is None:
                         task = self._copy_task(job, dest, desc, owner=job)
@@ -205,7 +199,7 @@ class Copier:
                     elif getattr(dest, "can_mount", False):
                         first_task, first_dest = first
                         task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
-                                     _bind(self._mount_blob, job, dest, desc, first_dest), deps=[first_task],
+                                     _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
                                      owner=job)
                         tasks.append(task)
                     else:

@@ -54,6 +54,9 @@ TRANSIENT_STATUS = frozenset((408, 425, 429, 500, 502, 503, 504, 507, 520, 521, 
 DEFAULT_CHUNK = 1024 * 1024
 DEFAULT_CHUNKED_THRESHOLD = 128 * 1024 * 1024
 DEFAULT_UPLOAD_CHUNK = 64 * 1024 * 1024
+# blobs up to this size are asked about and started in one request (see RegistryClient.ensure_blob);
+# sending one again where a registry cannot tell us it has it costs about as much as asking first
+DEFAULT_PROBE_MAX = 8 * 1024 * 1024
 UPLOAD_SESSION_LOST = frozenset(("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
 
 
@@ -217,7 +220,7 @@ class RegistryClient:
     def __init__(self, registry, credentials=None, ca_path=None, client_cert=None, client_key=None,
                  insecure=False, timeout=60.0, retry=None, max_connections=16, chunk_size=DEFAULT_CHUNK,
                  chunked_threshold=DEFAULT_CHUNKED_THRESHOLD, upload_chunk_size=DEFAULT_UPLOAD_CHUNK,
-                 certs_dirs=CERTS_DIRS, deadline=None, stats=None, cancel=None):
+                 certs_dirs=CERTS_DIRS, deadline=None, stats=None, cancel=None, probe_max=DEFAULT_PROBE_MAX):
         if httpx is None:
             raise OCIError("the httpx Python library is required: %s" % HTTPX_IMPORT_ERROR)
         self.registry = registry
@@ -227,6 +230,8 @@ class RegistryClient:
         self.chunk_size = chunk_size
         self.chunked_threshold = chunked_threshold
         self.upload_chunk_size = upload_chunk_size
+        self.probe_max = probe_max
+        self.mount_probe = True  # False once the registry refused a mounting POST outright
         self.deadline = deadline or Deadline()
         self.stats = stats or Stats()
         self.cancel = cancel or threading.Event()
@@ -565,6 +570,62 @@ class RegistryClient:
             self._cancel_upload(urljoin(url, resp.headers["location"]), repo)
         return False
 
+    def start_upload_or_mount(self, repo, digest, from_repo=None, image=None):
+        """One POST that opens an upload session in *repo* and asks the registry to mount
+        *digest* from *from_repo* -- by default from *repo* itself, which asks "is it here
+        already?". Returns None when the blob is now in *repo* (201: nothing to send), else the
+        upload URL. A registry that cannot mount opens the session anyway (202), as the
+        distribution spec asks of it."""
+        from_repo = from_repo or repo
+        url = self._url("/v2/%s/blobs/uploads/" % repo)
+        scopes = (scope_for(repo, ["pull", "push"]),)
+        if from_repo != repo:
+            scopes += (scope_for(from_repo, ["pull"]),)
+        resp = self._send_with_retries("POST", url, scopes, params={"mount": digest, "from": from_repo},
+                                       what="start upload", image=image, content=b"")
+        if resp.status_code == 201:
+            resp.close()
+            return None
+        self._check(resp, (202,), "start upload of %s to %s" % (digest, repo), image)
+        resp.close()
+        location = resp.headers.get("location")
+        if not location:
+            raise RegistryError("registry started an upload without a Location", url=url, image=image)
+        return urljoin(url, location)
+
+    def ensure_blob(self, repo, digest, size, opener, image=None, session=None, from_repo=None):
+        """Make blob *digest* present in *repo*; returns how: ``"mounted"`` (from *from_repo*),
+        ``"skipped"`` (it was there) or ``"copied"`` (its bytes were sent).
+
+        A blob of up to ``probe_max`` bytes costs one request when it is there and two when it
+        is not: the POST that starts its upload also asks for a mount (from *from_repo*, or from
+        *repo* itself, which a registry answers with 201 exactly when the repository holds the
+        blob), and the bytes go to the session that POST opened. A larger blob is asked about
+        with HEAD first, so that a chunked upload can resume its saved *session*. A registry that
+        answers a mounting POST with anything but 201/202 is asked the plain way from then on."""
+        if size <= min(self.probe_max, self.chunked_threshold) and self.mount_probe:
+            try:
+                location = self.start_upload_or_mount(repo, digest, from_repo, image)
+            except RegistryError as exc:
+                if isinstance(exc, AuthError) or exc.status not in (400, 404, 405):
+                    raise
+                self.mount_probe = False
+            else:
+                if location is None:
+                    return "mounted" if from_repo and from_repo != repo else "skipped"
+                cursor = _SourceCursor(opener)
+                try:
+                    self._upload_monolithic(repo, digest, size, cursor, image, location)
+                finally:
+                    cursor.close()
+                return "copied"
+        if from_repo and from_repo != repo and self.mount_blob(repo, digest, from_repo, image):
+            return "mounted"
+        if self.head_blob(repo, digest, image) is not None:
+            return "skipped"
+        self.upload_blob(repo, digest, size, opener, image=image, session=session)
+        return "copied"
+
     def _cancel_upload(self, location, repo):
         try:
             resp = self._send_with_retries("DELETE", location, (scope_for(repo, ["pull", "push"]),),
@@ -606,11 +667,12 @@ class RegistryClient:
         finally:
             cursor.close()
 
-    def _upload_monolithic(self, repo, digest, size, cursor, image):
+    def _upload_monolithic(self, repo, digest, size, cursor, image, location=None):
         scopes = (scope_for(repo, ["pull", "push"]),)
         attempt = 0
         while True:
-            location = self.start_upload(repo, image)
+            if location is None:
+                location = self.start_upload(repo, image)
             try:
                 resp = self._send_body("PUT", location, scopes, cursor, 0, size, {"digest": digest}, image)
                 self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
@@ -620,6 +682,7 @@ class RegistryClient:
                 attempt += 1
                 if not (exc.transient or _session_lost(exc)) or attempt >= self.retry.attempts:
                     raise
+                location = None  # a new session for the next attempt
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
 
     def _upload_chunked(self, repo, digest, size, cursor, image, session):

@@ -89,12 +89,15 @@ class RegistryRepo:
     def has_blob(self, desc, image=None):
         return self.client.head_blob(self.repository, desc.digest, image=image) is not None
 
-    def mount_blob(self, desc, from_repo, image=None):
-        return self.client.mount_blob(self.repository, desc.digest, from_repo.repository, image=image)
-
     def put_blob(self, desc, opener, image=None, session=None):
         self.client.upload_blob(self.repository, desc.digest, desc.size, opener, image=image, session=session)
         return desc.size
+
+    def ensure_blob(self, desc, opener, image=None, session=None, mount_from=None):
+        """Make the blob present here: "mounted" (from the RegistryRepo *mount_from*), "skipped"
+        (it was here) or "copied"; see RegistryClient.ensure_blob."""
+        return self.client.ensure_blob(self.repository, desc.digest, desc.size, opener, image=image,
+                                       session=session, from_repo=mount_from.repository if mount_from else None)
 
     def put_manifest(self, ident, manifest, image=None, root=False):
         self.client.put_manifest(self.repository, ident, manifest.data, manifest.media_type, image=image)
@@ -197,6 +200,13 @@ class LayoutRepo:
 
     def put_blob(self, desc, opener, image=None, session=None):
         return self.layout.write_blob(desc.digest, desc.size, opener, image=image)
+
+    def ensure_blob(self, desc, opener, image=None, session=None, mount_from=None):
+        """Write the blob into the shared ``blobs/`` unless it is there: "skipped" or "copied"."""
+        if self.has_blob(desc):
+            return "skipped"
+        self.put_blob(desc, opener, image=image)
+        return "copied"
 
     def put_manifest(self, ident, manifest, image=None, root=False):
         """Store the manifest; a root manifest is also recorded in index.json under its ref name."""

@@ -285,6 +285,7 @@ class Bench:
         self.sweep = {}         # workload -> {concurrency: record}
         self.records = {}       # every measurement, by name
         self.problems = []      # wrong digests, failed runs
+        self.fixed_cost = None  # ansible-playbook + module start with nothing to do (median seconds)
         self.workloads = {}
         self.regs = []
         self.counter = 0
@@ -651,6 +652,8 @@ done < %s
             runs = our_runs[name]
             walls = [r["res"]["wall"] for r in runs]
             ratios = [o / s for o, s in zip(walls, sk_walls)]
+            floors = [self.floor(r) for r in runs]
+            floor_ratios = [f / s for f, s in zip(floors, sk_walls) if f is not None]
             record["ours" + ("/" + name if name else "")] = [
                 self.slim(r["res"], registries=r.get("stats"), verify=r.get("verify")) for r in runs]
             loads = (round(_median([r["res"]["load_before"] for r in runs]), 1), round(_median(
@@ -663,6 +666,8 @@ done < %s
                                                      "cpu_skopeo_median": _median([_cpu(r) for r in sk_runs]),
                                                      "in_module_median": _median([
                                                          r["res"]["result"]["totals"]["seconds"] for r in runs]),
+                                                     "floor_s": _median(floors),
+                                                     "floor_ratio": _median(floor_ratios),
                                                      "runs": n}))
         self.records[key] = record
         return sk_runs, our_runs
@@ -967,7 +972,19 @@ done < %s
             log("  ansible-playbook with images: [] -> %.2fs wall (module process %.2fs, cpu %.2fu+%.2fs; "
                 "load %.1f)" % (res["wall"], mt.get("wall", 0), mt.get("user", 0), mt.get("sys", 0), res["load_before"]))
             self.records["ansible overhead %d" % i] = self.slim(res)
-        return _median(walls)
+        self.fixed_cost = _median(walls)
+        return self.fixed_cost
+
+    def floor(self, run):
+        """A lower bound on the wall time of one of our runs, from what it made the registries do:
+        ansible-playbook's fixed cost (measured above; serial, before the first request and after
+        the last) plus the registries' CPU seconds spread over every CPU. No client, however fast,
+        finishes that request pattern sooner on this machine. None without a registry or the
+        fixed cost."""
+        stats = run.get("stats") or {}
+        if self.fixed_cost is None or not stats:
+            return None
+        return self.fixed_cost + sum(s["cpu_seconds"] for s in stats.values()) / (os.cpu_count() or 1)
 
 
 # --------------------------------------------------------------------------------- utilities
@@ -1098,7 +1115,7 @@ def _fmt(value, metric):
 
 
 def print_table(rows):
-    header = ("workload", "measurement", "ours", "skopeo", "ratio", "target", "result", "unique bytes",
+    header = ("workload", "measurement", "ours", "skopeo", "ratio", "target", "result", "floor ratio", "unique bytes",
               "ratio per run", "in-module s", "client cpu s (ours/skopeo)", "load (ours/skopeo)")
     lines = []
     for r in rows:
@@ -1114,6 +1131,7 @@ def print_table(rows):
             what = r["note"]
         lines.append((r["workload"], what, _fmt(r["ours"], metric), _fmt(r["skopeo"], metric),
                       "%.3f" % r["ratio"] if r["ratio"] is not None else "-", target, r["result"],
+                      "%.2f" % r["floor_ratio"] if r.get("floor_ratio") is not None else "-",
                       "%d (%s)" % (r["unique_bytes"], W.human(r["unique_bytes"])),
                       " ".join("%.2f" % x for x in r["ratios"]) if r.get("ratios") else "-",
                       "%.2f" % r["in_module_median"] if r.get("in_module_median") is not None else "-",

@@ -10,7 +10,7 @@ empty directory bind-mounted over ``/var/lib/containers/cache`` in a private mou
 
 Usage (from the checkout, with the venv's Python; needs root)::
 
-    .venv/bin/python bench/run.py                 # everything (about 10 minutes on 2 cores)
+    .venv/bin/python bench/run.py                 # everything (about 5 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke run (about 1-2 minutes)
     .venv/bin/python bench/run.py --only a,c      # some workloads
     .venv/bin/python bench/run.py --sweep 2,4,8   # concurrency values for the sweep ("" skips it)

@@ -115,9 +115,9 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
     (dest_username/dest_password) and its CA (ca_path) to an image_mirror task that sets neither,
     against a TLS + htpasswd registry. Negative controls in the same run: the same task with the
     same defaults minus ca_path fails TLS verification, minus the credentials fails authentication.
-    The airgap.mirror.mirror_images role does not see the defaults (it names every registry option,
-    as default(omit)) and takes its mirror_images_* variables instead - what docs/awx.md tells
-    users. The password never appears in the output."""
+    The airgap.mirror.mirror_images role sees them too, and its own mirror_images_* variables
+    override them option by option: in a play whose group defaults carry a wrong password, the role
+    given the right one (and nothing else) copies. The password never appears in the output."""
     dest = registry_factory(tls=True, auth=True)
     image = sorted(seeded.values())[0]
     map_path = tmp_path / "group-map.yml"
@@ -139,6 +139,9 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
 """,
         "insecure": """        insecure_registries: ["{{ plain }}"]
 """,
+        "wrong password": """        dest_username: "{{ user }}"
+        dest_password: not-the-password
+""",
     }
 
     def play(name, parts):
@@ -150,18 +153,15 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
         play("Defaults without credentials", ["ca", "insecure"]) + task % ("Without credentials", "true"),
         play("All the registry options as group defaults", ["credentials", "ca", "insecure"])
         + task % ("Mirror with group defaults", "false") + """
-    # The role names every registry option as "{{ mirror_images_... | default(omit, true) }}", and
-    # an argument that templates to omit removes the option, module default included (ansible-core
-    # ChainTemplar: "omit == obliterate"). docs/awx.md says so: the role takes mirror_images_* vars.
-    - name: The role does not see the group defaults
+    - name: The role with the group defaults only
       ansible.builtin.include_role:
         name: airgap.mirror.mirror_images
-        apply:
-          ignore_errors: true
       vars:
         mirror_images_images: ["{{ image }}"]
         mirror_images_registry: "{{ dest }}/role-defaults"
-        mirror_images_insecure_registries: ["{{ plain }}"]
+    - name: Role result with the group defaults
+      ansible.builtin.debug:
+        var: mirror_images_result
     - name: The role with its own variables
       ansible.builtin.include_role:
         name: airgap.mirror.mirror_images
@@ -173,6 +173,19 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
         mirror_images_dest_password: "{{ password }}"
         mirror_images_ca_path: "{{ ca }}"
     - name: Role result
+      ansible.builtin.debug:
+        var: mirror_images_result
+""",
+        play("Group defaults with a wrong password", ["wrong password", "ca", "insecure"])
+        + task.replace('        mirror_map: "{{ map_path }}"\n', "") % ("Task with the wrong password", "true") + """
+    - name: The role given the right password
+      ansible.builtin.include_role:
+        name: airgap.mirror.mirror_images
+      vars:
+        mirror_images_images: ["{{ image }}"]
+        mirror_images_registry: "{{ dest }}/role-override"
+        mirror_images_dest_password: "{{ password }}"
+    - name: Role result with an overridden password
       ansible.builtin.debug:
         var: mirror_images_result
 """])
@@ -195,13 +208,18 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
     assert r["result"]["totals"]["copied"] == 1
     written = r["result"]["images"][0]
     assert written["destination"].startswith(dest.host + "/grouped/")
-    role_defaults = [rec for rec in res.results if rec["kind"] == "task" and rec["action"] == "airgap.mirror.image_mirror"
-                     and rec["task"].endswith("/role-defaults")]
-    assert len(role_defaults) == 1 and role_defaults[0]["failed"], res.output
-    assert "TLS verification of %s failed" % dest.host in role_defaults[0]["result"]["msg"]
-    role = res.one("Role result")["result"]["mirror_images_result"]
-    assert role["totals"]["copied"] == 1 and role["images"][0]["destination"].startswith(dest.host + "/role/")
-    for ref in (written["destination"], role["images"][0]["destination"]):
+    # the role: with the group defaults alone, with its own variables, and with its password over a
+    # wrong one among the group defaults (which fails the plain task of that play: a real control)
+    wrong = res.one("Task with the wrong password")
+    assert wrong["failed"] and "access denied" in wrong["result"]["msg"], wrong["result"]
+    copies = []
+    for name, repo in (("Role result with the group defaults", "role-defaults"), ("Role result", "role"),
+                       ("Role result with an overridden password", "role-override")):
+        role = res.one(name)["result"]["mirror_images_result"]
+        assert role["totals"]["copied"] == 1, (name, role["totals"], role.get("failed"))
+        assert role["images"][0]["destination"].startswith("%s/%s/" % (dest.host, repo))
+        copies.append(role["images"][0]["destination"])
+    for ref in [written["destination"]] + copies:
         assert skopeo.digest_of("docker://" + ref, registry=dest) == written["digest"]
     assert [e["destination"] for e in yaml.safe_load(map_path.read_text())["images"]] == [written["destination"]]
     assert dest.password not in res.stdout + res.stderr

@@ -190,7 +190,10 @@ options:
         re-run continues them with HTTP range requests from the byte where they stopped.
     type: path
 notes:
-  - The mirror map lists the images copied or found present in this run; a failed image is not in it.
+  - The mirror map lists the images copied or found present in this run. An image that fails keeps
+    the entry it had in the map before the run (same source and destination), because a failed copy
+    never moves a destination tag, so a failed re-run does not drop images that are still in the mirror.
+    A failed image without such an entry is not in the map.
 seealso:
   - name: OCI image layout
     description: The on-disk format this module writes.
@@ -358,6 +361,10 @@ totals:
     repaired:
       description: Images O(verify=true) found incomplete and completed.
       type: int
+    kept_in_map:
+      description: Failed images whose entry from the mirror map as it was before the run is kept in it.
+      type: int
+      version_added: 1.1.0
     shard:
       description:
         - This worker's share (sharded runs) - C(index), C(count), C(assigned_blobs), C(assigned_bytes),
@@ -406,7 +413,9 @@ totals:
     present: 15
     failed: 0
 mirror_map:
-  description: The mirror map entries (the content of O(mirror_map)), one per image present in the destination.
+  description:
+    - The mirror map entries (the content of O(mirror_map)), one per image present in the destination.
+    - Includes the earlier entry of a failed image (see RV(totals.kept_in_map)).
   returned: always
   type: list
   elements: dict
@@ -499,15 +508,19 @@ def main():
     if params["shard_wait"] < 0:
         module.fail_json(msg="shard_wait must not be negative")
 
-    lock = None
     map_path = params["mirror_map"]
-    if map_path and params["use_mirror_map"] and not params["verify"]:
+    as_lock = bool(map_path) and params["use_mirror_map"] and not params["verify"]
+    previous = None
+    if map_path:
         try:
-            lock = _mirrormap.load(map_path)
+            previous = _mirrormap.load(map_path)
         except FileNotFoundError:
-            lock = None
+            previous = None
         except (OSError, ValueError) as exc:
-            module.fail_json(msg="cannot use the mirror map as lockfile: %s" % exc)
+            if as_lock:
+                module.fail_json(msg="cannot use the mirror map as lockfile: %s" % exc)
+            previous = None  # not read as a lockfile: a damaged map is replaced by this run's
+    lock = previous if as_lock else None
 
     try:
         kind, location = parse_location(params["dest"])
@@ -524,7 +537,7 @@ def main():
                 concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
                 overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
                 attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions,
-                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"])
+                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"], previous_entries=previous)
         finally:
             pool.close()
     except (OCIError, ValueError) as exc:

@@ -109,6 +109,55 @@ def test_failures_are_listed_and_the_rest_is_copied(seeded, play, tmp_path, regi
     assert [e["source"] for e in written["images"]] == [good]
 
 
+def test_a_failed_rerun_keeps_the_map_entries_of_images_still_in_the_mirror(tmp_path, play, registry_factory,
+                                                                            ansible_run, sample_layout, skopeo):
+    """An upgrade re-run in which one image fails (here: gone from the source) must not drop that
+    image from the mirror map: its destination tag was never moved, so its earlier entry is kept
+    and the consumers reading the map keep pointing at it. With and without the lockfile."""
+    src = registry_factory()
+    pushed = sample_layout.seed(src, prefix="keep/")
+    dest = registry_factory()
+    map_path = tmp_path / "mirror-map.yml"
+    extra = {"images": sorted(pushed.values()), "dest": dest.host, "insecure": [src.host, dest.host],
+             "map_path": str(map_path)}
+    res = ansible_run.playbook(play, extra_vars=extra)
+    assert res.rc == 0, res.output
+    map_text = map_path.read_text()
+    before = yaml.safe_load(map_text)["images"]
+    assert len(before) == len(pushed)
+
+    gone_ref = sorted(pushed)[0]
+    gone = pushed[gone_ref]
+    repo = gone.split("/", 1)[1].rsplit(":", 1)[0]
+    digest = sample_layout.images[gone_ref].digest
+    assert src.request("DELETE", "/v2/%s/manifests/%s" % (repo, digest))[0] == 202
+
+    for use_map in (True, False):
+        res = ansible_run.playbook(_with_use_map(play, use_map), extra_vars=extra)
+        assert res.rc != 0, res.output
+        r = res.one("Mirror the images")["result"]
+        assert r["msg"].startswith("1 of %d images failed" % len(pushed)) and gone in r["msg"], r["msg"]
+        assert r["totals"]["kept_in_map"] == 1 and r["totals"]["present"] == len(pushed) - 1
+        # the map is the same file: the failed image's entry is kept, in its place
+        assert map_path.read_text() == map_text, (use_map, map_path.read_text())
+        assert r["mirror_map"] == before
+    kept = [e for e in before if e["source"] == gone][0]
+    assert kept["digest"] == digest
+    assert skopeo.digest_of("docker://" + kept["destination"], registry=dest) == digest
+
+    # an image that fails without an earlier entry is not invented into the map
+    res = ansible_run.playbook(play, extra_vars=dict(extra, images=[gone], map_path=str(tmp_path / "new.yml")))
+    assert res.rc != 0
+    assert yaml.safe_load((tmp_path / "new.yml").read_text())["images"] == []
+    assert res.one("Mirror the images")["result"]["totals"]["kept_in_map"] == 0
+
+
+def _with_use_map(play, use_map):
+    path = play.parent / ("play-use-map-%s.yml" % str(use_map).lower())
+    path.write_text(PLAY + "        use_mirror_map: %s\n" % str(use_map).lower())
+    return path
+
+
 def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_factory, ansible_run, plain_registry,
                                                      skopeo):
     """``module_defaults: {group/airgap.mirror.registry: ...}`` carries the mirror's credentials

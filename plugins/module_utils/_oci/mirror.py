@@ -21,14 +21,18 @@ from .shard import homes, run_shard
 
 def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, mapping_mode="keep",
            overrides=None, tag_style="deterministic", lock_entries=None, attachments=True, src_registry=None,
-           sessions=None, verify=False, shard=None, shard_wait=60.0):
+           sessions=None, verify=False, shard=None, shard_wait=60.0, previous_entries=None):
     """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
     deadline). Never raises for a per-image failure: see ``report["failed"]``.
 
     *verify*: resolve every image fully (no lockfile) and check each blob and manifest at the
     destination; whatever is missing is copied. *shard*: a :class:`~.shard.Shard` — copy only this
     worker's share (see shard.py); images left to the others are ``other_shard``, images whose
-    blobs another worker had not uploaded within *shard_wait* seconds are ``deferred``."""
+    blobs another worker had not uploaded within *shard_wait* seconds are ``deferred``.
+
+    *previous_entries*: the mirror map as it was before this run. An image that fails keeps its
+    entry from it (same source and destination): a failed copy never moves a destination tag or
+    ref, so that entry still describes the mirror, and a failed re-run does not shrink the map."""
     started = time.monotonic()
     own_pool = pool is None
     pool = pool or ClientPool()
@@ -72,7 +76,7 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
         report = _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool,
-                         time.monotonic() - started)
+                         time.monotonic() - started, previous_entries)
         if assignment is not None:
             report["totals"]["shard"] = assignment.summary(shard.index)
             report["changed"] = report["changed"] or bool(counts["copied"] or counts["mounted"])
@@ -132,16 +136,22 @@ def _image_result(job, check_mode):
     return result
 
 
-def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool, seconds):
+def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mode, pool, seconds,
+            previous_entries=None):
     images = [_image_result(j, check_mode) for j in list(rejected) + list(jobs)]
     attachments = [_image_result(a, check_mode) for j in jobs for a in j.attachments]
     failed = [i for i in images + attachments if i["status"] == "failed"]
+    previous = {(e.get("source"), e.get("destination")): e for e in previous_entries or ()}
     entries = []
+    kept = 0
     for job in jobs:
         if job.status in ("present", "copied") and job.src_ref is not None:
             tags = [a.attachment_name for a in job.attachments if a.status in ("present", "copied")]
             entries.append(_mirrormap.make_entry(job.src_ref, job.digest, job.media_type, job.platforms, job.size,
                                                  job.destination, tags or job.attachment_tags))
+        elif job.status == "failed" and (job.source, job.destination) in previous:
+            entries.append(previous[(job.source, job.destination)])
+            kept += 1
     before = {}
     after = {}
     for job in iter_jobs(jobs):
@@ -166,6 +176,7 @@ def _report(jobs, rejected, planned, counts, would_bytes, would_blobs, check_mod
         "deferred": sum(1 for i in images if i["status"] == "deferred"),
         "other_shard": sum(1 for i in images if i["status"] == "other_shard"),
         "repaired": sum(1 for j in jobs if j.missing and j.status == "copied"),
+        "kept_in_map": kept,
         "attachments": len(attachments),
         "unique_blobs": len(planned),
         "unique_bytes": unique_bytes,

@@ -58,13 +58,13 @@ class Conn:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=300, help="requests of each kind (default 300)")
     parser.add_argument("--blob-size", type=int, default=100_000, help="bytes per uploaded blob (default 100000)")
     args = parser.parse_args(argv)
     n = args.n
     rng = random.Random(1)
-    blobs = [rng.randbytes(args.blob_size) for _ in range(n)]
+    blobs = [rng.randbytes(args.blob_size) for _i in range(n)]
     digests = ["sha256:" + hashlib.sha256(b).hexdigest() for b in blobs]
     manifests = []
     for i in range(n):

@@ -557,41 +557,48 @@ class RegistryClient:
         connection. The caller verifies the digest where it must."""
         return _BlobDownload(self, repo, digest, size, offset, image)
 
-    def mount_blob(self, repo, digest, from_repo, image=None):
-        """Cross-repository mount; True when the registry mounted the blob."""
-        url = self._url("/v2/%s/blobs/uploads/" % repo)
-        scopes = (scope_for(repo, ["pull", "push"]), scope_for(from_repo, ["pull"]))
-        resp = self._send_with_retries("POST", url, scopes, params={"mount": digest, "from": from_repo},
-                                       what="mount blob", image=image, content=b"")
-        resp.close()
-        if resp.status_code == 201:
-            return True
-        if resp.status_code == 202 and resp.headers.get("location"):
-            self._cancel_upload(urljoin(url, resp.headers["location"]), repo)
-        return False
-
-    def start_upload_or_mount(self, repo, digest, from_repo=None, image=None):
-        """One POST that opens an upload session in *repo* and asks the registry to mount
-        *digest* from *from_repo* -- by default from *repo* itself, which asks "is it here
-        already?". Returns None when the blob is now in *repo* (201: nothing to send), else the
-        upload URL. A registry that cannot mount opens the session anyway (202), as the
-        distribution spec asks of it."""
-        from_repo = from_repo or repo
+    def _post_upload(self, repo, image, mount=None, from_repo=None):
+        """The POST that opens an upload session in *repo* (``mount``: also ask the registry to
+        mount that digest from *from_repo*, by default *repo* itself). Returns the closed response
+        and the absolute session URL (None without a Location)."""
         url = self._url("/v2/%s/blobs/uploads/" % repo)
         scopes = (scope_for(repo, ["pull", "push"]),)
-        if from_repo != repo:
-            scopes += (scope_for(from_repo, ["pull"]),)
-        resp = self._send_with_retries("POST", url, scopes, params={"mount": digest, "from": from_repo},
-                                       what="start upload", image=image, content=b"")
-        if resp.status_code == 201:
-            resp.close()
-            return None
-        self._check(resp, (202,), "start upload of %s to %s" % (digest, repo), image)
+        params = None
+        if mount:
+            from_repo = from_repo or repo
+            params = {"mount": mount, "from": from_repo}
+            if from_repo != repo:
+                scopes += (scope_for(from_repo, ["pull"]),)
+        resp = self._send_with_retries("POST", url, scopes, params=params, what="start upload", image=image,
+                                       content=b"")
         resp.close()
         location = resp.headers.get("location")
+        return resp, (urljoin(url, location) if location else None)
+
+    def mount_blob(self, repo, digest, from_repo, image=None):
+        """Cross-repository mount; True when the registry mounted the blob (a session it opened
+        instead is cancelled)."""
+        resp, location = self._post_upload(repo, image, mount=digest, from_repo=from_repo)
+        if resp.status_code == 201:
+            return True
+        if resp.status_code == 202 and location:
+            self._cancel_upload(location, repo)
+        return False
+
+    def start_upload(self, repo, image=None, mount=None, from_repo=None):
+        """Open an upload session in *repo*; returns its URL. With *mount* (a digest) the same
+        POST asks the registry to mount that blob from *from_repo* -- by default from *repo*
+        itself, which asks "is it here already?" -- and None is returned when the blob is now in
+        *repo* (201: nothing to send). A registry that cannot mount opens the session anyway
+        (202), as the distribution spec asks of it."""
+        resp, location = self._post_upload(repo, image, mount, from_repo)
+        if mount and resp.status_code == 201:
+            return None
+        self._check(resp, (202,), "start upload to %s" % repo, image)
         if not location:
-            raise RegistryError("registry started an upload without a Location", url=url, image=image)
-        return urljoin(url, location)
+            raise RegistryError("registry started an upload without a Location", url=str(resp.request.url),
+                                image=image)
+        return location
 
     def ensure_blob(self, repo, digest, size, opener, image=None, session=None, from_repo=None):
         """Make blob *digest* present in *repo*; returns how: ``"mounted"`` (from *from_repo*),
@@ -605,7 +612,7 @@ class RegistryClient:
         answers a mounting POST with anything but 201/202 is asked the plain way from then on."""
         if size <= min(self.probe_max, self.chunked_threshold) and self.mount_probe:
             try:
-                location = self.start_upload_or_mount(repo, digest, from_repo, image)
+                location = self.start_upload(repo, image, mount=digest, from_repo=from_repo)
             except RegistryError as exc:
                 if isinstance(exc, AuthError) or exc.status not in (400, 404, 405):
                     raise
@@ -633,17 +640,6 @@ class RegistryClient:
             resp.close()
         except OCIError:
             pass  # an abandoned session is purged by the registry
-
-    def start_upload(self, repo, image=None):
-        url = self._url("/v2/%s/blobs/uploads/" % repo)
-        resp = self._send_with_retries("POST", url, (scope_for(repo, ["pull", "push"]),), what="start upload",
-                                       image=image, content=b"")
-        self._check(resp, (202,), "start upload to %s" % repo, image)
-        resp.close()
-        location = resp.headers.get("location")
-        if not location:
-            raise RegistryError("registry started an upload without a Location", url=url, image=image)
-        return urljoin(url, location)
 
     def upload_status(self, location, repo):
         """Offset the registry holds for an upload session, or None if the session is gone."""

@@ -89,10 +89,6 @@ class RegistryRepo:
     def has_blob(self, desc, image=None):
         return self.client.head_blob(self.repository, desc.digest, image=image) is not None
 
-    def put_blob(self, desc, opener, image=None, session=None):
-        self.client.upload_blob(self.repository, desc.digest, desc.size, opener, image=image, session=session)
-        return desc.size
-
     def ensure_blob(self, desc, opener, image=None, session=None, mount_from=None):
         """Make the blob present here: "mounted" (from the RegistryRepo *mount_from*), "skipped"
         (it was here) or "copied"; see RegistryClient.ensure_blob."""
@@ -198,14 +194,11 @@ class LayoutRepo:
     def has_blob(self, desc, image=None):
         return self.layout.has_blob(desc.digest, desc.size)
 
-    def put_blob(self, desc, opener, image=None, session=None):
-        return self.layout.write_blob(desc.digest, desc.size, opener, image=image)
-
     def ensure_blob(self, desc, opener, image=None, session=None, mount_from=None):
         """Write the blob into the shared ``blobs/`` unless it is there: "skipped" or "copied"."""
         if self.has_blob(desc):
             return "skipped"
-        self.put_blob(desc, opener, image=image)
+        self.layout.write_blob(desc.digest, desc.size, opener, image=image)
         return "copied"
 
     def put_manifest(self, ident, manifest, image=None, root=False):

@@ -692,20 +692,21 @@ done < %s
             self.drop(reg)
         return out
 
+    def accounted(self, run, reg=None, source=True):
+        """``run()`` between the registries' accounting marks: {"res": its result, "stats": the
+        requests and CPU of the source (if *source*) and of *reg*}."""
+        sides = ([("source", self.src)] if source else []) + ([("dest", reg)] if reg is not None else [])
+        for _side, r in sides:
+            r.begin()
+        res = run()
+        return {"res": res, "stats": {side: r.end() for side, r in sides}}
+
     def skopeo_loop(self, tag, wl, script, reg=None, source=True):
-        if source:
-            self.src.begin()
-        if reg is not None:
-            reg.begin()
-        res = self.skopeo_run("%s-%s-skopeo" % (wl.name, tag), script)
-        stats = {}
-        if source:
-            stats["source"] = self.src.end()
-        if reg is not None:
-            stats["dest"] = reg.end()
+        out = self.accounted(lambda: self.skopeo_run("%s-%s-skopeo" % (wl.name, tag), script), reg, source)
+        res = out["res"]
         if res["rc"] != 0:
             raise BenchError("skopeo loop %s %s failed (rc %s):\n%s" % (wl.name, tag, res["rc"], tail(res["stderr"])))
-        return {"res": res, "stats": stats}
+        return out
 
     def ours_r2r(self, wl, tag, keep=False, **extra):
         reg = self.new_registry("%s-ours-%s" % (wl.name, tag))
@@ -719,17 +720,7 @@ done < %s
         return out
 
     def ours_run(self, tag, wl, args, reg=None, source=True):
-        if source:
-            self.src.begin()
-        if reg is not None:
-            reg.begin()
-        res = self.module_run("%s-%s-ours" % (wl.name, tag), args)
-        stats = {}
-        if source:
-            stats["source"] = self.src.end()
-        if reg is not None:
-            stats["dest"] = reg.end()
-        return {"res": res, "stats": stats}
+        return self.accounted(lambda: self.module_run("%s-%s-ours" % (wl.name, tag), args), reg, source)
 
     def registry_to_registry(self, wl, n):
         """(a)/(b) registry -> registry, then the no-op re-runs on the last pair's registries."""

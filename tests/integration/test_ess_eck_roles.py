@@ -28,16 +28,15 @@ import base64
 import copy
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 
 from support import images as I
+from support import k8s
 from support.fixtures import require
+from support.k8s import kubectl, same, validate
 from support.registry import Registry, free_port
 
 pytestmark = pytest.mark.integration
@@ -45,7 +44,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "tests" / "unit" / "fixtures" / "products"
 ESS_FIXTURE = PRODUCTS / "ess-images_digests.yml"  # a copy of /work/shared/fixtures/ess-images_digests.yml
-K8S = "1.32.0"
 NS = "element-onprem"
 STACK, ECK = "8.16.1", "2.16.1"
 DIAG = "9.3.1"
@@ -60,32 +58,11 @@ NEW_CONTAINERS = {
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def kubectl(*args):
-    proc = subprocess.run(["kubectl", *args, "--dry-run=client", "-o", "json"], capture_output=True, check=False)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    obj = json.loads(proc.stdout)
-    assert obj["metadata"].pop("creationTimestamp", None) is None
-    return obj
-
-
-def validate(obj):
-    try:
-        kubernetes_validate.validate(obj, K8S, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        pytest.fail("%s/%s does not validate: %s" % (obj.get("kind"), obj.get("metadata", {}).get("name"),
-                                                     str(exc).splitlines()[0]), pytrace=False)
-
-
 def validate_cli(path):
     """kubernetes-validate --strict on a manifest file, as a user would run it."""
-    proc = subprocess.run([str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", K8S, str(path)],
-                          capture_output=True, text=True, check=False)
+    proc = k8s.validate_cli(path)
     assert proc.returncode == 0 and "passed" in proc.stdout, proc.stdout + proc.stderr
     return proc.stdout
-
-
-def same(ours, theirs):
-    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
 
 
 def kubectl_secret(name, namespace, server, username, password):
@@ -141,10 +118,8 @@ def play(role, hosts="localhost"):
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory, pki):
-    require("docker-registry", "skopeo", "htpasswd", "kubectl")
-    cli = Path(sys.executable).parent / "kubernetes-validate"
-    if not cli.exists():
-        pytest.fail("kubernetes-validate is not installed in %s" % sys.executable, pytrace=False)
+    require("docker-registry", "skopeo", "htpasswd")
+    k8s.require_tools()
     base = tmp_path_factory.mktemp("ess-eck")
     vendor = Registry(base / "vendor").start()
     mirror = Registry(base / "mirror", tls=True, auth=True, pki=pki, password=PASSWORD).start()

@@ -19,7 +19,6 @@ import copy
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,52 +32,23 @@ from ansible_collections.airgap.mirror.plugins.module_utils import _ess as E
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as MM
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
-from support.fixtures import require
+from support import k8s
+from support.k8s import kubectl, same, validate
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "products"
-K8S_VERSION = "1.32.0"
-KUBECTL = "kubectl"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def tools():
-    require(KUBECTL)
-    cli = Path(sys.executable).parent / "kubernetes-validate"
-    if not cli.exists():
-        pytest.fail("kubernetes-validate is not installed in %s (pip install kubernetes-validate)" % sys.executable,
-                    pytrace=False)
-
-
-def kubectl(*args, as_bytes=False):
-    proc = subprocess.run([KUBECTL, *args, "--dry-run=client", "-o", "json"], capture_output=True, check=False)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    obj = json.loads(proc.stdout)
-    assert obj["metadata"].pop("creationTimestamp", None) is None
-    return obj
-
-
-def validate(obj):
-    """kubernetes-validate --strict through the Python API; returns the message on success."""
-    try:
-        return kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        what = "%s/%s" % (obj.get("kind"), obj.get("metadata", {}).get("name"))
-        pytest.fail("%s does not validate: %s" % (what, str(exc).splitlines()[0]), pytrace=False)
+    k8s.require_tools()
 
 
 def validate_cli(tmp_path, objs):
     path = tmp_path / "objects.yaml"
     path.write_text(yaml.safe_dump_all(objs))
-    proc = subprocess.run([str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", K8S_VERSION,
-                           str(path)], capture_output=True, text=True, check=False)
-    return proc
-
-
-def same_as_kubectl(ours, theirs):
-    """Our dict and kubectl's JSON are the same object (our key order may differ)."""
-    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    return k8s.validate_cli(path)
 
 
 # -- docker-registry Secret --------------------------------------------------------------------
@@ -110,13 +80,13 @@ def test_secret_is_byte_for_byte_what_kubectl_writes(server, username, email, pa
     ours = D.docker_registry_secret("mirror-pull", server, username, password, email=email,
                                     namespace="element-onprem")
     assert ours["data"][".dockerconfigjson"] == theirs["data"][".dockerconfigjson"]
-    same_as_kubectl(ours, theirs)
+    same(ours, theirs)
     validate(ours)
 
 
 def test_secret_with_invalid_utf8_password_matches_kubectl():
     raw = b"ab\xffc\xe2\x80d"  # not UTF-8: Go writes U+FFFD per bad byte in JSON, raw bytes in auth
-    proc = subprocess.run([KUBECTL.encode(), b"create", b"secret", b"docker-registry", b"s",
+    proc = subprocess.run([k8s.KUBECTL.encode(), b"create", b"secret", b"docker-registry", b"s",
                            b"--docker-server=m", b"--docker-username=u", b"--docker-password=" + raw,
                            b"--dry-run=client", b"-o", b"json"], capture_output=True, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -172,7 +142,7 @@ def test_ess_configmap_equals_kubectl_from_file(tmp_path):
     data_file.write_text(ours["data"]["images_digests"])
     theirs = kubectl("create", "configmap", "ess-images-digests", "-n", "element-onprem",
                      "--from-file=images_digests=%s" % data_file)
-    same_as_kubectl(ours, theirs)
+    same(ours, theirs)
     validate(ours)
     assert validate_cli(tmp_path, [ours]).returncode == 0
     tree = yaml.safe_load(ours["data"]["images_digests"])
@@ -219,7 +189,7 @@ def test_operator_configmap_equals_kubectl_from_file(tmp_path):
                      "--from-file=eck.yaml=%s" % config)
     ours = {"apiVersion": "v1", "kind": "ConfigMap", "data": cm["data"],
             "metadata": {"name": "elastic-operator", "namespace": "elastic-system"}}
-    same_as_kubectl(ours, theirs)
+    same(ours, theirs)
 
 
 def test_resource_pod_templates_validate():
@@ -229,7 +199,7 @@ def test_resource_pod_templates_validate():
     checked = 0
     for resource in resources:
         with pytest.raises(kubernetes_validate.SchemaNotFoundError):
-            kubernetes_validate.validate(resource, K8S_VERSION, strict=True)
+            kubernetes_validate.validate(resource, k8s.K8S_VERSION, strict=True)
         out = K.resource_with_mirror(resource, plan, set_image="always")
         assert out["apiVersion"] == K.KINDS[out["kind"]][0]
         R.parse(out["spec"]["image"])
@@ -297,7 +267,7 @@ def test_filters_in_a_playbook_keep_the_secret_out_of_every_output(ansible_run, 
     theirs = kubectl("create", "secret", "docker-registry", "mirror-pull", "-n", "element-onprem",
                      "--docker-server=mirror.example.com:8443", "--docker-username=ess-pull",
                      "--docker-password=" + password)
-    same_as_kubectl(ours, theirs)
+    same(ours, theirs)
     encoded = ours["data"][".dockerconfigjson"]
     everything = res.output + json.dumps(res.results)
     assert password not in everything and encoded not in everything

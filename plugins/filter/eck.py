@@ -8,8 +8,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _eck
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirrormap import MirrorMapError
+from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as _eck
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.legacy import MirrorMapError
 
 _display = Display()
 _ERRORS = (_eck.ECKError, MirrorMapError)

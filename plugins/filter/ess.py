@@ -8,9 +8,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _ess
-from ansible_collections.airgap.mirror.plugins.module_utils import _dockerconfig
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirrormap import MirrorMapError
+from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as _ess
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as _dockerconfig
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.legacy import MirrorMapError
 
 _display = Display()
 

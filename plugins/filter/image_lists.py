@@ -13,7 +13,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _sources
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 
 

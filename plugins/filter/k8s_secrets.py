@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _dockerconfig
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as _dockerconfig
 
 
 def docker_registry_secret(name, server, username, password, namespace=None, email=None, labels=None,

@@ -19,7 +19,7 @@ import posixpath
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
 
 
 def _registry_of(location, what):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _registries_conf as rc
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
 
 
 def _entries(data):

@@ -86,7 +86,7 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _sources
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 
 

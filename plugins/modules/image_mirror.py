@@ -430,16 +430,17 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airgap.mirror.plugins.module_utils._argspec import (client_pool, merge_spec, parse_size,
-                                                                             registry_argument_spec)
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as _mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._backends.argspec import (client_pool, merge_spec,
+                                                                                      parse_size,
+                                                                                      registry_argument_spec)
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as _mirrormap
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as _ref
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import InvalidReference, OCIError
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror, write_mirror_map
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import parse_location
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import HTTPX_IMPORT_ERROR
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.resume import UploadSessions
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.shard import Shard
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror, write_mirror_map
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import parse_location
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import HTTPX_IMPORT_ERROR
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.resume import UploadSessions
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Shard
 
 
 def _source_registries(images):

@@ -284,8 +284,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _fileio
-from ansible_collections.airgap.mirror.plugins.module_utils import _registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
 
 
 class _Fail(Exception):

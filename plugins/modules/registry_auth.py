@@ -181,8 +181,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _authfile
-from ansible_collections.airgap.mirror.plugins.module_utils import _fileio
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import authfile as _authfile
+from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
 
 NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 

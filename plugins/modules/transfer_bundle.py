@@ -333,7 +333,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _bundle
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as _bundle
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 
 PACK_ONLY = ("part_size", "images", "previous")

@@ -176,8 +176,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _fileio
-from ansible_collections.airgap.mirror.plugins.module_utils import _yamledit
+from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
+from ansible_collections.airgap.mirror.plugins.module_utils._common import yamledit as _yamledit
 
 
 def run(module):

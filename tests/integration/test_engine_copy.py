@@ -14,9 +14,9 @@ import pytest
 from urllib.parse import unquote
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import CredentialStore, Credentials
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore, Credentials
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 
 from support import images as I
 from support.faultproxy import FaultProxy

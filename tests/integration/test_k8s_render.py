@@ -26,11 +26,11 @@ import yaml
 
 import kubernetes_validate
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _dockerconfig as D
-from ansible_collections.airgap.mirror.plugins.module_utils import _eck as K
-from ansible_collections.airgap.mirror.plugins.module_utils import _ess as E
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as D
+from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as K
+from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as E
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 from support import k8s
 from support.k8s import kubectl, same, validate

@@ -68,7 +68,7 @@ JUNK = (
     ".ansible/collections/ansible_collections/airgap/mirror/README.md",
     ".tox/py311/log/1-commands.log",
     "plugins/modules/__pycache__/image_mirror.cpython-311.pyc",
-    "plugins/module_utils/_oci/stale.pyc",
+    "plugins/module_utils/_engine/stale.pyc",
     "tests/unit/__pycache__/test_requirements.cpython-311-pytest-9.2.0.pyc",
     "tests/output/junit/unit.xml",
     "bench/results/run-1/results.json",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 from support.images import seed_registry
 from support.registry import free_port

@@ -27,7 +27,8 @@ from support import images
 from support.registry import free_port
 from support.tokenserver import TokenServer
 
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap, reference
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference
 
 pytestmark = pytest.mark.integration
 

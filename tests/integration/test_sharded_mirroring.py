@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import CredentialStore
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.shard import Shard
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Shard
 
 from support import images as I
 

@@ -21,11 +21,11 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.layout import Layout
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror, write_mirror_map
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror, write_mirror_map
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 
 from support import images as I
 from support.registry import Registry

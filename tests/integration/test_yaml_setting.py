@@ -205,5 +205,5 @@ def test_kibana_role(ansible_run, tmp_path, fixture):
 
 
 def _values(path, key):
-    from ansible_collections.airgap.mirror.plugins.module_utils import _yamledit
+    from ansible_collections.airgap.mirror.plugins.module_utils._common import yamledit as _yamledit
     return _yamledit.get_values(path.read_text(), key)

@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENGINE = os.path.join(ROOT, "plugins", "module_utils", "_oci")
 MODULES = os.path.join(ROOT, "plugins", "modules")
 REGISTRY_OPTIONS_FRAGMENT = "airgap.mirror.registry"
 REGISTRY_GROUP_FRAGMENT = "airgap.mirror.attributes.actiongroup_registry"
@@ -60,28 +59,70 @@ def runtime_registry_group():
     return runtime.get("action_groups", {}).get("registry", [])
 
 
-def test_engine_imports_nothing_from_ansible_and_stays_in_its_package():
-    """The engine runs without Ansible (unit tests, the benchmark): only the stdlib, guarded
-    third-party imports and relative imports inside _oci."""
+# The architecture of plugins/module_utils/ (docs/development.md): each package may import only
+# the packages listed here, so dependencies run one way, from the edge (modules, filters) down to
+# the shared helpers. _backends is the edge of module_utils: what one module needs beyond the
+# library (its argument spec, the request built from its parameters).
+LAYERS = {
+    "_common": set(),
+    "_oci": {"_common"},
+    "_mirrormap": {"_oci", "_common"},
+    "_engine": {"_mirrormap", "_oci", "_common"},
+    "_bundle": {"_engine", "_mirrormap", "_oci", "_common"},
+    "_consumers": {"_mirrormap", "_oci", "_common"},
+    "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
+    "_sources": {"_products", "_mirrormap", "_oci", "_common"},
+    "_backends": {"_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci", "_common"},
+}
+MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+
+
+def _package_of(path):
+    return os.path.relpath(path, MODULE_UTILS).split(os.sep)[0]
+
+
+def _imported_packages(path, node):
+    """The module_utils packages an import statement of *path* reaches."""
+    if isinstance(node, ast.ImportFrom) and node.level:
+        parts = os.path.relpath(path, MODULE_UTILS).split(os.sep)[:-1]
+        base = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+        if node.level - 1 > len(parts):
+            return ["<outside module_utils>"]
+        target = base + (node.module.split(".") if node.module else [])
+        if target:
+            return [target[0]]
+        return [alias.name.split(".")[0] for alias in node.names]
+    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+    prefix = "ansible_collections.airgap.mirror.plugins.module_utils."
+    return [n[len(prefix):].split(".")[0] for n in names if n.startswith(prefix)]
+
+
+def test_module_utils_packages_import_only_their_lower_layers_and_never_ansible():
+    """The library runs without Ansible (unit tests, the benchmark, the demo), and its packages
+    depend on each other one way only (LAYERS)."""
+    assert os.path.isdir(MODULE_UTILS)
     problems = []
-    for path in python_files(ENGINE):
+    packages = sorted(d for d in os.listdir(MODULE_UTILS) if os.path.isdir(os.path.join(MODULE_UTILS, d))
+                      and d != "__pycache__")
+    unknown = sorted(set(packages) - set(LAYERS))
+    assert not unknown, f"packages without a place in LAYERS: {unknown}"
+    loose = sorted(f for f in os.listdir(MODULE_UTILS) if f.endswith(".py") and f != "__init__.py")
+    assert not loose, f"module_utils files outside a package: {loose}"
+    for path in python_files(MODULE_UTILS):
+        package = _package_of(path)
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read(), path)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level > 1:
-                    problems.append(f"{rel(path)}:{node.lineno}: relative import leaves _oci ({'.' * node.level}{node.module or ''})")
-                    continue
-                names = [node.module or ""] if node.level == 0 else []
-            else:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            for name in names:
-                top = name.split(".")[0]
-                if top in ("ansible", "ansible_collections"):
-                    problems.append(f"{rel(path)}:{node.lineno}: imports {name}")
-    assert not problems, "engine files must not import Ansible:\n" + "\n".join(problems)
+            if node.level == 0 if isinstance(node, ast.ImportFrom) else True:
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                if any(n.split(".")[0] == "ansible" for n in names):
+                    problems.append(f"{rel(path)}:{node.lineno}: imports Ansible ({', '.join(names)})")
+            for target in _imported_packages(path, node):
+                if target != package and target not in LAYERS.get(package, set()):
+                    problems.append(f"{rel(path)}:{node.lineno}: {package} may not import {target}")
+    assert not problems, "module_utils layering:\n" + "\n".join(problems)
 
 
 def test_registry_action_group_matches_the_modules():

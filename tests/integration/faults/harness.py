@@ -22,9 +22,9 @@ from pathlib import Path
 
 from support import images, skopeo as skopeo_cli
 
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.mirror import mirror
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.plan import ClientPool
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.registry import Deadline
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import Deadline
 
 MANIFEST_TYPES = (images.OCI_MANIFEST, images.OCI_INDEX, images.DOCKER_MANIFEST, images.DOCKER_LIST)
 ACCEPT = ", ".join(MANIFEST_TYPES)

@@ -15,7 +15,7 @@ import pytest
 from support import skopeo as skopeo_cli
 from support.skopeo import SkopeoError
 
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.auth import Credentials, CredentialStore
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import Credentials, CredentialStore
 
 from .harness import MiB, audit_registry, failures, run_engine, seed, verify_registry_image
 

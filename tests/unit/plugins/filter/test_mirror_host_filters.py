@@ -5,7 +5,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.airgap.mirror.plugins.filter import mirror_host as F
 from ansible_collections.airgap.mirror.plugins.filter import registries_conf as RC
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
 D1 = "sha256:" + "11" * 32

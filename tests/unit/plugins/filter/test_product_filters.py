@@ -9,8 +9,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.airgap.mirror.plugins.filter import eck as eck_filters
 from ansible_collections.airgap.mirror.plugins.filter import ess as ess_filters
 from ansible_collections.airgap.mirror.plugins.filter import k8s_secrets
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "products")

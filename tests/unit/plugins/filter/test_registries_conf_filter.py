@@ -4,8 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.airgap.mirror.plugins.filter import registries_conf as F
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mapping as M
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
 D1 = "sha256:" + "11" * 32

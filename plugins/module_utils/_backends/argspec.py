@@ -1,0 +1,87 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""The registry options of ``airgap.mirror.registry`` (doc fragment), built once.
+
+Modules call :func:`registry_argument_spec` and merge its parts into their AnsibleModule, then
+:func:`client_pool` turns the parameters into the engine's ClientPool.
+"""
+
+from __future__ import annotations
+
+
+def registry_argument_spec():
+    """``dict(argument_spec=..., required_together=...)`` for the registry options."""
+    return {
+        "argument_spec": {
+            "src_username": {"type": "str"},
+            "src_password": {"type": "str", "no_log": True},
+            "dest_username": {"type": "str"},
+            "dest_password": {"type": "str", "no_log": True},
+            "auth_file": {"type": "path"},
+            "ca_path": {"type": "path"},
+            "client_cert": {"type": "path"},
+            "client_key": {"type": "path", "no_log": False},
+            "insecure_registries": {"type": "list", "elements": "str", "default": []},
+            "timeout": {"type": "float", "default": 60},
+            "retries": {"type": "int", "default": 5},
+            "deadline": {"type": "float"},
+        },
+        "required_together": [["src_username", "src_password"], ["dest_username", "dest_password"],
+                              ["client_cert", "client_key"]],
+    }
+
+
+def merge_spec(base, extra):
+    """Merge a module's own argument_spec/required_* lists into the shared registry spec."""
+    out = {"argument_spec": dict(base["argument_spec"])}
+    out["argument_spec"].update(extra.pop("argument_spec", {}))
+    for key in ("required_together", "mutually_exclusive", "required_one_of", "required_if", "required_by"):
+        values = list(base.get(key, [])) + list(extra.pop(key, []))
+        if values:
+            out[key] = values
+    out.update(extra)
+    return out
+
+
+def parse_size(text):
+    """'64M' -> bytes (K, M, G, T are powers of 1024; a bare number is bytes)."""
+    value = str(text).strip().upper().rstrip("B").rstrip("I")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    factor = units.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in units else value
+    try:
+        size = int(float(number) * factor)
+    except ValueError:
+        raise ValueError("%r is not a size (bytes, or a number with K, M, G or T)" % text) from None
+    if size < 1024:
+        raise ValueError("%r is smaller than 1K" % text)
+    return size
+
+
+def client_pool(params, source_registries=(), dest_registry=None, max_connections=16, upload_chunk_size=None):
+    """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to
+    every registry in *source_registries*."""
+    from .._engine.auth import CredentialStore
+    from .._engine.plan import ClientPool, explicit_credentials
+    from .._engine.registry import Deadline
+
+    pairs = [(r, params.get("src_username"), params.get("src_password")) for r in source_registries]
+    if dest_registry:
+        pairs.append((dest_registry, params.get("dest_username"), params.get("dest_password")))
+    store = CredentialStore(explicit=explicit_credentials(pairs), auth_file=params.get("auth_file"))
+    return ClientPool(
+        credentials=store,
+        ca_path=params.get("ca_path"),
+        client_cert=params.get("client_cert"),
+        client_key=params.get("client_key"),
+        insecure_registries=params.get("insecure_registries") or (),
+        timeout=params.get("timeout") or 60,
+        retries=params.get("retries") or 5,
+        max_connections=max_connections,
+        deadline=Deadline(params.get("deadline")),
+        **({"chunked_threshold": upload_chunk_size, "upload_chunk_size": upload_chunk_size}
+           if upload_chunk_size else {})
+    )

@@ -1,0 +1,321 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Registry credentials and the authentication challenge flow.
+
+Credentials come, first match wins, from: explicit username/password for a registry; the auth file
+given explicitly; ``$REGISTRY_AUTH_FILE``; ``$XDG_RUNTIME_DIR/containers/auth.json``;
+``~/.config/containers/auth.json``; ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``.
+Entries can be scoped to a repository (``quay.io/org/repo``, containers auth.json style); the most
+specific key wins. ``credHelpers``/``credsStore`` run ``docker-credential-<name> get``.
+
+Challenges: ``Basic`` sends the credentials; ``Bearer`` fetches a token from the realm with one
+``repository:<name>:<actions>`` scope per repository (several registries refuse or truncate tokens
+that carry many scopes). Tokens are cached per scope set until shortly before they expire, and a
+401 on a request that carried a token drops it and authenticates again once (tokens that expire
+mid-run, or registries restarted with another signing key).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from urllib.parse import urlsplit
+
+from .._oci.errors import AuthError
+
+TOKEN_EXPIRY_MARGIN = 10.0
+DEFAULT_TOKEN_LIFETIME = 60.0
+
+
+class Credentials:
+    """username/password, or an identity (refresh) token. ``repr`` never shows the secret."""
+
+    __slots__ = ("username", "password", "identity_token")
+
+    def __init__(self, username=None, password=None, identity_token=None):
+        self.username = username
+        self.password = password
+        self.identity_token = identity_token
+
+    def basic_header(self):
+        raw = ("%s:%s" % (self.username or "", self.password or "")).encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def __bool__(self):
+        return bool(self.username or self.password or self.identity_token)
+
+    def __repr__(self):
+        return "Credentials(username=%r, password=<hidden>)" % self.username
+
+
+def _normalize_key(key):
+    """Auth file keys: 'host[:port][/path]', possibly with a scheme and a legacy '/v1/' suffix."""
+    key = key.strip()
+    if "://" in key:
+        parts = urlsplit(key)
+        key = parts.netloc + parts.path
+    key = key.rstrip("/")
+    for suffix in ("/v1", "/v2"):
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+    host, sep, path = key.partition("/")
+    host = host.lower()
+    if host in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
+        host = "docker.io"
+    return host + sep + path
+
+
+def default_auth_files(env=None):
+    env = os.environ if env is None else env
+    home = env.get("HOME") or os.path.expanduser("~")
+    files = []
+    if env.get("REGISTRY_AUTH_FILE"):
+        files.append(env["REGISTRY_AUTH_FILE"])
+    if env.get("XDG_RUNTIME_DIR"):
+        files.append(os.path.join(env["XDG_RUNTIME_DIR"], "containers", "auth.json"))
+    files.append(os.path.join(home, ".config", "containers", "auth.json"))
+    docker_config = env.get("DOCKER_CONFIG") or os.path.join(home, ".docker")
+    files.append(os.path.join(docker_config, "config.json"))
+    return files
+
+
+class AuthFile:
+    """One parsed auth file (containers auth.json or docker config.json)."""
+
+    def __init__(self, path, data):
+        self.path = path
+        self.auths = {}
+        for key, entry in (data.get("auths") or {}).items():
+            if isinstance(entry, dict):
+                self.auths[_normalize_key(key)] = entry
+        self.cred_helpers = {_normalize_key(k): v for k, v in (data.get("credHelpers") or {}).items()}
+        self.creds_store = data.get("credsStore")
+
+    @classmethod
+    def load(cls, path, required=False):
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            if required:
+                raise AuthError("auth file %s does not exist" % path) from None
+            return None
+        except OSError as exc:
+            raise AuthError("cannot read auth file %s: %s" % (path, exc.strerror)) from None
+        if not raw.strip():
+            return cls(path, {})
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            # the message of json errors names line and column, never file content
+            raise AuthError("auth file %s is not valid JSON: %s" % (path, exc)) from None
+        if not isinstance(data, dict):
+            raise AuthError("auth file %s: expected a JSON object" % path)
+        return cls(path, data)
+
+    def lookup(self, registry, repository=None):
+        candidates = []
+        if repository:
+            parts = repository.split("/")
+            for i in range(len(parts), 0, -1):
+                candidates.append("%s/%s" % (registry, "/".join(parts[:i])))
+        candidates.append(registry)
+        for key in candidates:
+            entry = self.auths.get(key)
+            if entry is not None:
+                creds = self._decode(entry, key)
+                if creds:
+                    return creds
+        for key in candidates:
+            helper = self.cred_helpers.get(key)
+            if helper:
+                return _run_helper(helper, registry, self.path)
+        if self.creds_store:
+            return _run_helper(self.creds_store, registry, self.path, missing_ok=True)
+        return None
+
+    def _decode(self, entry, key):
+        if entry.get("identitytoken"):
+            return Credentials(username=entry.get("username"), identity_token=entry["identitytoken"])
+        if entry.get("auth"):
+            try:
+                text = base64.b64decode(entry["auth"], validate=False).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                raise AuthError("auth file %s: the 'auth' value for %s is not base64 of user:password"
+                                % (self.path, key)) from None
+            user, sep, password = text.partition(":")
+            if not sep:
+                raise AuthError("auth file %s: the 'auth' value for %s is not base64 of user:password"
+                                % (self.path, key))
+            return Credentials(user, password)
+        if entry.get("username"):
+            return Credentials(entry.get("username"), entry.get("password"))
+        return None
+
+
+def _run_helper(name, registry, origin, missing_ok=False):
+    program = "docker-credential-%s" % name
+    server = "https://index.docker.io/v1/" if registry == "docker.io" else registry
+    try:
+        proc = subprocess.run([program, "get"], input=server.encode(), capture_output=True, timeout=30,
+                              check=False)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise AuthError("%s names credential helper %r but %s is not installed" % (origin, name, program)) from None
+    except subprocess.TimeoutExpired:
+        raise AuthError("credential helper %s timed out for %s" % (program, registry)) from None
+    if proc.returncode != 0:
+        if missing_ok or b"credentials not found" in proc.stdout + proc.stderr:
+            return None
+        raise AuthError("credential helper %s failed for %s (exit %d)" % (program, registry, proc.returncode))
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise AuthError("credential helper %s returned something that is not JSON" % program) from None
+    user, secret = data.get("Username"), data.get("Secret")
+    if user == "<token>":
+        return Credentials(identity_token=secret)
+    return Credentials(user, secret)
+
+
+class CredentialStore:
+    """Answers "which credentials for this registry/repository?" from every configured source."""
+
+    def __init__(self, explicit=None, auth_file=None, env=None, use_default_files=True):
+        # explicit: {registry: Credentials}
+        self.explicit = {}
+        for registry, creds in (explicit or {}).items():
+            if creds:
+                self.explicit[_normalize_key(registry)] = creds
+        self.files = []
+        if auth_file:
+            self.files.append(AuthFile.load(auth_file, required=True))
+        if use_default_files:
+            for path in default_auth_files(env):
+                if auth_file and os.path.abspath(path) == os.path.abspath(auth_file):
+                    continue
+                loaded = AuthFile.load(path)
+                if loaded is not None:
+                    self.files.append(loaded)
+
+    def lookup(self, registry, repository=None):
+        registry = _normalize_key(registry)
+        if repository:
+            parts = repository.split("/")
+            for i in range(len(parts), 0, -1):
+                key = "%s/%s" % (registry, "/".join(parts[:i]))
+                if key in self.explicit:
+                    return self.explicit[key]
+        if registry in self.explicit:
+            return self.explicit[registry]
+        for auth_file in self.files:
+            creds = auth_file.lookup(registry, repository)
+            if creds:
+                return creds
+        return None
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def parse_challenge(header):
+    """'Bearer realm="x",service="y"' -> ('bearer', {'realm': 'x', 'service': 'y'})."""
+    if not header:
+        return None, {}
+    scheme, _sep, rest = header.strip().partition(" ")
+    params = {}
+    for match in _CHALLENGE_PARAM.finditer(rest):
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        params[match.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+    return scheme.lower(), params
+
+
+def scope_for(repository, actions):
+    return "repository:%s:%s" % (repository, ",".join(actions))
+
+
+class Authenticator:
+    """Per-registry authentication state, shared by every thread using the registry."""
+
+    def __init__(self, registry, store, fetch_token):
+        """*fetch_token(realm, params, basic_header_or_None, form_or_None)* returns the JSON dict of a
+        token endpoint answer; it is given by the registry client so all HTTP goes one way."""
+        self.registry = registry
+        self.store = store
+        self._fetch_token = fetch_token
+        self._lock = threading.Lock()
+        self.scheme = None
+        self.params = {}
+        self._tokens = {}
+
+    def credentials(self, repository=None):
+        return self.store.lookup(self.registry, repository) if self.store else None
+
+    def note_challenge(self, header):
+        scheme, params = parse_challenge(header)
+        if scheme:
+            with self._lock:
+                self.scheme, self.params = scheme, params
+
+    def header(self, scopes):
+        """The Authorization header value for a request needing *scopes*, or None."""
+        if self.scheme == "basic":
+            creds = self.credentials(_first_repo(scopes))
+            return creds.basic_header() if creds and creds.username is not None else None
+        if self.scheme == "bearer":
+            return "Bearer " + self._token(tuple(sorted(set(scopes))))
+        return None
+
+    def invalidate(self, scopes):
+        with self._lock:
+            self._tokens.pop(tuple(sorted(set(scopes))), None)
+
+    def _token(self, key):
+        now = time.monotonic()
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached and cached[1] > now:
+                return cached[0]
+        realm = self.params.get("realm")
+        if not realm:
+            raise AuthError("registry %s asked for a Bearer token without a realm" % self.registry)
+        creds = self.credentials(_first_repo(key))
+        query = [("scope", s) for s in key]
+        if self.params.get("service"):
+            query.insert(0, ("service", self.params["service"]))
+        if creds and creds.identity_token:
+            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
+                    "client_id": "airgap.mirror", "scope": " ".join(key)}
+            if self.params.get("service"):
+                form["service"] = self.params["service"]
+            data = self._fetch_token(realm, [], None, form)
+        else:
+            basic = creds.basic_header() if creds and creds.username is not None else None
+            data = self._fetch_token(realm, query, basic, None)
+        token = data.get("token") or data.get("access_token")
+        if not token:
+            raise AuthError("token endpoint of %s answered without a token" % self.registry)
+        try:
+            lifetime = float(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_TOKEN_LIFETIME
+        expiry = now + max(lifetime - TOKEN_EXPIRY_MARGIN, lifetime / 2)
+        with self._lock:
+            self._tokens[key] = (token, expiry)
+        return token
+
+
+def _first_repo(scopes):
+    for scope in scopes:
+        if scope.startswith("repository:"):
+            return scope.split(":")[1]
+    return None

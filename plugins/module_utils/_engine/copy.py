@@ -1,0 +1,355 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Execute a resolved plan.
+
+Every unit of work is a task in one dependency graph run by one bounded thread pool, across all
+images and blobs:
+
+- a blob is copied once per destination: to the first repository of a registry that needs it, then
+  mounted (cross-repository mount, no bytes) into every other repository of that registry; into a
+  layout it is written once to the shared ``blobs/``;
+- a manifest task depends on the tasks of its blobs, an index on its children, an attached
+  artifact on its subject: nothing is ever pushed before what it points to, so no tag ever points
+  at something missing;
+- a failed task fails its dependents (the images that need it) and nothing else: every image is
+  attempted and failures are reported per image with their cause.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .._oci.errors import LayoutError, OCIError
+from .layout import free_bytes
+from .plan import iter_jobs, unique_blobs
+
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+
+
+class _Task:
+    __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended")
+
+    def __init__(self, name, fn, deps=(), owner=None):
+        self.name = name
+        self.fn = fn
+        self.deps = [d for d in deps if d is not None]
+        self.dependents = []
+        self.pending = 0
+        self.error = None
+        self.result = None
+        self.owner = owner
+        self.started = None
+        self.ended = None
+
+
+class Scheduler:
+    """Runs a DAG of tasks on a fixed number of worker threads."""
+
+    def __init__(self, workers, deadline=None, cancel=None):
+        self.workers = max(1, int(workers))
+        self.deadline = deadline
+        self.cancel = cancel or threading.Event()
+        self._lock = threading.Lock()
+        self._remaining = 0
+        self._done = threading.Event()
+        self._pool = None
+
+    def run(self, tasks):
+        tasks = list(tasks)
+        if not tasks:
+            return
+        for task in tasks:
+            task.pending = len(task.deps)
+            for dep in task.deps:
+                dep.dependents.append(task)
+        self._remaining = len(tasks)
+        # the ready set is taken before anything runs: a task whose dependencies finish while
+        # this loop submits is submitted by _finish, and must not be submitted here again
+        initial = [task for task in tasks if task.pending == 0]
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="airgap-copy") as pool:
+            self._pool = pool
+            for task in initial:
+                pool.submit(self._run, task)
+            self._done.wait()
+        self._pool = None
+
+    def _run(self, task):
+        try:
+            if self.cancel.is_set():
+                raise OCIError("cancelled")
+            if self.deadline is not None:
+                self.deadline.check(task.name)
+            task.started = time.monotonic()
+            task.result = task.fn()
+        except OCIError as exc:
+            task.error = exc
+        except Exception as exc:  # a bug in one task must not hang the run
+            task.error = OCIError("internal error in %s: %s: %s" % (task.name, type(exc).__name__, exc))
+        task.ended = time.monotonic()
+        self._finish(task)
+
+    def _finish(self, task):
+        ready, failed = [], []
+        with self._lock:
+            self._remaining -= 1
+            for dep in task.dependents:
+                if task.error is not None and dep.error is None:
+                    dep.error = task.error
+                dep.pending -= 1
+                if dep.pending == 0:
+                    (failed if dep.error is not None else ready).append(dep)
+            if self._remaining == 0:
+                self._done.set()
+        for dep in ready:
+            self._pool.submit(self._run, dep)
+        for dep in failed:
+            dep.ended = time.monotonic()
+            self._finish(dep)
+
+
+class Copier:
+    """Builds and runs the task graph for resolved jobs."""
+
+    def __init__(self, concurrency=8, deadline=None, cancel=None, sessions=None):
+        self.concurrency = concurrency
+        self.deadline = deadline
+        self.cancel = cancel
+        self.sessions = sessions  # optional: factory(dest, digest) -> upload session store
+        self.counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
+        self._lock = threading.Lock()
+
+    def _count(self, job, action, nbytes=0):
+        with self._lock:
+            self.counts[action] += 1
+            if job is not None:
+                if action in job.blob_counts:
+                    job.blob_counts[action] += 1
+                job.bytes += nbytes
+
+    # ---------------------------------------------------------------- work units
+
+    def _copy_blob(self, job, dest, desc, from_dest=None):
+        """Make *desc* present in *dest*, mounting it from *from_dest* if given. A blob that is
+        there already is never sent again: the destination is asked first (for a registry, in
+        the same request that starts the upload; see RegistryClient.ensure_blob)."""
+        src = job.src
+
+        def opener(offset):
+            return src.open_blob(desc, offset, image=job.source)
+
+        session = self.sessions(dest, desc.digest) if self.sessions and dest.kind == "registry" else None
+        action = dest.ensure_blob(desc, opener, image=job.source, session=session, mount_from=from_dest)
+        sent = desc.size if action == "copied" else 0
+        self._count(job, action, sent)
+        return sent
+
+    def _push_manifest(self, job, dest, ident, man, root):
+        dest.put_manifest(ident, man, image=job.source, root=root)
+        with self._lock:
+            self.counts["manifests"] += 1
+
+    # ---------------------------------------------------------------- graph
+
+    def _copy_task(self, job, dest, desc, owner=None):
+        return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
+                     _bind(self._copy_blob, job, dest, desc), owner=owner)
+
+    def build(self, jobs, homes=None, ready=()):
+        """Task graph for every job (and attachment) whose status is "copy".
+
+        *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
+        is uploaded once; a blob whose home is already complete (its image is present) or listed
+        in *ready* is mounted from there instead of being uploaded again."""
+        homes = homes or {}
+        ready = set(ready)
+        tasks = []
+        per_repo = {}    # (dest key, digest) -> task making the blob present in that repository
+        primary = {}     # (blob scope, digest) -> (task, dest) of the first copy in that scope
+        manifests = {}   # (dest key, digest) -> task pushing that manifest by digest
+        roots = {}
+
+        for job in iter_jobs(jobs):
+            if job.status != "copy":
+                continue
+            dest = job.dest
+            blob_task = {}
+            for desc in job.blobs.values():
+                key = (dest.key, desc.digest)
+                task = per_repo.get(key)
+                if task is None:
+                    scope = (dest.blob_scope, desc.digest)
+                    first = primary.get(scope)
+                    home = homes.get(scope)
+                    if first is None and home is not None and getattr(dest, "can_mount", False) and \
+                            home.dest.key != dest.key and (home.job.status == "present" or scope in ready):
+                        # the blob is already at home: mount it from there, no bytes
+                        primary[scope] = (None, home.dest)
+                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                                     _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
+                        tasks.append(task)
+                    elif first is None:
+                        task = self._copy_task(job, dest, desc, owner=job)
+                        primary[scope] = (task, dest)
+                        tasks.append(task)
+                    elif getattr(dest, "can_mount", False):
+                        first_task, first_dest = first
+                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                                     _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
+                                     owner=job)
+                        tasks.append(task)
+                    else:
+                        task = first[0]
+                    per_repo[key] = task
+                blob_task[desc.digest] = task
+
+            pushed = {}
+            for man in job.manifests:
+                is_root = man is job.root
+                if man.is_index:
+                    deps = [pushed[c.digest] for c in man.children if c.digest in pushed]
+                else:
+                    deps = [blob_task[b.digest] for b in man.blobs]
+                if job.parent is not None and is_root:
+                    deps.append(roots.get(id(job.parent)))
+                if not is_root:
+                    key = (dest.key, man.digest)
+                    task = manifests.get(key)
+                    if task is None:
+                        task = _Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
+                                     _bind(self._push_manifest, job, dest, man.digest, man, False), deps=deps,
+                                     owner=job)
+                        manifests[key] = task
+                        tasks.append(task)
+                else:
+                    # a referrer is stored by digest only; it is listed by the referrers index
+                    record = job.referrer is None
+                    task = _Task("push %s" % job.destination,
+                                 _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
+                                 owner=job)
+                    tasks.append(task)
+                    roots[id(job)] = task
+                pushed[man.digest] = task
+        tasks.extend(self._referrers_tag_tasks(jobs, roots))
+        return tasks, roots
+
+    def _referrers_tag_tasks(self, jobs, roots):
+        """For destinations without the referrers API, list copied referrers in the referrers
+        tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
+        groups = {}
+        for job in iter_jobs(jobs):
+            if job.referrer is not None and job.status == "copy":
+                subject, desc = job.referrer
+                key = (job.dest.key, subject)
+                group = groups.setdefault(key, (job.dest, subject, job.parent, [], []))
+                group[3].append(desc)
+                group[4].append(roots.get(id(job)))
+        return [_Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
+                      _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
+                for dest, subject, parent, descs, deps in groups.values()]
+
+    def _update_referrers_tag(self, job, dest, subject, descriptors):
+        if dest.supports_referrers(subject, image=job.source):
+            return
+        existing = dest.read_referrers_tag(subject, image=job.source)
+        have = {d.get("digest") for d in existing}
+        merged = existing + [d for d in descriptors if d.get("digest") not in have]
+        if len(merged) != len(existing):
+            dest.write_referrers_tag(subject, merged, image=job.source)
+            with self._lock:
+                self.counts["manifests"] += 1
+
+    def upload(self, homes):
+        """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
+        share). Returns {key: error} of the blobs that could not be uploaded."""
+        tasks = {key: self._copy_task(home.job, home.dest, home.desc) for key, home in homes.items()}
+        Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
+        return {key: task.error for key, task in tasks.items() if task.error is not None}
+
+    def run(self, jobs, homes=None, ready=()):
+        tasks, roots = self.build(jobs, homes, ready)
+        Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
+        started = {}
+        for task in tasks:
+            if task.owner is not None and task.started is not None:
+                prev = started.get(id(task.owner))
+                started[id(task.owner)] = task.started if prev is None else min(prev, task.started)
+        for job in iter_jobs(jobs):
+            if job.status != "copy":
+                continue
+            root = roots.get(id(job))
+            if root is None or root.error is not None:
+                job.fail(root.error if root is not None else OCIError("nothing was pushed"))
+            else:
+                job.status = "copied"
+            job.started = started.get(id(job))
+            job.finished = root.ended if root is not None else None
+        return self.counts
+
+
+def _bind(fn, *args):
+    return lambda: fn(*args)
+
+
+def preflight_space(jobs):
+    """Refuse to start a copy into a layout whose filesystem cannot hold the missing blobs."""
+    needed = {}
+    for (scope, digest), desc in unique_blobs(jobs).items():
+        if scope[0] != "layout":
+            continue
+        path = scope[1]
+        job_dest = None
+        for job in iter_jobs(jobs):
+            if job.status == "copy" and job.dest.blob_scope == scope:
+                job_dest = job.dest
+                break
+        if job_dest is not None and not job_dest.layout.has_blob(digest, desc.size):
+            have = job_dest.layout.partial_size(digest)
+            needed[path] = needed.get(path, 0) + max(0, desc.size - have)
+    for path, nbytes in needed.items():
+        free = free_bytes(path)
+        if nbytes + FREE_SPACE_MARGIN > free:
+            raise LayoutError("not enough free space for %s: the copy needs %s more (plus a %s margin), the "
+                              "filesystem has %s free" % (path, human(nbytes), human(FREE_SPACE_MARGIN), human(free)))
+    return needed
+
+
+def estimate(jobs, concurrency=8):
+    """Check mode: bytes a copy would transfer (unique blobs missing from each destination's
+    first repository), found with HEAD requests only."""
+    todo = {}
+    for job in iter_jobs(jobs):
+        if job.status != "copy":
+            continue
+        for desc in job.blobs.values():
+            todo.setdefault((job.dest.blob_scope, desc.digest), (job, job.dest, desc))
+    return missing_bytes(todo.values(), concurrency)
+
+
+def missing_bytes(items, concurrency=8):
+    """(bytes, blobs) of the ``(job, dest, desc)`` items whose blob *dest* does not have (HEAD
+    requests; a blob that cannot be asked about counts as missing)."""
+
+    def missing(item):
+        job, dest, desc = item
+        try:
+            return 0 if dest.has_blob(desc, image=job.source) else desc.size
+        except OCIError:
+            return desc.size
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        sizes = list(pool.map(missing, items))
+    return sum(sizes), sum(1 for s in sizes if s)
+
+
+def human(nbytes):
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
+        value /= 1024
+    return "%d B" % nbytes

@@ -1,0 +1,143 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Reading, merging and writing the mirror map file.
+
+The file is YAML (JSON is accepted too)::
+
+    format: airgap.mirror/v1
+    images:
+      - source: quay.io/org/app:1.0            # normalized source reference, as requested
+        source_tag: "1.0"                      # null for a digest-only source
+        digest: sha256:...                     # digest of the top-level manifest or index
+        media_type: application/vnd.oci.image.index.v1+json
+        platforms: [linux/amd64, linux/arm64]  # [] for a single manifest without platform data
+        size: 12345                            # bytes of every manifest and blob of the image
+        destination: mirror:5000/org/app:1.0   # registry reference, or oci:/path/layout:<ref name>
+        attachments: []                        # cosign tags / referrers copied with the image
+
+Entries are sorted by source so the file is stable across runs (no timestamps in it), which keeps
+a re-run that changes nothing from rewriting it. The map doubles as the lockfile of the next run.
+
+Every writer of the file goes through :func:`merge`, whose two policies are the only ways a map
+changes: ``replace`` (a mirroring run: the map becomes what this run mirrored, and an image that
+failed keeps its earlier entry) and ``update`` (an unpacked bundle, or a run told to merge: the
+run's images replace the entries of the same sources, every other entry stays).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from .._common.fileio import atomic_write, read_bytes
+from .model import FORMAT, Entry, MirrorMap, MirrorMapError
+
+try:
+    import yaml as _yaml
+except ImportError:  # pragma: no cover - PyYAML is a declared dependency
+    _yaml = None
+
+
+class MergePolicy(enum.Enum):
+    """How a run's entries are combined with the map already on disk."""
+
+    REPLACE = "replace"
+    UPDATE = "update"
+
+
+def dumps(mirror_map: MirrorMap | Iterable[Entry]) -> str:
+    """The stable YAML (JSON without PyYAML) text of a map."""
+    entries = mirror_map if isinstance(mirror_map, MirrorMap) else MirrorMap(mirror_map)
+    doc = {"format": FORMAT, "images": [e.to_dict() for e in entries]}
+    if _yaml is None:
+        return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    return _yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
+
+
+def from_document(doc: Any, origin: str = "<mirror map>") -> MirrorMap:
+    """A map from a parsed document: ``{"format": ..., "images": [...]}``, or ``None`` (empty)."""
+    if doc is None:
+        return MirrorMap()
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise MirrorMapError("%s: expected a mapping with an 'images' list" % origin)
+    fmt = doc.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise MirrorMapError("%s: unsupported format %r (this collection reads %s)" % (origin, fmt, FORMAT))
+    return MirrorMap(Entry.from_dict(item, "%s: images[%d]" % (origin, n)) for n, item in enumerate(doc["images"]))
+
+
+def loads(text: str | bytes, origin: str = "<mirror map>") -> MirrorMap:
+    """Parse and validate the text of a map file."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    try:
+        doc = _yaml.safe_load(text) if _yaml is not None else json.loads(text)
+    except Exception as exc:  # yaml.YAMLError / ValueError, with line information in the text
+        raise MirrorMapError("%s: not valid YAML/JSON: %s" % (origin, exc)) from None
+    return from_document(doc, origin)
+
+
+def coerce(value: Any, origin: str = "<mirror map>") -> MirrorMap:
+    """A map from what a filter or role is given: the file's text, the loaded document, a list of
+    entry dicts, or a :class:`MirrorMap`."""
+    if isinstance(value, MirrorMap):
+        return value
+    if isinstance(value, (str, bytes)):
+        return loads(value, origin)
+    if isinstance(value, (list, tuple)):
+        value = {"images": list(value)}
+    if not isinstance(value, dict):
+        raise MirrorMapError("%s: expected a mirror map, not %s" % (origin, type(value).__name__))
+    # values from Jinja may be AnsibleUnsafeText and friends: round-trip to plain data
+    return from_document(json.loads(json.dumps(value, default=str)), origin)
+
+
+def load(path: str) -> MirrorMap:
+    """Read the map file at *path* (``FileNotFoundError`` when it does not exist)."""
+    with open(path, "r", encoding="utf-8") as handle:
+        return loads(handle.read(), origin=path)
+
+
+def load_if_exists(path: str | None) -> MirrorMap | None:
+    """The map at *path*, or None when no path is given or the file does not exist."""
+    if not path:
+        return None
+    try:
+        return load(path)
+    except FileNotFoundError:
+        return None
+
+
+def merge(previous: MirrorMap | None, run: Iterable[Entry], policy: MergePolicy,
+          keep: Collection[tuple[str, str]] = ()) -> MirrorMap:
+    """The map after a run that produced *run*.
+
+    ``REPLACE``: the run's entries, plus the previous entries whose key is in *keep* (images that
+    failed: a failed copy never moves a destination, so their entries still describe the mirror).
+    ``UPDATE``: the previous entries of sources the run did not produce, plus the run's entries.
+    """
+    run = list(run)
+    old = previous.entries if previous is not None else ()
+    if policy is MergePolicy.REPLACE:
+        have = {e.key for e in run}
+        return MirrorMap(run + [e for e in old if e.key in keep and e.key not in have])
+    sources = {e.source for e in run}
+    return MirrorMap([e for e in old if e.source not in sources] + run)
+
+
+def write(path: str, mirror_map: MirrorMap, check_mode: bool = False) -> bool:
+    """Write the map atomically, only when its text changes. Returns True when the file changed
+    (or, in check mode, would change)."""
+    text = dumps(mirror_map).encode("utf-8")
+    if read_bytes(path) == text:
+        return False
+    if not check_mode:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic_write(path, text, 0o644, media=True)
+    return True

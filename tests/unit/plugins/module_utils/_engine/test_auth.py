@@ -1,0 +1,111 @@
+import base64
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._engine import auth as A
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import AuthError
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def write(path, data):
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_lookup_precedence_and_scoping(tmp_path):
+    explicit = write(tmp_path / "a.json", {"auths": {
+        "quay.io": {"auth": b64("reg:1")},
+        "quay.io/org/app": {"auth": b64("repo:2")},
+        "https://index.docker.io/v1/": {"auth": b64("hub:3")},
+    }})
+    env_file = write(tmp_path / "env.json", {"auths": {"ghcr.io": {"username": "u", "password": "p:with:colons"}}})
+    store = A.CredentialStore(auth_file=explicit, env={"HOME": str(tmp_path), "REGISTRY_AUTH_FILE": env_file})
+    assert store.lookup("quay.io", "org/app").username == "repo"
+    assert store.lookup("quay.io", "org/other").username == "reg"
+    assert store.lookup("docker.io", "library/nginx").username == "hub"
+    assert store.lookup("ghcr.io").password == "p:with:colons"
+    assert store.lookup("example.com") is None
+
+
+def test_explicit_credentials_win(tmp_path):
+    path = write(tmp_path / "a.json", {"auths": {"m:5000": {"auth": b64("file:x")}}})
+    store = A.CredentialStore(explicit={"m:5000": A.Credentials("cli", "y")}, auth_file=path,
+                              env={"HOME": str(tmp_path)})
+    assert store.lookup("m:5000").username == "cli"
+
+
+def test_default_files_order(tmp_path):
+    env = {"HOME": "/h", "XDG_RUNTIME_DIR": "/run/user/0", "REGISTRY_AUTH_FILE": "/x.json", "DOCKER_CONFIG": "/d"}
+    assert A.default_auth_files(env) == ["/x.json", "/run/user/0/containers/auth.json",
+                                         "/h/.config/containers/auth.json", "/d/config.json"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    (json.dumps({"auths": {"q.io": {"auth": b64("nocolon")}}}), "not base64 of user:password"),
+])
+def test_bad_auth_files_name_the_file_not_the_secret(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(AuthError) as info:
+        A.CredentialStore(auth_file=str(path), env={"HOME": str(tmp_path)}).lookup("q.io")
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "nocolon" not in str(info.value)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(AuthError, match="does not exist"):
+        A.CredentialStore(auth_file=str(tmp_path / "nope.json"), env={"HOME": str(tmp_path)})
+
+
+def test_credential_helper(tmp_path):
+    helper = tmp_path / "docker-credential-fake"
+    helper.write_text("#!/bin/sh\nread server\necho '{\"Username\":\"helped\",\"Secret\":\"s3\"}'\n")
+    helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+    path = write(tmp_path / "c.json", {"credHelpers": {"reg.example": "fake"}})
+    old = os.environ["PATH"]
+    os.environ["PATH"] = "%s:%s" % (tmp_path, old)
+    try:
+        creds = A.CredentialStore(auth_file=path, env={"HOME": str(tmp_path)}).lookup("reg.example")
+    finally:
+        os.environ["PATH"] = old
+    assert (creds.username, creds.password) == ("helped", "s3")
+
+
+def test_parse_challenge():
+    scheme, params = A.parse_challenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"')
+    assert scheme == "bearer"
+    assert params == {"realm": "https://auth.example/token", "service": "registry.example",
+                      "scope": "repository:a/b:pull,push"}
+    assert A.parse_challenge('Basic realm="x"') == ("basic", {"realm": "x"})
+
+
+def test_bearer_tokens_cached_per_scope_and_invalidated():
+    calls = []
+
+    def fetch(realm, query, basic, form):
+        calls.append((realm, tuple(query), basic))
+        return {"token": "t%d" % len(calls), "expires_in": 300}
+
+    store = A.CredentialStore(explicit={"r.example": A.Credentials("u", "p")}, use_default_files=False)
+    auth = A.Authenticator("r.example", store, fetch)
+    auth.note_challenge('Bearer realm="https://r.example/token",service="svc"')
+    pull = (A.scope_for("a/b", ["pull"]),)
+    assert auth.header(pull) == "Bearer t1"
+    assert auth.header(pull) == "Bearer t1"
+    assert calls[0][1] == (("service", "svc"), ("scope", "repository:a/b:pull"))
+    assert calls[0][2] == "Basic " + b64("u:p")
+    assert auth.header((A.scope_for("c/d", ["pull", "push"]),)) == "Bearer t2"
+    auth.invalidate(pull)
+    assert auth.header(pull) == "Bearer t3"
+
+
+def test_credentials_repr_hides_secret():
+    assert "hunter2" not in repr(A.Credentials("u", "hunter2"))

@@ -1,0 +1,59 @@
+import email.utils
+import ssl
+import time
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._engine import registry as R
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import TLSError, redact_url
+
+
+def test_retry_after_seconds_and_dates():
+    assert R.parse_retry_after("7") == 7.0
+    future = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < R.parse_retry_after(future) <= 31
+    assert R.parse_retry_after("garbage") is None and R.parse_retry_after(None) is None
+
+
+def test_backoff_is_bounded_and_retry_after_capped():
+    policy = R.RetryPolicy(attempts=5, base=0.5, cap=4.0, max_retry_after=10)
+    for attempt in range(8):
+        assert 0 <= policy.delay(attempt) <= 4.0
+    assert policy.delay(0, retry_after=3) == 3
+    assert policy.delay(0, retry_after=999) == 10
+
+
+def test_range_end():
+    assert R._range_end("0-1023") == 1023
+    assert R._range_end("bytes=0-9") == 9
+    assert R._range_end(None) == -1
+
+
+def test_take_exact_length():
+    out = b"".join(R._take([b"abc", b"defg", b"h"], 5))
+    assert out == b"abcde"
+    with pytest.raises(R._SourceError):
+        b"".join(R._take([b"ab"], 5))
+
+
+def test_ssl_context_uses_system_trust_and_ca_path(tmp_path):
+    ctx = R.build_ssl_context("r.example", certs_dirs=())
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] > 0, "the system trust store must be loaded"
+    with pytest.raises(TLSError, match="holds no certificate"):
+        R.build_ssl_context("r.example", ca_path=str(tmp_path), certs_dirs=())
+    insecure = R.build_ssl_context("r.example", insecure=True, certs_dirs=())
+    assert insecure.verify_mode == ssl.CERT_NONE
+
+
+def test_redact_url():
+    assert redact_url("https://user:pw@r.example/v2/x/blobs/uploads/abc?_state=SECRET&digest=x") == \
+        "https://r.example/v2/x/blobs/uploads/abc"
+
+
+def test_deadline():
+    assert R.Deadline().remaining() is None
+    deadline = R.Deadline(0.001)
+    time.sleep(0.005)
+    with pytest.raises(Exception, match="deadline"):
+        deadline.check("x")

@@ -1,0 +1,111 @@
+"""Reading, merging and writing the mirror map file (plugins/module_utils/_mirrormap/io.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as IO
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as M
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+MAN = "application/vnd.oci.image.manifest.v1+json"
+
+TEXT = """\
+format: airgap.mirror/v1
+images:
+- source: docker.io/library/nginx:1
+  source_tag: '1'
+  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111
+  media_type: application/vnd.oci.image.manifest.v1+json
+  platforms: []
+  size: 3
+  destination: mirror:5000/library/nginx:1
+  attachments: []
+- source: quay.io/org/app:1.0
+  source_tag: '1.0'
+  digest: sha256:2222222222222222222222222222222222222222222222222222222222222222
+  media_type: application/vnd.oci.image.manifest.v1+json
+  platforms:
+  - linux/amd64
+  size: 7
+  destination: mirror:5000/org/app:1.0
+  attachments:
+  - sha256-2222222222222222222222222222222222222222222222222222222222222222.sig
+"""
+
+
+def entry(src: str, dest: str, digest: str = D1, size: int = 1) -> M.Entry:
+    return M.Entry(R.parse(src), digest, MAN, M.parse_destination(dest), (), size, ())
+
+
+def test_the_text_round_trips_byte_for_byte() -> None:
+    mm = IO.loads(TEXT, "map.yml")
+    assert len(mm) == 2
+    assert mm.entries[1].attachments == ("sha256-" + "2" * 64 + ".sig",)
+    assert IO.dumps(mm) == TEXT
+
+
+@pytest.mark.parametrize("text, message", [
+    ("format: other/v9\nimages: []\n", "unsupported format 'other/v9'"),
+    ("images: {}\n", "expected a mapping with an 'images' list"),
+    ("images: [\n", "not valid YAML/JSON"),
+    ("images:\n- 3\n", r"map.yml: images\[0\]: expected a mapping"),
+])
+def test_a_bad_file_is_refused_naming_it(text: str, message: str) -> None:
+    with pytest.raises(M.MirrorMapError, match=message):
+        IO.loads(text, "map.yml")
+
+
+def test_an_empty_file_is_an_empty_map() -> None:
+    assert len(IO.loads("", "map.yml")) == 0
+
+
+def test_coerce_takes_text_documents_lists_and_maps() -> None:
+    mm = IO.loads(TEXT)
+    assert IO.coerce(TEXT) == mm
+    assert IO.coerce({"images": [e.to_dict() for e in mm]}) == mm
+    assert IO.coerce([e.to_dict() for e in mm]) == mm
+    assert IO.coerce(mm) is mm
+    with pytest.raises(M.MirrorMapError, match="expected a mirror map, not int"):
+        IO.coerce(3)
+
+
+def test_replace_keeps_only_the_run_and_the_entries_it_was_told_to_keep() -> None:
+    old_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D1)
+    old_b = entry("quay.io/org/b:1", "mirror:5000/org/b:1", D1)
+    old_c = entry("quay.io/org/c:1", "mirror:5000/org/c:1", D1)
+    new_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D2)
+    merged = IO.merge(M.MirrorMap([old_a, old_b, old_c]), [new_a], IO.MergePolicy.REPLACE, keep={old_b.key, old_a.key})
+    assert list(merged) == [new_a, old_b]
+
+
+def test_update_replaces_the_entries_of_the_run_sources_and_keeps_the_rest() -> None:
+    old_a = entry("quay.io/org/a:1", "oci:/l:quay.io/org/a:1", D1)
+    old_b = entry("quay.io/org/b:1", "mirror:5000/org/b:1", D1)
+    new_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D2)
+    merged = IO.merge(M.MirrorMap([old_a, old_b]), [new_a], IO.MergePolicy.UPDATE)
+    assert list(merged) == [new_a, old_b]
+    assert list(IO.merge(None, [new_a], IO.MergePolicy.UPDATE)) == [new_a]
+
+
+def test_write_is_atomic_and_only_when_the_text_changes(tmp_path) -> None:
+    path = str(tmp_path / "sub" / "map.yml")
+    mm = IO.loads(TEXT)
+    assert IO.write(path, mm, check_mode=True) is True
+    assert not os.path.exists(path)
+    assert IO.write(path, mm) is True
+    before = os.stat(path)
+    assert IO.write(path, mm) is False
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert IO.load(path) == mm
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+    assert [p for p in os.listdir(tmp_path / "sub") if p != "map.yml"] == []
+
+
+def test_load_if_exists() -> None:
+    assert IO.load_if_exists(None) is None
+    assert IO.load_if_exists("/nonexistent/map.yml") is None

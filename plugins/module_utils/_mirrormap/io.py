@@ -40,8 +40,9 @@ from .model import FORMAT, Entry, MirrorMap, MirrorMapError
 
 try:
     import yaml as _yaml
+    HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML is a declared dependency
-    _yaml = None
+    HAS_YAML = False
 
 
 class MergePolicy(enum.Enum):
@@ -55,7 +56,7 @@ def dumps(mirror_map: MirrorMap | Iterable[Entry]) -> str:
     """The stable YAML (JSON without PyYAML) text of a map."""
     entries = mirror_map if isinstance(mirror_map, MirrorMap) else MirrorMap(mirror_map)
     doc = {"format": FORMAT, "images": [e.to_dict() for e in entries]}
-    if _yaml is None:
+    if not HAS_YAML:
         return json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return _yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
 
@@ -77,7 +78,7 @@ def loads(text: str | bytes, origin: str = "<mirror map>") -> MirrorMap:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     try:
-        doc = _yaml.safe_load(text) if _yaml is not None else json.loads(text)
+        doc = _yaml.safe_load(text) if HAS_YAML else json.loads(text)
     except Exception as exc:  # yaml.YAMLError / ValueError, with line information in the text
         raise MirrorMapError("%s: not valid YAML/JSON: %s" % (origin, exc)) from None
     return from_document(doc, origin)

@@ -453,11 +453,34 @@ def _source_registries(images):
     return sorted(found)
 
 
+def _credentials_in_references(params: dict) -> list[tuple[str, str, str]]:
+    """``[(option, redacted, userinfo)]`` for every registry reference of the task that holds
+    ``user[:password]@`` credentials (never valid there; see reference.split_credentials)."""
+    candidates = [("dest", params["dest"])]
+    src_kind = None
+    if params["src"]:
+        src_kind = parse_location(params["src"])[0]
+        candidates.append(("src", params["src"]))
+    for item in params["images"] or ():
+        if isinstance(item, dict):
+            candidates.extend(("images", item.get(key)) for key in ("src", "dest"))
+        elif src_kind != "dir":  # a dir: tree names its images by relative path, not by reference
+            candidates.append(("images", item))
+    found = []
+    for option, value in candidates:
+        if not isinstance(value, str) or (option in ("dest", "src") and parse_location(value)[0] != "registry"):
+            continue
+        userinfo, redacted = _ref.split_credentials(value)
+        if userinfo is not None:
+            found.append((option, redacted, userinfo))
+    return found
+
+
 def _diff_text(mapping):
     return "".join("%s %s\n" % (dest, digest or "(absent)") for dest, digest in sorted(mapping.items()))
 
 
-def main():
+def main() -> None:
     spec = merge_spec(registry_argument_spec(), {
         "argument_spec": {
             "images": {"type": "list", "elements": "raw", "required": True},
@@ -484,6 +507,15 @@ def main():
     if HTTPX_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("httpx"), exception=str(HTTPX_IMPORT_ERROR))
     params = module.params
+    try:
+        leaked = _credentials_in_references(params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if leaked:
+        for _option, _redacted, userinfo in leaked:
+            module.no_log_values.update(_ref.secrets_of(userinfo))  # also masks the echoed task arguments
+        module.fail_json(msg="\n".join("%s: %s" % (option, InvalidReference(redacted, _ref.CREDENTIALS_REASON))
+                                       for option, redacted, _u in leaked))
     if params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1")
     try:

@@ -621,6 +621,13 @@ def main() -> None:
         "totals": report["totals"],
         "mirror_map": report["mirror_map"],
     }
+    problems = []
+    if report["failed"]:
+        # engine errors already start with the image they concern; do not name it twice
+        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"])
+                 else "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
+        total = len(report["images"]) + len(report["attachments"])
+        problems.append("%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)))
     if map_path:
         result["mirror_map_path"] = map_path
         result["mirror_map_written"] = False
@@ -629,20 +636,17 @@ def main() -> None:
                 result["mirror_map_written"] = write_mirror_map(map_path, report["mirror_map"],
                                                                 check_mode=module.check_mode)
             except OSError as exc:
-                module.fail_json(msg="cannot write the mirror map %s: %s" % (map_path, exc.strerror), **result)
+                # after the image failures, which are what usually filled the disk: the first cause leads
+                problems.append("cannot write the mirror map %s: %s" % (map_path, exc.strerror or exc))
+        elif report["failed"]:
+            problems.append("the mirror map %s was left as it was: no image was copied or found present"
+                            % map_path)
         result["changed"] = result["changed"] or result["mirror_map_written"]
     if module._diff:
         result["diff"] = {"before": _diff_text(report["diff"]["before"]),
                           "after": _diff_text(report["diff"]["after"])}
-    if report["failed"]:
-        # engine errors already start with the image they concern; do not name it twice
-        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"])
-                 else "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
-        total = len(report["images"]) + len(report["attachments"])
-        if map_path and not _map_worth_writing(report):
-            lines.append("the mirror map %s was left as it was: no image was copied or found present" % map_path)
-        module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)),
-                         **result)
+    if problems:
+        module.fail_json(msg="\n".join(problems), **result)
     module.exit_json(**result)
 
 

@@ -202,6 +202,41 @@ def test_layout_space_margin_and_a_refused_run_keeps_the_map(source, tmpfs, ansi
     assert record["failed"] and not other_map.exists(), "a refused run creates no map"
 
 
+def test_disk_full_in_a_module_run_leads_with_the_image_error(source, tmpfs, ansible_run, fault_images, tmp_path):
+    """space_check: false and a disk too small: the blob write fails, and so does the mirror map
+    that follows it on the same full disk. The message leads with the image and its blob, then
+    says the map could not be written; the map on disk is the earlier one, whole."""
+    src, _psrc = source
+    disk = tmpfs(16)
+    layout, map_path = disk / "images", disk / "mirror-map.yml"
+    first = [f"{src.host}/app/app1:1", f"{src.host}/app/app2:1"]
+    res, record = _layout_run(ansible_run, first, layout, map_path, [src.host])
+    assert res.rc == 0, record["result"].get("msg")
+    before = map_path.read_bytes()
+    filler = _fill(disk, leave=4 * MiB)
+
+    big = fault_images["big"].layers[0].digest
+    refs = [f"{src.host}/app/app1:1", f"{src.host}/app/big:1"]
+    res, record = _layout_run(ansible_run, refs, layout, map_path, [src.host], space_check=False)
+    assert res.rc != 0 and record["failed"], res.output
+    msg = record["result"]["msg"]
+    lines = msg.splitlines()
+    assert lines[0] == "1 of 2 images failed:", msg
+    assert lines[1].startswith(refs[1]) and "no space left on device while writing blob %s" % big in lines[1], msg
+    assert lines[-1] == "cannot write the mirror map %s: No space left on device" % map_path, msg
+    assert record["result"]["mirror_map_written"] is False
+    assert [i["status"] for i in record["result"]["images"]] == ["present", "failed"]
+    assert map_path.read_bytes() == before
+
+    # space back: the same run completes (continuing the partial blob) and writes the map
+    filler.unlink()
+    res, record = _layout_run(ansible_run, refs, layout, map_path, [src.host])
+    assert res.rc == 0, record["result"].get("msg")
+    assert [e["source"] for e in record["result"]["mirror_map"]] == refs
+    verify_layout_image(layout, refs[1], fault_images["big"].digest, tmp_path)
+    assert audit_layout(layout) == []
+
+
 # -- bundles (airgap.mirror.transfer_bundle) --------------------------------------------------------
 
 BUNDLE_PLAYBOOK = """

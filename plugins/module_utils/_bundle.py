@@ -845,7 +845,6 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
         "bytes": plan.tar_size,
         "part_size": plan.part_size,
         "previous": plan.previous,
-        "warnings": list(plan.warnings),
     }
     if existing is not None and _content_key(existing) == _content_key(planned):
         problems = _check_parts(bundle_dir, existing, full=True, progress=progress)

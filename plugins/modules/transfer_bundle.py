@@ -322,8 +322,10 @@ peak_rss_bytes:
   returned: always
   type: int
 warnings:
-  description: Things the pack left out (for example unnamed index entries).
-  returned: when O(action=pack)
+  description:
+    - Things the pack left out (for example unnamed index entries), given to Ansible's warning mechanism
+      (C(module.warn)), which shows them and returns them here.
+  returned: when there is something to warn about
   type: list
   elements: str
 """

@@ -542,3 +542,25 @@ def test_option_mistakes_are_refused_with_the_option_named(tmp_path, ansible_run
         record = res.one(task)
         assert record["failed"] and message in record["result"]["msg"], (task, record["result"]["msg"])
     assert not (tmp_path / "b").exists()
+
+
+# ----------------------------------------------------------------------------- warnings (issue 12, D5)
+
+def test_pack_warns_through_ansible_without_a_deprecation(tmp_path, ansible_run):
+    """ansible-core 2.19 deprecates ``warnings`` passed to ``exit_json``: a pack (a no-op one too)
+    prints no deprecation, and a real warning (an unnamed index entry) still reaches the user."""
+    layout = I.OCILayout(tmp_path / "layout")
+    I.build_image(layout, "example.com/app:1", layers=[{"app": "1"}])
+    unnamed = I.build_image(layout, None, layers=[{"unnamed": "1"}])
+    index = json.loads((layout.path / "index.json").read_text())
+    index["manifests"].append(unnamed.descriptor.to_json())
+    (layout.path / "index.json").write_text(json.dumps(index))
+    args = {"action": "pack", "layout": str(layout.path), "bundle": str(tmp_path / "media"), "part_size": "1M"}
+    for status in ("written", "present"):
+        res, rec = run_bundle(ansible_run, tmp_path, args)
+        assert res.rc == 0, res.output
+        assert rec["result"]["status"] == status
+        assert "DEPRECATION" not in res.output and "Passing `warnings`" not in res.output, res.output
+        assert rec["warnings"] == ["1 entries of %s/index.json have no org.opencontainers.image.ref.name annotation "
+                                   "and are not bundled" % layout.path], rec
+        assert "[WARNING]: 1 entries of %s/index.json" % layout.path in res.output, res.output

@@ -82,6 +82,11 @@ _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGTP])(i?)(B?)|(B?))\s*$"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]+)$")
 _LAYOUT_DIRS = frozenset(("blobs", "blobs/sha256", "blobs/sha512"))
+# org.opencontainers.image.ref.name as the image-layout spec defines it: components of letters and
+# digits joined by '-', '.', '_', ':', '@', '+' or '--', separated by '/'
+_OCI_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_OCI_REF_NAME = re.compile(r"^%s(?:/%s)*$" % (_OCI_REF_COMPONENT, _OCI_REF_COMPONENT))
+MAX_REF_NAME = 1024
 
 
 class BundleError(OCIError):
@@ -140,6 +145,28 @@ def check_name(name):
         raise ValueError("bundle name %r: use 1 to 128 letters, digits, '.', '_' and '-', starting with a letter "
                          "or digit" % (name,))
     return name
+
+
+def check_ref_name(ref_name: object) -> str:
+    """*ref_name* if it can name an image in a layout's ``index.json``: an OCI ref name (the
+    image-layout grammar, which has no '..', no white space and no leading '/') or a full image
+    reference (the distribution grammar, as ``image_mirror`` records them, which also allows a tag
+    like ``_x`` or a path component like ``a__b``). Raises ValueError saying what is wrong."""
+    if not isinstance(ref_name, str) or not ref_name:
+        raise ValueError("ref name %r is not a non-empty string" % (ref_name,))
+    if len(ref_name) > MAX_REF_NAME:
+        raise ValueError("ref name %r... is longer than %d characters" % (ref_name[:64], MAX_REF_NAME))
+    if _OCI_REF_NAME.match(ref_name):
+        return ref_name
+    if ref_name == ref_name.strip() and not any(c.isspace() or not c.isprintable() for c in ref_name):
+        try:
+            _ref.parse(ref_name)
+        except (OCIError, ValueError):
+            pass
+        else:
+            return ref_name
+    raise ValueError("ref name %r is neither an image reference nor an OCI ref name (letters and digits joined "
+                     "by '-', '.', '_', ':', '@', '+' and '/'; no white space, no '..', no leading '/')" % (ref_name,))
 
 
 def part_file_name(name, index, count):
@@ -415,6 +442,10 @@ def validate_manifest(doc, origin):
     for i, image in enumerate(images):
         if not isinstance(image, dict) or not isinstance(image.get("ref_name"), str) or not image["ref_name"]:
             raise bad("images[%d]: needs a ref_name" % i)
+        try:
+            check_ref_name(image["ref_name"])
+        except ValueError as exc:
+            raise bad("images[%d]: %s" % (i, exc)) from None
         label = "images[%d] (%s)" % (i, image["ref_name"])
         try:
             _ref.validate_digest(image.get("digest"))
@@ -602,6 +633,12 @@ def plan_pack(layout_path, name=DEFAULT_NAME, part_size=DEFAULT_PART_SIZE, image
     selected, warnings = _select_images(layout, images, map_entries)
     if not selected:
         raise BundleError("nothing to bundle: no images selected in the layout %s" % layout.path)
+    for ref_name, _desc in selected:
+        try:
+            check_ref_name(ref_name)
+        except ValueError as exc:
+            raise BundleError("%s/index.json: %s; the other side would refuse this bundle (leave the image out "
+                              "with images)" % (layout.path, exc)) from None
     graphs = [_image_graph(layout, ref_name, desc) for ref_name, desc in selected]
     incomplete = [g for g in graphs if g.missing]
     if incomplete:

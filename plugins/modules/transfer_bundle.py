@@ -29,6 +29,9 @@ description:
     free bytes are in the message).
   - O(action=verify) checks every part by size and sha256 and reports missing, extra, truncated and
     corrupted parts, each by name.
+  - O(action=verify) and O(action=unpack) refuse a manifest that names an image with anything but an image
+    reference or an OCI ref name (no white space, no C(..), no leading C(/)), naming the name and the manifest;
+    O(action=pack) refuses to write such a name.
   - O(action=unpack) checks every tar member itself (no absolute paths, no C(..), no symbolic or hard links,
     no device files, no duplicates, only C(oci-layout), C(index.json) and C(blobs/<algorithm>/<hex>)), writes
     each blob through the layout's verified write, checks each part's sha256 as the stream crosses it,

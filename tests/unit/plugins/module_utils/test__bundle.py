@@ -714,3 +714,56 @@ def test_unpack_that_only_names_images_reads_no_part(source, tmp_path):
     assert report["changed"] and report["blobs_written"] == 0
     assert sorted(i["ref_name"] for i in report["images"] if i["status"] == "added") == ["app-1.0", "db-15"]
     assert refs(tmp_path / "out") == {r: img.digest for r, img in images.items()}
+
+
+# ----------------------------------------------------------------------------- ref names (issue 12, D7)
+
+BAD_REF_NAMES = ["../../../../etc/passwd", "with space", "quay.io/org/app:1 ", "a\nb", "/etc/passwd", "a//b"]
+
+
+@pytest.mark.parametrize("name", ["good", "1.0", "v1-rc--2", "quay.io/org/app:1.0", "quay.io/x:_foo",
+                                  "docker.io/a__b/c:1", "localhost:5000/a/b@sha256:" + "a" * 64])
+def test_ref_names_that_layouts_use_are_accepted(name):
+    assert B.check_ref_name(name) == name
+
+
+def self_consistent_bundle(directory, layout_dir, ref_name):
+    """A bundle whose manifest and tar ``index.json`` both name the image *ref_name*, with correct
+    checksums (an attacker who writes the whole bundle, or a packer that does not check names)."""
+    layout = I.OCILayout(layout_dir)
+    img = I.build_image(layout, "example.com/app:1", layers=[{"app": "1"}])
+    plan = B.plan_pack(str(layout_dir), part_size="64K")
+    plan.graphs[0].ref_name = ref_name
+    forged = B.PackPlan(plan.layout, plan.name, plan.part_size, plan.graphs, plan.blobs, [], plan.owners, None,
+                        None, [])
+    B.pack(forged, str(directory))
+    return img
+
+
+@pytest.mark.parametrize("with_map", [False, True], ids=["no-map", "map"])
+@pytest.mark.parametrize("name", BAD_REF_NAMES)
+def test_bad_ref_names_in_a_bundle_are_refused_by_verify_and_unpack(tmp_path, name, with_map):
+    self_consistent_bundle(tmp_path / "b", tmp_path / "src", name)
+    manifest = str(tmp_path / "b" / "images.bundle.json")
+    assert json.loads(open(manifest).read())["images"][0]["ref_name"] == name
+    expected = "%s: images[0]: ref name %r is neither an image reference nor an OCI ref name" % (manifest, name)
+    with pytest.raises(B.BundleError) as caught:
+        B.verify(str(tmp_path / "b"))
+    assert str(caught.value).startswith(expected)
+    assert caught.value.part == "images.bundle.json"
+    map_path = tmp_path / "map.yml" if with_map else None
+    with pytest.raises(B.BundleError) as caught:
+        B.unpack(str(tmp_path / "b"), str(tmp_path / "out"), mirror_map=str(map_path) if map_path else None)
+    assert str(caught.value).startswith(expected)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "map.yml").exists()
+
+
+def test_pack_refuses_a_ref_name_the_other_side_would_refuse(tmp_path):
+    layout = I.OCILayout(tmp_path / "src")
+    I.build_image(layout, "with space", layers=[{"app": "1"}])
+    I.build_image(layout, "fine", layers=[{"app": "2"}])
+    with pytest.raises(B.BundleError, match=r"%s/index.json: ref name 'with space' is neither an image reference"
+                       % layout.path) as caught:
+        B.plan_pack(str(layout.path))
+    assert "the other side would refuse this bundle" in str(caught.value)
+    assert B.plan_pack(str(layout.path), images=["fine"]).graphs[0].ref_name == "fine"

@@ -55,6 +55,7 @@ import json
 import os
 import posixpath
 import re
+import stat
 import tarfile
 import tempfile
 import time
@@ -957,18 +958,31 @@ def _problem(part, kind, message):
     return {"part": part, "problem": kind, "message": "%s: %s" % (part, message)}
 
 
+def _symlink_problem(name: str, path: str) -> dict:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return _problem(name, "symlink", "a symbolic link (to %r), not the part itself: copy the file, not the link"
+                    % target)
+
+
 def _check_parts(bundle_dir, doc, full=True, progress=None):
-    """Problems of the listed parts: missing, truncated, too long, corrupted (sha256, when *full*)."""
+    """Problems of the listed parts: missing, a symbolic link (never followed), not a file,
+    truncated, too long, corrupted (sha256, when *full*)."""
     problems = []
     for part in doc["parts"]:
         name = part["name"]
         path = os.path.join(bundle_dir, name)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             problems.append(_problem(name, "missing", "missing (the manifest lists it with %d bytes)" % part["size"]))
             continue
-        if not os.path.isfile(path):
+        if stat.S_ISLNK(st.st_mode):
+            problems.append(_symlink_problem(name, path))
+            continue
+        if not stat.S_ISREG(st.st_mode):
             problems.append(_problem(name, "not_a_file", "not a regular file"))
             continue
         if st.st_size < part["size"]:
@@ -990,16 +1004,21 @@ def _check_parts(bundle_dir, doc, full=True, progress=None):
 
 
 def _extra_files(bundle_dir, doc):
+    """Files of the bundle's name that its manifest does not list. They are never read, so they do
+    not make the bundle invalid; verify and unpack name them alike (a ``cat NAME.tar.*`` by hand
+    would include them)."""
     listed = set(p["name"] for p in doc["parts"])
+    manifest = manifest_file_name(doc["name"])
     problems = []
     for entry in sorted(_bundle_files(bundle_dir, doc["name"])):
-        if entry in listed or entry in (manifest_file_name(doc["name"]), sums_file_name(doc["name"])):
+        if entry in listed or entry in (manifest, sums_file_name(doc["name"])):
             continue
         if _temp_pattern(doc["name"]).match(entry):
-            problems.append(_problem(entry, "extra", "extra file: a temporary file left by an interrupted pack"))
+            what = "extra file: a temporary file left by an interrupted pack"
         else:
-            problems.append(_problem(entry, "extra", "extra part: not listed in %s (left over from another bundle "
-                                     "of the same name?)" % manifest_file_name(doc["name"])))
+            what = "extra part: not listed in %s (left over from another bundle of the same name?)" % manifest
+        problems.append(_problem(entry, "extra", "%s; not read, the bundle does not need it: delete it (a "
+                                 "'cat %s.tar.*' by hand would read it)" % (what, doc["name"])))
     return problems
 
 
@@ -1011,26 +1030,27 @@ def read_manifest(bundle_dir, name=DEFAULT_NAME):
 def verify(bundle_dir, name=DEFAULT_NAME, full=True, progress=None):
     """Check every part of a bundle against its manifest and look for extra parts.
 
-    Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "parts": [...]}``.
+    Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "extra": [...],
+    "parts": [...]}``; files the manifest does not list are in ``extra`` and leave ``valid`` alone.
     Raises :class:`BundleError` when the manifest itself is missing or invalid."""
     started = time.monotonic()
     bundle_dir = os.path.abspath(bundle_dir)
     doc = read_manifest(bundle_dir, name)
     problems = _check_parts(bundle_dir, doc, full=full, progress=progress)
-    problems += _extra_files(bundle_dir, doc)
+    extra = _extra_files(bundle_dir, doc)
     by_part = {}
     for problem in problems:
         by_part.setdefault(problem["part"], problem["problem"])
     parts = [{"name": p["name"], "size": p["size"], "sha256": p["sha256"], "status": by_part.get(p["name"], "ok")}
              for p in doc["parts"]]
-    parts += [{"name": p["part"], "size": None, "sha256": None, "status": "extra"}
-              for p in problems if p["problem"] == "extra"]
+    parts += [{"name": p["part"], "size": None, "sha256": None, "status": "extra"} for p in extra]
     report = {
         "bundle": bundle_dir,
         "manifest": os.path.join(bundle_dir, manifest_file_name(name)),
         "name": name,
         "valid": not problems,
         "problems": problems,
+        "extra": extra,
         "parts": parts,
         "images": [{k: v for k, v in i.items() if k != "blobs"} for i in doc["images"]],
         "blobs": len(doc["blobs"]),
@@ -1078,9 +1098,13 @@ class _PartsReader:
         if self._index >= len(self.parts):
             return False
         part = self.parts[self._index]
+        path = os.path.join(self.bundle_dir, part["name"])
         try:
-            self._handle = open(os.path.join(self.bundle_dir, part["name"]), "rb", buffering=0)
+            self._handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb", buffering=0)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                problem = _symlink_problem(part["name"], path)
+                raise BundleError(problem["message"], part=part["name"], problems=[problem]) from None
             raise BundleError("%s: cannot be opened: %s" % (part["name"], exc.strerror), part=part["name"]) from None
         self._hasher = hashlib.sha256()
         self._read = 0
@@ -1416,6 +1440,7 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
         "manifest": os.path.join(bundle_dir, manifest_file_name(name)),
         "name": name,
         "layout": layout_path,
+        "extra": _extra_files(bundle_dir, doc),
         "blobs": len(doc["blobs"]),
         "blob_bytes": sum(b["size"] for b in doc["blobs"]),
         "blobs_to_write": len(to_write),

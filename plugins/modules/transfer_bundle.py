@@ -27,8 +27,11 @@ description:
   - O(action=pack) refuses to start when the bundle directory's file system cannot hold the parts;
     O(action=unpack) when the layout's file system cannot hold the blobs it does not have yet (needed and
     free bytes are in the message).
-  - O(action=verify) checks every part by size and sha256 and reports missing, extra, truncated and
-    corrupted parts, each by name.
+  - O(action=verify) checks every part by size and sha256 and reports missing, truncated and corrupted parts,
+    each by name. A part that is a symbolic link is never followed and is reported as one.
+  - Files of the bundle's name that its manifest does not list (an extra C(<name>.tar.NNNN) left over from
+    another bundle, a temporary file of an interrupted pack) are never read. O(action=verify) and
+    O(action=unpack) both name them in a warning and in RV(extra), and neither fails because of them.
   - O(action=verify) and O(action=unpack) refuse a manifest that names an image with anything but an image
     reference or an OCI ref name (no white space, no C(..), no leading C(/)), naming the name and the manifest;
     O(action=pack) refuses to write such a name.
@@ -232,8 +235,8 @@ parts:
     status:
       description:
         - O(action=pack) - V(written), V(present) or V(would_write).
-        - O(action=verify) - V(ok), V(missing), V(truncated), V(too_long), V(corrupted), V(not_a_file),
-          V(unreadable) or V(extra).
+        - O(action=verify) - V(ok), V(missing), V(truncated), V(too_long), V(corrupted), V(symlink),
+          V(not_a_file), V(unreadable) or V(extra) (a file the manifest does not list; not read).
       type: str
 images:
   description: The images of the bundle.
@@ -300,12 +303,21 @@ space:
   returned: when something is (or would be) written
   type: dict
 valid:
-  description: With O(action=verify), whether every part is present, complete and intact and no extra part exists.
+  description:
+    - With O(action=verify), whether every part the manifest lists is present, a regular file (not a symbolic
+      link), complete and intact. Extra files (RV(extra)) do not count.
   returned: when O(action=verify)
   type: bool
 problems:
   description: With O(action=verify), one entry per problem - C(part), C(problem) and a C(message) naming the part.
   returned: when O(action=verify)
+  type: list
+  elements: dict
+extra:
+  description:
+    - Files of the bundle's name that its manifest does not list (C(problem=extra)), with C(part), C(problem)
+      and a C(message) naming the file; each is also a warning. They are not read and do not fail the task.
+  returned: when O(action) is verify or unpack
   type: list
   elements: dict
 previous:
@@ -361,9 +373,12 @@ def run(module):
     if action == "verify":
         report = _bundle.verify(params["bundle"], name=params["name"])
         report["changed"] = False
-        return report
-    return _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
-                          check_space=params["space_check"], mirror_map=params["mirror_map"])
+    else:
+        report = _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
+                                check_space=params["space_check"], mirror_map=params["mirror_map"])
+    for extra in report["extra"]:
+        module.warn(extra["message"])
+    return report
 
 
 def main():

@@ -431,9 +431,11 @@ def test_verify_and_unpack_report_damaged_parts_through_ansible(connected, tmp_p
     r = rec["result"]
     assert not r["valid"]
     assert {(p["part"], p["problem"]) for p in r["problems"]} == {
-        (names[1], "missing"), (names[2], "truncated"), (names[3], "corrupted"), ("images.tar.9999", "extra")}
-    for name in (names[1], names[2], names[3], "images.tar.9999"):
+        (names[1], "missing"), (names[2], "truncated"), (names[3], "corrupted")}
+    for name in (names[1], names[2], names[3]):
         assert name in r["msg"]
+    assert [p["part"] for p in r["extra"]] == ["images.tar.9999"]
+    assert rec["warnings"] == [r["extra"][0]["message"]]
 
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
                                                   "layout": str(tmp_path / "out")})
@@ -483,6 +485,42 @@ def test_hostile_tar_through_ansible(tmp_path, ansible_run):
     assert r["part"] == "images.tar.0001" and r["member"] == "../../escaped.txt"
     assert not (tmp_path / "a" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert layout_refs(target) == {}
+
+
+def test_extra_and_symlinked_parts_through_ansible(tmp_path, ansible_run):
+    """A leftover part the manifest does not list: verify and unpack agree (valid, unpacked) and
+    both name it in a warning. A part that is a symbolic link: both refuse it by name."""
+    layout = I.OCILayout(tmp_path / "layout")
+    big = I.build_large_image(layout, "example.com/big:1", size=300 * KiB, seed=5)
+    media = tmp_path / "media"
+    names = [p["name"] for p in B.pack(B.plan_pack(str(layout.path), part_size="64K"), str(media))["parts"]]
+    (media / "images.tar.9999").write_bytes(b"left over from an earlier bundle of this name")
+    warning = ("images.tar.9999: extra part: not listed in images.bundle.json (left over from another bundle of the "
+               "same name?); not read, the bundle does not need it: delete it (a 'cat images.tar.*' by hand would "
+               "read it)")
+
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc == 0 and rec["result"]["valid"], res.output
+    assert rec["warnings"] == [warning] and [p["part"] for p in rec["result"]["extra"]] == ["images.tar.9999"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out")})
+    assert res.rc == 0 and rec["result"]["status"] == "unpacked", res.output
+    assert rec["warnings"] == [warning]
+    assert layout_refs(tmp_path / "out") == {"example.com/big:1": big.digest}
+
+    copy = tmp_path / "copy-of-part-2"
+    shutil.copyfile(media / names[1], copy)
+    (media / names[1]).unlink()
+    os.symlink(str(copy), str(media / names[1]))  # the right bytes, behind a link
+    message = "%s: a symbolic link (to %r), not the part itself" % (names[1], str(copy))
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc != 0 and not rec["result"]["valid"], res.output
+    assert [(p["part"], p["problem"]) for p in rec["result"]["problems"]] == [(names[1], "symlink")]
+    assert message in rec["result"]["msg"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out2")})
+    assert res.rc != 0 and message in rec["result"]["msg"] and rec["result"]["part"] == names[1], res.output
+    assert layout_refs(tmp_path / "out2") == {}
 
 
 # ----------------------------------------------------------------------------- throughput

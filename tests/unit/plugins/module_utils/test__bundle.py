@@ -269,9 +269,10 @@ def test_verify_names_every_bad_part(source, tmp_path):
         (os.path.basename(truncated), "truncated"),
         (os.path.basename(missing), "missing"),
         (os.path.basename(longer), "too_long"),
-        ("images.tar.0999", "extra"),
-        (".images.tar.0003.abc123.tmp", "extra"),
     }
+    # files of the bundle's name that the manifest does not list are named, not counted as damage
+    assert {(p["part"], p["problem"]) for p in result["extra"]} == {
+        ("images.tar.0999", "extra"), (".images.tar.0003.abc123.tmp", "extra")}
     messages = {p["part"]: p["message"] for p in result["problems"]}
     assert messages[os.path.basename(truncated)] == "%s: truncated: 1000 of %d bytes" % (
         os.path.basename(truncated), 32 * KiB)
@@ -767,3 +768,48 @@ def test_pack_refuses_a_ref_name_the_other_side_would_refuse(tmp_path):
         B.plan_pack(str(layout.path))
     assert "the other side would refuse this bundle" in str(caught.value)
     assert B.plan_pack(str(layout.path), images=["fine"]).graphs[0].ref_name == "fine"
+
+
+# ----------------------------------------------------------------------------- extra and symlinked parts (issue 12, D8)
+
+def test_an_extra_part_is_named_by_verify_and_unpack_alike_and_is_not_damage(source, tmp_path):
+    """A part the manifest does not list is never read: verify calls the bundle valid, unpack
+    unpacks it, and both name the extra files in the same words."""
+    layout, images = source
+    pack(layout, tmp_path / "b", part_size="32K")
+    (tmp_path / "b" / "images.tar.0999").write_bytes(b"left over from an earlier bundle of this name")
+    (tmp_path / "b" / ".images.tar.0003.abc123.tmp").write_bytes(b"x")
+    verified = B.verify(str(tmp_path / "b"))
+    assert verified["valid"] and verified["problems"] == []
+    assert [p["part"] for p in verified["extra"]] == [".images.tar.0003.abc123.tmp", "images.tar.0999"]
+    assert verified["extra"][1]["message"].startswith(
+        "images.tar.0999: extra part: not listed in images.bundle.json (left over from another bundle of the "
+        "same name?); not read")
+    assert {p["name"]: p["status"] for p in verified["parts"]}["images.tar.0999"] == "extra"
+    unpacked = B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    assert unpacked["status"] == "unpacked" and refs(tmp_path / "out") == {r: i.digest for r, i in images.items()}
+    assert unpacked["extra"] == verified["extra"]
+    assert B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))["extra"] == verified["extra"]
+
+
+@pytest.mark.parametrize("target", ["same content", "shorter file"])
+def test_a_symlinked_part_is_refused_by_name(source, tmp_path, target):
+    """A part that is a symbolic link is not followed (not even to a file with the right bytes):
+    verify and unpack name it as a symbolic link, not as truncated or intact."""
+    layout, _images = source
+    report = pack(layout, tmp_path / "b", part_size="32K")
+    name = report["parts"][1]["name"]
+    elsewhere = tmp_path / "elsewhere"
+    data = (tmp_path / "b" / name).read_bytes()
+    elsewhere.write_bytes(data if target == "same content" else data[:1000])
+    (tmp_path / "b" / name).unlink()
+    os.symlink(str(elsewhere), str(tmp_path / "b" / name))
+    message = "%s: a symbolic link (to %r), not the part itself: copy the file, not the link" % (name, str(elsewhere))
+    result = B.verify(str(tmp_path / "b"))
+    assert not result["valid"]
+    assert result["problems"] == [{"part": name, "problem": "symlink", "message": message}]
+    assert {p["name"]: p["status"] for p in result["parts"]}[name] == "symlink"
+    with pytest.raises(B.BundleError) as caught:
+        B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    assert caught.value.part == name and message in str(caught.value)
+    assert refs(tmp_path / "out") == {}

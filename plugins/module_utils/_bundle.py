@@ -60,11 +60,13 @@ import tarfile
 import tempfile
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Iterator
 
 from ._oci import manifest as _manifest
 from ._oci import mirrormap as _mirrormap
 from ._oci import reference as _ref
 from ._oci.errors import LayoutError, NotFound, OCIError
+from ._oci.flock import LockBusy, flocked
 from ._oci.layout import LAYOUT_VERSION, REF_NAME, Layout, atomic_write, free_bytes, fsync_dir
 
 FORMAT = "airgap.mirror/bundle/v1"
@@ -181,6 +183,32 @@ def manifest_file_name(name):
 
 def sums_file_name(name):
     return "%s.sha256" % name
+
+
+def lock_file_name(name: str) -> str:
+    return ".%s.lock" % name
+
+
+@contextlib.contextmanager
+def _bundle_lock(bundle_dir: str, name: str, exclusive: bool, action: str) -> Iterator[None]:
+    """Hold the bundle's lock (``<bundle>/.<name>.lock``, ``flock``): a pack holds it alone, verify
+    and unpack share it; a second run fails at once instead of waiting. Bundles of other names in
+    the same directory are not affected. A directory that does not exist, read-only media and file
+    systems without ``flock`` are not locked (no pack can be writing there)."""
+    path = os.path.join(bundle_dir, lock_file_name(name))
+    stack = contextlib.ExitStack()
+    if os.path.isdir(bundle_dir):
+        try:
+            stack.enter_context(flocked(path, exclusive=exclusive, wait=False, remove=True, optional=True))
+        except LockBusy:
+            raise BundleError("the bundle %s in %s is in use by another run, which holds its lock %s (a pack holds "
+                              "it alone, verify and unpack share it): this %s stopped before touching the bundle; "
+                              "run it again when the other run has finished" % (name, bundle_dir, path, action),
+                              part=lock_file_name(name)) from None
+        except OSError as exc:
+            raise BundleError(_os_error(exc, "locking the bundle %s in %s (%s)" % (name, bundle_dir, path))) from None
+    with stack:
+        yield
 
 
 def _part_pattern(name):
@@ -865,9 +893,31 @@ def _try_manifest(path):
 
 
 def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
-    """Write the bundle planned by :func:`plan_pack` into *bundle_dir*. Returns a report dict."""
-    started = time.monotonic()
+    """Write the bundle planned by :func:`plan_pack` into *bundle_dir* (created when missing),
+    under the bundle's exclusive lock (check mode: shared). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
+    created = []
+    if not check_mode:
+        probe = bundle_dir
+        while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+            created.append(probe)
+            probe = os.path.dirname(probe)
+        try:
+            os.makedirs(bundle_dir, exist_ok=True)
+        except OSError as exc:
+            raise BundleError(_os_error(exc, "creating the bundle directory %s" % bundle_dir)) from None
+    try:
+        with _bundle_lock(bundle_dir, plan.name, exclusive=not check_mode, action="pack"):
+            return _pack(plan, bundle_dir, check_mode, check_space, progress)
+    except BaseException:
+        for directory in created:  # a refused pack leaves no directory behind (only empty ones go)
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
+
+
+def _pack(plan, bundle_dir, check_mode, check_space, progress):
+    started = time.monotonic()
     manifest_path = os.path.join(bundle_dir, manifest_file_name(plan.name))
     existing = _try_manifest(manifest_path)
     planned = plan.document(None)
@@ -913,7 +963,6 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
     if progress:
         progress("preflight", {"needed": needed, "free": free, "path": bundle_dir})
     try:
-        os.makedirs(bundle_dir, exist_ok=True)
         # the manifest goes first: from here on the directory never looks like a complete bundle
         for entry in sorted(stale, key=lambda e: e != manifest_file_name(plan.name)):
             with contextlib.suppress(FileNotFoundError):
@@ -1033,8 +1082,14 @@ def verify(bundle_dir, name=DEFAULT_NAME, full=True, progress=None):
     Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "extra": [...],
     "parts": [...]}``; files the manifest does not list are in ``extra`` and leave ``valid`` alone.
     Raises :class:`BundleError` when the manifest itself is missing or invalid."""
-    started = time.monotonic()
     bundle_dir = os.path.abspath(bundle_dir)
+    check_name(name)
+    with _bundle_lock(bundle_dir, name, exclusive=False, action="verify"):
+        return _verify(bundle_dir, name, full, progress)
+
+
+def _verify(bundle_dir, name, full, progress):
+    started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     problems = _check_parts(bundle_dir, doc, full=full, progress=progress)
     extra = _extra_files(bundle_dir, doc)
@@ -1401,10 +1456,17 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
     Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
     space, then one pass over the stream (members checked, blobs verified as they are written,
     part hashes checked as they are crossed), then every image checked complete, then
-    ``index.json`` merged in one atomic replacement. Returns a report dict."""
-    started = time.monotonic()
+    ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
+    readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
+    concurrent writers (see :class:`Layout`). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
-    layout_path = os.path.abspath(layout_path)
+    check_name(name)
+    with _bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
+        return _unpack(bundle_dir, os.path.abspath(layout_path), name, check_mode, check_space, progress, mirror_map)
+
+
+def _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map):
+    started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     layout = _open_layout(layout_path)
 

@@ -56,7 +56,7 @@ attributes:
         write, after the free-space check; an existing identical bundle is verified by sha256.
       - O(action=unpack) reports the images it would add or update and the blobs and bytes it would write,
         after the part-size and free-space checks; part hashes are checked only by a real run or O(action=verify).
-      - O(action=verify) never changes anything.
+      - O(action=verify) never changes anything (its lock file, C(.<name>.lock), exists only while it runs).
   diff_mode:
     support: full
     details:
@@ -138,6 +138,9 @@ notes:
     merging into an existing layout.
   - Runs where the files are; use C(delegate_to) for the host the media is attached to. Needs no Python
     library beyond the standard library.
+  - A pack holds the bundle's lock (C(flock) on C(<bundle>/.<name>.lock)) alone, verify and unpack share it; a
+    run that would collide with another on the same bundle fails at once, naming the lock and the directory. A
+    killed run blocks nothing. Several unpacks may write into one layout at the same time.
 seealso:
   - module: airgap.mirror.image_mirror
   - name: OCI image layout

@@ -60,7 +60,7 @@ import tarfile
 import tempfile
 import time
 from decimal import Decimal, InvalidOperation
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ._oci import manifest as _manifest
 from ._oci import mirrormap as _mirrormap
@@ -90,6 +90,9 @@ _LAYOUT_DIRS = frozenset(("blobs", "blobs/sha256", "blobs/sha512"))
 _OCI_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
 _OCI_REF_NAME = re.compile(r"^%s(?:/%s)*$" % (_OCI_REF_COMPONENT, _OCI_REF_COMPONENT))
 MAX_REF_NAME = 1024
+
+#: progress(event, details): "preflight", "part_written", "blob_packed", "part_checked", "part_read", ...
+Progress = Callable[[str, dict], None]
 
 
 class BundleError(OCIError):
@@ -414,7 +417,7 @@ def read_manifest_file(path):
     return validate_manifest(doc, path)
 
 
-def validate_manifest(doc, origin):
+def validate_manifest(doc: object, origin: str) -> dict:
     """Check the structure of a manifest read from media (names are used to open files)."""
     where = os.path.basename(origin)
 
@@ -645,8 +648,9 @@ class PackPlan:
         }
 
 
-def plan_pack(layout_path, name=DEFAULT_NAME, part_size=DEFAULT_PART_SIZE, images=None, mirror_map=None,
-              previous=None):
+def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str = DEFAULT_PART_SIZE,
+              images: list[str] | None = None, mirror_map: str | None = None,
+              previous: str | None = None) -> PackPlan:
     """Read the layout and decide every byte of the bundle. Nothing is written."""
     check_name(name)
     part_size = parse_size(part_size)
@@ -892,7 +896,8 @@ def _try_manifest(path):
         return None
 
 
-def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
+def pack(plan: PackPlan, bundle_dir: str, check_mode: bool = False, check_space: bool = True,
+         progress: Progress | None = None) -> dict:
     """Write the bundle planned by :func:`plan_pack` into *bundle_dir* (created when missing),
     under the bundle's exclusive lock (check mode: shared). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
@@ -916,7 +921,7 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
         raise
 
 
-def _pack(plan, bundle_dir, check_mode, check_space, progress):
+def _pack(plan: PackPlan, bundle_dir: str, check_mode: bool, check_space: bool, progress: Progress | None) -> dict:
     started = time.monotonic()
     manifest_path = os.path.join(bundle_dir, manifest_file_name(plan.name))
     existing = _try_manifest(manifest_path)
@@ -1016,7 +1021,7 @@ def _symlink_problem(name: str, path: str) -> dict:
                     % target)
 
 
-def _check_parts(bundle_dir, doc, full=True, progress=None):
+def _check_parts(bundle_dir: str, doc: dict, full: bool = True, progress: Progress | None = None) -> list[dict]:
     """Problems of the listed parts: missing, a symbolic link (never followed), not a file,
     truncated, too long, corrupted (sha256, when *full*)."""
     problems = []
@@ -1052,7 +1057,7 @@ def _check_parts(bundle_dir, doc, full=True, progress=None):
     return problems
 
 
-def _extra_files(bundle_dir, doc):
+def _extra_files(bundle_dir: str, doc: dict) -> list[dict]:
     """Files of the bundle's name that its manifest does not list. They are never read, so they do
     not make the bundle invalid; verify and unpack name them alike (a ``cat NAME.tar.*`` by hand
     would include them)."""
@@ -1076,7 +1081,7 @@ def read_manifest(bundle_dir, name=DEFAULT_NAME):
     return read_manifest_file(os.path.join(os.path.abspath(bundle_dir), manifest_file_name(name)))
 
 
-def verify(bundle_dir, name=DEFAULT_NAME, full=True, progress=None):
+def verify(bundle_dir: str, name: str = DEFAULT_NAME, full: bool = True, progress: Progress | None = None) -> dict:
     """Check every part of a bundle against its manifest and look for extra parts.
 
     Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "extra": [...],
@@ -1088,7 +1093,7 @@ def verify(bundle_dir, name=DEFAULT_NAME, full=True, progress=None):
         return _verify(bundle_dir, name, full, progress)
 
 
-def _verify(bundle_dir, name, full, progress):
+def _verify(bundle_dir: str, name: str, full: bool, progress: Progress | None) -> dict:
     started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     problems = _check_parts(bundle_dir, doc, full=full, progress=progress)
@@ -1148,7 +1153,7 @@ class _PartsReader:
         last = bisect.bisect_right(self.starts, max(start, end - 1)) - 1
         return [p["name"] for p in self.parts[max(first, 0):max(last, 0) + 1]]
 
-    def _next_part(self):
+    def _next_part(self) -> bool:
         self._index += 1
         if self._index >= len(self.parts):
             return False
@@ -1449,8 +1454,8 @@ def _graphs_from_layout(layout, doc):
     return graphs
 
 
-def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_space=True, progress=None,
-           mirror_map=None):
+def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
+           check_space: bool = True, progress: Progress | None = None, mirror_map: str | None = None) -> dict:
     """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing).
 
     Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
@@ -1465,7 +1470,8 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
         return _unpack(bundle_dir, os.path.abspath(layout_path), name, check_mode, check_space, progress, mirror_map)
 
 
-def _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map):
+def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
+            progress: Progress | None, mirror_map: str | None) -> dict:
     started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     layout = _open_layout(layout_path)

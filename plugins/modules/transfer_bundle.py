@@ -341,8 +341,9 @@ peak_rss_bytes:
   type: int
 warnings:
   description:
-    - Things the pack left out (for example unnamed index entries), given to Ansible's warning mechanism
-      (C(module.warn)), which shows them and returns them here.
+    - Given to Ansible's warning mechanism (C(module.warn)), which shows them and returns them here - what a pack
+      left out (for example unnamed index entries), and with O(action=verify) and O(action=unpack) each file of
+      RV(extra).
   returned: when there is something to warn about
   type: list
   elements: str
@@ -359,7 +360,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import O
 PACK_ONLY = ("part_size", "images", "previous")
 
 
-def run(module):
+def run(module: AnsibleModule) -> dict:
     params = module.params
     action = params["action"]
     for option in PACK_ONLY:

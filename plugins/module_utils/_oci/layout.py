@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+from typing import Callable, Iterable, Iterator
 
 from . import manifest as _manifest
 from .errors import DigestMismatch, LayoutError, NotFound
@@ -183,7 +184,8 @@ class Layout:
             raise LayoutError("blob %s in %s is larger than %d bytes" % (digest, self.path, limit))
         return data
 
-    def write_blob(self, digest, size, opener, image=None, on_bytes=None):
+    def write_blob(self, digest: str, size: int, opener: Callable[[int], Iterable[bytes]], image: object = None,
+                   on_bytes: Callable[[int], None] | None = None) -> int:
         """Stream a blob in, verified. *opener(offset)* yields the blob's bytes from *offset*.
 
         Continues a partial file left by an earlier run. Returns the number of bytes fetched."""
@@ -319,7 +321,7 @@ class Layout:
         return None
 
     @contextlib.contextmanager
-    def _index_lock(self, remove=False):
+    def _index_lock(self, remove: bool = False) -> Iterator[None]:
         """Hold the layout's lock on index.json (threads of this process and other processes), on
         ``.airgap-state/index.lock``; with *remove*, the lock file is removed while still held (a
         process waiting on the removed file then locks the new one, see :mod:`.flock`)."""
@@ -367,7 +369,7 @@ class Layout:
                 return True
         return False
 
-    def cleanup_state(self):
+    def cleanup_state(self) -> None:
         """Remove resume state once a copy completed (partials of blobs that are now complete,
         and the state directory when it is empty).
 

@@ -112,6 +112,8 @@ options:
     description:
       - Path of the mirror map to write (YAML, replaced atomically, unchanged when nothing changed).
       - When it exists it is also read first, as a lockfile, so images already mirrored cost one request.
+      - A run in which no image was copied or found present (every image failed, or O(space_check)
+        refused the copy) leaves the file as it was, and does not create it.
     type: path
   use_mirror_map:
     description:
@@ -179,6 +181,20 @@ options:
         (status C(deferred), not a failure), so workers that do not run at the same time are safe.
     type: float
     default: 60
+  space_check:
+    description:
+      - When O(dest) is an OCI layout (C(oci:PATH)), check before copying (and in check mode) that the
+        layout's file system has room for the blobs and manifests the layout does not have yet, each
+        rounded up to the file system's block size, plus a margin of 1% of those bytes (at least 1 MiB)
+        for C(index.json), resume state and the file system's own bookkeeping. When it has not, every
+        image to be copied fails before anything is fetched; the message gives the bytes needed and free.
+      - Turn off only where the file system reports free space wrongly (some network and FUSE file
+        systems); running out of space then fails in the middle, naming the image and the blob, and a
+        re-run continues the partial blob. The same as O(airgap.mirror.transfer_bundle#module:space_check).
+      - Has no effect when O(dest) is a registry.
+    type: bool
+    default: true
+    version_added: 1.1.0
   state_dir:
     description:
       - Directory for what lets an interrupted run (killed, power loss) resume when it is run again -
@@ -193,7 +209,8 @@ notes:
   - The mirror map lists the images copied or found present in this run. An image that fails keeps
     the entry it had in the map before the run (same source and destination), because a failed copy
     never moves a destination tag, so a failed re-run does not drop images that are still in the mirror.
-    A failed image without such an entry is not in the map.
+    A failed image without such an entry is not in the map. A run in which every image failed does not
+    write the map at all.
 seealso:
   - name: OCI image layout
     description: The on-disk format this module writes.
@@ -423,6 +440,14 @@ mirror_map_path:
   description: The mirror map file written, if any.
   returned: when O(mirror_map) is set
   type: str
+mirror_map_written:
+  description:
+    - Whether O(mirror_map) was written (or, in check mode, would be). V(false) when its content did not
+      change, when no image of the run was copied or found present (the file is left as it was), and
+      when writing it failed.
+  returned: when O(mirror_map) is set
+  type: bool
+  version_added: 1.1.0
 """
 
 import os
@@ -454,11 +479,43 @@ def _source_registries(images):
     return sorted(found)
 
 
+def _credentials_in_references(params: dict) -> list[tuple[str, str, str]]:
+    """``[(option, redacted, userinfo)]`` for every registry reference of the task that holds
+    ``user[:password]@`` credentials (never valid there; see reference.split_credentials)."""
+    candidates = [("dest", params["dest"])]
+    src_kind = None
+    if params["src"]:
+        src_kind = parse_location(params["src"])[0]
+        candidates.append(("src", params["src"]))
+    for item in params["images"] or ():
+        if isinstance(item, dict):
+            candidates.extend(("images", item.get(key)) for key in ("src", "dest"))
+        elif src_kind != "dir":  # a dir: tree names its images by relative path, not by reference
+            candidates.append(("images", item))
+    found = []
+    for option, value in candidates:
+        if not isinstance(value, str) or (option in ("dest", "src") and parse_location(value)[0] != "registry"):
+            continue
+        userinfo, redacted = _ref.split_credentials(value)
+        if userinfo is not None:
+            found.append((option, redacted, userinfo))
+    return found
+
+
+def _map_worth_writing(report: dict) -> bool:
+    """A run that failed for every image (a refused free-space check, an unreachable source) has
+    nothing to say about the mirror: writing its map could only make it emptier. Anything that
+    was copied, found present (or, in check mode, would be copied) is worth recording."""
+    if not report["failed"]:
+        return True
+    return any(i["status"] in ("copied", "present", "would_copy") for i in report["images"])
+
+
 def _diff_text(mapping):
     return "".join("%s %s\n" % (dest, digest or "(absent)") for dest, digest in sorted(mapping.items()))
 
 
-def main():
+def main() -> None:
     spec = merge_spec(registry_argument_spec(), {
         "argument_spec": {
             "images": {"type": "list", "elements": "raw", "required": True},
@@ -479,12 +536,22 @@ def main():
             "shard_count": {"type": "int", "default": 1},
             "shard_index": {"type": "int"},
             "shard_wait": {"type": "float", "default": 60},
+            "space_check": {"type": "bool", "default": True},
         },
     })
     module = AnsibleModule(supports_check_mode=True, **spec)
     if HTTPX_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("httpx"), exception=str(HTTPX_IMPORT_ERROR))
     params = module.params
+    try:
+        leaked = _credentials_in_references(params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if leaked:
+        for _option, _redacted, userinfo in leaked:
+            module.no_log_values.update(_ref.secrets_of(userinfo))  # also masks the echoed task arguments
+        module.fail_json(msg="\n".join("%s: %s" % (option, InvalidReference(redacted, _ref.CREDENTIALS_REASON))
+                                       for option, redacted, _u in leaked))
     if params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1")
     try:
@@ -538,7 +605,8 @@ def main():
                 concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
                 overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
                 attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions,
-                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"], previous_entries=previous)
+                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"], previous_entries=previous,
+                space_check=params["space_check"])
         finally:
             pool.close()
     except (OCIError, ValueError) as exc:
@@ -554,23 +622,32 @@ def main():
         "totals": report["totals"],
         "mirror_map": report["mirror_map"],
     }
-    if map_path:
-        result["mirror_map_path"] = map_path
-        try:
-            map_changed = write_mirror_map(map_path, report["mirror_map"], check_mode=module.check_mode)
-        except OSError as exc:
-            module.fail_json(msg="cannot write the mirror map %s: %s" % (map_path, exc.strerror), **result)
-        result["changed"] = result["changed"] or map_changed
-    if module._diff:
-        result["diff"] = {"before": _diff_text(report["diff"]["before"]),
-                          "after": _diff_text(report["diff"]["after"])}
+    problems = []
     if report["failed"]:
         # engine errors already start with the image they concern; do not name it twice
         lines = [f["error"] if str(f.get("error") or "").startswith(f["source"])
                  else "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
         total = len(report["images"]) + len(report["attachments"])
-        module.fail_json(msg="%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)),
-                         **result)
+        problems.append("%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)))
+    if map_path:
+        result["mirror_map_path"] = map_path
+        result["mirror_map_written"] = False
+        if _map_worth_writing(report):
+            try:
+                result["mirror_map_written"] = write_mirror_map(map_path, report["mirror_map"],
+                                                                check_mode=module.check_mode)
+            except OSError as exc:
+                # after the image failures, which are what usually filled the disk: the first cause leads
+                problems.append("cannot write the mirror map %s: %s" % (map_path, exc.strerror or exc))
+        elif report["failed"]:
+            problems.append("the mirror map %s was left as it was: no image was copied or found present"
+                            % map_path)
+        result["changed"] = result["changed"] or result["mirror_map_written"]
+    if module._diff:
+        result["diff"] = {"before": _diff_text(report["diff"]["before"]),
+                          "after": _diff_text(report["diff"]["after"])}
+    if problems:
+        module.fail_json(msg="\n".join(problems), **result)
     module.exit_json(**result)
 
 

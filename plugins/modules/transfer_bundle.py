@@ -27,8 +27,14 @@ description:
   - O(action=pack) refuses to start when the bundle directory's file system cannot hold the parts;
     O(action=unpack) when the layout's file system cannot hold the blobs it does not have yet (needed and
     free bytes are in the message).
-  - O(action=verify) checks every part by size and sha256 and reports missing, extra, truncated and
-    corrupted parts, each by name.
+  - O(action=verify) checks every part by size and sha256 and reports missing, truncated and corrupted parts,
+    each by name. A part that is a symbolic link is never followed and is reported as one.
+  - Files of the bundle's name that its manifest does not list (an extra C(<name>.tar.NNNN) left over from
+    another bundle, a temporary file of an interrupted pack) are never read. O(action=verify) and
+    O(action=unpack) both name them in a warning and in RV(extra), and neither fails because of them.
+  - O(action=verify) and O(action=unpack) refuse a manifest that names an image with anything but an image
+    reference or an OCI ref name (no white space, no C(..), no leading C(/)), naming the name and the manifest;
+    O(action=pack) refuses to write such a name.
   - O(action=unpack) checks every tar member itself (no absolute paths, no C(..), no symbolic or hard links,
     no device files, no duplicates, only C(oci-layout), C(index.json) and C(blobs/<algorithm>/<hex>)), writes
     each blob through the layout's verified write, checks each part's sha256 as the stream crosses it,
@@ -50,7 +56,7 @@ attributes:
         write, after the free-space check; an existing identical bundle is verified by sha256.
       - O(action=unpack) reports the images it would add or update and the blobs and bytes it would write,
         after the part-size and free-space checks; part hashes are checked only by a real run or O(action=verify).
-      - O(action=verify) never changes anything.
+      - O(action=verify) never changes anything (its lock file, C(.<name>.lock), exists only while it runs).
   diff_mode:
     support: full
     details:
@@ -132,6 +138,9 @@ notes:
     merging into an existing layout.
   - Runs where the files are; use C(delegate_to) for the host the media is attached to. Needs no Python
     library beyond the standard library.
+  - A pack holds the bundle's lock (C(flock) on C(<bundle>/.<name>.lock)) alone, verify and unpack share it; a
+    run that would collide with another on the same bundle fails at once, naming the lock and the directory. A
+    killed run blocks nothing. Several unpacks may write into one layout at the same time.
 seealso:
   - module: airgap.mirror.image_mirror
   - name: OCI image layout
@@ -229,8 +238,8 @@ parts:
     status:
       description:
         - O(action=pack) - V(written), V(present) or V(would_write).
-        - O(action=verify) - V(ok), V(missing), V(truncated), V(too_long), V(corrupted), V(not_a_file),
-          V(unreadable) or V(extra).
+        - O(action=verify) - V(ok), V(missing), V(truncated), V(too_long), V(corrupted), V(symlink),
+          V(not_a_file), V(unreadable) or V(extra) (a file the manifest does not list; not read).
       type: str
 images:
   description: The images of the bundle.
@@ -297,12 +306,21 @@ space:
   returned: when something is (or would be) written
   type: dict
 valid:
-  description: With O(action=verify), whether every part is present, complete and intact and no extra part exists.
+  description:
+    - With O(action=verify), whether every part the manifest lists is present, a regular file (not a symbolic
+      link), complete and intact. Extra files (RV(extra)) do not count.
   returned: when O(action=verify)
   type: bool
 problems:
   description: With O(action=verify), one entry per problem - C(part), C(problem) and a C(message) naming the part.
   returned: when O(action=verify)
+  type: list
+  elements: dict
+extra:
+  description:
+    - Files of the bundle's name that its manifest does not list (C(problem=extra)), with C(part), C(problem)
+      and a C(message) naming the file; each is also a warning. They are not read and do not fail the task.
+  returned: when O(action) is verify or unpack
   type: list
   elements: dict
 previous:
@@ -322,8 +340,11 @@ peak_rss_bytes:
   returned: always
   type: int
 warnings:
-  description: Things the pack left out (for example unnamed index entries).
-  returned: when O(action=pack)
+  description:
+    - Given to Ansible's warning mechanism (C(module.warn)), which shows them and returns them here - what a pack
+      left out (for example unnamed index entries), and with O(action=verify) and O(action=unpack) each file of
+      RV(extra).
+  returned: when there is something to warn about
   type: list
   elements: str
 """
@@ -339,7 +360,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import O
 PACK_ONLY = ("part_size", "images", "previous")
 
 
-def run(module):
+def run(module: AnsibleModule) -> dict:
     params = module.params
     action = params["action"]
     for option in PACK_ONLY:
@@ -356,9 +377,12 @@ def run(module):
     if action == "verify":
         report = _bundle.verify(params["bundle"], name=params["name"])
         report["changed"] = False
-        return report
-    return _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
-                          check_space=params["space_check"], mirror_map=params["mirror_map"])
+    else:
+        report = _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
+                                check_space=params["space_check"], mirror_map=params["mirror_map"])
+    for extra in report["extra"]:
+        module.warn(extra["message"])
+    return report
 
 
 def main():

@@ -145,11 +145,17 @@ def test_a_failed_rerun_keeps_the_map_entries_of_images_still_in_the_mirror(tmp_
     assert kept["digest"] == digest
     assert skopeo.digest_of("docker://" + kept["destination"], registry=dest) == digest
 
-    # an image that fails without an earlier entry is not invented into the map
+    # an image that fails without an earlier entry is not invented into the map; a run in which
+    # every image failed writes no map at all (none is created, an existing one is left as it was)
     res = ansible_run.playbook(play, extra_vars=dict(extra, images=[gone], map_path=str(tmp_path / "new.yml")))
     assert res.rc != 0
-    assert yaml.safe_load((tmp_path / "new.yml").read_text())["images"] == []
-    assert res.one("Mirror the images")["result"]["totals"]["kept_in_map"] == 0
+    assert not (tmp_path / "new.yml").exists()
+    r = res.one("Mirror the images")["result"]
+    assert r["totals"]["kept_in_map"] == 0 and r["mirror_map"] == [] and r["mirror_map_written"] is False
+    assert "the mirror map %s was left as it was" % (tmp_path / "new.yml") in r["msg"], r["msg"]
+    res = ansible_run.playbook(play, extra_vars=dict(extra, images=[gone]))
+    assert res.rc != 0
+    assert map_path.read_text() == map_text, "a run whose every image failed must not rewrite the map"
 
 
 def _with_use_map(play, use_map):

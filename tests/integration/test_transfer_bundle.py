@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import uuid
 
@@ -431,9 +432,11 @@ def test_verify_and_unpack_report_damaged_parts_through_ansible(connected, tmp_p
     r = rec["result"]
     assert not r["valid"]
     assert {(p["part"], p["problem"]) for p in r["problems"]} == {
-        (names[1], "missing"), (names[2], "truncated"), (names[3], "corrupted"), ("images.tar.9999", "extra")}
-    for name in (names[1], names[2], names[3], "images.tar.9999"):
+        (names[1], "missing"), (names[2], "truncated"), (names[3], "corrupted")}
+    for name in (names[1], names[2], names[3]):
         assert name in r["msg"]
+    assert [p["part"] for p in r["extra"]] == ["images.tar.9999"]
+    assert rec["warnings"] == [r["extra"][0]["message"]]
 
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
                                                   "layout": str(tmp_path / "out")})
@@ -483,6 +486,175 @@ def test_hostile_tar_through_ansible(tmp_path, ansible_run):
     assert r["part"] == "images.tar.0001" and r["member"] == "../../escaped.txt"
     assert not (tmp_path / "a" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert layout_refs(target) == {}
+
+
+def test_extra_and_symlinked_parts_through_ansible(tmp_path, ansible_run):
+    """A leftover part the manifest does not list: verify and unpack agree (valid, unpacked) and
+    both name it in a warning. A part that is a symbolic link: both refuse it by name."""
+    layout = I.OCILayout(tmp_path / "layout")
+    big = I.build_large_image(layout, "example.com/big:1", size=300 * KiB, seed=5)
+    media = tmp_path / "media"
+    names = [p["name"] for p in B.pack(B.plan_pack(str(layout.path), part_size="64K"), str(media))["parts"]]
+    (media / "images.tar.9999").write_bytes(b"left over from an earlier bundle of this name")
+    warning = ("images.tar.9999: extra part: not listed in images.bundle.json (left over from another bundle of the "
+               "same name?); not read, the bundle does not need it: delete it (a 'cat images.tar.*' by hand would "
+               "read it)")
+
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc == 0 and rec["result"]["valid"], res.output
+    assert rec["warnings"] == [warning] and [p["part"] for p in rec["result"]["extra"]] == ["images.tar.9999"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out")})
+    assert res.rc == 0 and rec["result"]["status"] == "unpacked", res.output
+    assert rec["warnings"] == [warning]
+    assert layout_refs(tmp_path / "out") == {"example.com/big:1": big.digest}
+
+    copy = tmp_path / "copy-of-part-2"
+    shutil.copyfile(media / names[1], copy)
+    (media / names[1]).unlink()
+    os.symlink(str(copy), str(media / names[1]))  # the right bytes, behind a link
+    message = "%s: a symbolic link (to %r), not the part itself" % (names[1], str(copy))
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "verify", "bundle": str(media)})
+    assert res.rc != 0 and not rec["result"]["valid"], res.output
+    assert [(p["part"], p["problem"]) for p in rec["result"]["problems"]] == [(names[1], "symlink")]
+    assert message in rec["result"]["msg"]
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out2")})
+    assert res.rc != 0 and message in rec["result"]["msg"] and rec["result"]["part"] == names[1], res.output
+    assert layout_refs(tmp_path / "out2") == {}
+
+
+# ----------------------------------------------------------------------------- concurrent runs (issue 12, D6)
+
+PAUSING_PACK = """
+import os, sys
+from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+layout, bundle, name = sys.argv[1:4]
+paused = []
+
+def progress(event, info):  # stop in the middle of a part: its temporary file is open
+    if event == "blob_packed" and not paused and any(n.endswith(".tmp") for n in os.listdir(bundle)):
+        paused.append(True)
+        print("paused", flush=True)
+        sys.stdin.readline()
+
+print(B.pack(B.plan_pack(layout, name=name, part_size="64K"), bundle, progress=progress)["status"], flush=True)
+"""
+
+
+def start_pausing_pack(layout, media, name):
+    """A real pack in another process, stopped mid-part until a line arrives on its stdin."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    process = subprocess.Popen([sys.executable, "-c", PAUSING_PACK, str(layout), str(media), name], env=env,
+                               text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = process.stdout.readline()
+    assert line == "paused\n", (line, process.communicate(timeout=30))
+    return process
+
+
+def test_a_second_run_on_a_bundle_being_packed_fails_at_once_naming_the_lock(tmp_path, ansible_run):
+    """Two packs into one bundle: before, the second deleted the first one's temporary part and the
+    first failed with "No such file or directory". Now the second (and a verify) stop at once,
+    naming the lock and the directory; a bundle of another name packs alongside; a pack killed
+    with -9 leaves no lock that blocks the next run."""
+    layout = I.OCILayout(tmp_path / "layout")
+    images = {"example.com/big:1": I.build_large_image(layout, "example.com/big:1", size=MiB, seed=8),
+              "example.com/small:1": I.build_image(layout, "example.com/small:1", layers=[{"a": "1"}])}
+    media = tmp_path / "media"
+    media.mkdir()
+    first = start_pausing_pack(layout.path, media, "images")
+    try:
+        lock = media / ".images.lock"
+        for action in ("pack", "verify"):
+            args = {"action": action, "bundle": str(media)}
+            if action == "pack":
+                args.update(layout=str(layout.path), part_size="64K")
+            res, rec = run_bundle(ansible_run, tmp_path, args)
+            assert res.rc != 0, res.output
+            assert rec["result"]["msg"] == (
+                "the bundle images in %s is in use by another run, which holds its lock %s (a pack holds it alone, "
+                "verify and unpack share it): this %s stopped before touching the bundle; run it again when the "
+                "other run has finished" % (media, lock, action))
+        res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
+                                                      "bundle": str(media), "name": "other", "part_size": "64K"})
+        assert res.rc == 0 and rec["result"]["status"] == "written", res.output
+    finally:
+        out, err = first.communicate("go\n", timeout=60)
+    assert first.returncode == 0 and out == "written\n", err
+    assert B.verify(str(media))["valid"] and B.verify(str(media), name="other")["valid"]
+    assert not lock.exists()
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
+                                                  "layout": str(tmp_path / "out")})
+    assert res.rc == 0, res.output
+    assert layout_refs(tmp_path / "out") == {ref: image.digest for ref, image in images.items()}
+
+    killed = start_pausing_pack(layout.path, media, "third")
+    killed.kill()  # SIGKILL: the kernel drops its flock; its lock file stays behind
+    killed.communicate(timeout=30)
+    assert (media / ".third.lock").exists()
+    res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
+                                                  "bundle": str(media), "name": "third", "part_size": "64K"})
+    assert res.rc == 0 and rec["result"]["status"] == "written", res.output
+    assert B.verify(str(media), name="third")["valid"] and not (media / ".third.lock").exists()
+
+
+PAUSING_UNPACK = """
+import os, sys
+from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+bundle, layout, name = sys.argv[1:4]
+parts = []
+
+def progress(event, info):  # stop while a blob that spans parts is half written
+    if event == "part_read":
+        parts.append(info["part"])
+        if len(parts) == 2:
+            print("paused", flush=True)
+            sys.stdin.readline()
+
+print(B.unpack(bundle, layout, name=name, progress=progress)["status"], flush=True)
+"""
+
+
+def test_two_unpacks_into_one_layout_at_once_both_complete(tmp_path, ansible_run):
+    """The layout takes concurrent writers: per-blob locks, and index.json merged under its lock
+    (which a finishing run no longer removes from under another). One unpack stops half-way through
+    a blob, another unpacks a different bundle into the same layout and tidies up; both complete."""
+    layout = I.OCILayout(tmp_path / "layout")
+    big = I.build_large_image(layout, "example.com/big:1", size=MiB, seed=9)
+    small = I.build_image(layout, "example.com/small:1", layers=[{"a": "1"}])
+    for name, ref in (("big", "example.com/big:1"), ("small", "example.com/small:1")):
+        B.pack(B.plan_pack(str(layout.path), name=name, images=[ref], part_size="64K"), str(tmp_path / name))
+    target = tmp_path / "target"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    first = subprocess.Popen([sys.executable, "-c", PAUSING_UNPACK, str(tmp_path / "big"), str(target), "big"],
+                             env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = first.stdout.readline()
+    assert line == "paused\n", (line, first.communicate(timeout=30))
+    try:
+        assert os.listdir(target / ".airgap-state" / "partial"), "the first unpack must be inside a blob"
+        res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(tmp_path / "small"),
+                                                      "name": "small", "layout": str(target)})
+        assert res.rc == 0 and rec["result"]["status"] == "unpacked", res.output
+    finally:
+        out, err = first.communicate("go\n", timeout=60)
+    assert first.returncode == 0 and out == "unpacked\n", err
+    assert layout_refs(target) == {"example.com/big:1": big.digest, "example.com/small:1": small.digest}
+    assert I.OCILayout(target).verify() == len(set(big.blobs()) | set(small.blobs()))
+    assert not (target / ".airgap-state").exists()
+
+
+def test_read_only_media_are_verified_and_unpacked_without_a_lock_file(tmpfs, tmp_path):
+    """Verify and unpack share the bundle's lock through a lock file; on media mounted read-only
+    no file can be made there, and no pack can write there either, so they run unlocked."""
+    layout = I.OCILayout(tmp_path / "layout")
+    image = I.build_image(layout, "example.com/app:1", layers=[{"a": "1"}])
+    media = tmpfs("media")
+    B.pack(B.plan_pack(str(layout.path)), str(media))
+    subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
+    assert B.verify(str(media))["valid"]
+    assert B.unpack(str(media), str(tmp_path / "out"))["status"] == "unpacked"
+    assert layout_refs(tmp_path / "out") == {"example.com/app:1": image.digest}
+    assert sorted(os.listdir(media)) == ["images.bundle.json", "images.sha256", "images.tar.0001"]
 
 
 # ----------------------------------------------------------------------------- throughput
@@ -542,3 +714,25 @@ def test_option_mistakes_are_refused_with_the_option_named(tmp_path, ansible_run
         record = res.one(task)
         assert record["failed"] and message in record["result"]["msg"], (task, record["result"]["msg"])
     assert not (tmp_path / "b").exists()
+
+
+# ----------------------------------------------------------------------------- warnings (issue 12, D5)
+
+def test_pack_warns_through_ansible_without_a_deprecation(tmp_path, ansible_run):
+    """ansible-core 2.19 deprecates ``warnings`` passed to ``exit_json``: a pack (a no-op one too)
+    prints no deprecation, and a real warning (an unnamed index entry) still reaches the user."""
+    layout = I.OCILayout(tmp_path / "layout")
+    I.build_image(layout, "example.com/app:1", layers=[{"app": "1"}])
+    unnamed = I.build_image(layout, None, layers=[{"unnamed": "1"}])
+    index = json.loads((layout.path / "index.json").read_text())
+    index["manifests"].append(unnamed.descriptor.to_json())
+    (layout.path / "index.json").write_text(json.dumps(index))
+    args = {"action": "pack", "layout": str(layout.path), "bundle": str(tmp_path / "media"), "part_size": "1M"}
+    for status in ("written", "present"):
+        res, rec = run_bundle(ansible_run, tmp_path, args)
+        assert res.rc == 0, res.output
+        assert rec["result"]["status"] == status
+        assert "DEPRECATION" not in res.output and "Passing `warnings`" not in res.output, res.output
+        assert rec["warnings"] == ["1 entries of %s/index.json have no org.opencontainers.image.ref.name annotation "
+                                   "and are not bundled" % layout.path], rec
+        assert "[WARNING]: 1 entries of %s/index.json" % layout.path in res.output, res.output

@@ -55,15 +55,18 @@ import json
 import os
 import posixpath
 import re
+import stat
 import tarfile
 import tempfile
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Callable, Iterator
 
 from .._oci import manifest as _manifest
 from .._mirrormap import legacy as _mirrormap
 from .._oci import reference as _ref
 from .._oci.errors import LayoutError, NotFound, OCIError
+from .._common.flock import LockBusy, flocked
 from .._engine.layout import LAYOUT_VERSION, REF_NAME, Layout, atomic_write, free_bytes, fsync_dir
 
 FORMAT = "airgap.mirror/bundle/v1"
@@ -82,6 +85,14 @@ _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGTP])(i?)(B?)|(B?))\s*$"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]+)$")
 _LAYOUT_DIRS = frozenset(("blobs", "blobs/sha256", "blobs/sha512"))
+# org.opencontainers.image.ref.name as the image-layout spec defines it: components of letters and
+# digits joined by '-', '.', '_', ':', '@', '+' or '--', separated by '/'
+_OCI_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_OCI_REF_NAME = re.compile(r"^%s(?:/%s)*$" % (_OCI_REF_COMPONENT, _OCI_REF_COMPONENT))
+MAX_REF_NAME = 1024
+
+#: progress(event, details): "preflight", "part_written", "blob_packed", "part_checked", "part_read", ...
+Progress = Callable[[str, dict], None]
 
 
 class BundleError(OCIError):
@@ -142,6 +153,28 @@ def check_name(name):
     return name
 
 
+def check_ref_name(ref_name: object) -> str:
+    """*ref_name* if it can name an image in a layout's ``index.json``: an OCI ref name (the
+    image-layout grammar, which has no '..', no white space and no leading '/') or a full image
+    reference (the distribution grammar, as ``image_mirror`` records them, which also allows a tag
+    like ``_x`` or a path component like ``a__b``). Raises ValueError saying what is wrong."""
+    if not isinstance(ref_name, str) or not ref_name:
+        raise ValueError("ref name %r is not a non-empty string" % (ref_name,))
+    if len(ref_name) > MAX_REF_NAME:
+        raise ValueError("ref name %r... is longer than %d characters" % (ref_name[:64], MAX_REF_NAME))
+    if _OCI_REF_NAME.match(ref_name):
+        return ref_name
+    if ref_name == ref_name.strip() and not any(c.isspace() or not c.isprintable() for c in ref_name):
+        try:
+            _ref.parse(ref_name)
+        except (OCIError, ValueError):
+            pass
+        else:
+            return ref_name
+    raise ValueError("ref name %r is neither an image reference nor an OCI ref name (letters and digits joined "
+                     "by '-', '.', '_', ':', '@', '+' and '/'; no white space, no '..', no leading '/')" % (ref_name,))
+
+
 def part_file_name(name, index, count):
     """Name of part *index* (1-based) of *count*: ``<name>.tar.0001``."""
     return "%s.tar.%0*d" % (name, max(4, len(str(count))), index)
@@ -153,6 +186,32 @@ def manifest_file_name(name):
 
 def sums_file_name(name):
     return "%s.sha256" % name
+
+
+def lock_file_name(name: str) -> str:
+    return ".%s.lock" % name
+
+
+@contextlib.contextmanager
+def _bundle_lock(bundle_dir: str, name: str, exclusive: bool, action: str) -> Iterator[None]:
+    """Hold the bundle's lock (``<bundle>/.<name>.lock``, ``flock``): a pack holds it alone, verify
+    and unpack share it; a second run fails at once instead of waiting. Bundles of other names in
+    the same directory are not affected. A directory that does not exist, read-only media and file
+    systems without ``flock`` are not locked (no pack can be writing there)."""
+    path = os.path.join(bundle_dir, lock_file_name(name))
+    stack = contextlib.ExitStack()
+    if os.path.isdir(bundle_dir):
+        try:
+            stack.enter_context(flocked(path, exclusive=exclusive, wait=False, remove=True, optional=True))
+        except LockBusy:
+            raise BundleError("the bundle %s in %s is in use by another run, which holds its lock %s (a pack holds "
+                              "it alone, verify and unpack share it): this %s stopped before touching the bundle; "
+                              "run it again when the other run has finished" % (name, bundle_dir, path, action),
+                              part=lock_file_name(name)) from None
+        except OSError as exc:
+            raise BundleError(_os_error(exc, "locking the bundle %s in %s (%s)" % (name, bundle_dir, path))) from None
+    with stack:
+        yield
 
 
 def _part_pattern(name):
@@ -358,7 +417,7 @@ def read_manifest_file(path):
     return validate_manifest(doc, path)
 
 
-def validate_manifest(doc, origin):
+def validate_manifest(doc: object, origin: str) -> dict:
     """Check the structure of a manifest read from media (names are used to open files)."""
     where = os.path.basename(origin)
 
@@ -415,6 +474,10 @@ def validate_manifest(doc, origin):
     for i, image in enumerate(images):
         if not isinstance(image, dict) or not isinstance(image.get("ref_name"), str) or not image["ref_name"]:
             raise bad("images[%d]: needs a ref_name" % i)
+        try:
+            check_ref_name(image["ref_name"])
+        except ValueError as exc:
+            raise bad("images[%d]: %s" % (i, exc)) from None
         label = "images[%d] (%s)" % (i, image["ref_name"])
         try:
             _ref.validate_digest(image.get("digest"))
@@ -585,8 +648,9 @@ class PackPlan:
         }
 
 
-def plan_pack(layout_path, name=DEFAULT_NAME, part_size=DEFAULT_PART_SIZE, images=None, mirror_map=None,
-              previous=None):
+def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str = DEFAULT_PART_SIZE,
+              images: list[str] | None = None, mirror_map: str | None = None,
+              previous: str | None = None) -> PackPlan:
     """Read the layout and decide every byte of the bundle. Nothing is written."""
     check_name(name)
     part_size = parse_size(part_size)
@@ -602,6 +666,12 @@ def plan_pack(layout_path, name=DEFAULT_NAME, part_size=DEFAULT_PART_SIZE, image
     selected, warnings = _select_images(layout, images, map_entries)
     if not selected:
         raise BundleError("nothing to bundle: no images selected in the layout %s" % layout.path)
+    for ref_name, _desc in selected:
+        try:
+            check_ref_name(ref_name)
+        except ValueError as exc:
+            raise BundleError("%s/index.json: %s; the other side would refuse this bundle (leave the image out "
+                              "with images)" % (layout.path, exc)) from None
     graphs = [_image_graph(layout, ref_name, desc) for ref_name, desc in selected]
     incomplete = [g for g in graphs if g.missing]
     if incomplete:
@@ -826,10 +896,33 @@ def _try_manifest(path):
         return None
 
 
-def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
-    """Write the bundle planned by :func:`plan_pack` into *bundle_dir*. Returns a report dict."""
-    started = time.monotonic()
+def pack(plan: PackPlan, bundle_dir: str, check_mode: bool = False, check_space: bool = True,
+         progress: Progress | None = None) -> dict:
+    """Write the bundle planned by :func:`plan_pack` into *bundle_dir* (created when missing),
+    under the bundle's exclusive lock (check mode: shared). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
+    created = []
+    if not check_mode:
+        probe = bundle_dir
+        while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+            created.append(probe)
+            probe = os.path.dirname(probe)
+        try:
+            os.makedirs(bundle_dir, exist_ok=True)
+        except OSError as exc:
+            raise BundleError(_os_error(exc, "creating the bundle directory %s" % bundle_dir)) from None
+    try:
+        with _bundle_lock(bundle_dir, plan.name, exclusive=not check_mode, action="pack"):
+            return _pack(plan, bundle_dir, check_mode, check_space, progress)
+    except BaseException:
+        for directory in created:  # a refused pack leaves no directory behind (only empty ones go)
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
+
+
+def _pack(plan: PackPlan, bundle_dir: str, check_mode: bool, check_space: bool, progress: Progress | None) -> dict:
+    started = time.monotonic()
     manifest_path = os.path.join(bundle_dir, manifest_file_name(plan.name))
     existing = _try_manifest(manifest_path)
     planned = plan.document(None)
@@ -845,7 +938,6 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
         "bytes": plan.tar_size,
         "part_size": plan.part_size,
         "previous": plan.previous,
-        "warnings": list(plan.warnings),
     }
     if existing is not None and _content_key(existing) == _content_key(planned):
         problems = _check_parts(bundle_dir, existing, full=True, progress=progress)
@@ -876,7 +968,6 @@ def pack(plan, bundle_dir, check_mode=False, check_space=True, progress=None):
     if progress:
         progress("preflight", {"needed": needed, "free": free, "path": bundle_dir})
     try:
-        os.makedirs(bundle_dir, exist_ok=True)
         # the manifest goes first: from here on the directory never looks like a complete bundle
         for entry in sorted(stale, key=lambda e: e != manifest_file_name(plan.name)):
             with contextlib.suppress(FileNotFoundError):
@@ -921,18 +1012,31 @@ def _problem(part, kind, message):
     return {"part": part, "problem": kind, "message": "%s: %s" % (part, message)}
 
 
-def _check_parts(bundle_dir, doc, full=True, progress=None):
-    """Problems of the listed parts: missing, truncated, too long, corrupted (sha256, when *full*)."""
+def _symlink_problem(name: str, path: str) -> dict:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return _problem(name, "symlink", "a symbolic link (to %r), not the part itself: copy the file, not the link"
+                    % target)
+
+
+def _check_parts(bundle_dir: str, doc: dict, full: bool = True, progress: Progress | None = None) -> list[dict]:
+    """Problems of the listed parts: missing, a symbolic link (never followed), not a file,
+    truncated, too long, corrupted (sha256, when *full*)."""
     problems = []
     for part in doc["parts"]:
         name = part["name"]
         path = os.path.join(bundle_dir, name)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             problems.append(_problem(name, "missing", "missing (the manifest lists it with %d bytes)" % part["size"]))
             continue
-        if not os.path.isfile(path):
+        if stat.S_ISLNK(st.st_mode):
+            problems.append(_symlink_problem(name, path))
+            continue
+        if not stat.S_ISREG(st.st_mode):
             problems.append(_problem(name, "not_a_file", "not a regular file"))
             continue
         if st.st_size < part["size"]:
@@ -953,17 +1057,22 @@ def _check_parts(bundle_dir, doc, full=True, progress=None):
     return problems
 
 
-def _extra_files(bundle_dir, doc):
+def _extra_files(bundle_dir: str, doc: dict) -> list[dict]:
+    """Files of the bundle's name that its manifest does not list. They are never read, so they do
+    not make the bundle invalid; verify and unpack name them alike (a ``cat NAME.tar.*`` by hand
+    would include them)."""
     listed = set(p["name"] for p in doc["parts"])
+    manifest = manifest_file_name(doc["name"])
     problems = []
     for entry in sorted(_bundle_files(bundle_dir, doc["name"])):
-        if entry in listed or entry in (manifest_file_name(doc["name"]), sums_file_name(doc["name"])):
+        if entry in listed or entry in (manifest, sums_file_name(doc["name"])):
             continue
         if _temp_pattern(doc["name"]).match(entry):
-            problems.append(_problem(entry, "extra", "extra file: a temporary file left by an interrupted pack"))
+            what = "extra file: a temporary file left by an interrupted pack"
         else:
-            problems.append(_problem(entry, "extra", "extra part: not listed in %s (left over from another bundle "
-                                     "of the same name?)" % manifest_file_name(doc["name"])))
+            what = "extra part: not listed in %s (left over from another bundle of the same name?)" % manifest
+        problems.append(_problem(entry, "extra", "%s; not read, the bundle does not need it: delete it (a "
+                                 "'cat %s.tar.*' by hand would read it)" % (what, doc["name"])))
     return problems
 
 
@@ -972,29 +1081,36 @@ def read_manifest(bundle_dir, name=DEFAULT_NAME):
     return read_manifest_file(os.path.join(os.path.abspath(bundle_dir), manifest_file_name(name)))
 
 
-def verify(bundle_dir, name=DEFAULT_NAME, full=True, progress=None):
+def verify(bundle_dir: str, name: str = DEFAULT_NAME, full: bool = True, progress: Progress | None = None) -> dict:
     """Check every part of a bundle against its manifest and look for extra parts.
 
-    Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "parts": [...]}``.
+    Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "extra": [...],
+    "parts": [...]}``; files the manifest does not list are in ``extra`` and leave ``valid`` alone.
     Raises :class:`BundleError` when the manifest itself is missing or invalid."""
-    started = time.monotonic()
     bundle_dir = os.path.abspath(bundle_dir)
+    check_name(name)
+    with _bundle_lock(bundle_dir, name, exclusive=False, action="verify"):
+        return _verify(bundle_dir, name, full, progress)
+
+
+def _verify(bundle_dir: str, name: str, full: bool, progress: Progress | None) -> dict:
+    started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     problems = _check_parts(bundle_dir, doc, full=full, progress=progress)
-    problems += _extra_files(bundle_dir, doc)
+    extra = _extra_files(bundle_dir, doc)
     by_part = {}
     for problem in problems:
         by_part.setdefault(problem["part"], problem["problem"])
     parts = [{"name": p["name"], "size": p["size"], "sha256": p["sha256"], "status": by_part.get(p["name"], "ok")}
              for p in doc["parts"]]
-    parts += [{"name": p["part"], "size": None, "sha256": None, "status": "extra"}
-              for p in problems if p["problem"] == "extra"]
+    parts += [{"name": p["part"], "size": None, "sha256": None, "status": "extra"} for p in extra]
     report = {
         "bundle": bundle_dir,
         "manifest": os.path.join(bundle_dir, manifest_file_name(name)),
         "name": name,
         "valid": not problems,
         "problems": problems,
+        "extra": extra,
         "parts": parts,
         "images": [{k: v for k, v in i.items() if k != "blobs"} for i in doc["images"]],
         "blobs": len(doc["blobs"]),
@@ -1037,14 +1153,18 @@ class _PartsReader:
         last = bisect.bisect_right(self.starts, max(start, end - 1)) - 1
         return [p["name"] for p in self.parts[max(first, 0):max(last, 0) + 1]]
 
-    def _next_part(self):
+    def _next_part(self) -> bool:
         self._index += 1
         if self._index >= len(self.parts):
             return False
         part = self.parts[self._index]
+        path = os.path.join(self.bundle_dir, part["name"])
         try:
-            self._handle = open(os.path.join(self.bundle_dir, part["name"]), "rb", buffering=0)
+            self._handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb", buffering=0)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                problem = _symlink_problem(part["name"], path)
+                raise BundleError(problem["message"], part=part["name"], problems=[problem]) from None
             raise BundleError("%s: cannot be opened: %s" % (part["name"], exc.strerror), part=part["name"]) from None
         self._hasher = hashlib.sha256()
         self._read = 0
@@ -1334,17 +1454,25 @@ def _graphs_from_layout(layout, doc):
     return graphs
 
 
-def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_space=True, progress=None,
-           mirror_map=None):
+def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
+           check_space: bool = True, progress: Progress | None = None, mirror_map: str | None = None) -> dict:
     """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing).
 
     Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
     space, then one pass over the stream (members checked, blobs verified as they are written,
     part hashes checked as they are crossed), then every image checked complete, then
-    ``index.json`` merged in one atomic replacement. Returns a report dict."""
-    started = time.monotonic()
+    ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
+    readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
+    concurrent writers (see :class:`Layout`). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
-    layout_path = os.path.abspath(layout_path)
+    check_name(name)
+    with _bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
+        return _unpack(bundle_dir, os.path.abspath(layout_path), name, check_mode, check_space, progress, mirror_map)
+
+
+def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
+            progress: Progress | None, mirror_map: str | None) -> dict:
+    started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     layout = _open_layout(layout_path)
 
@@ -1380,6 +1508,7 @@ def unpack(bundle_dir, layout_path, name=DEFAULT_NAME, check_mode=False, check_s
         "manifest": os.path.join(bundle_dir, manifest_file_name(name)),
         "name": name,
         "layout": layout_path,
+        "extra": _extra_files(bundle_dir, doc),
         "blobs": len(doc["blobs"]),
         "blob_bytes": sum(b["size"] for b in doc["blobs"]),
         "blobs_to_write": len(to_write),

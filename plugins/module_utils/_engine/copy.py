@@ -20,15 +20,16 @@ images and blobs:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .._oci.errors import LayoutError, OCIError
 from .layout import free_bytes
-from .plan import iter_jobs, unique_blobs
+from .plan import ImageJob, iter_jobs
 
-FREE_SPACE_MARGIN = 64 * 1024 * 1024
+SPACE_MARGIN_MIN = 1024 * 1024
 
 
 class _Task:
@@ -295,27 +296,57 @@ def _bind(fn, *args):
     return lambda: fn(*args)
 
 
-def preflight_space(jobs):
-    """Refuse to start a copy into a layout whose filesystem cannot hold the missing blobs."""
-    needed = {}
-    for (scope, digest), desc in unique_blobs(jobs).items():
-        if scope[0] != "layout":
+def space_margin(nbytes: int) -> int:
+    """Room kept free beyond the bytes a layout copy writes: for ``index.json`` (replaced by a
+    new copy), the resume state and the file system's own bookkeeping -- 1% of *nbytes*, at least
+    1 MiB. Documented in image_mirror's ``space_check``; keep the two in step."""
+    return max(SPACE_MARGIN_MIN, nbytes // 100)
+
+
+def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
+    """Refuse to start a copy into a layout whose filesystem cannot hold what it would write: the
+    blobs and manifests the layout does not have yet (less what an interrupted run left in its
+    partial files), each rounded up to the file system's block, plus :func:`space_margin`.
+    Returns ``{layout path: bytes needed}``."""
+    needed: dict[str, int] = {}
+    stores: dict[str, object] = {}
+    items: dict[tuple[str, str], int] = {}
+    for job in iter_jobs(jobs):
+        if job.status != "copy" or job.dest is None or job.dest.kind != "layout":
             continue
-        path = scope[1]
-        job_dest = None
-        for job in iter_jobs(jobs):
-            if job.status == "copy" and job.dest.blob_scope == scope:
-                job_dest = job.dest
-                break
-        if job_dest is not None and not job_dest.layout.has_blob(digest, desc.size):
-            have = job_dest.layout.partial_size(digest)
-            needed[path] = needed.get(path, 0) + max(0, desc.size - have)
+        layout = job.dest.layout
+        stores[layout.path] = layout
+        for desc in job.blobs.values():
+            items.setdefault((layout.path, desc.digest), desc.size)
+        for man in job.manifests:
+            items.setdefault((layout.path, man.digest), man.size)
+    blocks = {path: _block_size(path) for path in stores}
+    for (path, digest), size in items.items():
+        layout = stores[path]
+        if layout.has_blob(digest, size):
+            continue
+        missing = max(0, size - layout.partial_size(digest))
+        block = blocks[path]
+        needed[path] = needed.get(path, 0) + -(-missing // block) * block
     for path, nbytes in needed.items():
         free = free_bytes(path)
-        if nbytes + FREE_SPACE_MARGIN > free:
-            raise LayoutError("not enough free space for %s: the copy needs %s more (plus a %s margin), the "
-                              "filesystem has %s free" % (path, human(nbytes), human(FREE_SPACE_MARGIN), human(free)))
+        margin = space_margin(nbytes)
+        if nbytes + margin > free:
+            raise LayoutError("not enough free space for %s: the copy needs %s (%s of blobs and manifests not in the "
+                              "layout yet plus a %s margin), the file system has %s free (space_check: false skips "
+                              "this check)" % (path, human(nbytes + margin), human(nbytes), human(margin),
+                                               human(free)))
     return needed
+
+
+def _block_size(path: str) -> int:
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        return max(512, os.statvfs(probe).f_frsize)
+    except OSError:
+        return 4096
 
 
 def estimate(jobs, concurrency=8):

@@ -27,9 +27,11 @@ import os
 import shutil
 import tempfile
 import threading
+from typing import Callable, Iterable, Iterator
 
 from .._oci import manifest as _manifest
 from .._oci.errors import DigestMismatch, LayoutError, NotFound
+from .._common.flock import flocked
 from .._oci.reference import validate_digest
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -182,7 +184,8 @@ class Layout:
             raise LayoutError("blob %s in %s is larger than %d bytes" % (digest, self.path, limit))
         return data
 
-    def write_blob(self, digest, size, opener, image=None, on_bytes=None):
+    def write_blob(self, digest: str, size: int, opener: Callable[[int], Iterable[bytes]], image: object = None,
+                   on_bytes: Callable[[int], None] | None = None) -> int:
         """Stream a blob in, verified. *opener(offset)* yields the blob's bytes from *offset*.
 
         Continues a partial file left by an earlier run. Returns the number of bytes fetched."""
@@ -191,10 +194,18 @@ class Layout:
             return 0
         self._ensure()
         partial = self.partial_path(digest)
+        lock = None
         try:
-            os.makedirs(os.path.dirname(partial), exist_ok=True)
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            lock = open(partial + ".lock", "a")  # pylint: disable=consider-using-with
+            for _attempt in range(20):
+                os.makedirs(os.path.dirname(partial), exist_ok=True)
+                try:
+                    lock = open(partial + ".lock", "a")  # pylint: disable=consider-using-with
+                    break
+                except FileNotFoundError:  # another process's cleanup_state removed the empty directory
+                    continue
+            if lock is None:
+                raise OSError(errno.ENOENT, "the directory %s keeps disappearing" % os.path.dirname(partial))
         except OSError as exc:
             raise _disk_error(exc, "preparing %s" % partial) from None
         # one writer per blob, across threads and processes (two unpacks into one layout): the
@@ -310,16 +321,13 @@ class Layout:
         return None
 
     @contextlib.contextmanager
-    def _index_lock(self):
+    def _index_lock(self, remove: bool = False) -> Iterator[None]:
+        """Hold the layout's lock on index.json (threads of this process and other processes), on
+        ``.airgap-state/index.lock``; with *remove*, the lock file is removed while still held (a
+        process waiting on the removed file then locks the new one, see :mod:`.flock`)."""
         with self._lock:
-            lock_path = self.state_dir("index.lock")
-            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-            with open(lock_path, "a") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            with flocked(self.state_dir("index.lock"), exclusive=True, wait=True, remove=remove, makedirs=True):
+                yield
 
     def set_refs(self, refs):
         """Record ``[(ref name, Descriptor)]`` in index.json, replacing entries of the same name.
@@ -361,21 +369,29 @@ class Layout:
                 return True
         return False
 
-    def cleanup_state(self):
+    def cleanup_state(self) -> None:
         """Remove resume state once a copy completed (partials of blobs that are now complete,
-        and the state directory when it is empty)."""
+        and the state directory when it is empty).
+
+        Other processes may be writing into the layout at the same time: this waits for the
+        index.json lock and removes its file only while holding it, and a blob writer whose
+        empty ``partial/`` directory disappears makes it again."""
+        if not os.path.isdir(self.state_dir()):
+            return
         partial_dir = self.state_dir("partial")
-        if os.path.isdir(partial_dir):
-            for name in os.listdir(partial_dir):
-                algo, _sep, hexpart = name[:-len(".lock")].partition("-") if name.endswith(".lock") \
-                    else name.partition("-")
-                if os.path.exists(os.path.join(self.path, "blobs", algo, hexpart)):
+        try:
+            with self._index_lock(remove=True):
+                if os.path.isdir(partial_dir):
+                    for name in os.listdir(partial_dir):
+                        algo, _sep, hexpart = name[:-len(".lock")].partition("-") if name.endswith(".lock") \
+                            else name.partition("-")
+                        if os.path.exists(os.path.join(self.path, "blobs", algo, hexpart)):
+                            with contextlib.suppress(OSError):
+                                os.unlink(os.path.join(partial_dir, name))
                     with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(partial_dir, name))
-            with contextlib.suppress(OSError):
-                os.rmdir(partial_dir)
-        with contextlib.suppress(OSError):
-            os.unlink(self.state_dir("index.lock"))
+                        os.rmdir(partial_dir)
+        except OSError:
+            return  # resume state is only tidied up; a layout we cannot lock keeps it
         with contextlib.suppress(OSError):
             os.rmdir(self.state_dir())
 

@@ -145,8 +145,9 @@ def shared_ssl_context(registry, ca_path=None, client_cert=None, client_key=None
         return ctx
 
 
-def build_ssl_context(registry, ca_path=None, client_cert=None, client_key=None, insecure=False,
-                      certs_dirs=CERTS_DIRS):
+def build_ssl_context(registry: str, ca_path: str | None = None, client_cert: str | None = None,
+                      client_key: str | None = None, insecure: bool = False,
+                      certs_dirs: tuple[str, ...] | list[str] | None = CERTS_DIRS) -> ssl.SSLContext:
     """System trust + ca_path + certs.d/<registry>/ (+ client certificate), or no verification."""
     if insecure:
         # nothing is verified: do not spend time loading the system trust store
@@ -156,13 +157,7 @@ def build_ssl_context(registry, ca_path=None, client_cert=None, client_key=None,
     else:
         ctx = ssl.create_default_context()
     if not insecure and ca_path:
-        if os.path.isfile(ca_path):
-            paths = [ca_path]
-        else:
-            paths = sorted(glob.glob(os.path.join(ca_path, "*.crt")) + glob.glob(os.path.join(ca_path, "*.pem")))
-        if not paths:
-            raise TLSError("ca_path %s holds no certificate (a PEM file, or a directory of *.crt/*.pem)" % ca_path)
-        for path in paths:
+        for path in ca_files(ca_path):
             try:
                 ctx.load_verify_locations(cafile=path)
             except (OSError, ssl.SSLError) as exc:
@@ -190,6 +185,33 @@ def build_ssl_context(registry, ca_path=None, client_cert=None, client_key=None,
         except (OSError, ssl.SSLError) as exc:
             raise TLSError("cannot load client certificate %s: %s" % (cert, exc)) from None
     return ctx
+
+
+def ca_files(ca_path: str) -> list[str]:
+    """The certificate files *ca_path* names: itself (a PEM file) or the ``*.crt``/``*.pem`` files of
+    a directory. Raises :class:`TLSError` saying which of missing, unreadable, not a file or a
+    directory, or empty it is."""
+    if not os.path.lexists(ca_path):
+        raise TLSError("ca_path %s does not exist (give a PEM file, or a directory of *.crt/*.pem files)" % ca_path)
+    if not os.path.exists(ca_path):
+        raise TLSError("ca_path %s is a symbolic link to %s, which does not exist" % (ca_path, os.readlink(ca_path)))
+    if os.path.isdir(ca_path):
+        try:
+            names = os.listdir(ca_path)
+        except OSError as exc:
+            raise TLSError("ca_path %s: cannot read the directory: %s" % (ca_path, exc.strerror or exc)) from None
+        paths = sorted(os.path.join(ca_path, n) for n in names
+                       if n.endswith((".crt", ".pem")) and not n.startswith(".")
+                       and os.path.isfile(os.path.join(ca_path, n)))
+        if not paths:
+            raise TLSError("ca_path %s is a directory without a *.crt or *.pem file" % ca_path)
+        return paths
+    if not os.path.isfile(ca_path):
+        raise TLSError("ca_path %s is not a regular file or a directory (give a PEM file, or a directory of "
+                       "*.crt/*.pem files)" % ca_path)
+    if not os.access(ca_path, os.R_OK):
+        raise TLSError("ca_path %s is not readable by this user (uid %d)" % (ca_path, os.getuid()))
+    return [ca_path]
 
 
 def _is_tls_verify_error(exc):

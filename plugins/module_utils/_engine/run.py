@@ -14,14 +14,17 @@ import time
 from .._mirrormap import legacy as _mirrormap
 from .copy import Copier, estimate, preflight_space
 from .._oci.errors import OCIError
-from .plan import ClientPool, build_jobs, iter_jobs, resolve, unique_blobs
+from .plan import ClientPool, ImageJob, build_jobs, iter_jobs, resolve, unique_blobs
 from .plan import verify as _verify
-from .shard import homes, run_shard
+from .shard import Shard, homes, run_shard
 
 
-def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, mapping_mode="keep",
-           overrides=None, tag_style="deterministic", lock_entries=None, attachments=True, src_registry=None,
-           sessions=None, verify=False, shard=None, shard_wait=60.0, previous_entries=None):
+def mirror(images: list, dest: str, src: str | None = None, pool: ClientPool | None = None, concurrency: int = 8,
+           check_mode: bool = False, mapping_mode: str = "keep", overrides: dict | None = None,
+           tag_style: str = "deterministic", lock_entries: list[dict] | None = None, attachments: bool = True,
+           src_registry: str | None = None, sessions: object | None = None, verify: bool = False,
+           shard: Shard | None = None, shard_wait: float = 60.0, previous_entries: list[dict] | None = None,
+           space_check: bool = True) -> dict:
     """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
     deadline). Never raises for a per-image failure: see ``report["failed"]``.
 
@@ -32,7 +35,10 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
 
     *previous_entries*: the mirror map as it was before this run. An image that fails keeps its
     entry from it (same source and destination): a failed copy never moves a destination tag or
-    ref, so that entry still describes the mirror, and a failed re-run does not shrink the map."""
+    ref, so that entry still describes the mirror, and a failed re-run does not shrink the map.
+
+    *space_check*: before copying into a layout (and in check mode), fail every image to be copied
+    when the layout's file system cannot hold it (see :func:`~.copy.preflight_space`)."""
     started = time.monotonic()
     own_pool = pool is None
     pool = pool or ClientPool()
@@ -59,15 +65,9 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
                 jobs, shard, copier, concurrency=concurrency, wait=shard_wait, check_mode=check_mode,
                 deadline=pool.deadline, cancel=pool.cancel)
             counts = copier.counts
-        elif check_mode:
-            would_bytes, would_blobs = estimate(jobs, concurrency)
-        elif any(j.status == "copy" for j in iter_jobs(jobs)):
-            try:
-                preflight_space(jobs)
-            except OCIError as exc:
-                for job in iter_jobs(jobs):
-                    if job.status == "copy":
-                        job.fail(exc)
+        elif any(j.status == "copy" for j in iter_jobs(jobs)) and not _space_refused(jobs, space_check):
+            if check_mode:
+                would_bytes, would_blobs = estimate(jobs, concurrency)
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
                                 sessions=sessions)
@@ -84,6 +84,20 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
     finally:
         if own_pool:
             pool.close()
+
+
+def _space_refused(jobs: list[ImageJob], space_check: bool) -> bool:
+    """Run the free-space preflight; on refusal fail every image still to be copied with it."""
+    if not space_check:
+        return False
+    try:
+        preflight_space(jobs)
+    except OCIError as exc:
+        for job in iter_jobs(jobs):
+            if job.status == "copy":
+                job.fail(exc)
+        return True
+    return False
 
 
 def _cleanup_layouts(jobs):

@@ -38,15 +38,90 @@ _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _ANY_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
 
 
-def validate_digest(digest, what="digest"):
+_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+
+
+def validate_digest(digest: object, what: str = "digest") -> str:
     """Return *digest* if it is a sha256 or sha512 digest in canonical (lower-case) form."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
-        if isinstance(digest, str) and _ANY_DIGEST.match(digest):
+    if isinstance(digest, str) and _DIGEST.match(digest):
+        return digest
+    if isinstance(digest, str):
+        algorithm, sep, hexpart = digest.partition(":")
+        want = _DIGEST_HEX_LENGTHS.get(algorithm)
+        if sep and want is not None:
+            if not re.match(r"^[0-9a-fA-F]*$", hexpart):
+                raise ValueError("%s %r: a %s digest is %d hex digits (0-9, a-f)" % (what, digest, algorithm, want))
+            if len(hexpart) != want:
+                raise ValueError("%s %r: %s digest must have %d hex digits, got %d"
+                                 % (what, digest, algorithm, want, len(hexpart)))
+            raise ValueError("%s %r: %s digest must be lower-case hex" % (what, digest, algorithm))
+        if _ANY_DIGEST.match(digest):
             raise ValueError(
                 "%s %r: only sha256 and sha512 digests in lower-case hex are supported" % (what, digest)
             )
-        raise ValueError("%s %r is not of the form sha256:<64 hex digits>" % (what, digest))
-    return digest
+    raise ValueError("%s %r is not of the form sha256:<64 hex digits>" % (what, digest))
+
+
+_DIGEST_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+._-]*):([0-9A-Za-z]*)$")
+_KNOWN_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3", "sha1", "md5")
+CREDENTIALS_REASON = ("a reference cannot hold credentials (user[:password]@ before the registry host; the part "
+                      "before '@' is not shown) and an '@' can only introduce a digest; give registry credentials "
+                      "as the module's username and password options or in an auth file")
+REDACTED = "<redacted>"
+
+
+def _is_digest_like(text: str) -> bool:
+    """Whether *text* (what follows an '@') is meant as a digest, well-formed or not."""
+    match = _DIGEST_LIKE.match(text)
+    return bool(match) and (match.group(1).lower() in _KNOWN_ALGORITHMS or len(match.group(2)) >= 32)
+
+
+def split_credentials(text: object) -> tuple[str | None, str]:
+    """``(userinfo, redacted)`` when *text* holds ``user[:password]@`` credentials before a registry
+    host (``user:pw@host/app``, ``user@registry.example.com:5000``, ``https://user:pw@host``),
+    else ``(None, text)``. *redacted* is *text* with the credentials replaced by ``<redacted>``,
+    safe to show; *userinfo* is what must never be shown.
+
+    An '@' followed by something digest-shaped (``@sha256:…``, also malformed) is a digest. Any other
+    '@' is credentials when what follows it looks like a host (has a '/', '.' or ':', or is
+    ``localhost``) or when what precedes it is ``user:password`` in the first component; an '@' in a
+    path followed by a word (``quay.io/org/app@latest``) stays a malformed digest."""
+    if not isinstance(text, str):
+        return None, text
+    value = text.strip()
+    head, sep, tail = value.rpartition("@")
+    digest_part = ""
+    if sep and _is_digest_like(tail):
+        value, digest_part = head, "@" + tail
+    userinfo, sep, rest = value.rpartition("@")
+    if not sep:
+        return None, text
+    first = rest.split("/", 1)[0]
+    if "/" in rest or (first and _is_domain_like(first)) or (":" in userinfo and "/" not in userinfo):
+        scheme = ""
+        if "://" in userinfo:
+            scheme, _sep, userinfo = userinfo.partition("://")
+            scheme += "://"
+        return userinfo, "%s%s@%s%s" % (scheme, REDACTED, rest, digest_part)
+    return None, text
+
+
+def secrets_of(userinfo: str) -> list[str]:
+    """The strings to keep out of any output for *userinfo* (``user:password`` -> the password and
+    the whole; a single value, which may be a token, -> itself)."""
+    _user, sep, password = userinfo.partition(":")
+    return [v for v in ([password, userinfo] if sep and password else [userinfo]) if v]
+
+
+def _check_port(text: str, host: str) -> None:
+    """Refuse a registry port outside 1-65535 (the grammar alone takes any digits)."""
+    if host.startswith("["):
+        rest = host.partition("]")[2]
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        port = host.rpartition(":")[2] if ":" in host else ""
+    if port and not 1 <= int(port) <= 65535:
+        raise InvalidReference(text, "port %s of registry host %r is outside 1-65535" % (port, host))
 
 
 def validate_tag(tag):
@@ -140,7 +215,7 @@ class Reference:
         return hash(str(self))
 
 
-def parse(text, default_tag=None):
+def parse(text: object, default_tag: str | None = None) -> Reference:
     """Parse and normalize an image reference.
 
     ``nginx`` becomes ``docker.io/library/nginx``; a reference with neither tag nor digest gets
@@ -152,6 +227,9 @@ def parse(text, default_tag=None):
     ref = text.strip()
     if not ref:
         raise InvalidReference(text, "empty reference")
+    userinfo, redacted = split_credentials(ref)
+    if userinfo is not None:
+        raise InvalidReference(redacted, CREDENTIALS_REASON)
     if any(c.isspace() for c in ref):
         raise InvalidReference(text, "contains white space")
     if "://" in ref:
@@ -184,6 +262,7 @@ def parse(text, default_tag=None):
         registry, path = first, rest
         if not _DOMAIN.match(registry):
             raise InvalidReference(text, "invalid registry host %r" % registry)
+        _check_port(text, registry)
         registry = normalize_registry(registry)
     else:
         registry, path = DEFAULT_REGISTRY, ref
@@ -210,7 +289,7 @@ def parse(text, default_tag=None):
     return Reference(registry, path, tag, digest)
 
 
-def parse_registry_prefix(text):
+def parse_registry_prefix(text: object) -> tuple[str, str]:
     """Parse a destination ``HOST[:PORT][/NAMESPACE]`` into ``(registry, namespace)``.
 
     The first component is always taken as the registry host, even without a dot: a mirror is
@@ -219,13 +298,20 @@ def parse_registry_prefix(text):
     if not isinstance(text, str) or not text.strip():
         raise InvalidReference(text, "empty registry")
     value = text.strip().rstrip("/")
+    userinfo, redacted = split_credentials(value)
+    if userinfo is not None:
+        raise InvalidReference(redacted, CREDENTIALS_REASON)
     if "://" in value:
         raise InvalidReference(text, "give the registry as HOST[:PORT][/NAMESPACE], without a scheme")
     if "@" in value:
+        head, _sep, tail = value.rpartition("@")
+        if not _is_digest_like(tail):  # an '@' that is neither a digest nor recognisable credentials
+            raise InvalidReference("%s@%s" % (REDACTED, tail), CREDENTIALS_REASON)
         raise InvalidReference(text, "a registry prefix cannot hold a digest")
     host, _sep, namespace = value.partition("/")
     if not _DOMAIN.match(host):
         raise InvalidReference(text, "invalid registry host %r" % host)
+    _check_port(text, host)
     if ":" in namespace:
         raise InvalidReference(text, "a registry prefix cannot hold a tag")
     for component in namespace.split("/") if namespace else ():

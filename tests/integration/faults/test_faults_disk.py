@@ -73,7 +73,7 @@ def _fill(directory: Path, leave: int) -> Path:
 
 def test_preflight_refuses_to_start(source, tmpfs, tmp_path, recovery):
     src, psrc = source
-    disk = tmpfs(20)
+    disk = tmpfs(8)  # 9 MiB of blobs do not fit
     layout = disk / "images"
     refs = [f"{psrc.host}/app/big:1", f"{psrc.host}/app/app1:1"]
     mark = psrc.mark()
@@ -87,7 +87,7 @@ def test_preflight_refuses_to_start(source, tmpfs, tmp_path, recovery):
     assert not list(layout.glob("blobs/*/*")), "no blob may be written once the preflight refused"
     if (layout / "index.json").exists():
         assert audit_layout(layout) == []
-    recovery("7 free-space preflight (20 MiB disk)", "refused before any blob; error names images + needs",
+    recovery("7 free-space preflight (8 MiB disk)", "refused before any blob; error names images + needs",
              seconds)
 
 
@@ -144,6 +144,97 @@ def test_disk_full_while_writing_a_layout(source, tmpfs, fault_images, tmp_path,
     assert not (layout / ".airgap-state").exists()
     recovery("7 disk full while writing a layout, then space freed",
              f"error names image+blob; re-run completes (Range from {have})", seconds)
+
+
+# -- the module on a small disk: the margin, the map, the message -------------------------------------
+
+LAYOUT_PLAYBOOK = """
+- name: Mirror to a layout on a small disk
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Mirror
+      airgap.mirror.image_mirror:
+        images: "{{ images }}"
+        dest: "oci:{{ layout }}"
+        mirror_map: "{{ map_path }}"
+        insecure_registries: "{{ insecure }}"
+        concurrency: 1
+        space_check: "{{ space_check | default(omit) }}"
+"""
+
+
+def _layout_run(ansible_run, refs, layout, map_path, insecure, check=False, **extra):
+    res = ansible_run.playbook(LAYOUT_PLAYBOOK, check=check, extra_vars={
+        "images": refs, "layout": str(layout), "map_path": str(map_path), "insecure": insecure, **extra})
+    return res, res.one("Mirror")
+
+
+def test_layout_space_margin_and_a_refused_run_keeps_the_map(source, tmpfs, ansible_run, fault_images):
+    """A small image fits a small disk (the margin is proportional, not a fixed 64 MiB); a copy that
+    does not fit is refused -- also in check mode -- and leaves the mirror map exactly as it was
+    (and creates none); space_check: false lets it run into the full disk instead."""
+    src, _psrc = source
+    disk = tmpfs(16)
+    layout, map_path = disk / "images", disk / "mirror-map.yml"
+    small = [f"{src.host}/app/app1:1", f"{src.host}/app/app2:1"]
+    res, record = _layout_run(ansible_run, small, layout, map_path, [src.host])
+    assert res.rc == 0, record["result"].get("msg")
+    assert record["result"]["totals"]["copied"] == 2 and record["result"]["mirror_map_written"]
+    before = map_path.read_bytes()
+    stat = map_path.stat()
+
+    _fill(disk, leave=4 * MiB)
+    big = [f"{src.host}/app/big:1"]
+    for check in (True, False):
+        res, record = _layout_run(ansible_run, big, layout, map_path, [src.host], check=check)
+        assert res.rc != 0 and record["failed"], res.output
+        msg = record["result"]["msg"]
+        assert msg.startswith("1 of 1 images failed:\n%s: not enough free space for %s" % (big[0], layout)), msg
+        assert "8.0 MiB of blobs and manifests not in the layout yet plus a 1.0 MiB margin" in msg, msg
+        assert "the mirror map %s was left as it was" % map_path in msg, msg
+        assert record["result"]["mirror_map_written"] is False
+        assert map_path.read_bytes() == before, "a refused run must leave the map untouched (check=%s)" % check
+        assert (map_path.stat().st_ino, map_path.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+    assert not list((layout / "blobs" / "sha256").glob(fault_images["big"].layers[0].digest.split(":")[1]))
+    other_map = disk / "other-map.yml"
+    res, record = _layout_run(ansible_run, big, layout, other_map, [src.host])
+    assert record["failed"] and not other_map.exists(), "a refused run creates no map"
+
+
+def test_disk_full_in_a_module_run_leads_with_the_image_error(source, tmpfs, ansible_run, fault_images, tmp_path):
+    """space_check: false and a disk too small: the blob write fails, and so does the mirror map
+    that follows it on the same full disk. The message leads with the image and its blob, then
+    says the map could not be written; the map on disk is the earlier one, whole."""
+    src, _psrc = source
+    disk = tmpfs(16)
+    layout, map_path = disk / "images", disk / "mirror-map.yml"
+    first = [f"{src.host}/app/app1:1", f"{src.host}/app/app2:1"]
+    res, record = _layout_run(ansible_run, first, layout, map_path, [src.host])
+    assert res.rc == 0, record["result"].get("msg")
+    before = map_path.read_bytes()
+    filler = _fill(disk, leave=4 * MiB)
+
+    big = fault_images["big"].layers[0].digest
+    refs = [f"{src.host}/app/app1:1", f"{src.host}/app/big:1"]
+    res, record = _layout_run(ansible_run, refs, layout, map_path, [src.host], space_check=False)
+    assert res.rc != 0 and record["failed"], res.output
+    msg = record["result"]["msg"]
+    lines = msg.splitlines()
+    assert lines[0] == "1 of 2 images failed:", msg
+    assert lines[1].startswith(refs[1]) and "no space left on device while writing blob %s" % big in lines[1], msg
+    assert lines[-1] == "cannot write the mirror map %s: No space left on device" % map_path, msg
+    assert record["result"]["mirror_map_written"] is False
+    assert [i["status"] for i in record["result"]["images"]] == ["present", "failed"]
+    assert map_path.read_bytes() == before
+
+    # space back: the same run completes (continuing the partial blob) and writes the map
+    filler.unlink()
+    res, record = _layout_run(ansible_run, refs, layout, map_path, [src.host])
+    assert res.rc == 0, record["result"].get("msg")
+    assert [e["source"] for e in record["result"]["mirror_map"]] == refs
+    verify_layout_image(layout, refs[1], fault_images["big"].digest, tmp_path)
+    assert audit_layout(layout) == []
 
 
 # -- bundles (airgap.mirror.transfer_bundle) --------------------------------------------------------

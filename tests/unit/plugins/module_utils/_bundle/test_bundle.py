@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 
@@ -269,9 +273,10 @@ def test_verify_names_every_bad_part(source, tmp_path):
         (os.path.basename(truncated), "truncated"),
         (os.path.basename(missing), "missing"),
         (os.path.basename(longer), "too_long"),
-        ("images.tar.0999", "extra"),
-        (".images.tar.0003.abc123.tmp", "extra"),
     }
+    # files of the bundle's name that the manifest does not list are named, not counted as damage
+    assert {(p["part"], p["problem"]) for p in result["extra"]} == {
+        ("images.tar.0999", "extra"), (".images.tar.0003.abc123.tmp", "extra")}
     messages = {p["part"]: p["message"] for p in result["problems"]}
     assert messages[os.path.basename(truncated)] == "%s: truncated: 1000 of %d bytes" % (
         os.path.basename(truncated), 32 * KiB)
@@ -714,3 +719,183 @@ def test_unpack_that_only_names_images_reads_no_part(source, tmp_path):
     assert report["changed"] and report["blobs_written"] == 0
     assert sorted(i["ref_name"] for i in report["images"] if i["status"] == "added") == ["app-1.0", "db-15"]
     assert refs(tmp_path / "out") == {r: img.digest for r, img in images.items()}
+
+
+# ----------------------------------------------------------------------------- ref names (issue 12, D7)
+
+BAD_REF_NAMES = ["../../../../etc/passwd", "with space", "quay.io/org/app:1 ", "a\nb", "/etc/passwd", "a//b"]
+
+
+@pytest.mark.parametrize("name", ["good", "1.0", "v1-rc--2", "quay.io/org/app:1.0", "quay.io/x:_foo",
+                                  "docker.io/a__b/c:1", "localhost:5000/a/b@sha256:" + "a" * 64])
+def test_ref_names_that_layouts_use_are_accepted(name):
+    assert B.check_ref_name(name) == name
+
+
+def self_consistent_bundle(directory, layout_dir, ref_name):
+    """A bundle whose manifest and tar ``index.json`` both name the image *ref_name*, with correct
+    checksums (an attacker who writes the whole bundle, or a packer that does not check names)."""
+    layout = I.OCILayout(layout_dir)
+    img = I.build_image(layout, "example.com/app:1", layers=[{"app": "1"}])
+    plan = B.plan_pack(str(layout_dir), part_size="64K")
+    plan.graphs[0].ref_name = ref_name
+    forged = B.PackPlan(plan.layout, plan.name, plan.part_size, plan.graphs, plan.blobs, [], plan.owners, None,
+                        None, [])
+    B.pack(forged, str(directory))
+    return img
+
+
+@pytest.mark.parametrize("with_map", [False, True], ids=["no-map", "map"])
+@pytest.mark.parametrize("name", BAD_REF_NAMES)
+def test_bad_ref_names_in_a_bundle_are_refused_by_verify_and_unpack(tmp_path, name, with_map):
+    self_consistent_bundle(tmp_path / "b", tmp_path / "src", name)
+    manifest = str(tmp_path / "b" / "images.bundle.json")
+    assert json.loads(open(manifest).read())["images"][0]["ref_name"] == name
+    expected = "%s: images[0]: ref name %r is neither an image reference nor an OCI ref name" % (manifest, name)
+    with pytest.raises(B.BundleError) as caught:
+        B.verify(str(tmp_path / "b"))
+    assert str(caught.value).startswith(expected)
+    assert caught.value.part == "images.bundle.json"
+    map_path = tmp_path / "map.yml" if with_map else None
+    with pytest.raises(B.BundleError) as caught:
+        B.unpack(str(tmp_path / "b"), str(tmp_path / "out"), mirror_map=str(map_path) if map_path else None)
+    assert str(caught.value).startswith(expected)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "map.yml").exists()
+
+
+def test_pack_refuses_a_ref_name_the_other_side_would_refuse(tmp_path):
+    layout = I.OCILayout(tmp_path / "src")
+    I.build_image(layout, "with space", layers=[{"app": "1"}])
+    I.build_image(layout, "fine", layers=[{"app": "2"}])
+    with pytest.raises(B.BundleError, match=r"%s/index.json: ref name 'with space' is neither an image reference"
+                       % layout.path) as caught:
+        B.plan_pack(str(layout.path))
+    assert "the other side would refuse this bundle" in str(caught.value)
+    assert B.plan_pack(str(layout.path), images=["fine"]).graphs[0].ref_name == "fine"
+
+
+# ----------------------------------------------------------------------------- extra and symlinked parts (issue 12, D8)
+
+def test_an_extra_part_is_named_by_verify_and_unpack_alike_and_is_not_damage(source, tmp_path):
+    """A part the manifest does not list is never read: verify calls the bundle valid, unpack
+    unpacks it, and both name the extra files in the same words."""
+    layout, images = source
+    pack(layout, tmp_path / "b", part_size="32K")
+    (tmp_path / "b" / "images.tar.0999").write_bytes(b"left over from an earlier bundle of this name")
+    (tmp_path / "b" / ".images.tar.0003.abc123.tmp").write_bytes(b"x")
+    verified = B.verify(str(tmp_path / "b"))
+    assert verified["valid"] and verified["problems"] == []
+    assert [p["part"] for p in verified["extra"]] == [".images.tar.0003.abc123.tmp", "images.tar.0999"]
+    assert verified["extra"][1]["message"].startswith(
+        "images.tar.0999: extra part: not listed in images.bundle.json (left over from another bundle of the "
+        "same name?); not read")
+    assert {p["name"]: p["status"] for p in verified["parts"]}["images.tar.0999"] == "extra"
+    unpacked = B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    assert unpacked["status"] == "unpacked" and refs(tmp_path / "out") == {r: i.digest for r, i in images.items()}
+    assert unpacked["extra"] == verified["extra"]
+    assert B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))["extra"] == verified["extra"]
+
+
+@pytest.mark.parametrize("target", ["same content", "shorter file"])
+def test_a_symlinked_part_is_refused_by_name(source, tmp_path, target):
+    """A part that is a symbolic link is not followed (not even to a file with the right bytes):
+    verify and unpack name it as a symbolic link, not as truncated or intact."""
+    layout, _images = source
+    report = pack(layout, tmp_path / "b", part_size="32K")
+    name = report["parts"][1]["name"]
+    elsewhere = tmp_path / "elsewhere"
+    data = (tmp_path / "b" / name).read_bytes()
+    elsewhere.write_bytes(data if target == "same content" else data[:1000])
+    (tmp_path / "b" / name).unlink()
+    os.symlink(str(elsewhere), str(tmp_path / "b" / name))
+    message = "%s: a symbolic link (to %r), not the part itself: copy the file, not the link" % (name, str(elsewhere))
+    result = B.verify(str(tmp_path / "b"))
+    assert not result["valid"]
+    assert result["problems"] == [{"part": name, "problem": "symlink", "message": message}]
+    assert {p["name"]: p["status"] for p in result["parts"]}[name] == "symlink"
+    with pytest.raises(B.BundleError) as caught:
+        B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    assert caught.value.part == name and message in str(caught.value)
+    assert refs(tmp_path / "out") == {}
+
+
+# ----------------------------------------------------------------------------- concurrent runs (issue 12, D6)
+
+def python(code, *args):
+    """A real second process running *code* (with this checkout importable), pipes on stdin/stdout."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+HOLD_INDEX_LOCK = """
+import fcntl, os, sys
+path = sys.argv[1]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+handle = open(path, "a")  # what another process's set_refs holds while it rewrites index.json
+fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+LAYOUT_CALL = """
+import sys
+from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
+layout = Layout(sys.argv[1])
+if sys.argv[2] == "cleanup":
+    layout.cleanup_state()
+else:
+    layout.set_refs([(sys.argv[2], manifest.Descriptor(manifest.OCI_MANIFEST, sys.argv[3], int(sys.argv[4])))])
+print("done", flush=True)
+"""
+
+
+def test_layout_cleanup_never_lets_two_processes_rewrite_index_json_at_once(source, tmp_path):
+    """A run that finishes (cleanup_state) while another process rewrites index.json under the
+    layout's lock must not remove that lock: before, it unlinked ``.airgap-state/index.lock`` and a
+    third process's set_refs locked a new file and ran alongside the holder (a lost update)."""
+    layout, images = source
+    pack(layout, tmp_path / "b")
+    B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    out = Layout(str(tmp_path / "out"))
+    lock = out.state_dir("index.lock")
+    holder = python(HOLD_INDEX_LOCK, lock)
+    assert holder.stdout.readline() == "held\n"
+    image = images["large"]
+    cleanup = python(LAYOUT_CALL, out.path, "cleanup")
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        cleanup.wait(timeout=1.5)  # it must wait for the holder; before, it removed the lock at once
+    writer = python(LAYOUT_CALL, out.path, "example.com/renamed:1", image.digest, image.size)
+    try:
+        time.sleep(1.5)
+        assert writer.poll() is None, "set_refs ran while another process held the index.json lock: %s" % (
+            writer.communicate(timeout=5),)
+        assert cleanup.poll() is None and os.path.exists(lock)
+    finally:
+        holder.communicate("go\n", timeout=10)
+        for process in (cleanup, writer):
+            out_text, err = process.communicate(timeout=30)
+            assert process.returncode == 0 and out_text == "done\n", err
+    assert refs(out.path)["example.com/renamed:1"] == image.digest
+
+
+def test_the_bundle_lock_leaves_no_file_behind(source, tmp_path):
+    layout, _images = source
+    pack(layout, tmp_path / "b")
+    B.verify(str(tmp_path / "b"))
+    B.unpack(str(tmp_path / "b"), str(tmp_path / "out"))
+    pack(layout, tmp_path / "b", check_mode=True)
+    assert sorted(n for n in os.listdir(tmp_path / "b") if not n.startswith("images.tar.")) == [
+        "images.bundle.json", "images.sha256"]
+
+
+def test_a_refused_pack_leaves_no_directory_behind(source, tmp_path):
+    """The real pack makes the bundle directory to lock it; a pack refused before writing a part
+    removes the directories it made."""
+    layout, _images = source
+    plan = B.plan_pack(str(layout), part_size="64K")
+    plan.tar_size = 1 << 62  # more than any file system has free
+    with pytest.raises(B.BundleError, match="not enough free space"):
+        B.pack(plan, str(tmp_path / "new" / "media"))
+    assert not (tmp_path / "new").exists()

@@ -22,7 +22,7 @@ import os
 import tempfile
 
 
-def read_bytes(path):
+def read_bytes(path: str) -> bytes | None:
     """The content of *path*, or None when it does not exist."""
     try:
         with open(path, "rb") as handle:
@@ -31,7 +31,7 @@ def read_bytes(path):
         return None
 
 
-def file_mode(path):
+def file_mode(path: str) -> int | None:
     """Permission bits of *path* (follows symlinks), or None when it does not exist."""
     try:
         return os.stat(path).st_mode & 0o7777
@@ -39,9 +39,9 @@ def file_mode(path):
         return None
 
 
-def missing_directories(directory):
+def missing_directories(directory: str) -> list[str]:
     """The directories that ``ensure_directory(directory)`` would create, outermost first."""
-    missing = []
+    missing: list[str] = []
     current = os.path.abspath(directory)
     while not os.path.isdir(current):
         missing.append(current)
@@ -52,9 +52,9 @@ def missing_directories(directory):
     return list(reversed(missing))
 
 
-def ensure_directory(directory, mode):
+def ensure_directory(directory: str, mode: int) -> list[str]:
     """Create *directory* and its missing parents with *mode*; return the ones created."""
-    created = []
+    created: list[str] = []
     for path in missing_directories(directory):
         os.mkdir(path, mode)
         # mkdir's mode is filtered through the umask; the caller asked for exactly this mode
@@ -63,12 +63,13 @@ def ensure_directory(directory, mode):
     return created
 
 
-def resolve_target(path):
+def resolve_target(path: str) -> str:
     """The file that writing *path* replaces: the final target when *path* is a symlink."""
     return os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
 
 
-def _fsync_directory(directory):
+def fsync_dir(directory: str) -> None:
+    """fsync a directory so a rename or creation in it survives a power cut (best effort)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -130,11 +131,11 @@ def atomic_write(path: str, data: bytes, mode: int, media: bool = False) -> str:
         except FileNotFoundError:
             pass
         raise
-    _fsync_directory(directory)
+    fsync_dir(directory)
     return target
 
 
-def set_mode(path, mode):
+def set_mode(path: str, mode: int) -> bool:
     """chmod *path* to *mode* if it differs; return True when it changed."""
     if file_mode(path) == mode:
         return False

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import DigestMismatch, ManifestError
 from .reference import validate_digest
@@ -44,16 +46,16 @@ NONDISTRIBUTABLE = frozenset((
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
-def compute_digest(data, algorithm="sha256"):
+def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
     return "%s:%s" % (algorithm, hashlib.new(algorithm, data).hexdigest())
 
 
-def hasher_for(digest):
+def hasher_for(digest: str) -> Any:
     """A fresh hashlib object for the algorithm of *digest*."""
     return hashlib.new(digest.split(":", 1)[0])
 
 
-def verify_digest(data, expected, what="content", image=None):
+def verify_digest(data: bytes, expected: str, what: str = "content", image: str | None = None) -> str:
     """Raise DigestMismatch unless *data* hashes to *expected*."""
     actual = compute_digest(data, expected.split(":", 1)[0])
     if actual != expected:
@@ -67,8 +69,18 @@ class Descriptor:
 
     __slots__ = ("media_type", "digest", "size", "platform", "annotations", "urls", "artifact_type", "raw")
 
-    def __init__(self, media_type, digest, size, platform=None, annotations=None, urls=None,
-                 artifact_type=None, raw=None):
+    media_type: str
+    digest: str
+    size: int
+    platform: dict[str, Any] | None
+    annotations: dict[str, str]
+    urls: list[str]
+    artifact_type: str | None
+    raw: dict[str, Any] | None
+
+    def __init__(self, media_type: str, digest: str, size: int, platform: dict[str, Any] | None = None,
+                 annotations: dict[str, str] | None = None, urls: list[str] | None = None,
+                 artifact_type: str | None = None, raw: dict[str, Any] | None = None) -> None:
         self.media_type = media_type
         self.digest = digest
         self.size = size
@@ -79,7 +91,7 @@ class Descriptor:
         self.raw = raw
 
     @classmethod
-    def from_dict(cls, data, where):
+    def from_dict(cls, data: object, where: str) -> Descriptor:
         if not isinstance(data, dict):
             raise ManifestError("%s: a descriptor must be an object" % where)
         media_type = data.get("mediaType")
@@ -88,7 +100,7 @@ class Descriptor:
         if not isinstance(media_type, str) or not media_type:
             raise ManifestError("%s: descriptor without mediaType" % where)
         try:
-            validate_digest(digest)
+            digest = validate_digest(digest)
         except ValueError as exc:
             raise ManifestError("%s: %s" % (where, exc)) from None
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -99,7 +111,7 @@ class Descriptor:
         return cls(media_type, digest, size, platform, data.get("annotations"), data.get("urls"),
                    data.get("artifactType"), data)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         if self.raw is not None:
             return dict(self.raw)
         out = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
@@ -110,18 +122,18 @@ class Descriptor:
         return out
 
     @property
-    def platform_string(self):
+    def platform_string(self) -> str | None:
         return platform_string(self.platform)
 
     @property
-    def distributable(self):
+    def distributable(self) -> bool:
         return not (self.urls and self.media_type in NONDISTRIBUTABLE)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Descriptor(%s, %s, %d)" % (self.media_type, self.digest, self.size)
 
 
-def platform_string(platform):
+def platform_string(platform: dict[str, Any] | None) -> str | None:
     if not platform:
         return None
     text = "%s/%s" % (platform.get("os", "unknown"), platform.get("architecture", "unknown"))
@@ -135,7 +147,18 @@ class Manifest:
 
     __slots__ = ("data", "media_type", "digest", "children", "config", "layers", "subject", "body")
 
-    def __init__(self, data, media_type, digest, body, children=(), config=None, layers=(), subject=None):
+    data: bytes
+    media_type: str
+    digest: str
+    body: dict[str, Any]
+    children: list[Descriptor]
+    config: Descriptor | None
+    layers: list[Descriptor]
+    subject: Descriptor | None
+
+    def __init__(self, data: bytes, media_type: str, digest: str, body: dict[str, Any],
+                 children: Iterable[Descriptor] = (), config: Descriptor | None = None,
+                 layers: Iterable[Descriptor] = (), subject: Descriptor | None = None) -> None:
         self.data = data
         self.media_type = media_type
         self.digest = digest
@@ -146,28 +169,28 @@ class Manifest:
         self.subject = subject
 
     @property
-    def size(self):
+    def size(self) -> int:
         return len(self.data)
 
     @property
-    def is_index(self):
+    def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
 
     @property
-    def blobs(self):
+    def blobs(self) -> list[Descriptor]:
         """Config and layers that must be copied (non-distributable layers are skipped)."""
         out = [self.config] if self.config is not None else []
         out.extend(layer for layer in self.layers if layer.distributable)
         return out
 
-    def descriptor(self, **extra):
+    def descriptor(self, **extra: Any) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size, **extra)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Manifest(%s, %s)" % (self.media_type, self.digest)
 
 
-def detect_media_type(body, content_type=None):
+def detect_media_type(body: dict[str, Any], content_type: str | None = None) -> str | None:
     """The media type of a manifest body: its mediaType field, else the server's Content-Type,
     else its structure (OCI allows omitting mediaType)."""
     declared = body.get("mediaType")
@@ -185,7 +208,8 @@ def detect_media_type(body, content_type=None):
     return ctype or None
 
 
-def parse(data, content_type=None, expected_digest=None, where="manifest"):
+def parse(data: bytes, content_type: str | None = None, expected_digest: str | None = None,
+          where: str = "manifest") -> Manifest:
     """Parse manifest bytes; verify them against *expected_digest* when given."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError("%s is %d bytes, larger than the %d bytes a registry accepts"
@@ -227,6 +251,6 @@ def parse(data, content_type=None, expected_digest=None, where="manifest"):
     return Manifest(data, media_type, digest, body, config=config_desc, layers=layer_descs, subject=subject)
 
 
-def child_where(parent_where, desc):
+def child_where(parent_where: str, desc: Descriptor) -> str:
     plat = desc.platform_string
     return "%s > %s%s" % (parent_where, desc.digest[:19], " (%s)" % plat if plat else "")

@@ -73,7 +73,7 @@ REDACTED = "<redacted>"
 def _is_digest_like(text: str) -> bool:
     """Whether *text* (what follows an '@') is meant as a digest, well-formed or not."""
     match = _DIGEST_LIKE.match(text)
-    return bool(match) and (match.group(1).lower() in _KNOWN_ALGORITHMS or len(match.group(2)) >= 32)
+    return match is not None and (match.group(1).lower() in _KNOWN_ALGORITHMS or len(match.group(2)) >= 32)
 
 
 def split_credentials(text: object) -> tuple[str | None, str]:
@@ -87,7 +87,7 @@ def split_credentials(text: object) -> tuple[str | None, str]:
     ``localhost``) or when what precedes it is ``user:password`` in the first component; an '@' in a
     path followed by a word (``quay.io/org/app@latest``) stays a malformed digest."""
     if not isinstance(text, str):
-        return None, text
+        return None, str(text)
     value = text.strip()
     head, sep, tail = value.rpartition("@")
     digest_part = ""
@@ -124,7 +124,7 @@ def _check_port(text: str, host: str) -> None:
         raise InvalidReference(text, "port %s of registry host %r is outside 1-65535" % (port, host))
 
 
-def validate_tag(tag):
+def validate_tag(tag: object) -> str:
     if not isinstance(tag, str) or not _TAG.match(tag):
         raise ValueError(
             "tag %r must be 1 to 128 characters of letters, digits, '_', '.' and '-', "
@@ -133,11 +133,11 @@ def validate_tag(tag):
     return tag
 
 
-def _is_domain_like(component):
+def _is_domain_like(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost" or component.lower() != component
 
 
-def normalize_registry(registry):
+def normalize_registry(registry: str) -> str:
     """Canonical registry name: Docker Hub aliases become docker.io, the name is lower-cased."""
     reg = registry.lower()
     if reg in DOCKER_HUB_ALIASES:
@@ -145,7 +145,7 @@ def normalize_registry(registry):
     return reg
 
 
-def registry_endpoint(registry):
+def registry_endpoint(registry: str) -> str:
     """host[:port] that serves the registry API for a canonical registry name."""
     if registry == DEFAULT_REGISTRY:
         return DOCKER_HUB_ENDPOINT
@@ -157,47 +157,52 @@ class Reference:
 
     __slots__ = ("registry", "repository", "tag", "digest")
 
-    def __init__(self, registry, repository, tag=None, digest=None):
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    def __init__(self, registry: str, repository: str, tag: str | None = None, digest: str | None = None) -> None:
         object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "repository", repository)
         object.__setattr__(self, "tag", tag)
         object.__setattr__(self, "digest", digest)
 
-    def __setattr__(self, key, value):
+    def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError("Reference is immutable")
 
     @property
-    def name(self):
+    def name(self) -> str:
         """registry/repository, without tag or digest."""
         return "%s/%s" % (self.registry, self.repository)
 
     @property
-    def path(self):
+    def path(self) -> str:
         """The repository path under the registry (alias of ``repository``)."""
         return self.repository
 
     @property
-    def endpoint(self):
+    def endpoint(self) -> str:
         return registry_endpoint(self.registry)
 
     @property
-    def identifier(self):
+    def identifier(self) -> str | None:
         """What to ask the registry for: the digest if known, else the tag."""
         return self.digest or self.tag
 
-    def with_tag(self, tag):
+    def with_tag(self, tag: str) -> Reference:
         return Reference(self.registry, self.repository, validate_tag(tag), self.digest)
 
-    def with_digest(self, digest):
+    def with_digest(self, digest: str) -> Reference:
         return Reference(self.registry, self.repository, self.tag, validate_digest(digest))
 
-    def without_digest(self):
+    def without_digest(self) -> Reference:
         return Reference(self.registry, self.repository, self.tag, None)
 
-    def without_tag(self):
+    def without_tag(self) -> Reference:
         return Reference(self.registry, self.repository, None, self.digest)
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = self.name
         if self.tag:
             text += ":" + self.tag
@@ -205,13 +210,13 @@ class Reference:
             text += "@" + self.digest
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Reference(%r)" % str(self)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Reference) and str(self) == str(other)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(str(self))
 
 
@@ -320,7 +325,7 @@ def parse_registry_prefix(text: object) -> tuple[str, str]:
     return normalize_registry(host), namespace
 
 
-def split_registry_port(registry):
+def split_registry_port(registry: str) -> tuple[str, int | None]:
     """('host', port or None) for a registry name, IPv6 aware."""
     if registry.startswith("["):
         host, _sep, rest = registry.partition("]")

@@ -14,7 +14,7 @@ set-up and the authentication state; it is safe to share between threads.
 - Blobs are streamed in bounded chunks, never held whole in memory. A download that breaks resumes
   with ``Range`` from the byte it reached. Uploads are monolithic (POST + PUT) up to
   ``chunked_threshold`` and chunked (PATCH with ``Content-Range``) above it, so a broken upload of a
-  large blob resumes from the offset the registry reports.
+  large blob resumes where the registry stands -- when its answer is exact (see chunked.py).
 - 307/308 answers to an upload re-send the body to the new location (object-storage back ends);
   the Authorization header never follows a redirect to another host.
 - TLS: the system trust store (``ssl.create_default_context()``, which reads ``SSL_CERT_FILE`` /
@@ -37,6 +37,8 @@ from urllib.parse import urljoin, urlsplit
 
 from . import manifest as _manifest
 from .auth import Authenticator, scope_for
+from .chunked import UPLOAD_SESSION_LOST, ChunkedUpload, UploadState, status_of
+from .chunked import session_lost as _session_lost
 from .errors import (AuthError, DeadlineExceeded, DigestMismatch, NotFound, OCIError, RegistryError,
                      TLSError, redact_url)
 from .reference import registry_endpoint
@@ -57,7 +59,6 @@ DEFAULT_UPLOAD_CHUNK = 64 * 1024 * 1024
 # blobs up to this size are asked about and started in one request (see RegistryClient.ensure_blob);
 # sending one again where a registry cannot tell us it has it costs about as much as asking first
 DEFAULT_PROBE_MAX = 8 * 1024 * 1024
-UPLOAD_SESSION_LOST = frozenset(("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
 
 
 class Deadline:
@@ -641,25 +642,20 @@ class RegistryClient:
         except OCIError:
             pass  # an abandoned session is purged by the registry
 
-    def upload_status(self, location, repo):
-        """Offset the registry holds for an upload session, or None if the session is gone."""
-        resp = self._send_with_retries("GET", location, (scope_for(repo, ["pull", "push"]),),
-                                       what="upload status")
-        resp.close()
-        if resp.status_code != 204:
-            return None
-        return _range_end(resp.headers.get("range")) + 1
+    def upload_status(self, location: str, repo: str) -> UploadState | None:
+        """Where an upload session stands (see chunked.py), or None if the session is gone."""
+        return status_of(self, location, repo)
 
     def upload_blob(self, repo, digest, size, opener, image=None, session=None):
         """Upload a blob. *opener(offset)* returns an iterable of the blob's bytes from *offset*
         (it is called again to re-send after a failure or a redirect). *session* optionally
-        persists the chunked-upload location across processes (``get()``/``put(url)``/``clear()``)."""
+        persists the chunked-upload location across processes (see chunked.ChunkedUpload)."""
         cursor = _SourceCursor(opener)
         try:
             if size <= self.chunked_threshold:
                 self._upload_monolithic(repo, digest, size, cursor, image)
             else:
-                self._upload_chunked(repo, digest, size, cursor, image, session)
+                ChunkedUpload(self, repo, digest, size, cursor, image, session).run()
         finally:
             cursor.close()
 
@@ -680,58 +676,6 @@ class RegistryClient:
                     raise
                 location = None  # a new session for the next attempt
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
-
-    def _upload_chunked(self, repo, digest, size, cursor, image, session):
-        scopes = (scope_for(repo, ["pull", "push"]),)
-        location, offset = None, 0
-        if session is not None:
-            saved = session.get()
-            if saved:
-                offset = self.upload_status(saved, repo)
-                location = saved if offset is not None else None
-                offset = offset or 0
-        if location is None:
-            location = self._new_session(repo, image, session)
-            offset = 0
-        failures = 0
-        while True:
-            try:
-                while offset < size:
-                    length = min(self.upload_chunk_size, size - offset)
-                    resp = self._send_body("PATCH", location, scopes, cursor, offset, length, None, image,
-                                           content_range="%d-%d" % (offset, offset + length - 1))
-                    self._check(resp, (202, 204), "chunk upload of blob %s to %s" % (digest, repo), image)
-                    resp.close()
-                    location = urljoin(location, resp.headers.get("location") or location)
-                    end = resp.headers.get("range")
-                    offset = _range_end(end) + 1 if end else offset + length
-                    if session is not None:
-                        session.put(location)
-                    failures = 0
-                resp = self._send_body("PUT", location, scopes, cursor, size, 0, {"digest": digest}, image)
-                self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
-                resp.close()
-                break
-            except RegistryError as exc:
-                failures += 1
-                lost = _session_lost(exc)
-                if not (exc.transient or lost) or failures >= self.retry.attempts:
-                    raise
-                self._wait(self.retry.delay(failures - 1), "chunk upload")
-                status = None if lost else self.upload_status(location, repo)
-                if status is None:  # the session is gone (registry restarted, purged): start over
-                    location = self._new_session(repo, image, session)
-                    offset = 0
-                else:
-                    offset = status
-        if session is not None:
-            session.clear()
-
-    def _new_session(self, repo, image, session):
-        location = self.start_upload(repo, image)
-        if session is not None:
-            session.put(location)
-        return location
 
     def _send_body(self, method, location, scopes, cursor, offset, length, params, image, content_range=None):
         """Send *length* bytes from *offset* (read from the :class:`_SourceCursor`) to an upload
@@ -798,11 +742,6 @@ class _SourceError(Exception):
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
-
-
-def _session_lost(exc):
-    """True for an answer that means "this upload session no longer exists"."""
-    return isinstance(exc, RegistryError) and getattr(exc, "code", None) in UPLOAD_SESSION_LOST
 
 
 class _SourceCursor:
@@ -890,18 +829,6 @@ def _close(obj):
     close = getattr(obj, "close", None)
     if close:
         close()
-
-
-def _range_end(value):
-    """'0-1234' or 'bytes=0-1234' -> 1234; an empty session answers '0-0' for 0 bytes... and -1."""
-    if not value:
-        return -1
-    value = value.split("=", 1)[-1]
-    try:
-        start, end = value.split("-", 1)
-        return int(end)
-    except ValueError:
-        return -1
 
 
 def _short(exc):

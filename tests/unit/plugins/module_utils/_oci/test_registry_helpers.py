@@ -38,6 +38,25 @@ def test_exact_offset_refuses_the_ambiguous_answer():
     assert C.exact_offset("0-67108863") == 64 * 1024 * 1024
 
 
+def test_every_error_entry_is_read_and_described():
+    import httpx
+
+    body = {"errors": [
+        {"code": "DIGEST_INVALID", "message": "provided digest did not match uploaded content",
+         "detail": {"Digest": "sha256:ab", "Reason": {}}},
+        {"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry", "detail": "sha256:" + "c" * 64},
+        "not an entry", {"message": "no code"},
+    ]}
+    entries = R.error_entries(httpx.Response(400, json=body))
+    assert entries == [("DIGEST_INVALID", "provided digest did not match uploaded content", None),
+                       ("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", "sha256:" + "c" * 64)]
+    assert R.describe_errors(entries) == ("DIGEST_INVALID: provided digest did not match uploaded content; "
+                                          "MANIFEST_BLOB_UNKNOWN: blob unknown to registry (sha256:%s)" % ("c" * 64))
+    assert R.error_entries(httpx.Response(502, text="<html>bad gateway</html>")) == []
+    assert R.error_entries(httpx.Response(400, json={"errors": "x"})) == []
+    assert len(R.error_entries(httpx.Response(400, json={"errors": [{"code": "X"}] * 100}))) == R.MAX_ERROR_ENTRIES
+
+
 def test_take_exact_length():
     out = b"".join(R._take([b"abc", b"defg", b"h"], 5))
     assert out == b"abcde"

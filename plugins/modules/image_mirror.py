@@ -198,9 +198,12 @@ options:
   state_dir:
     description:
       - Directory for what lets an interrupted run (killed, power loss) resume when it is run again -
-        the session of each blob being uploaded to a registry in chunks (blobs over O(upload_chunk_size)), so the
-        re-run sends only what the registry has not acknowledged. Where the registry no longer knows
-        the session, the upload starts again. Files are C(0600); they are removed once a run completes.
+        the session of each blob being uploaded to a registry in chunks (blobs over O(upload_chunk_size)) and the
+        offset the registry acknowledged, recorded once it acknowledged a chunk, so the re-run sends only the
+        rest. Where the registry no longer knows the session, holds another offset than recorded, or refuses
+        the completed upload as not matching its digest, that session is dropped and the blob sent again from
+        byte 0 in a new one (once). Files are C(0600); they are removed once a run completes, and a record is
+        removed whenever its upload fails in a way a re-run could not cure.
       - Defaults to C(.airgap-state) next to O(mirror_map) when that is set.
       - Downloads into an OCI layout always keep their partial blobs in C(<layout>/.airgap-state/), so a
         re-run continues them with HTTP range requests from the byte where they stopped.

@@ -14,7 +14,7 @@ set-up and the authentication state; it is safe to share between threads.
 - Blobs are streamed in bounded chunks, never held whole in memory. A download that breaks resumes
   with ``Range`` from the byte it reached. Uploads are monolithic (POST + PUT) up to
   ``chunked_threshold`` and chunked (PATCH with ``Content-Range``) above it, so a broken upload of a
-  large blob resumes from the offset the registry reports.
+  large blob resumes where the registry stands -- when its answer is exact (see chunked.py).
 - 307/308 answers to an upload re-send the body to the new location (object-storage back ends);
   the Authorization header never follows a redirect to another host.
 - TLS: the system trust store (``ssl.create_default_context()``, which reads ``SSL_CERT_FILE`` /
@@ -37,6 +37,8 @@ from urllib.parse import urljoin, urlsplit
 
 from .._oci import manifest as _manifest
 from .auth import Authenticator, scope_for
+from .chunked import UPLOAD_SESSION_LOST, ChunkedUpload, UploadState, status_of
+from .chunked import session_lost as _session_lost
 from .._oci.errors import (AuthError, DeadlineExceeded, DigestMismatch, NotFound, OCIError, RegistryError, TLSError,
                            redact_url)
 from .._oci.reference import registry_endpoint
@@ -57,7 +59,9 @@ DEFAULT_UPLOAD_CHUNK = 64 * 1024 * 1024
 # blobs up to this size are asked about and started in one request (see RegistryClient.ensure_blob);
 # sending one again where a registry cannot tell us it has it costs about as much as asking first
 DEFAULT_PROBE_MAX = 8 * 1024 * 1024
-UPLOAD_SESSION_LOST = frozenset(("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
+# a manifest PUT refused for a child or blob that is there when checked again is sent again so often
+MANIFEST_RECHECKS = 3
+MAX_ERROR_ENTRIES = 20
 
 
 class Deadline:
@@ -226,14 +230,28 @@ def _is_plain_http_answer(exc):
         or "packet length too long" in text or "http request" in text.lower()
 
 
-def _error_code(response):
+def error_entries(response: "httpx.Response") -> list[tuple[str, str, str | None]]:
+    """Every entry of a distribution error answer (``{"errors": [{"code", "message", "detail"}]}``)
+    as ``(code, message, detail)``; ``detail`` only where it is a string (distribution puts the
+    digest there for MANIFEST_BLOB_UNKNOWN). [] for a body that is not such an answer."""
     try:
         errors = response.json().get("errors") or []
-        if errors and isinstance(errors[0], dict):
-            return errors[0].get("code"), errors[0].get("message")
     except Exception:  # the body is not the distribution error JSON
-        pass
-    return None, None
+        return []
+    out = []
+    for entry in errors[:MAX_ERROR_ENTRIES] if isinstance(errors, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("code"), str):
+            message = entry.get("message")
+            detail = entry.get("detail")
+            out.append((entry["code"][:64], message[:200] if isinstance(message, str) else "",
+                        detail[:200] if isinstance(detail, str) and detail else None))
+    return out
+
+
+def describe_errors(entries: list[tuple[str, str, str | None]]) -> str:
+    """``CODE: message (detail); CODE: message`` -- every entry, in the registry's order."""
+    return "; ".join("%s: %s%s" % (code, message or "no message", " (%s)" % detail if detail else "")
+                     for code, message, detail in entries)
 
 
 class RegistryClient:
@@ -421,24 +439,35 @@ class RegistryClient:
         except httpx.HTTPError:
             pass
         resp.close()
-        code, message = _error_code(resp)
-        detail = "%s: %s" % (code, message) if code else "unexpected status"
+        entries = error_entries(resp)
+        codes = tuple(entry[0] for entry in entries)
+        code = codes[0] if codes else None
+        detail = describe_errors(entries) or "unexpected status"
         url = str(resp.request.url)
-        if code in UPLOAD_SESSION_LOST and resp.status_code in (400, 404):
+        status = resp.status_code
+        lost = [c for c in codes if c in UPLOAD_SESSION_LOST]
+        if lost and status in (400, 404):
             # distribution answers so when a session's state token no longer matches (registry
             # restarted with another http.secret, upload purged or cancelled): not bad content
             raise RegistryError("%s: the registry no longer knows the upload session (%s)" % (what, detail),
-                                url=url, status=resp.status_code, image=image, code=code)
-        if resp.status_code == 404:
-            raise NotFound("%s: not found (%s)" % (what, detail), url=url, status=404, image=image, code=code)
-        if resp.status_code in (401, 403):
+                                url=url, status=status, image=image, code=lost[0], codes=codes)
+        if "MANIFEST_BLOB_UNKNOWN" in codes and status in (400, 404):
+            # with DIGEST_INVALID beside it when distribution read a link another client was
+            # rewriting: about what the manifest refers to, not its own bytes (see put_manifest)
+            raise RegistryError("%s: refused, the registry reports something the manifest refers to as missing (%s)"
+                                % (what, detail), url=url, status=status, image=image,
+                                code="MANIFEST_BLOB_UNKNOWN", codes=codes)
+        if status == 404:
+            raise NotFound("%s: not found (%s)" % (what, detail), url=url, status=404, image=image, code=code,
+                           codes=codes)
+        if status in (401, 403):
             raise AuthError("%s: access denied (%s); check the credentials for %s" % (what, detail, self.registry),
-                            url=url, status=resp.status_code, image=image, code=code)
-        if code == "DIGEST_INVALID" and resp.status_code == 400:
+                            url=url, status=status, image=image, code=code, codes=codes)
+        if code == "DIGEST_INVALID" and status == 400:
             raise DigestMismatch("%s: the registry rejected the content as not matching its digest (%s)"
                                  % (what, detail), url=url, status=400, image=image)
-        raise RegistryError("%s failed (%s)" % (what, detail), url=url, status=resp.status_code, image=image,
-                            code=code)
+        raise RegistryError("%s failed (%s)" % (what, detail), url=url, status=status, image=image,
+                            code=code, codes=codes)
 
     def _url(self, path):
         return self.base + path
@@ -489,7 +518,48 @@ class RegistryClient:
             _manifest.verify_digest(data, ref, what="manifest %s@%s" % (repo, ref), image=image)
         return data, (resp.headers.get("content-type") or "").split(";")[0].strip()
 
-    def put_manifest(self, repo, ref, data, media_type, image=None):
+    def put_manifest(self, repo: str, ref: str, data: bytes, media_type: str, image: object = None) -> str | None:
+        """Push a manifest. A PUT refused with MANIFEST_BLOB_UNKNOWN is checked: where everything
+        the manifest refers to is in the registry now (another client was rewriting it), it is sent
+        again, up to ``MANIFEST_RECHECKS`` times; where something is missing, the error names it."""
+        refused = 0
+        while True:
+            try:
+                return self._put_manifest_once(repo, ref, data, media_type, image)
+            except RegistryError as exc:
+                if exc.code != "MANIFEST_BLOB_UNKNOWN":
+                    raise
+                refused += 1
+                try:
+                    missing = self._missing_references(repo, data, media_type, image)
+                except OCIError:
+                    raise exc from None
+                if missing:
+                    exc.message += "; checked again, not in the registry: %s" % ", ".join(missing)
+                    raise
+                if refused > MANIFEST_RECHECKS:
+                    exc.message += ("; refused %d times although everything it refers to is in the registry"
+                                    % refused)
+                    raise
+                self._wait(self.retry.delay(refused - 1), "manifest push")
+
+    def _missing_references(self, repo: str, data: bytes, media_type: str, image: object = None) -> list[str]:
+        """What *data* refers to that *repo* does not have: child manifests of an index, config and
+        layers of an image (non-distributable layers are not asked about)."""
+        try:
+            man = _manifest.parse(data, media_type)
+        except OCIError:
+            return []  # cannot tell: the bounded retries decide
+        missing = []
+        for child in man.children:
+            if self.head_manifest(repo, child.digest, image=image) is None:
+                missing.append("child manifest %s" % child.digest)
+        for blob in man.blobs:
+            if self.head_blob(repo, blob.digest, image=image) is None:
+                missing.append("blob %s" % blob.digest)
+        return missing
+
+    def _put_manifest_once(self, repo, ref, data, media_type, image=None):
         url = self._url("/v2/%s/manifests/%s" % (repo, ref))
         resp = self._send_with_retries("PUT", url, (scope_for(repo, ["pull", "push"]),),
                                        headers={"Content-Type": media_type}, content=data, what="PUT manifest",
@@ -663,25 +733,20 @@ class RegistryClient:
         except OCIError:
             pass  # an abandoned session is purged by the registry
 
-    def upload_status(self, location, repo):
-        """Offset the registry holds for an upload session, or None if the session is gone."""
-        resp = self._send_with_retries("GET", location, (scope_for(repo, ["pull", "push"]),),
-                                       what="upload status")
-        resp.close()
-        if resp.status_code != 204:
-            return None
-        return _range_end(resp.headers.get("range")) + 1
+    def upload_status(self, location: str, repo: str) -> UploadState | None:
+        """Where an upload session stands (see chunked.py), or None if the session is gone."""
+        return status_of(self, location, repo)
 
     def upload_blob(self, repo, digest, size, opener, image=None, session=None):
         """Upload a blob. *opener(offset)* returns an iterable of the blob's bytes from *offset*
         (it is called again to re-send after a failure or a redirect). *session* optionally
-        persists the chunked-upload location across processes (``get()``/``put(url)``/``clear()``)."""
+        persists the chunked-upload location across processes (see chunked.ChunkedUpload)."""
         cursor = _SourceCursor(opener)
         try:
             if size <= self.chunked_threshold:
                 self._upload_monolithic(repo, digest, size, cursor, image)
             else:
-                self._upload_chunked(repo, digest, size, cursor, image, session)
+                ChunkedUpload(self, repo, digest, size, cursor, image, session).run()
         finally:
             cursor.close()
 
@@ -702,58 +767,6 @@ class RegistryClient:
                     raise
                 location = None  # a new session for the next attempt
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
-
-    def _upload_chunked(self, repo, digest, size, cursor, image, session):
-        scopes = (scope_for(repo, ["pull", "push"]),)
-        location, offset = None, 0
-        if session is not None:
-            saved = session.get()
-            if saved:
-                offset = self.upload_status(saved, repo)
-                location = saved if offset is not None else None
-                offset = offset or 0
-        if location is None:
-            location = self._new_session(repo, image, session)
-            offset = 0
-        failures = 0
-        while True:
-            try:
-                while offset < size:
-                    length = min(self.upload_chunk_size, size - offset)
-                    resp = self._send_body("PATCH", location, scopes, cursor, offset, length, None, image,
-                                           content_range="%d-%d" % (offset, offset + length - 1))
-                    self._check(resp, (202, 204), "chunk upload of blob %s to %s" % (digest, repo), image)
-                    resp.close()
-                    location = urljoin(location, resp.headers.get("location") or location)
-                    end = resp.headers.get("range")
-                    offset = _range_end(end) + 1 if end else offset + length
-                    if session is not None:
-                        session.put(location)
-                    failures = 0
-                resp = self._send_body("PUT", location, scopes, cursor, size, 0, {"digest": digest}, image)
-                self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)
-                resp.close()
-                break
-            except RegistryError as exc:
-                failures += 1
-                lost = _session_lost(exc)
-                if not (exc.transient or lost) or failures >= self.retry.attempts:
-                    raise
-                self._wait(self.retry.delay(failures - 1), "chunk upload")
-                status = None if lost else self.upload_status(location, repo)
-                if status is None:  # the session is gone (registry restarted, purged): start over
-                    location = self._new_session(repo, image, session)
-                    offset = 0
-                else:
-                    offset = status
-        if session is not None:
-            session.clear()
-
-    def _new_session(self, repo, image, session):
-        location = self.start_upload(repo, image)
-        if session is not None:
-            session.put(location)
-        return location
 
     def _send_body(self, method, location, scopes, cursor, offset, length, params, image, content_range=None):
         """Send *length* bytes from *offset* (read from the :class:`_SourceCursor`) to an upload
@@ -820,11 +833,6 @@ class _SourceError(Exception):
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
-
-
-def _session_lost(exc):
-    """True for an answer that means "this upload session no longer exists"."""
-    return isinstance(exc, RegistryError) and getattr(exc, "code", None) in UPLOAD_SESSION_LOST
 
 
 class _SourceCursor:
@@ -912,18 +920,6 @@ def _close(obj):
     close = getattr(obj, "close", None)
     if close:
         close()
-
-
-def _range_end(value):
-    """'0-1234' or 'bytes=0-1234' -> 1234; an empty session answers '0-0' for 0 bytes... and -1."""
-    if not value:
-        return -1
-    value = value.split("=", 1)[-1]
-    try:
-        start, end = value.split("-", 1)
-        return int(end)
-    except ValueError:
-        return -1
 
 
 def _short(exc):

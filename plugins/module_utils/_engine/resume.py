@@ -5,16 +5,19 @@
 # PRIVATE to the airgap.mirror collection: may change without notice.
 """Resume state that outlives the process: upload sessions of chunked blob uploads.
 
-A chunked upload (``registry.RegistryClient.upload_blob`` above its threshold) records the URL of
-its session after every chunk the registry acknowledged. With :class:`UploadSessions` that record
-is a small file, so a run that was killed (power loss, OOM killer, SIGKILL) and started again asks
-the registry where the session stands and sends only the rest. Where the registry no longer knows
-the session (restarted with another ``http.secret``, purged, or a chunk was cut half-way so its
-state no longer matches), the client starts a new session: the record is a hint, never a promise.
+A chunked upload (``chunked.ChunkedUpload``, blobs above the client's threshold) records the URL of
+its session and the offset the registry acknowledged after every acknowledged chunk -- never
+before the first one. With :class:`UploadSessions` that record is a small file, so a run that was
+killed (power loss, OOM killer, SIGKILL) and started again asks the registry where the session
+stands and sends only the rest, provided the registry holds exactly the recorded offset. Where the
+registry no longer knows the session (restarted with another ``http.secret``, purged, or a chunk
+was cut half-way so its state no longer matches), or holds another offset, the client starts a new
+session: the record is a hint, never a promise.
 
 Layout: ``<state_dir>/uploads/<sha256 of registry/repository@digest>.json`` holding
-``{"registry", "repository", "digest", "location"}``; files 0600 in a 0700 directory (a session URL
-is not a credential, but it lets its holder write into the upload). :meth:`UploadSessions.cleanup`
+``{"registry", "repository", "digest", "location", "offset"}`` (records of earlier versions have no
+``offset``); files 0600 in a 0700 directory (a session URL is not a credential, but it lets its
+holder write into the upload). :meth:`UploadSessions.cleanup`
 removes the records and the directories once a copy completed. Downloads into an OCI layout keep
 their own resume state (partial blobs) in ``<layout>/.airgap-state/``.
 """
@@ -79,30 +82,35 @@ class UploadSessions:
 
 
 class _Session:
-    """One record: ``get()`` the saved session URL (or None), ``put(url)``, ``clear()``."""
+    """One record: ``get()`` -> ``(session URL, acknowledged offset or None)`` or None,
+    ``put(url, offset)``, ``clear()``."""
 
     def __init__(self, owner, path, ident):
         self._owner = owner
         self.path = path
         self._ident = ident
 
-    def get(self):
+    def get(self) -> tuple[str, int | None] | None:
         data = _read(self.path)
         if not data or any(data.get(k) != v for k, v in self._ident.items()):
             return None
         location = data.get("location")
-        return location if isinstance(location, str) and location else None
+        if not isinstance(location, str) or not location:
+            return None
+        offset = data.get("offset")
+        valid = isinstance(offset, int) and not isinstance(offset, bool) and offset > 0
+        return location, (offset if valid else None)
 
-    def put(self, location):
-        record = dict(self._ident, location=location)
+    def put(self, location: str, offset: int) -> None:
+        record = dict(self._ident, location=location, offset=offset)
         try:
             self._owner._ensure_dir()
             atomic_write(self.path, json.dumps(record, sort_keys=True).encode("utf-8"), mode=0o600)
         except OSError:
             pass  # a hint only: without it a killed run starts this blob's upload again
 
-    def clear(self):
-        with contextlib.suppress(FileNotFoundError):
+    def clear(self) -> None:
+        with contextlib.suppress(OSError):
             os.unlink(self.path)
 
 

@@ -96,11 +96,13 @@ class DigestMismatch(OCIError):
 
 
 class RegistryError(OCIError):
-    """An HTTP request to a registry failed."""
+    """An HTTP request to a registry failed. ``code`` is the distribution error code the failure
+    is classified by, ``codes`` every code of the registry's answer, in its order."""
 
-    def __init__(self, message, image=None, url=None, status=None, code=None, transient=False):
+    def __init__(self, message, image=None, url=None, status=None, code=None, transient=False, codes=None):
         super().__init__(message, image=image, url=url, status=status)
         self.code = code
+        self.codes = tuple(codes) if codes else ((code,) if code else ())
         self.transient = transient
 
 

@@ -188,3 +188,50 @@ def test_killed_copy_to_registry_resumes_the_upload(kill_source, registry_factor
     assert audit_registry(dst) == []
     assert not state.exists(), "resume state must go once the copy is complete"
     recovery(f"6 SIGKILL mid-copy to a registry ({where}), then re-run", outcome, result["totals"]["seconds"])
+
+
+def test_killed_before_the_first_chunk_reached_the_registry(kill_source, registry_factory, proxy_factory,
+                                                            kill_images, ansible_run, tmp_path, recovery):
+    """The D1 window: the session is open, the first PATCH is on its way but the registry has not
+    seen a byte of it (the proxy holds it before forwarding anything), and the process dies. A
+    fresh distribution session answers its status GET with ``Range: 0-0`` -- as after one byte --
+    so nothing may be recorded before the registry acknowledged a chunk, and the re-run must start
+    the blob from byte 0, complete, and be right."""
+    dst = registry_factory()
+    psrc, pdst = proxy_factory(kill_source), proxy_factory(dst)
+    layer = kill_images["large"].layers[0]
+    hexpart = layer.digest.split(":", 1)[1]
+    hold = pdst.add_rule("PATCH", r"/blobs/uploads/", stall_request_after=0)
+    state = tmp_path / "mirror" / ".airgap-state"
+    mirror_args = {"images": [f"{psrc.host}/app/large:1"], "dest": pdst.host,
+                   "insecure_registries": [psrc.host, pdst.host], "upload_chunk_size": "8M",
+                   "mirror_map": str(tmp_path / "mirror" / "mirror-map.yml"), "verify": True,
+                   "use_mirror_map": False}
+
+    proc = start_playbook(tmp_path / "killed", MIRROR_PLAYBOOK, {"mirror_args": mirror_args})
+    try:
+        assert hold.stalled.wait(120), (tmp_path / "killed" / "killed-run.log").read_text()
+    finally:
+        killed = kill_tree(proc)
+        hold.release(reset=True)
+    assert proc.returncode == -9
+    assert len(killed) >= 3, killed
+    before = _upload_exchanges(pdst, hexpart)
+    assert [e.status for e in before if e.method == "PATCH" and e.status == 202] == []  # no chunk acknowledged
+    assert list(state.glob("uploads/*.json")) == [], "a session no chunk of which was acknowledged is not recorded"
+
+    mark_dst = pdst.mark()
+    res = ansible_run.playbook(MIRROR_PLAYBOOK, extra_vars={"mirror_args": mirror_args})
+    assert res.rc == 0, res.output
+    result = _module_result(res)
+    after = _upload_exchanges(pdst, hexpart, since=mark_dst)
+    patches = [e for e in after if e.method == "PATCH"]
+    assert patches[0].request_headers["content-range"].startswith("0-"), \
+        [(e.method, e.status, e.request_headers.get("content-range")) for e in after]
+    assert sum(e.bytes_in for e in patches) == layer.size
+    assert (after[-1].method, after[-1].status) == ("PUT", 201)
+    verify_registry_image(dst, "app/large:1", kill_images["large"].digest, tmp_path)
+    assert audit_registry(dst) == []
+    assert not state.exists(), "resume state must go once the copy is complete"
+    recovery("6 SIGKILL before the registry saw a byte of the first chunk, then re-run",
+             "complete; nothing recorded, blob sent from byte 0 in a new session", result["totals"]["seconds"])

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ansible_collections.airgap.mirror.plugins.module_utils._engine import chunked as C
 from ansible_collections.airgap.mirror.plugins.module_utils._engine import registry as R
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import TLSError, redact_url
 
@@ -28,9 +29,36 @@ def test_backoff_is_bounded_and_retry_after_capped():
 
 
 def test_range_end():
-    assert R._range_end("0-1023") == 1023
-    assert R._range_end("bytes=0-9") == 9
-    assert R._range_end(None) == -1
+    assert C.range_end("0-1023") == 1023
+    assert C.range_end("bytes=0-9") == 9
+    assert C.range_end(None) == -1
+
+
+def test_exact_offset_refuses_the_ambiguous_answer():
+    """distribution answers ``0-0`` for an empty session and after one byte: not an offset."""
+    assert C.exact_offset("0-0") is None
+    assert C.exact_offset(None) is None and C.exact_offset("garbage") is None
+    assert C.exact_offset("0-1") == 2
+    assert C.exact_offset("0-67108863") == 64 * 1024 * 1024
+
+
+def test_every_error_entry_is_read_and_described():
+    import httpx
+
+    body = {"errors": [
+        {"code": "DIGEST_INVALID", "message": "provided digest did not match uploaded content",
+         "detail": {"Digest": "sha256:ab", "Reason": {}}},
+        {"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry", "detail": "sha256:" + "c" * 64},
+        "not an entry", {"message": "no code"},
+    ]}
+    entries = R.error_entries(httpx.Response(400, json=body))
+    assert entries == [("DIGEST_INVALID", "provided digest did not match uploaded content", None),
+                       ("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", "sha256:" + "c" * 64)]
+    assert R.describe_errors(entries) == ("DIGEST_INVALID: provided digest did not match uploaded content; "
+                                          "MANIFEST_BLOB_UNKNOWN: blob unknown to registry (sha256:%s)" % ("c" * 64))
+    assert R.error_entries(httpx.Response(502, text="<html>bad gateway</html>")) == []
+    assert R.error_entries(httpx.Response(400, json={"errors": "x"})) == []
+    assert len(R.error_entries(httpx.Response(400, json={"errors": [{"code": "X"}] * 100}))) == R.MAX_ERROR_ENTRIES
 
 
 def test_take_exact_length():

@@ -14,32 +14,46 @@ opaque state that is useless to a reader).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any, overload
+
+from .._common.errors import UserError
 
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
-def redact_url(url):
-    """Return *url* without userinfo and without its query string."""
-    if not url:
-        return url
-    url = _URL_USERINFO.sub("", str(url))
-    return url.split("?", 1)[0]
+@overload
+def redact_url(url: str) -> str:
+    ...
 
 
-class OCIError(Exception):
+@overload
+def redact_url(url: object) -> str | None:
+    ...
+
+
+def redact_url(url: object) -> str | None:
+    """Return *url* without userinfo and without its query string (None stays None)."""
+    if url is None:
+        return None
+    text = _URL_USERINFO.sub("", str(url))
+    return text.split("?", 1)[0]
+
+
+class OCIError(UserError):
     """Base class: an image engine failure that can be reported to a user."""
 
     #: True when retrying the same request later may succeed.
     transient = False
 
-    def __init__(self, message, image=None, url=None, status=None):
+    def __init__(self, message: str, image: object = None, url: object = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.image = image
         self.url = redact_url(url)
         self.status = status
 
-    def __str__(self):
+    def __str__(self) -> str:
         parts = []
         if self.image:
             parts.append(str(self.image))
@@ -54,13 +68,13 @@ class OCIError(Exception):
             text += " (%s)" % ", ".join(detail)
         return text
 
-    def for_image(self, image):
+    def for_image(self, image: object) -> OCIError:
         """Attach the image this error concerns, unless one is already known; return self."""
         if not self.image:
             self.image = image
         return self
 
-    def copy_for(self, image):
+    def copy_for(self, image: object) -> OCIError:
         """A copy of this error naming *image* (the same blob can fail several images)."""
         clone = self.__class__.__new__(self.__class__)
         clone.__dict__.update(self.__dict__)
@@ -68,7 +82,7 @@ class OCIError(Exception):
         clone.image = image
         return clone
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "error": type(self).__name__,
             "message": self.message,
@@ -81,7 +95,7 @@ class OCIError(Exception):
 class InvalidReference(OCIError):
     """An image reference that does not follow the distribution reference grammar."""
 
-    def __init__(self, reference, reason):
+    def __init__(self, reference: object, reason: str) -> None:
         super().__init__("invalid image reference %r: %s" % (reference, reason))
         self.reference = reference
         self.reason = reason
@@ -99,7 +113,8 @@ class RegistryError(OCIError):
     """An HTTP request to a registry failed. ``code`` is the distribution error code the failure
     is classified by, ``codes`` every code of the registry's answer, in its order."""
 
-    def __init__(self, message, image=None, url=None, status=None, code=None, transient=False, codes=None):
+    def __init__(self, message: str, image: object = None, url: object = None, status: int | None = None,
+                 code: str | None = None, transient: bool = False, codes: Iterable[str] | None = None) -> None:
         super().__init__(message, image=image, url=url, status=status)
         self.code = code
         self.codes = tuple(codes) if codes else ((code,) if code else ())
@@ -129,6 +144,6 @@ class DeadlineExceeded(OCIError):
 class CopyFailed(OCIError):
     """Aggregate: one or more images of a copy failed (each listed in ``failures``)."""
 
-    def __init__(self, failures):
+    def __init__(self, failures: list[Any]) -> None:
         super().__init__("%d image(s) failed" % len(failures))
         self.failures = failures

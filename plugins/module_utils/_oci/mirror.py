@@ -21,7 +21,8 @@ from .shard import homes, run_shard
 
 def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, mapping_mode="keep",
            overrides=None, tag_style="deterministic", lock_entries=None, attachments=True, src_registry=None,
-           sessions=None, verify=False, shard=None, shard_wait=60.0, previous_entries=None):
+           sessions=None, verify=False, shard=None, shard_wait=60.0, previous_entries=None,
+           warnings: list[str] | None = None):
     """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
     deadline). Never raises for a per-image failure: see ``report["failed"]``.
 
@@ -32,7 +33,9 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
 
     *previous_entries*: the mirror map as it was before this run. An image that fails keeps its
     entry from it (same source and destination): a failed copy never moves a destination tag or
-    ref, so that entry still describes the mirror, and a failed re-run does not shrink the map."""
+    ref, so that entry still describes the mirror, and a failed re-run does not shrink the map.
+
+    *warnings*: a list that warnings about the input are appended to (see ``build_jobs``)."""
     started = time.monotonic()
     own_pool = pool is None
     pool = pool or ClientPool()
@@ -42,7 +45,7 @@ def mirror(images, dest, src=None, pool=None, concurrency=8, check_mode=False, m
         lock_entries = None  # every worker must see the same, full plan; verify trusts nothing
     try:
         jobs, rejected = build_jobs(images, dest, pool, src=src, mapping_mode=mapping_mode, overrides=overrides,
-                                    tag_style=tag_style, src_registry=src_registry)
+                                    tag_style=tag_style, src_registry=src_registry, warnings=warnings)
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)

@@ -13,11 +13,13 @@ which directories a role is about to create.
 (the inventory and playbook directories), or an error naming every path tried.
 ``ca_trust_contents``: CA items whose ``src`` is on the controller -> the same items with the
 certificate text as ``content``, read and checked before anything changes on a host.
+``loopback_registries``: the registries (``host[:port]``) that name the host itself.
 Documentation: a YAML file per filter next to this file.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import posixpath
 import re
@@ -210,6 +212,47 @@ def ca_trust_contents(items: Sequence[Mapping] | None, search: Sequence[str | No
     return out
 
 
+def _host_of(registry: str) -> str:
+    """The host part of ``host[:port]`` (``[v6]:port`` too), lower-case, without brackets."""
+    if registry.startswith("["):
+        return registry[1:].partition("]")[0].lower()
+    host, _sep, _port = registry.partition(":")
+    return host.lower()
+
+
+def _is_loopback(registry: str) -> bool:
+    host = _host_of(registry).rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or host == "localhost.localdomain":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def loopback_registries(registries: Sequence[str] | None) -> list[str]:
+    """The registries (``host[:port]``) of *registries* whose host is the host itself:
+    ``localhost`` (and ``*.localhost``), ``127.0.0.0/8``, ``::1``, or the unspecified address."""
+    if registries is None:
+        return []
+    if isinstance(registries, str):
+        registries = [registries]
+    if not isinstance(registries, (list, tuple)):
+        raise AnsibleFilterError("loopback_registries: expected a list of registries, not %s"
+                                 % type(registries).__name__)
+    out = []
+    for registry in registries:
+        if not isinstance(registry, str):
+            raise AnsibleFilterError("loopback_registries: %r is not a registry name" % (registry,))
+        if _is_loopback(registry.partition("/")[0]) and registry not in out:
+            out.append(registry)
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -218,4 +261,5 @@ class FilterModule:
             "path_ancestors": path_ancestors,
             "controller_file": controller_file,
             "ca_trust_contents": ca_trust_contents,
+            "loopback_registries": loopback_registries,
         }

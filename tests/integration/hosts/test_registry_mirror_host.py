@@ -381,7 +381,29 @@ BAD_INPUT = [
     ({"registry_mirror_host_registries": [
         {"prefix": "quay.io", "mirrors": [{"location": "mirror.test:5000", "pull_from": "mirror"}]}]},
      "registries[0] (quay.io): mirrors[0]: unknown key(s) pull_from"),
+    # issue 12 D11: a loopback mirror name, from the pairs or from a mirror map found next to the
+    # inventory, is refused unless allowed
+    ({"registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "127.0.0.1:5402/mirror"}]},
+     "registry_mirror_host would write the mirror registry 127.0.0.1:5402 into every host's drop-in and credentials: "
+     "a loopback name, which on each host means that host itself. Set registry_mirror_host_mirror_names"),
+    ({"registry_mirror_host_pairs": [], "registry_mirror_host_mirror_map": "loopback-map.yml"},
+     "or set registry_mirror_host_allow_loopback_mirror: true"),
+    ({"registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "localhost:8443"}],
+      "registry_mirror_host_allow_loopback_mirror": True,
+      "registry_mirror_host_dropin": "/etc/containers/registries.conf.d/mirror.toml"}, "ending in .conf"),
 ]
+
+LOOPBACK_MAP = """format: airgap.mirror/v1
+images:
+- source: quay.io/org/app@sha256:{hex}
+  source_tag: null
+  digest: sha256:{hex}
+  media_type: application/vnd.oci.image.manifest.v1+json
+  platforms: []
+  size: 1
+  destination: localhost:8443/org/app:mirror-sha256-{hex}
+  attachments: []
+""".format(hex="1" * 64)
 
 
 def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
@@ -391,6 +413,7 @@ def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
         "registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "mirror.test:5000"}],
         "registry_mirror_host_username": "u", "registry_mirror_host_password": secrets.token_hex(8)}])
     before = bed.fingerprint("bad1", FINGERPRINT_PATHS)
+    (bed.workdir / "loopback-map.yml").write_text(LOOPBACK_MAP)
     (bed.workdir / "not-a-ca.txt").write_text("-----BEGIN PRIVATE KEY-----\n")
     dirs = {"inventory_dir": bed.workdir, "playbook_dir": tmp_path / "ansible"}
     tasks = [{"name": f"case {i}",

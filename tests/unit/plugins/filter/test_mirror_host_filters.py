@@ -102,7 +102,7 @@ def test_path_ancestors_rejects(bad, message):
         F.path_ancestors(bad)
 
 
-# -- controller-side inputs of the role (issue 12, D10) ----------------------------------------
+# -- controller-side inputs of the role (issue 12, D10, D11) ------------------------------------
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -174,3 +174,21 @@ def test_ca_trust_contents_refuses_what_is_not_a_certificate(tmp_path):
         F.ca_trust_contents([{"name": "m", "src": "missing.pem"}], [str(tmp_path)])
     with pytest.raises(AnsibleFilterError, match=r"registry_mirror_host_ca_trust\[0\]: expected a dict"):
         F.ca_trust_contents(["x"])
+
+
+@pytest.mark.parametrize("registry, loopback", [
+    ("localhost:8443", True), ("localhost", True), ("LOCALHOST:5000", True), ("registry.localhost:5000", True),
+    ("127.0.0.1:5402", True), ("127.1.2.3", True), ("[::1]:5000", True), ("0.0.0.0:5000", True),
+    ("[::ffff:127.0.0.1]:5000", True), ("localhost:8443/mirror", True),
+    ("10.88.0.1:5000", False), ("mirror.test:5000", False), ("localhost-mirror.example.com", False),
+    ("[fd00::1]:5000", False), ("128.0.0.1", False), ("mylocalhost:5000", False),
+])
+def test_loopback_registries(registry, loopback):
+    assert F.loopback_registries([registry, "mirror.example.com:8443"]) == ([registry] if loopback else [])
+
+
+def test_loopback_registries_input():
+    assert F.loopback_registries(None) == [] and F.loopback_registries("127.0.0.1:1") == ["127.0.0.1:1"]
+    assert F.loopback_registries(["localhost:1", "localhost:1"]) == ["localhost:1"]
+    with pytest.raises(AnsibleFilterError, match="expected a list"):
+        F.loopback_registries({"a": 1})

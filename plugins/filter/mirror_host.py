@@ -9,13 +9,21 @@
 (the mirror map records the name the mirroring host used, e.g. ``localhost:8443``).
 ``path_ancestors``: absolute paths -> every directory from ``/`` down to each of them, to find
 which directories a role is about to create.
-Documentation: mirror_registries.yml, rename_mirror_registries.yml and path_ancestors.yml next to
-this file.
+``controller_file``: a file on the controller, a relative path looked up where a user keeps files
+(the inventory and playbook directories), or an error naming every path tried.
+``ca_trust_contents``: CA items whose ``src`` is on the controller -> the same items with the
+certificate text as ``content``, read and checked before anything changes on a host.
+``loopback_registries``: the registries (``host[:port]``) that name the host itself.
+Documentation: a YAML file per filter next to this file.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import posixpath
+import re
+from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
@@ -116,10 +124,142 @@ def path_ancestors(paths):
     return sorted(found, key=lambda p: (p.count("/"), p))
 
 
+def _search_paths(path: str, search: Sequence[str | None] | None) -> list[str]:
+    """Where a relative *path* is looked for: ``<dir>/<path>``, then ``<dir>/files/<path>`` (the
+    place Ansible's own ``copy`` looks; not for a path that starts with ``files/``) for each
+    directory of *search*, in order, each once."""
+    tried: list[str] = []
+    in_files = path.split(os.sep, 1)[0] == "files"
+    for base in search or ():
+        if not base or not isinstance(base, str):
+            continue
+        for candidate in [os.path.join(base, path)] + ([] if in_files else [os.path.join(base, "files", path)]):
+            candidate = os.path.normpath(os.path.abspath(os.path.expanduser(candidate)))
+            if candidate not in tried:
+                tried.append(candidate)
+    return tried
+
+
+def controller_file(path: str, search: Sequence[str | None] | None = None, what: str = "file") -> str:
+    """The absolute path of the regular file *path* on the controller.
+
+    An absolute path (``~`` expanded) must exist. A relative one is looked up in each directory of
+    *search* (the role passes ``inventory_dir`` and ``playbook_dir``), directly and under
+    ``files/``; the first that exists wins. The error names *what* and every path tried.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise AnsibleFilterError("%s: expected a file name, not %r" % (what, path))
+    path = os.path.expanduser(path)
+    tried = [os.path.normpath(path)] if os.path.isabs(path) else _search_paths(path, search)
+    for candidate in tried:
+        if os.path.isfile(candidate):
+            if not os.access(candidate, os.R_OK):
+                raise AnsibleFilterError("%s: %s on the controller is not readable" % (what, candidate))
+            return candidate
+    if not tried:
+        raise AnsibleFilterError("%s: %s is a relative path and there is no directory to look it up in "
+                                 "(give an absolute path)" % (what, path))
+    if len(tried) == 1:
+        raise AnsibleFilterError("%s: %s is not a file on the controller" % (what, tried[0]))
+    raise AnsibleFilterError("%s: %s is not a file on the controller (relative paths are looked up in the inventory "
+                             "and playbook directories); tried: %s" % (what, path, ", ".join(tried)))
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN (?:TRUSTED )?CERTIFICATE-----")
+
+
+def ca_trust_contents(items: Sequence[Mapping] | None, search: Sequence[str | None] | None = None,
+                      what: str = "registry_mirror_host_ca_trust") -> list[dict]:
+    """*items* (``{name, content | src, remote_src}``) with every controller-side ``src`` read.
+
+    Each such item comes back with the file's text as ``content`` and without ``src``, so that the
+    copy shows the destination, not the controller's path, in its diff, and a missing or wrong file
+    fails here, before anything changes on a host. Items with ``remote_src`` are left as they are
+    (their file is on the host). Every certificate text must hold a PEM certificate.
+    """
+    if items is None:
+        return []
+    if not isinstance(items, (list, tuple)):
+        raise AnsibleFilterError("%s: expected a list of {name, content | src} items, not %s"
+                                 % (what, type(items).__name__))
+    out = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise AnsibleFilterError("%s[%d]: expected a dict, not %r" % (what, index, item))
+        label = "%s item %s" % (what, item.get("name", "[%d]" % index))
+        item = dict(item)
+        if item.get("remote_src"):
+            out.append(item)
+            continue
+        where = "its content"
+        if item.get("src") is not None and item.get("content") is None:
+            path = controller_file(item["src"], search, "%s: src" % label)
+            try:
+                with open(path, "r", encoding="utf-8") as handle:
+                    item["content"] = handle.read()
+            except UnicodeDecodeError:
+                raise AnsibleFilterError("%s: %s is not a PEM certificate (not text)" % (label, path)) from None
+            except OSError as exc:
+                raise AnsibleFilterError("%s: cannot read %s: %s" % (label, path, exc.strerror)) from None
+            del item["src"]
+            item.pop("remote_src", None)
+            where = path
+        content = item.get("content")
+        if isinstance(content, str) and not _PEM_CERTIFICATE.search(content):
+            raise AnsibleFilterError("%s: %s is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)"
+                                     % (label, where))
+        out.append(item)
+    return out
+
+
+def _host_of(registry: str) -> str:
+    """The host part of ``host[:port]`` (``[v6]:port`` too), lower-case, without brackets."""
+    if registry.startswith("["):
+        return registry[1:].partition("]")[0].lower()
+    host, _sep, _port = registry.partition(":")
+    return host.lower()
+
+
+def _is_loopback(registry: str) -> bool:
+    host = _host_of(registry).rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or host == "localhost.localdomain":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def loopback_registries(registries: Sequence[str] | None) -> list[str]:
+    """The registries (``host[:port]``) of *registries* whose host is the host itself:
+    ``localhost`` (and ``*.localhost``), ``127.0.0.0/8``, ``::1``, or the unspecified address."""
+    if registries is None:
+        return []
+    if isinstance(registries, str):
+        registries = [registries]
+    if not isinstance(registries, (list, tuple)):
+        raise AnsibleFilterError("loopback_registries: expected a list of registries, not %s"
+                                 % type(registries).__name__)
+    out = []
+    for registry in registries:
+        if not isinstance(registry, str):
+            raise AnsibleFilterError("loopback_registries: %r is not a registry name" % (registry,))
+        if _is_loopback(registry.partition("/")[0]) and registry not in out:
+            out.append(registry)
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
             "mirror_registries": mirror_registries,
             "rename_mirror_registries": rename_mirror_registries,
             "path_ancestors": path_ancestors,
+            "controller_file": controller_file,
+            "ca_trust_contents": ca_trust_contents,
+            "loopback_registries": loopback_registries,
         }

@@ -58,6 +58,12 @@ options:
         C(org.opencontainers.image.ref.name), which is the full source reference for layouts this
         module wrote), or the relative path of a C(dir:) export; the single string V(all) takes every
         image of O(src).
+      - With a C(dir:) O(src), a string may also be the full source reference of an export
+        (C(registry.redhat.io/lvms4/topolvm-rhel9@sha256:...), for example every image of a MicroShift
+        release file). The export is found by its repository path, with or without the registry as first
+        directory (the seed's download loop drops it), and its tag or digest; its manifest must have that
+        digest. The mirror map then records that reference - the way to upload a tree that holds images of
+        several registries.
       - A dict with keys C(src) and C(dest) gives an explicit destination reference (a registry
         reference, or for a layout destination the ref name to record).
     type: list
@@ -78,8 +84,15 @@ options:
     type: str
   src_registry:
     description:
-      - For C(dir:) trees only. The seed's procedure drops the registry host from the directory names
-        (C(cut -d/ -f2-)); give it back here so the mirror map records the real source.
+      - For C(dir:) trees only, and only for a tree whose images all come from this one registry. The seed's
+        procedure drops the registry host from the directory names (C(cut -d/ -f2-)); this gives it back to
+        every export named by its relative path (V(all) included), so the mirror map records it as the source.
+      - It labels every such export, whatever registry it came from. A tree with images of several registries
+        (a MicroShift release - C(quay.io), C(registry.redhat.io), C(registry.access.redhat.com)) needs O(images)
+        as full source references instead; the module warns when the exports it labels lie under more than
+        one top-level directory.
+      - An export whose first directory is a registry host (C(quay.io/...)) is refused with it. Such a tree
+        needs no O(src_registry); an export path that names no registry needs it, or a full source reference.
     type: str
   mapping:
     description:
@@ -264,10 +277,18 @@ EXAMPLES = r"""
     ca_path: /etc/pki/mirror-ca.crt
     mirror_map: /srv/mirror/mirror-map.yml
 
-- name: Upload the seed's skopeo dir exports (digest tags instead of timestamps)
+- name: Upload the seed's skopeo dir exports of a MicroShift release, each recorded under its real source
   airgap.mirror.image_mirror:
     src: dir:~/microshift-containers
-    src_registry: quay.io
+    # the release's references (three registries): each is matched to its export by path and digest
+    images: "{{ lookup('ansible.builtin.file', 'release-x86_64.json') | from_json | airgap.mirror.microshift_release_images }}"
+    dest: microshift-quay:8443
+    mirror_map: /srv/mirror/mirror-map.yml
+
+- name: Upload a dir tree of one registry's images (eck/eck-operator:2.16.1 ...; digest tags, not timestamps)
+  airgap.mirror.image_mirror:
+    src: dir:/srv/transfer/eck-containers
+    src_registry: docker.elastic.co
     images: [all]
     dest: microshift-quay:8443
 
@@ -602,6 +623,7 @@ def main() -> None:
         if not state_dir and map_path:
             state_dir = os.path.join(os.path.dirname(os.path.abspath(map_path)), ".airgap-state")
         sessions = UploadSessions(state_dir) if state_dir and not module.check_mode else None
+        warnings = []
         try:
             report = mirror(
                 params["images"], params["dest"], src=params["src"], pool=pool,
@@ -609,9 +631,11 @@ def main() -> None:
                 overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
                 attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions,
                 verify=params["verify"], shard=shard, shard_wait=params["shard_wait"], previous_entries=previous,
-                space_check=params["space_check"])
+                space_check=params["space_check"], warnings=warnings)
         finally:
             pool.close()
+        for warning in warnings:
+            module.warn(warning)
     except (OCIError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # report, with the traceback, instead of a bare module failure

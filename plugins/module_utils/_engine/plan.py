@@ -25,6 +25,7 @@ from .._oci import manifest as _manifest
 from .._oci import reference as _ref
 from .auth import CredentialStore, Credentials
 from .._oci.errors import InvalidReference, LayoutError, ManifestError, NotFound, OCIError
+from .dirtree import DirTree
 from .layout import DirExport, Layout, find_dir_exports
 from .._mirrormap.naming import Mapping, digest_tag
 from .registry import Deadline, RegistryClient, RetryPolicy, Stats
@@ -147,13 +148,16 @@ def timestamp_tag(index, now=None):
 
 
 def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None, tag_style="deterministic",
-               src_registry=None):
+               src_registry=None, warnings: list[str] | None = None):
     """Make jobs from the requested images.
 
     *images*: strings (source references; with *src*: ref names of the layout, relative paths of a
-    dir: tree, or ``"all"``) or dicts ``{"src": ..., "dest": ...}`` with an explicit destination
-    reference (a registry reference with tag, or a ref name for a layout destination).
+    dir: tree or the full source references of its exports (see dirtree.py), or ``"all"``) or dicts
+    ``{"src": ..., "dest": ...}`` with an explicit destination reference (a registry reference with
+    tag, or a ref name for a layout destination).
     Returns ``(jobs, errors)``; *errors* are jobs that failed already (bad references, collisions).
+    Warnings about the input (a dir: tree that *src_registry* may mislabel) are appended to
+    *warnings* when given.
     """
     if tag_style not in TAG_STYLES:
         raise ValueError("tag style %r is not one of %s" % (tag_style, ", ".join(TAG_STYLES)))
@@ -166,6 +170,7 @@ def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None
     src_kind, src_path = parse_location(src) if src else (None, None)
     src_layout = Layout(src_path) if src_kind == "oci" else None
     dir_exports = find_dir_exports(src_path) if src_kind == "dir" else None
+    dir_tree = DirTree(src_path, dir_exports, src_registry) if dir_exports is not None else None
     if src_kind == "registry":
         raise ValueError("src must be oci:PATH or dir:PATH (leave it out to read from registries)")
 
@@ -199,8 +204,8 @@ def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None
             failed.append(_failed_job(repr(name), "an image must be a reference string"))
             continue
         try:
-            job = _make_job(name.strip(), explicit_dest, n, pool, mapping, layout_dest, src_layout, src_path,
-                            dir_exports, tag_style, src_registry, now)
+            job = _make_job(name.strip(), explicit_dest, n, pool, mapping, layout_dest, src_layout, dir_tree,
+                            tag_style, now)
         except (OCIError, ValueError) as exc:
             failed.append(_failed_job(name, exc))
             continue
@@ -218,6 +223,8 @@ def build_jobs(images, dest, pool, src=None, mapping_mode="keep", overrides=None
             continue
         dest_owner[job.destination] = job
         jobs.append(job)
+    if dir_tree is not None and warnings is not None:
+        warnings.extend(dir_tree.warnings())
     return jobs, failed
 
 
@@ -235,8 +242,7 @@ def _failed_job(name, error):
     return job
 
 
-def _make_job(name, explicit_dest, index, pool, mapping, layout_dest, src_layout, src_path, dir_exports, tag_style,
-              src_registry, now):
+def _make_job(name, explicit_dest, index, pool, mapping, layout_dest, src_layout, dir_tree, tag_style, now):
     src_ref = None
     if src_layout is not None:
         if src_layout.find(name) is None:
@@ -254,16 +260,10 @@ def _make_job(name, explicit_dest, index, pool, mapping, layout_dest, src_layout
         src_ident = name
         source = name
         expect = src_ref.digest if src_ref else None
-    elif dir_exports is not None:
-        rel = name.strip("/")
-        if rel not in dir_exports:
-            raise LayoutError("no dir: export %s under %s" % (rel, src_path))
-        src = DirExportImage(DirExport(dir_exports[rel]))
+    elif dir_tree is not None:
+        rel, src_ref = dir_tree.find(name, explicit_dest)
+        src = DirExportImage(DirExport(dir_tree.exports[rel]))
         src_ident = None
-        try:
-            src_ref = _ref.parse("%s/%s" % (src_registry, rel) if src_registry else rel)
-        except InvalidReference:
-            src_ref = None
         source = str(src_ref) if src_ref else rel
         expect = src_ref.digest if src_ref else None
     else:

@@ -24,7 +24,7 @@ def mirror(images: list, dest: str, src: str | None = None, pool: ClientPool | N
            tag_style: str = "deterministic", lock_entries: list[dict] | None = None, attachments: bool = True,
            src_registry: str | None = None, sessions: object | None = None, verify: bool = False,
            shard: Shard | None = None, shard_wait: float = 60.0, previous_entries: list[dict] | None = None,
-           space_check: bool = True) -> dict:
+           space_check: bool = True, warnings: list[str] | None = None) -> dict:
     """Mirror *images* to *dest*. *pool* is a :class:`ClientPool` (registry options, credentials,
     deadline). Never raises for a per-image failure: see ``report["failed"]``.
 
@@ -38,7 +38,9 @@ def mirror(images: list, dest: str, src: str | None = None, pool: ClientPool | N
     ref, so that entry still describes the mirror, and a failed re-run does not shrink the map.
 
     *space_check*: before copying into a layout (and in check mode), fail every image to be copied
-    when the layout's file system cannot hold it (see :func:`~.copy.preflight_space`)."""
+    when the layout's file system cannot hold it (see :func:`~.copy.preflight_space`).
+
+    *warnings*: a list that warnings about the input are appended to (see ``build_jobs``)."""
     started = time.monotonic()
     own_pool = pool is None
     pool = pool or ClientPool()
@@ -48,7 +50,7 @@ def mirror(images: list, dest: str, src: str | None = None, pool: ClientPool | N
         lock_entries = None  # every worker must see the same, full plan; verify trusts nothing
     try:
         jobs, rejected = build_jobs(images, dest, pool, src=src, mapping_mode=mapping_mode, overrides=overrides,
-                                    tag_style=tag_style, src_registry=src_registry)
+                                    tag_style=tag_style, src_registry=src_registry, warnings=warnings)
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)

@@ -128,7 +128,13 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
         layout.tag(f"{name}@{img.digest}", img.descriptor)
         built.append((f"{name}@{img.digest}", img.digest, json.loads(layout.blob_path(img.digest).read_bytes())))
     (app_ref, app_digest, app_manifest), (tool_ref, tool_digest, tool_manifest) = built
-    mirror_map = tmp_path / "mirror-map.yml"
+    # node1 and node3 name the mirror map and the CA relative to the inventory's directory, as
+    # docs/microshift.md shows (the role used to look only in its own and the collection's
+    # directories); node2 gives the CA's absolute path
+    inventory_dir = tmp_path / "hostbed"
+    mirror_map = inventory_dir / "mirror-map.yml"
+    (inventory_dir / "files" / "quay-rootCA").mkdir(parents=True)
+    (inventory_dir / "files" / "quay-rootCA" / "rootCA.pem").write_bytes(reg.ca_path.read_bytes())
 
     common = {
         "registry_mirror_host_ca_trust": [{"name": CA_NAME, "src": str(reg.ca_path)}],
@@ -138,7 +144,8 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
     }
     microshift_like = {
         **common,
-        "registry_mirror_host_mirror_map": str(mirror_map),
+        "registry_mirror_host_ca_trust": [{"name": CA_NAME, "src": "files/quay-rootCA/rootCA.pem"}],
+        "registry_mirror_host_mirror_map": "mirror-map.yml",
         "registry_mirror_host_mirror_names": {reg.host: reg.mirror_host},
         "test_images": [app_ref, tool_ref],
         "test_auth_args": f"--authfile {PULL_SECRET}",
@@ -157,6 +164,7 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
         "node3": {**microshift_like, "registry_mirror_host_reboot": True},
     }
     bed = debian_hosts(3, "node", host_vars=host_vars)
+    assert bed.inventory.parent == inventory_dir
     bed.exec("node2", "sh", "-c", f"printf '%s' '{OLD_DROPIN_TEXT}' > {OLD_DROPIN}")
     pristine = {h: bed.fingerprint(h, FINGERPRINT_PATHS) for h in bed.hosts}
     assert OLD_DROPIN in pristine["node2"] and DROPIN not in pristine["node1"]
@@ -208,6 +216,14 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
     dropin2 = one(role, ROLE + "Write the registries.conf.d drop-in", "node2")
     assert dropin2["result"]["conflicts"] == [{"prefix": "quay.io", "file": OLD_DROPIN, "winner": DROPIN}]
     assert any(f"prefix quay.io is also defined in {OLD_DROPIN}" in w for w in dropin2["warnings"]), dropin2
+    # --diff names the file written on the host, not the controller's source
+    for host, dest in (("node1", f"/usr/local/share/ca-certificates/{CA_NAME}.crt"),
+                       ("node2", f"/usr/local/share/ca-certificates/{CA_NAME}.crt"),
+                       ("node2", f"/etc/containers/certs.d/{reg.mirror_host}/{CA_NAME}.crt")):
+        task = "Install the CA certificates into " + ("certs.d" if "certs.d" in dest else "the system trust")
+        (item,) = [r for r in res.task(ROLE + task, host, items=True) if r["result"].get("dest") == dest]
+        (diff,) = item["result"]["diff"]
+        assert diff["after_header"] == dest and diff["after"] == reg.ca_path.read_text(), (host, diff)
     for host, refresh in (("node1", "update-ca-certificates"), ("node2", "update-ca-certificates")):
         rec = one(role, ROLE + f"Refresh the system trust ({refresh})", host)
         assert rec["changed"] and "1 added" in rec["result"]["stdout"], rec
@@ -349,7 +365,45 @@ BAD_INPUT = [
      "elsewhere:5000 is not a mirror registry of the pairs (they name: mirror.test:5000)"),
     ({"registry_mirror_host_dropin": "/etc/containers/registries.conf.d/mirror.toml"}, "ending in .conf"),
     ({"registry_mirror_host_state": "gone"}, "registry_mirror_host_state"),
+    # issue 12 D10: every controller-side input is checked before the first change on a host (this
+    # host has credentials, so the role would write its record first), relative paths are looked
+    # up in the inventory and playbook directories and the error names the paths tried
+    ({"registry_mirror_host_ca_trust": [{"name": "quay-root", "src": "files/quay-rootCA/rootCA.pem"}]},
+     "registry_mirror_host_ca_trust item quay-root: src: files/quay-rootCA/rootCA.pem is not a file on the controller "
+     "(relative paths are looked up in the inventory and playbook directories); tried: {inventory_dir}/files/"
+     "quay-rootCA/rootCA.pem, {playbook_dir}/files/quay-rootCA/rootCA.pem"),
+    ({"registry_mirror_host_ca_trust": [{"name": "not-a-ca", "src": "not-a-ca.txt"}]},
+     "registry_mirror_host_ca_trust item not-a-ca: {inventory_dir}/not-a-ca.txt is not a PEM certificate"),
+    ({"registry_mirror_host_mirror_map": "files/mirror-map.yml"},
+     "registry_mirror_host_mirror_map: files/mirror-map.yml is not a file on the controller (relative paths are "
+     "looked up in the inventory and playbook directories); tried: {inventory_dir}/files/mirror-map.yml, "
+     "{playbook_dir}/files/mirror-map.yml"),
+    ({"registry_mirror_host_registries": [
+        {"prefix": "quay.io", "mirrors": [{"location": "mirror.test:5000", "pull_from": "mirror"}]}]},
+     "registries[0] (quay.io): mirrors[0]: unknown key(s) pull_from"),
+    # issue 12 D11: a loopback mirror name, from the pairs or from a mirror map found next to the
+    # inventory, is refused unless allowed
+    ({"registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "127.0.0.1:5402/mirror"}]},
+     "registry_mirror_host would write the mirror registry 127.0.0.1:5402 into every host's drop-in and credentials: "
+     "a loopback name, which on each host means that host itself. Set registry_mirror_host_mirror_names"),
+    ({"registry_mirror_host_pairs": [], "registry_mirror_host_mirror_map": "loopback-map.yml"},
+     "or set registry_mirror_host_allow_loopback_mirror: true"),
+    ({"registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "localhost:8443"}],
+      "registry_mirror_host_allow_loopback_mirror": True,
+      "registry_mirror_host_dropin": "/etc/containers/registries.conf.d/mirror.toml"}, "ending in .conf"),
 ]
+
+LOOPBACK_MAP = """format: airgap.mirror/v1
+images:
+- source: quay.io/org/app@sha256:{hex}
+  source_tag: null
+  digest: sha256:{hex}
+  media_type: application/vnd.oci.image.manifest.v1+json
+  platforms: []
+  size: 1
+  destination: localhost:8443/org/app:mirror-sha256-{hex}
+  attachments: []
+""".format(hex="1" * 64)
 
 
 def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
@@ -359,6 +413,9 @@ def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
         "registry_mirror_host_pairs": [{"source": "quay.io", "mirror": "mirror.test:5000"}],
         "registry_mirror_host_username": "u", "registry_mirror_host_password": secrets.token_hex(8)}])
     before = bed.fingerprint("bad1", FINGERPRINT_PATHS)
+    (bed.workdir / "loopback-map.yml").write_text(LOOPBACK_MAP)
+    (bed.workdir / "not-a-ca.txt").write_text("-----BEGIN PRIVATE KEY-----\n")
+    dirs = {"inventory_dir": bed.workdir, "playbook_dir": tmp_path / "ansible"}
     tasks = [{"name": f"case {i}",
               "block": [{"name": f"role {i}", "ansible.builtin.include_role": {
                   "name": "airgap.mirror.registry_mirror_host"}, "vars": bad}],
@@ -370,6 +427,6 @@ def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
         inventory=bed.inventory)
     assert res.rc == 0, res.output
     for i, (_bad, message) in enumerate(BAD_INPUT):
-        assert message in res.one(f"refused {i}", "bad1")["result"]["msg"], (i, res.output)
+        assert message.format(**dirs) in res.one(f"refused {i}", "bad1")["result"]["msg"], (i, res.output)
     assert not res.changed, [r["task"] for r in res.changed]
     assert bed.fingerprint("bad1", FINGERPRINT_PATHS) == before

@@ -100,3 +100,95 @@ def test_path_ancestors():
 def test_path_ancestors_rejects(bad, message):
     with pytest.raises(AnsibleFilterError, match=message):
         F.path_ancestors(bad)
+
+
+# -- controller-side inputs of the role (issue 12, D10, D11) ------------------------------------
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_controller_file_looks_in_the_inventory_then_the_playbook_directory(tmp_path):
+    inv, play = tmp_path / "inventory", tmp_path / "playbooks"
+    (inv / "files" / "ca").mkdir(parents=True)
+    (play / "files").mkdir(parents=True)
+    (inv / "files" / "ca" / "root.pem").write_text(PEM)
+    (play / "files" / "map.yml").write_text("images: []\n")
+    (play / "map.yml").write_text("images: []\n")
+    search = [str(inv), None, str(play)]
+    assert F.controller_file("files/ca/root.pem", search) == str(inv / "files" / "ca" / "root.pem")
+    # <dir>/<path> first, then <dir>/files/<path>, the inventory's directory before the playbook's
+    assert F.controller_file("map.yml", search) == str(play / "map.yml")
+    (play / "map.yml").unlink()
+    assert F.controller_file("map.yml", search) == str(play / "files" / "map.yml")
+    assert F.controller_file(str(play / "files" / "map.yml"), []) == str(play / "files" / "map.yml")
+
+
+def test_controller_file_names_every_path_tried(tmp_path):
+    inv, play = tmp_path / "inventory", tmp_path / "playbooks"
+    with pytest.raises(AnsibleFilterError) as err:
+        F.controller_file("files/quay-rootCA/rootCA.pem", [str(inv), str(play)], "the CA")
+    assert str(err.value) == (
+        "the CA: files/quay-rootCA/rootCA.pem is not a file on the controller (relative paths are looked up in the "
+        "inventory and playbook directories); tried: %s/files/quay-rootCA/rootCA.pem, "
+        "%s/files/quay-rootCA/rootCA.pem" % (inv, play))
+    with pytest.raises(AnsibleFilterError, match="tried: %s/map.yml, %s/files/map.yml$" % (inv, inv)):
+        F.controller_file("map.yml", [str(inv), str(inv)])
+    with pytest.raises(AnsibleFilterError, match="the map: /nowhere/map.yml is not a file on the controller$"):
+        F.controller_file("/nowhere/map.yml", [str(inv)], "the map")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(AnsibleFilterError, match="is not a file"):
+        F.controller_file(str(tmp_path / "adir"), [])
+    with pytest.raises(AnsibleFilterError, match="give an absolute path"):
+        F.controller_file("map.yml", [None])
+    with pytest.raises(AnsibleFilterError, match="expected a file name"):
+        F.controller_file("", [str(inv)])
+
+
+def test_ca_trust_contents_reads_controller_files_and_keeps_the_rest(tmp_path):
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "root.pem").write_text(PEM)
+    items = [{"name": "a", "src": "root.pem"},
+             {"name": "b", "content": PEM},
+             {"name": "c", "src": "/etc/pki/on-the-host.pem", "remote_src": True},
+             {"name": "d", "src": str(tmp_path / "files" / "root.pem"), "remote_src": False, "state": "present"}]
+    out = F.ca_trust_contents(items, [str(tmp_path)])
+    assert out == [{"name": "a", "content": PEM},
+                   {"name": "b", "content": PEM},
+                   {"name": "c", "src": "/etc/pki/on-the-host.pem", "remote_src": True},
+                   {"name": "d", "content": PEM, "state": "present"}]
+    assert items[0] == {"name": "a", "src": "root.pem"}, "the input is not modified"
+    assert F.ca_trust_contents(None) == [] and F.ca_trust_contents([]) == []
+
+
+def test_ca_trust_contents_refuses_what_is_not_a_certificate(tmp_path):
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (tmp_path / "cert.der").write_bytes(b"\x30\x82\x03\xff\xfe")
+    with pytest.raises(AnsibleFilterError, match=r"registry_mirror_host_ca_trust item k: %s is not a PEM certificate "
+                                                 r"\(no '-----BEGIN CERTIFICATE-----' line\)" % (tmp_path / "key.pem")):
+        F.ca_trust_contents([{"name": "k", "src": "key.pem"}], [str(tmp_path)])
+    with pytest.raises(AnsibleFilterError, match=r"item d: .*cert\.der is not a PEM certificate \(not text\)"):
+        F.ca_trust_contents([{"name": "d", "src": str(tmp_path / "cert.der")}])
+    with pytest.raises(AnsibleFilterError, match="item i: its content is not a PEM certificate"):
+        F.ca_trust_contents([{"name": "i", "content": "PEM"}])
+    with pytest.raises(AnsibleFilterError, match=r"item m: src: missing\.pem is not a file on the controller .*tried: "):
+        F.ca_trust_contents([{"name": "m", "src": "missing.pem"}], [str(tmp_path)])
+    with pytest.raises(AnsibleFilterError, match=r"registry_mirror_host_ca_trust\[0\]: expected a dict"):
+        F.ca_trust_contents(["x"])
+
+
+@pytest.mark.parametrize("registry, loopback", [
+    ("localhost:8443", True), ("localhost", True), ("LOCALHOST:5000", True), ("registry.localhost:5000", True),
+    ("127.0.0.1:5402", True), ("127.1.2.3", True), ("[::1]:5000", True), ("0.0.0.0:5000", True),
+    ("[::ffff:127.0.0.1]:5000", True), ("localhost:8443/mirror", True),
+    ("10.88.0.1:5000", False), ("mirror.test:5000", False), ("localhost-mirror.example.com", False),
+    ("[fd00::1]:5000", False), ("128.0.0.1", False), ("mylocalhost:5000", False),
+])
+def test_loopback_registries(registry, loopback):
+    assert F.loopback_registries([registry, "mirror.example.com:8443"]) == ([registry] if loopback else [])
+
+
+def test_loopback_registries_input():
+    assert F.loopback_registries(None) == [] and F.loopback_registries("127.0.0.1:1") == ["127.0.0.1:1"]
+    assert F.loopback_registries(["localhost:1", "localhost:1"]) == ["localhost:1"]
+    with pytest.raises(AnsibleFilterError, match="expected a list"):
+        F.loopback_registries({"a": 1})

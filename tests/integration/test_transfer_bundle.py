@@ -528,7 +528,7 @@ def test_extra_and_symlinked_parts_through_ansible(tmp_path, ansible_run):
 
 PAUSING_PACK = """
 import os, sys
-from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
 layout, bundle, name = sys.argv[1:4]
 paused = []
 
@@ -600,7 +600,7 @@ def test_a_second_run_on_a_bundle_being_packed_fails_at_once_naming_the_lock(tmp
 
 PAUSING_UNPACK = """
 import os, sys
-from ansible_collections.airgap.mirror.plugins.module_utils import _bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
 bundle, layout, name = sys.argv[1:4]
 parts = []
 

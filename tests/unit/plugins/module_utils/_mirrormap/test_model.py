@@ -38,8 +38,8 @@ def test_a_layout_destination_splits_at_the_first_colon_like_skopeo() -> None:
 def test_a_registry_destination_is_a_parsed_reference() -> None:
     dest = M.parse_destination("mirror:5000/org/app:1.0")
     assert isinstance(dest, M.RegistryDestination)
-    assert (dest.registry, dest.repository, dest.ref.tag, dest.name) == ("mirror:5000", "org/app", "1.0",
-                                                                          "mirror:5000/org/app")
+    got = (dest.registry, dest.repository, dest.ref.tag, dest.name)
+    assert got == ("mirror:5000", "org/app", "1.0", "mirror:5000/org/app")
 
 
 @pytest.mark.parametrize("text, message", [

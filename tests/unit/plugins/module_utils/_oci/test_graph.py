@@ -74,7 +74,7 @@ def test_a_child_of_another_size_or_digest_is_refused_naming_the_path() -> None:
 def test_nesting_deeper_than_the_limit_is_refused() -> None:
     store = Store()
     desc = image(store, b"a")
-    for _ in range(G.MAX_DEPTH + 1):
+    for _level in range(G.MAX_DEPTH + 1):
         desc = store.add({"schemaVersion": 2, "mediaType": M.OCI_INDEX, "manifests": [desc]})
     root = index(store, [desc])
     with pytest.raises(ManifestError, match="nested deeper than %d levels" % G.MAX_DEPTH):

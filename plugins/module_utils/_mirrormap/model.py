@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
+from .._common.errors import UserError
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 
@@ -26,7 +27,7 @@ FORMAT = "airgap.mirror/v1"
 LAYOUT_PREFIX = "oci:"
 
 
-class MirrorMapError(ValueError):
+class MirrorMapError(UserError, ValueError):
     """A mirror map that cannot be read or used; the message names the file and the entry."""
 
 

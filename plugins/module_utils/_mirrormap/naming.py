@@ -20,6 +20,10 @@ repository path under the mirror registry; an override ignores the namespace and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from collections.abc import Mapping as Mapping_
+from typing import Any
+
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 
@@ -31,7 +35,7 @@ MODES = ("keep", "scoped", "flatten")
 DIGEST_TAG_PREFIX = "mirror-sha256-"
 
 
-def digest_tag(digest):
+def digest_tag(digest: str) -> str:
     """The deterministic destination tag of a digest-only image."""
     algo, _sep, hexpart = digest.partition(":")
     if algo == "sha256":
@@ -43,12 +47,12 @@ def digest_tag(digest):
 class Mapping:
     """Maps source repositories to mirror repositories."""
 
-    def __init__(self, dest, mode="keep", overrides=None):
+    def __init__(self, dest: str, mode: str = "keep", overrides: Mapping_[str, Any] | None = None) -> None:
         self.registry, self.namespace = _ref.parse_registry_prefix(dest)
         if mode not in MODES:
             raise ValueError("mapping mode %r is not one of %s" % (mode, ", ".join(MODES)))
         self.mode = mode
-        self.overrides = {}
+        self.overrides: dict[str, str] = {}
         for src, target in (overrides or {}).items():
             try:
                 key = _ref.parse(src).name
@@ -62,11 +66,11 @@ class Mapping:
             self.overrides[key] = path
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         """HOST[:PORT][/NAMESPACE] of the mirror."""
         return "%s/%s" % (self.registry, self.namespace) if self.namespace else self.registry
 
-    def repository(self, src):
+    def repository(self, src: _ref.Reference) -> str:
         """The mirror repository path (without registry) for a source :class:`Reference`."""
         if src.name in self.overrides:
             return self.overrides[src.name]
@@ -78,7 +82,7 @@ class Mapping:
             path = src.repository.rsplit("/", 1)[-1]
         return "%s/%s" % (self.namespace, path) if self.namespace else path
 
-    def map(self, src, digest=None, tag_style="deterministic"):
+    def map(self, src: _ref.Reference, digest: str | None = None, tag_style: str = "deterministic") -> _ref.Reference:
         """The mirror :class:`Reference` for *src*.
 
         The source tag is kept. A digest-only source gets :func:`digest_tag` of its digest with
@@ -91,13 +95,13 @@ class Mapping:
             tag = digest_tag(digest)
         return _ref.Reference(self.registry, self.repository(src), tag, digest)
 
-    def source_prefix_pairs(self, sources):
+    def source_prefix_pairs(self, sources: Iterable[_ref.Reference]) -> list[tuple[str, str]]:
         """Consumer view: ``[(source prefix, mirror prefix)]`` covering *sources*.
 
         Whole registries are mapped with one pair when the mode keeps their paths (keep, scoped)
         and no override touches them; otherwise each repository gets its own pair. Sorted, unique.
         """
-        pairs = set()
+        pairs: set[tuple[str, str]] = set()
         overridden = set(self.overrides)
         for src in sources:
             if self.mode in ("keep", "scoped") and not any(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import os
 import random
 import sys
 import tempfile
@@ -28,25 +27,21 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from measure import proc_cpu  # noqa: E402  (bench/ is the script's directory)
 from support.registry import Registry  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCEPT = ", ".join(("application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
                     "application/vnd.docker.distribution.manifest.list.v2+json",
                     "application/vnd.docker.distribution.manifest.v2+json"))
 
 
-def proc_cpu(pid):
-    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 class Conn:
-    def __init__(self, host):
+    def __init__(self, host: str) -> None:
         name, port = host.rsplit(":", 1)
         self.conn = http.client.HTTPConnection(name, int(port), timeout=60)
 
-    def send(self, method, path, body=None, expect=None, ctype="application/octet-stream"):
+    def send(self, method: str, path: str, body: bytes | None = None, expect: int | None = None,
+             ctype: str = "application/octet-stream") -> http.client.HTTPResponse:
         # the Accept list a client sends: distribution 2.8 hides an OCI manifest from a client that
         # does not accept its media type
         self.conn.request(method, path, body=body, headers={"Content-Type": ctype, "Accept": ACCEPT})
@@ -57,7 +52,7 @@ class Conn:
         return resp
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=300, help="requests of each kind (default 300)")
     parser.add_argument("--blob-size", type=int, default=100_000, help="bytes per uploaded blob (default 100000)")
@@ -81,8 +76,8 @@ def main(argv=None):
         try:
             c = Conn(reg.host)
 
-            def upload(repo, data, digest):
-                location = c.send("POST", "/v2/%s/blobs/uploads/" % repo, b"", 202).getheader("location")
+            def upload(repo: str, data: bytes, digest: str) -> None:
+                location = c.send("POST", "/v2/%s/blobs/uploads/" % repo, b"", 202).getheader("location") or ""
                 target = urlsplit(location)
                 path = target.path + "?" + (target.query + "&" if target.query else "") + "digest=" + digest
                 c.send("PUT", path, data, 201)

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from support.images import OCILayout, add_large_layer, build_image, build_index  # noqa: E402
+from support.images import Image, OCILayout, add_large_layer, build_image, build_index  # noqa: E402
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
@@ -59,7 +59,7 @@ class BenchImage:
 
     repo: str
     tag: str
-    image: object  # support.images.Image
+    image: Image
 
     @property
     def digest(self) -> str:
@@ -68,6 +68,8 @@ class BenchImage:
 
 @dataclass
 class Workload:
+    """A workload's images in its generated OCI layout, and how to describe it."""
+
     name: str
     title: str
     spec: dict
@@ -97,7 +99,7 @@ class Workload:
             human(self.per_image_bytes), self.per_image_bytes)
 
 
-def _seed(*parts) -> int:
+def _seed(*parts: object) -> int:
     """A stable integer seed from readable parts (hash() is salted per process)."""
     text = "/".join(str(p) for p in parts)
     value = 0

@@ -1,0 +1,135 @@
+"""Registry -> registry measurements: the paired copy, the no-op re-run on the same destinations,
+the module's concurrency sweep, and the fixed cost of an ansible-playbook run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import workloads as W
+from context import Bench
+from measure import log, median, quote
+from pairs import paired
+from report import describe_module
+from results import TARGETS, slim
+from runners import Accounted
+
+
+def skopeo_r2r(bench: Bench, wl: W.Workload, tag: str, keep: bool = False) -> Accounted:
+    """A fresh registry and the per-image skopeo copy loop into it."""
+    bed = bench.bed
+    reg = bed.new_registry("%s-skopeo-%s" % (wl.name, tag))
+    lst = bed.work / ("%s.%s.list" % (wl.name, tag))
+    lst.write_text("".join("%s %s/%s:%s\n" % (ref, reg.host, item.repo, bench.dest_tag(wl, item))
+                           for ref, item in zip(bench.refs(wl), wl.images)), encoding="utf-8")
+    script = bed.script("%s-%s" % (wl.name, tag), """
+while read -r src dst; do
+  skopeo copy --all --quiet --preserve-digests --src-tls-verify=false --dest-tls-verify=false \\
+    "docker://${src}" "docker://${dst}"
+done < %s
+""" % quote(lst))
+    out = bench.runner.skopeo_loop(tag, wl.name, script, reg)
+    out["verify"] = bench.verify.registry("%s skopeo %s" % (wl.name, tag), reg, bench.expected_in_registry(wl))
+    out.update(reg=reg, script=script)
+    if not keep:
+        bed.drop(reg)
+    return out
+
+
+def ours_r2r(bench: Bench, wl: W.Workload, tag: str, keep: bool = False, **extra: Any) -> Accounted:
+    """A fresh registry and the module copying the workload into it (with a mirror map)."""
+    bed = bench.bed
+    reg = bed.new_registry("%s-ours-%s" % (wl.name, tag))
+    map_path = bed.work / "maps" / ("%s-%s.yml" % (wl.name, tag))
+    map_path.parent.mkdir(parents=True, exist_ok=True)
+    out = bench.runner.ours_run(tag, wl.name, bench.module_args(wl, reg.host, mirror_map=str(map_path), **extra), reg)
+    out["verify"] = bench.verify.registry("%s ours %s" % (wl.name, tag), reg, bench.expected_in_registry(wl))
+    out.update(reg=reg, map_path=map_path)
+    if not keep:
+        bed.drop(reg)
+    return out
+
+
+def registry_to_registry(bench: Bench, wl: W.Workload, n: int) -> None:
+    """(a)/(b) registry -> registry, then the no-op re-runs on the last pair's registries."""
+    kept: dict[str, Accounted] = {}
+
+    def skopeo_fn(i: int) -> Accounted:
+        kept["skopeo"] = skopeo_r2r(bench, wl, "r2r-%d" % i, keep=(i == n - 1))
+        return kept["skopeo"]
+
+    def ours_fn(i: int) -> Accounted:
+        kept["ours"] = ours_r2r(bench, wl, "r2r-%d" % i, keep=(i == n - 1))
+        return kept["ours"]
+
+    paired(bench, "%s r->r" % wl.name, wl, n, skopeo_fn, [("", ours_fn)], TARGETS.get("%s r->r" % wl.name),
+           "registry -> registry")
+    log("\n== (%s) no-op re-run (everything already there; same destinations)" % wl.name)
+    noop(bench, wl, n, kept["skopeo"], kept["ours"])
+
+
+def noop(bench: Bench, wl: W.Workload, n: int, sk_kept: Accounted, our_kept: Accounted) -> None:
+    """The same loops again into the destinations that already hold everything (the module with
+    the mirror map as lockfile, and without it); the destinations are dropped after."""
+    sk_reg, our_reg = sk_kept["reg"], our_kept["reg"]
+
+    def skopeo_noop(i: int) -> Accounted:
+        return bench.runner.skopeo_loop("noop-%d" % i, wl.name, sk_kept["script"], sk_reg)
+
+    def ours_noop(i: int, lock: bool = True) -> Accounted:
+        args = bench.module_args(wl, our_reg.host, mirror_map=str(our_kept["map_path"]))
+        if not lock:
+            args["use_mirror_map"] = False
+        out = bench.runner.ours_run("noop-%d%s" % (i, "" if lock else "-nolock"), wl.name, args, our_reg)
+        t = out["res"]["result"]
+        if t.get("changed") or t["totals"].get("copied"):
+            bench.results.problems.append("%s no-op re-run reported changes: %s" % (wl.name, t["totals"]))
+        return out
+
+    paired(bench, "%s r->r no-op" % wl.name, wl, n, skopeo_noop,
+           [("mirror map as lockfile", ours_noop), ("use_mirror_map: false", lambda i: ours_noop(i, False))],
+           TARGETS["b r->r no-op"] if wl.name == "b" else None, "no-op re-run")
+    bench.bed.drop(sk_reg)
+    bench.bed.drop(our_reg)
+
+
+def concurrency_sweep(bench: Bench, wl: W.Workload, values: list[int], rounds: int) -> None:
+    """The module alone with each ``concurrency`` value, registry -> registry into fresh
+    registries; ``rounds`` rounds over all values (interleaved, so load drifts hit every value)."""
+    runs: dict[int, list[dict[str, Any]]] = {conc: [] for conc in values}
+    for rnd in range(rounds):
+        for conc in values:
+            reg = bench.bed.new_registry("%s-sweep-c%d-%d" % (wl.name, conc, rnd))
+            run = bench.runner.ours_run("sweep-c%d-%d" % (conc, rnd), wl.name,
+                                        bench.module_args(wl, reg.host, concurrency=conc), reg)
+            res = run["res"]
+            ver = bench.verify.registry("%s sweep c=%d" % (wl.name, conc), reg, bench.expected_in_registry(wl))
+            t = res["result"]["totals"]
+            mt = res.get("module_time") or {}
+            runs[conc].append({"wall": res["wall"], "module_seconds": t.get("seconds"), "cpu_user": mt.get("user"),
+                               "cpu_sys": mt.get("sys"), "peak_rss_mib": mt.get("maxrss_mib"),
+                               "dest_registry_cpu": run["stats"]["dest"]["cpu_seconds"],
+                               "source_registry_cpu": run["stats"]["source"]["cpu_seconds"],
+                               "load": res["load_before"], "verify_ok": ver["ok"]})
+            log("  concurrency %2d: %s" % (conc, describe_module(res)))
+            bench.bed.drop(reg)
+    out: dict[int, dict[str, Any]] = {}
+    for conc, items in runs.items():
+        out[conc] = {key: median([i[key] for i in items]) for key in items[0] if key != "verify_ok"}
+        out[conc]["verify_ok"] = all(i["verify_ok"] for i in items)
+        out[conc]["runs"] = items
+    bench.results.sweep[wl.name] = out
+
+
+def ansible_overhead(bench: Bench) -> float | None:
+    """ansible-playbook running the module with nothing to do: the fixed cost of every run."""
+    bench.runner.module_run("warm-up", {"images": [], "dest": "127.0.0.1:1"})  # first run compiles bytecode
+    walls = []
+    for i in range(3):
+        res = bench.runner.module_run("overhead-%d" % i, {"images": [], "dest": "127.0.0.1:1"})
+        mt = res.get("module_time") or {}
+        walls.append(res["wall"])
+        log("  ansible-playbook with images: [] -> %.2fs wall (module process %.2fs, cpu %.2fu+%.2fs; "
+            "load %.1f)" % (res["wall"], mt.get("wall", 0), mt.get("user", 0), mt.get("sys", 0), res["load_before"]))
+        bench.results.records["ansible overhead %d" % i] = slim(res)
+    bench.results.fixed_cost = median(walls)
+    return bench.results.fixed_cost

@@ -1,0 +1,55 @@
+"""What a run produces: the final table's rows, every measurement by name, the sweep, the
+problems (wrong digests, failed runs) and the fixed cost the floors start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TARGETS: dict[str, float] = {
+    "a r->r": 0.5,
+    "a r->disk": 0.4,
+    "a disk->r": 0.8,
+    "b r->r": 0.25,
+    "b r->r no-op": 0.15,
+    "layout/unique": 1.02,
+    "peak RSS MiB": 120,
+}
+
+Row = dict[str, Any]
+
+
+class Results:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []                           # the final table
+        self.sweep: dict[str, dict[int, dict[str, Any]]] = {}  # workload -> {concurrency: record}
+        self.records: dict[str, Any] = {}                   # every measurement, by name
+        self.problems: list[str] = []                       # wrong digests, failed runs
+        self.fixed_cost: float | None = None                # ansible-playbook + module start, nothing to do
+
+    def row(self, workload: str, metric: str, ours: float | None, skopeo: float | None, target: float | None,
+            unique: int, note: str = "", ratio: float | None = None, ratios: list[float] | None = None,
+            loads: tuple[float, float] | None = None, extra: dict[str, Any] | None = None) -> Row:
+        """Adds a row of the final table; a time row's ratio is ours / skopeo unless given."""
+        if ratio is None and metric == "seconds" and ours is not None and skopeo:
+            ratio = ours / skopeo
+        if target is None:
+            verdict = "info"
+        else:
+            value = ratio if metric == "seconds" else ours
+            verdict = "PASS" if value is not None and value <= target else "FAIL"
+        row = {"workload": workload, "metric": metric, "ours": ours, "skopeo": skopeo, "ratio": ratio,
+               "ratios": ratios, "target": target, "result": verdict, "unique_bytes": unique, "note": note,
+               "load": loads}
+        row.update(extra or {})
+        self.rows.append(row)
+        return row
+
+
+def slim(res: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What the JSON keeps of one run."""
+    rec = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.items() if k != "result"}
+    if res.get("result"):
+        rec["totals"] = res["result"].get("totals")
+    rec.update(extra)
+    return rec

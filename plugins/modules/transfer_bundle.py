@@ -98,7 +98,8 @@ options:
   part_size:
     description:
       - The size of each part (the last one is smaller). Bytes, or a size with a unit; V(K), V(M), V(G),
-        V(T) and V(KiB), V(MiB), ... are powers of 1024 (as C(split -b)), V(KB), V(MB), V(GB) powers of 1000.
+        V(T) and V(KiB), V(MiB), ... are powers of 1024 (as C(split -b)), V(KB), V(MB), V(GB) powers of 1000;
+        V(4G) is 4 GiB (4294967296 bytes), V(4GB) is 4000000000 bytes.
       - The default V(4095M) fits FAT32 media, whose files are limited to 4 GiB minus one byte.
       - Only with O(action=pack).
     type: str
@@ -117,7 +118,8 @@ options:
         entries for the bundled images are stored in the bundle's manifest, and without O(images) exactly
         its images (and their attached signatures) are packed.
       - With O(action=unpack), a mirror map to update with the bundle's images, their destinations pointing at
-        O(layout) (C(oci:LAYOUT:REF)); entries of other sources are kept.
+        O(layout) (C(oci:LAYOUT:REF)); entries of other sources are kept. The O(layout) path must then contain
+        no C(:), which C(oci:LAYOUT:REF) cannot carry.
     type: path
   previous:
     description:
@@ -349,81 +351,22 @@ warnings:
   elements: str
 """
 
-import resource
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as _bundle
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
-
-PACK_ONLY = ("part_size", "images", "previous")
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import transfer_bundle as backend
 
 
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    action = params["action"]
-    for option in PACK_ONLY:
-        if action != "pack" and params[option] is not None and not (option == "part_size"
-                                                                    and params[option] == _bundle.DEFAULT_PART_SIZE):
-            module.fail_json(msg="%s is only used with action=pack" % option)
-    _bundle.check_name(params["name"])
-    if action == "pack":
-        plan = _bundle.plan_pack(params["layout"], name=params["name"], part_size=params["part_size"],
-                                 images=params["images"], mirror_map=params["mirror_map"], previous=params["previous"])
-        for warning in plan.warnings:
-            module.warn(warning)
-        return _bundle.pack(plan, params["bundle"], check_mode=module.check_mode, check_space=params["space_check"])
-    if action == "verify":
-        report = _bundle.verify(params["bundle"], name=params["name"])
-        report["changed"] = False
-    else:
-        report = _bundle.unpack(params["bundle"], params["layout"], name=params["name"], check_mode=module.check_mode,
-                                check_space=params["space_check"], mirror_map=params["mirror_map"])
-    for extra in report["extra"]:
-        module.warn(extra["message"])
-    return report
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            action=dict(type="str", required=True, choices=["pack", "verify", "unpack"]),
-            bundle=dict(type="path", required=True),
-            name=dict(type="str", default=_bundle.DEFAULT_NAME),
-            layout=dict(type="path"),
-            part_size=dict(type="str", default=_bundle.DEFAULT_PART_SIZE),
-            images=dict(type="list", elements="str"),
-            mirror_map=dict(type="path"),
-            previous=dict(type="path"),
-            space_check=dict(type="bool", default=True),
-        ),
-        required_if=[["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
-        supports_check_mode=True,
-    )
+def main() -> None:
+    module = AnsibleModule(**backend.module_spec())
     try:
-        report = run(module)
-    except _bundle.BundleError as exc:
-        extra = {"problems": exc.problems} if exc.problems else {}
-        if exc.part:
-            extra["part"] = exc.part
-        if exc.member:
-            extra["member"] = exc.member
-        if exc.image:
-            extra["image"] = str(exc.image)
-        module.fail_json(msg=str(exc), **extra)
-    except (OCIError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # report, with the traceback, instead of a bare module failure
-        module.fail_json(msg="unexpected error: %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
-    report["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    diff = report.pop("diff", None)
-    if module._diff and diff is not None:
-        report["diff"] = diff
-    if module.params["action"] == "verify" and not report["valid"]:
-        module.fail_json(msg="the bundle %s in %s is not intact:\n%s" % (
-            report["name"], report["bundle"], "\n".join(p["message"] for p in report["problems"])), **report)
-    module.exit_json(**report)
+        request = backend.build_request(module.params, module.check_mode)
+        report = backend.run(request, module.warn)
+    except Exception as exc:  # the one place a library error becomes a task failure
+        module.fail_json(**backend.failure(exc))
+    failed, result = backend.result(request, report, module._diff)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

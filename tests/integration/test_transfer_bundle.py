@@ -22,7 +22,13 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.errors import BundleError
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.names import FORMAT, TAR_WRITER
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack as pack_bundle
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.verify import verify
+from ansible_collections.airgap.mirror.plugins.module_utils._common.sizes import human_size
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror, write_mirror_map
@@ -320,26 +326,26 @@ def test_pack_refuses_media_that_is_too_small(big_layout, tmpfs, tmp_path, ansib
 def test_pack_running_out_of_space_midway_names_the_part_and_leaves_no_manifest(mid_layout, tmpfs, tmp_path):
     layout, _images = mid_layout
     media = tmpfs("media", "8m")
-    plan = B.plan_pack(str(layout.path), part_size="1M")
+    plan = plan_pack(str(layout.path), part_size="1M")
 
     def fill_after_preflight(event, info):
         if event == "preflight":
             fill(media, 2 * MiB + 300 * KiB)
 
-    with pytest.raises(B.BundleError) as caught:
-        B.pack(plan, str(media), progress=fill_after_preflight)
+    with pytest.raises(BundleError) as caught:
+        pack_bundle(plan, str(media), progress=fill_after_preflight)
     msg = str(caught.value)
     assert "no space left on device while writing part images.tar.000" in msg, msg
     assert "the bundle is incomplete and has no manifest" in msg
     assert caught.value.part and caught.value.part.startswith("images.tar.000")
     assert not (media / "images.bundle.json").exists()
     assert not [e for e in os.listdir(media) if e.endswith(".tmp")], "the temporary part must be removed"
-    with pytest.raises(B.BundleError, match="the bundle is incomplete"):
-        B.verify(str(media))
+    with pytest.raises(BundleError, match="the bundle is incomplete"):
+        verify(str(media))
     # with the space back, the same pack completes and verifies
     os.unlink(media / "filler.bin")
-    report = B.pack(plan, str(media))
-    assert report["changed"] and B.verify(str(media))["valid"]
+    report = pack_bundle(plan, str(media))
+    assert report["changed"] and verify(str(media))["valid"]
 
 
 def test_pack_without_preflight_fails_midway_through_ansible(big_layout, tmpfs, tmp_path, ansible_run):
@@ -356,7 +362,7 @@ def test_pack_without_preflight_fails_midway_through_ansible(big_layout, tmpfs, 
 
 def test_unpack_refuses_a_layout_disk_that_is_too_small(big_layout, tmpfs, tmp_path, ansible_run):
     layout, _images = big_layout
-    B.pack(B.plan_pack(str(layout.path), part_size="2M"), str(tmp_path / "media"))
+    pack_bundle(plan_pack(str(layout.path), part_size="2M"), str(tmp_path / "media"))
     target = tmpfs("airgap", "8m")
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(tmp_path / "media"),
                                                   "layout": str(target / "layout")})
@@ -370,8 +376,8 @@ def test_unpack_refuses_a_layout_disk_that_is_too_small(big_layout, tmpfs, tmp_p
 
     # blobs already there do not count: with big-a in the layout, only big-b's bytes are needed
     # (still more than the 3 MiB left, so still refused, in check mode too)
-    B.pack(B.plan_pack(str(layout.path), images=["big-a"], part_size="2M"), str(tmp_path / "media-a"))
-    B.unpack(str(tmp_path / "media-a"), str(target / "layout"))
+    pack_bundle(plan_pack(str(layout.path), images=["big-a"], part_size="2M"), str(tmp_path / "media-a"))
+    unpack(str(tmp_path / "media-a"), str(target / "layout"))
     before = layout_refs(target / "layout")
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(tmp_path / "media"),
                                                   "layout": str(target / "layout")}, check=True)
@@ -384,15 +390,15 @@ def test_unpack_refuses_a_layout_disk_that_is_too_small(big_layout, tmpfs, tmp_p
 
 def test_unpack_running_out_of_space_midway_then_resumes(mid_layout, tmpfs, tmp_path, skopeo, registry_factory):
     layout, images = mid_layout
-    B.pack(B.plan_pack(str(layout.path), part_size="1M"), str(tmp_path / "media"))
+    pack_bundle(plan_pack(str(layout.path), part_size="1M"), str(tmp_path / "media"))
     target = tmpfs("airgap", "8m")
 
     def fill_after_preflight(event, info):
         if event == "preflight":
             fill(target, 4 * MiB)
 
-    with pytest.raises(B.BundleError) as caught:
-        B.unpack(str(tmp_path / "media"), str(target / "layout"), progress=fill_after_preflight)
+    with pytest.raises(BundleError) as caught:
+        unpack(str(tmp_path / "media"), str(target / "layout"), progress=fill_after_preflight)
     msg = str(caught.value)
     assert "no space left on device while writing blob sha256:" in msg, msg
     assert caught.value.part.startswith("images.tar.000") and msg.startswith(caught.value.part)
@@ -400,7 +406,7 @@ def test_unpack_running_out_of_space_midway_then_resumes(mid_layout, tmpfs, tmp_
     assert layout_refs(target / "layout") == {}, "no image may become visible"
 
     os.unlink(target / "filler.bin")
-    report = B.unpack(str(tmp_path / "media"), str(target / "layout"))
+    report = unpack(str(tmp_path / "media"), str(target / "layout"))
     assert report["changed"]
     assert layout_refs(target / "layout") == {ref: img.digest for ref, img in images.items()}
     assert not (target / "layout" / ".airgap-state").exists()
@@ -415,7 +421,7 @@ def test_unpack_running_out_of_space_midway_then_resumes(mid_layout, tmpfs, tmp_
 
 def test_verify_and_unpack_report_damaged_parts_through_ansible(connected, tmp_path, ansible_run):
     media = tmp_path / "media"
-    report = B.pack(B.plan_pack(str(connected["layout"]), part_size="256K"), str(media))
+    report = pack_bundle(plan_pack(str(connected["layout"]), part_size="256K"), str(media))
     names = [p["name"] for p in report["parts"]]
     (media / names[1]).unlink()
     with open(media / names[2], "r+b") as handle:
@@ -466,8 +472,8 @@ def test_hostile_tar_through_ansible(tmp_path, ansible_run):
             tar.addfile(info, io.BytesIO(source.blob_path(digest).read_bytes()))
     stream = buf.getvalue()
     (media / "images.tar.0001").write_bytes(stream)
-    doc = {"format": B.FORMAT, "name": "images",
-           "tar": {"writer": B.TAR_WRITER, "split": "bytes", "part_size": len(stream), "size": len(stream)},
+    doc = {"format": FORMAT, "name": "images",
+           "tar": {"writer": TAR_WRITER, "split": "bytes", "part_size": len(stream), "size": len(stream)},
            "parts": [{"name": "images.tar.0001", "size": len(stream), "sha256": hashlib.sha256(stream).hexdigest()}],
            "images": [{"ref_name": "example.com/app:1", "digest": image.digest, "media_type": image.media_type,
                        "size": image.size, "blobs": sorted(blobs)}],
@@ -494,7 +500,7 @@ def test_extra_and_symlinked_parts_through_ansible(tmp_path, ansible_run):
     layout = I.OCILayout(tmp_path / "layout")
     big = I.build_large_image(layout, "example.com/big:1", size=300 * KiB, seed=5)
     media = tmp_path / "media"
-    names = [p["name"] for p in B.pack(B.plan_pack(str(layout.path), part_size="64K"), str(media))["parts"]]
+    names = [p["name"] for p in pack_bundle(plan_pack(str(layout.path), part_size="64K"), str(media))["parts"]]
     (media / "images.tar.9999").write_bytes(b"left over from an earlier bundle of this name")
     warning = ("images.tar.9999: extra part: not listed in images.bundle.json (left over from another bundle of the "
                "same name?); not read, the bundle does not need it: delete it (a 'cat images.tar.*' by hand would "
@@ -528,7 +534,8 @@ def test_extra_and_symlinked_parts_through_ansible(tmp_path, ansible_run):
 
 PAUSING_PACK = """
 import os, sys
-from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack as pack_bundle
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
 layout, bundle, name = sys.argv[1:4]
 paused = []
 
@@ -538,7 +545,7 @@ def progress(event, info):  # stop in the middle of a part: its temporary file i
         print("paused", flush=True)
         sys.stdin.readline()
 
-print(B.pack(B.plan_pack(layout, name=name, part_size="64K"), bundle, progress=progress)["status"], flush=True)
+print(pack_bundle(plan_pack(layout, name=name, part_size="64K"), bundle, progress=progress)["status"], flush=True)
 """
 
 
@@ -581,7 +588,7 @@ def test_a_second_run_on_a_bundle_being_packed_fails_at_once_naming_the_lock(tmp
     finally:
         out, err = first.communicate("go\n", timeout=60)
     assert first.returncode == 0 and out == "written\n", err
-    assert B.verify(str(media))["valid"] and B.verify(str(media), name="other")["valid"]
+    assert verify(str(media))["valid"] and verify(str(media), name="other")["valid"]
     assert not lock.exists()
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "unpack", "bundle": str(media),
                                                   "layout": str(tmp_path / "out")})
@@ -595,12 +602,12 @@ def test_a_second_run_on_a_bundle_being_packed_fails_at_once_naming_the_lock(tmp
     res, rec = run_bundle(ansible_run, tmp_path, {"action": "pack", "layout": str(layout.path),
                                                   "bundle": str(media), "name": "third", "part_size": "64K"})
     assert res.rc == 0 and rec["result"]["status"] == "written", res.output
-    assert B.verify(str(media), name="third")["valid"] and not (media / ".third.lock").exists()
+    assert verify(str(media), name="third")["valid"] and not (media / ".third.lock").exists()
 
 
 PAUSING_UNPACK = """
 import os, sys
-from ansible_collections.airgap.mirror.plugins.module_utils._bundle import bundle as B
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
 bundle, layout, name = sys.argv[1:4]
 parts = []
 
@@ -611,7 +618,7 @@ def progress(event, info):  # stop while a blob that spans parts is half written
             print("paused", flush=True)
             sys.stdin.readline()
 
-print(B.unpack(bundle, layout, name=name, progress=progress)["status"], flush=True)
+print(unpack(bundle, layout, name=name, progress=progress)["status"], flush=True)
 """
 
 
@@ -623,7 +630,7 @@ def test_two_unpacks_into_one_layout_at_once_both_complete(tmp_path, ansible_run
     big = I.build_large_image(layout, "example.com/big:1", size=MiB, seed=9)
     small = I.build_image(layout, "example.com/small:1", layers=[{"a": "1"}])
     for name, ref in (("big", "example.com/big:1"), ("small", "example.com/small:1")):
-        B.pack(B.plan_pack(str(layout.path), name=name, images=[ref], part_size="64K"), str(tmp_path / name))
+        pack_bundle(plan_pack(str(layout.path), name=name, images=[ref], part_size="64K"), str(tmp_path / name))
     target = tmp_path / "target"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     first = subprocess.Popen([sys.executable, "-c", PAUSING_UNPACK, str(tmp_path / "big"), str(target), "big"],
@@ -649,10 +656,10 @@ def test_read_only_media_are_verified_and_unpacked_without_a_lock_file(tmpfs, tm
     layout = I.OCILayout(tmp_path / "layout")
     image = I.build_image(layout, "example.com/app:1", layers=[{"a": "1"}])
     media = tmpfs("media")
-    B.pack(B.plan_pack(str(layout.path)), str(media))
+    pack_bundle(plan_pack(str(layout.path)), str(media))
     subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
-    assert B.verify(str(media))["valid"]
-    assert B.unpack(str(media), str(tmp_path / "out"))["status"] == "unpacked"
+    assert verify(str(media))["valid"]
+    assert unpack(str(media), str(tmp_path / "out"))["status"] == "unpacked"
     assert layout_refs(tmp_path / "out") == {"example.com/app:1": image.digest}
     assert sorted(os.listdir(media)) == ["images.bundle.json", "images.sha256", "images.tar.0001"]
 
@@ -682,7 +689,7 @@ def test_throughput_of_a_few_hundred_megabytes(tmp_path, ansible_run, skopeo, re
         # streaming: the module never holds a blob (or a part) in memory
         assert r["peak_rss_bytes"] < 120 * MiB, (name, r["peak_rss_bytes"])
         print("\n%-6s %s in %.2f s: %.0f MiB/s, peak RSS %.0f MiB" % (
-            name, B.human_size(r["bytes"]), r["seconds"], r["bytes_per_second"] / MiB, r["peak_rss_bytes"] / MiB))
+            name, human_size(r["bytes"]), r["seconds"], r["bytes_per_second"] / MiB, r["peak_rss_bytes"] / MiB))
     dest = registry_factory()
     skopeo.copy("oci:%s:big" % (tmp_path / "airgap"), "docker://%s/big/image:1" % dest.host, dest_registry=dest)
     assert skopeo.digest_of("docker://%s/big/image:1" % dest.host, registry=dest) == big.digest

@@ -1,0 +1,130 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""The edge of ``transfer_bundle``: its argument spec, the request built from its parameters, the
+run, and the conversion of errors and reports into the module's result.
+
+The module's ``main()`` only wires these to ``AnsibleModule``; the library (``_bundle``) raises,
+this module turns what it raises into ``fail_json`` arguments in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .._bundle.errors import BundleError
+from .._bundle.names import DEFAULT_NAME, DEFAULT_PART_SIZE, check_name
+from .._bundle.pack import pack
+from .._bundle.plan import plan_pack
+from .._bundle.unpack import unpack
+from .._bundle.verify import verify
+from .._common.errors import UserError
+from .._oci.errors import OCIError
+
+PACK_ONLY = ("part_size", "images", "previous")
+
+
+def module_spec() -> dict[str, Any]:
+    """The ``AnsibleModule`` keyword arguments of ``transfer_bundle``."""
+    return {
+        "argument_spec": {
+            "action": {"type": "str", "required": True, "choices": ["pack", "verify", "unpack"]},
+            "bundle": {"type": "path", "required": True},
+            "name": {"type": "str", "default": DEFAULT_NAME},
+            "layout": {"type": "path"},
+            "part_size": {"type": "str", "default": DEFAULT_PART_SIZE},
+            "images": {"type": "list", "elements": "str"},
+            "mirror_map": {"type": "path"},
+            "previous": {"type": "path"},
+            "space_check": {"type": "bool", "default": True},
+        },
+        "required_if": [["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
+        "supports_check_mode": True,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleRequest:
+    """What one ``transfer_bundle`` task asks for."""
+
+    action: str
+    bundle: str
+    name: str
+    layout: str | None
+    part_size: str
+    images: list[str] | None
+    mirror_map: str | None
+    previous: str | None
+    space_check: bool
+    check_mode: bool
+
+
+def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
+    """The request of the module's parameters; raises ``UserError`` for options the action does not use."""
+    action = params["action"]
+    for option in PACK_ONLY:
+        if action != "pack" and params[option] is not None and \
+                not (option == "part_size" and params[option] == DEFAULT_PART_SIZE):
+            raise UserError("%s is only used with action=pack" % option)
+    return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
+                         params["images"], params["mirror_map"], params["previous"], params["space_check"],
+                         check_mode)
+
+
+def run(request: BundleRequest, warn: Callable[[str], None]) -> dict[str, Any]:
+    """Pack, verify or unpack; warnings go to *warn*. Returns the library's report."""
+    if request.action == "pack":
+        assert request.layout is not None  # required_if
+        plan = plan_pack(request.layout, name=request.name, part_size=request.part_size, images=request.images,
+                         mirror_map=request.mirror_map, previous=request.previous)
+        for warning in plan.warnings:
+            warn(warning)
+        return pack(plan, request.bundle, check_mode=request.check_mode, check_space=request.space_check)
+    if request.action == "verify":
+        report = verify(request.bundle, name=request.name)
+        report["changed"] = False
+    else:
+        assert request.layout is not None  # required_if
+        report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
+                        check_space=request.space_check, mirror_map=request.mirror_map)
+    for extra in report["extra"]:
+        warn(extra["message"])
+    return report
+
+
+def failure(exc: Exception) -> dict[str, Any]:
+    """The ``fail_json`` arguments for an exception raised by :func:`build_request` or :func:`run`."""
+    if isinstance(exc, BundleError):
+        out: dict[str, Any] = {"msg": str(exc)}
+        if exc.problems:
+            out["problems"] = exc.problems
+        if exc.part:
+            out["part"] = exc.part
+        if exc.member:
+            out["member"] = exc.member
+        if exc.image:
+            out["image"] = str(exc.image)
+        return out
+    if isinstance(exc, (OCIError, UserError, ValueError)):
+        return {"msg": str(exc)}
+    # report, with the traceback, instead of a bare module failure
+    return {"msg": "unexpected error: %s: %s" % (type(exc).__name__, exc), "exception": traceback.format_exc()}
+
+
+def result(request: BundleRequest, report: dict[str, Any], diff_mode: bool) -> tuple[bool, dict[str, Any]]:
+    """``(failed, module result)``: the report with the peak memory use and, in diff mode, the diff;
+    a bundle that ``verify`` finds damaged fails the task with the report."""
+    report["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    diff = report.pop("diff", None)
+    if diff_mode and diff is not None:
+        report["diff"] = diff
+    if request.action == "verify" and not report["valid"]:
+        return True, dict(report, msg="the bundle %s in %s is not intact:\n%s" % (
+            report["name"], report["bundle"], "\n".join(p["message"] for p in report["problems"])))
+    return False, report

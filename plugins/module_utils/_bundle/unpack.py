@@ -1,0 +1,179 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Unpacking a bundle into an OCI image layout on the air-gapped side (and recording its images
+in the mirror map)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .._common.sizes import human_size
+from .._engine.layout import Layout, free_bytes
+from .._mirrormap.model import check_layout_path
+from .._oci import manifest as _manifest
+from .._oci.errors import LayoutError
+from . import maps as _maps
+from .errors import BundleError, Progress
+from .graphs import LayoutGraph, image_graph, missing_message
+from .intake import stream_into
+from .lock import bundle_lock
+from .manifest import read_manifest
+from .names import DEFAULT_NAME, check_name, manifest_file_name
+from .parts import check_parts, extra_files
+from .report import timing
+
+
+def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
+           check_space: bool = True, progress: Progress | None = None,
+           mirror_map: str | None = None) -> dict[str, Any]:
+    """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing).
+
+    Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
+    space, then one pass over the stream (members checked, blobs verified as they are written,
+    part hashes checked as they are crossed), then every image checked complete, then
+    ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
+    readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
+    concurrent writers (see :class:`Layout`). Returns a report dict."""
+    bundle_dir = os.path.abspath(bundle_dir)
+    layout_path = os.path.abspath(layout_path)
+    check_name(name)
+    if mirror_map:
+        try:
+            check_layout_path(layout_path)
+        except ValueError as exc:
+            raise BundleError("the mirror map %s cannot record the unpacked images: %s" % (mirror_map, exc)) from None
+    with bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
+        return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map)
+
+
+def _open_layout(path: str) -> Any:
+    """The layout at *path*; a missing one is created by its first write (``Layout(create=True)``),
+    so a refused or check-mode unpack leaves no directory behind."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise BundleError("%s exists and is not a directory" % path)
+    try:
+        return Layout(path, create=True)
+    except LayoutError as exc:
+        raise BundleError("%s; unpack into a layout or into a new or empty directory" % exc.message) from None
+
+
+def _graphs_from_layout(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
+    graphs = []
+    for image in doc["images"]:
+        desc = _manifest.Descriptor(image["media_type"], image["digest"], image["size"])
+        graphs.append(image_graph(layout, image["ref_name"], desc))
+    return graphs
+
+
+def _check_assumed(layout: Any, layout_path: str, doc: dict[str, Any]) -> None:
+    """An incremental bundle needs what it left out to be in the layout already."""
+    absent = [b for b in doc["assumed_present"] if not layout.has_blob(b["digest"], b["size"])]
+    if absent:
+        gone = set(b["digest"] for b in absent)
+        images = [i for i in doc["images"] if gone.intersection(i["blobs"])]
+        previous = (doc.get("previous") or {}).get("path") or "the previous transfer"
+        raise BundleError("%d image(s) of this incremental bundle need %d blob(s) (%s) that are not in the layout %s "
+                          "and not in the bundle: %s. Unpack the bundle of %s into this layout first"
+                          % (len(images), len(absent), human_size(sum(b["size"] for b in absent)), layout_path,
+                             ", ".join(i["ref_name"] for i in images), previous))
+
+
+def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None, str]]:
+    """[(image, digest the layout records for its name or None, added|updated|present)]."""
+    current: dict[str, Any] = {}
+    for ref_name, desc in layout.entries():
+        current.setdefault(ref_name, desc)
+    out = []
+    for image in doc["images"]:
+        old = current.get(image["ref_name"])
+        if old is None:
+            status = "added"
+        elif old.digest != image["digest"]:
+            status = "updated"
+        else:
+            status = "present"
+        out.append((image, old.digest if old is not None else None, status))
+    return out
+
+
+def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
+            progress: Progress | None, mirror_map: str | None) -> dict[str, Any]:
+    started = time.monotonic()
+    doc = read_manifest(bundle_dir, name)
+    layout = _open_layout(layout_path)
+    _check_assumed(layout, layout_path, doc)
+    to_write = [b for b in doc["blobs"] if not layout.has_blob(b["digest"], b["size"])]
+    image_status = _image_status(layout, doc)
+    changing = [s for s in image_status if s[2] != "present"]
+    report: dict[str, Any] = {
+        "bundle": bundle_dir,
+        "manifest": os.path.join(bundle_dir, manifest_file_name(name)),
+        "name": name,
+        "layout": layout_path,
+        "extra": extra_files(bundle_dir, doc),
+        "blobs": len(doc["blobs"]),
+        "blob_bytes": sum(b["size"] for b in doc["blobs"]),
+        "blobs_to_write": len(to_write),
+        "bytes_to_write": sum(b["size"] for b in to_write),
+        "assumed_present": len(doc["assumed_present"]),
+        "bytes": doc["tar"]["size"],
+        "diff": {
+            "before": "".join("%s %s\n" % (i["ref_name"], old or "(absent)") for i, old, _s in image_status),
+            "after": "".join("%s %s\n" % (i["ref_name"], i["digest"]) for i, _old, _s in image_status),
+        },
+    }
+
+    def image_results(prefix: str = "") -> list[dict[str, Any]]:
+        return [{"ref_name": i["ref_name"], "digest": i["digest"], "media_type": i["media_type"],
+                 "previous_digest": old, "status": (prefix + s) if s != "present" else s,
+                 "total_size": i.get("total_size")} for i, old, s in image_status]
+
+    if not to_write and not changing and layout.exists:
+        incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+        if incomplete:
+            raise BundleError(missing_message(incomplete, layout_path, "recorded by the bundle are incomplete"))
+        map_changed = _maps.write_unpacked(mirror_map, doc, layout_path, check_mode)
+        report.update(changed=map_changed, status="present", images=image_results(), blobs_written=0,
+                      bytes_written=0, mirror_map=mirror_map)
+        report.update(timing(started, 0))
+        return report
+
+    # only images to name (their blobs are all in the layout already): no part needs reading
+    problems = check_parts(bundle_dir, doc, full=False) if to_write else []
+    if problems:
+        raise BundleError("the bundle in %s cannot be unpacked:\n%s" % (bundle_dir, "\n".join(
+            p["message"] for p in problems)), part=problems[0]["part"], problems=problems)
+    partial = sum(layout.partial_size(b["digest"]) for b in to_write)
+    needed = sum(b["size"] for b in to_write) - partial + len(doc["images"]) * 1024 + 65536
+    free = free_bytes(layout_path)
+    report["space"] = {"needed": needed, "free": free, "path": layout_path}
+    if check_space and free < needed:
+        raise BundleError("not enough free space in %s for the bundle's blobs: %d blob(s) not already in the layout "
+                          "need %d bytes (%s), %d bytes (%s) are free"
+                          % (layout_path, len(to_write), needed, human_size(needed), free, human_size(free)))
+    if check_mode:
+        report.update(changed=True, status="would_unpack", images=image_results("would_be_"), blobs_written=0,
+                      bytes_written=0, mirror_map=mirror_map)
+        report.update(timing(started, 0))
+        return report
+    if progress:
+        progress("preflight", {"needed": needed, "free": free, "path": layout_path})
+
+    written, written_bytes = stream_into(layout, bundle_dir, doc, progress) if to_write else (0, 0)
+    incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+    if incomplete:
+        raise BundleError(missing_message(incomplete, layout_path, "are incomplete after unpacking (index.json "
+                                          "left unchanged)"))
+    layout.set_refs([(i["ref_name"], _manifest.Descriptor(i["media_type"], i["digest"], i["size"]))
+                     for i in doc["images"]])
+    layout.cleanup_state()
+    _maps.write_unpacked(mirror_map, doc, layout_path, False)
+    report.update(changed=True, status="unpacked", images=image_results(), blobs_written=written,
+                  bytes_written=written_bytes, mirror_map=mirror_map)
+    report.update(timing(started, doc["tar"]["size"]))
+    return report

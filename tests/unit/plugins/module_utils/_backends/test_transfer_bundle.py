@@ -1,0 +1,67 @@
+"""The edge of transfer_bundle: request, run, error and result conversion, on real bundles."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import transfer_bundle as backend
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.errors import BundleError
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
+
+from support import images as I
+
+
+def params(**overrides):
+    spec = backend.module_spec()["argument_spec"]
+    out = {name: option.get("default") for name, option in spec.items()}
+    out.update(overrides)
+    return out
+
+
+def test_pack_only_options_are_refused_for_other_actions():
+    with pytest.raises(UserError, match="^images is only used with action=pack$"):
+        backend.build_request(params(action="verify", bundle="/b", images=["x"]), False)
+    # the default part_size is not "given"
+    request = backend.build_request(params(action="verify", bundle="/b"), True)
+    assert request.action == "verify" and request.check_mode and request.part_size == "4095M"
+    with pytest.raises(ValueError, match="bundle name"):
+        backend.build_request(params(action="verify", bundle="/b", name="../x"), False)
+
+
+def test_run_and_result_on_a_real_bundle(tmp_path):
+    layout = I.OCILayout(tmp_path / "l")
+    I.build_image(layout, "example.com/app:1", layers=[{"a": "1"}])
+    warnings = []
+    pack = backend.build_request(params(action="pack", bundle=str(tmp_path / "b"), layout=layout.path,
+                                        part_size="64K"), False)
+    failed, result = backend.result(pack, backend.run(pack, warnings.append), diff_mode=False)
+    assert not failed and result["changed"] and result["status"] == "written" and "diff" not in result
+    assert result["peak_rss_bytes"] > 0
+    verify = backend.build_request(params(action="verify", bundle=str(tmp_path / "b")), False)
+    failed, result = backend.result(verify, backend.run(verify, warnings.append), diff_mode=True)
+    assert not failed and result["valid"] and result["changed"] is False
+    (tmp_path / "b" / "images.tar.0001").write_bytes(b"damaged")
+    (tmp_path / "b" / "images.tar.0099").write_bytes(b"extra")
+    failed, result = backend.result(verify, backend.run(verify, warnings.append), diff_mode=False)
+    assert failed and result["msg"].startswith("the bundle images in %s is not intact:\nimages.tar.0001: truncated"
+                                               % (tmp_path / "b"))
+    assert warnings == [result["extra"][0]["message"]]
+    unpack = backend.build_request(params(action="unpack", bundle=str(tmp_path / "b"), layout=str(tmp_path / "o")),
+                                   False)
+    with pytest.raises(BundleError) as caught:
+        backend.run(unpack, warnings.append)
+    failure = backend.failure(caught.value)
+    assert failure["part"] == "images.tar.0001" and failure["problems"][0]["problem"] == "truncated"
+    assert failure["msg"].startswith("the bundle in %s cannot be unpacked" % (tmp_path / "b"))
+
+
+def test_failure_keeps_the_traceback_only_for_bugs():
+    assert backend.failure(UserError("images is only used with action=pack")) == {
+        "msg": "images is only used with action=pack"}
+    assert backend.failure(BundleError("bad", image="example.com/app:1", member="x")) == {
+        "msg": "example.com/app:1: bad", "member": "x", "image": "example.com/app:1"}
+    try:
+        raise KeyError("oops")
+    except KeyError as exc:
+        bug = backend.failure(exc)
+    assert bug["msg"] == "unexpected error: KeyError: 'oops'" and "Traceback" in bug["exception"]

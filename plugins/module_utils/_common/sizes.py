@@ -58,4 +58,4 @@ def human_size(size: int) -> str:
     for unit, factor in _HUMAN:
         if size >= factor:
             return "%.1f %s" % (size / float(factor), unit)
-    return "%d bytes" % size
+    return "1 byte" if size == 1 else "%d bytes" % size

@@ -48,7 +48,7 @@ def test_the_minimum_is_enforced_and_printed() -> None:
 
 
 @pytest.mark.parametrize("size, text", [
-    (0, "0 bytes"), (1023, "1023 bytes"), (1024, "1.0 KiB"), (3 << 29, "1.5 GiB"), (5 << 40, "5.0 TiB"),
+    (0, "0 bytes"), (1, "1 byte"), (1023, "1023 bytes"), (1024, "1.0 KiB"), (3 << 29, "1.5 GiB"), (5 << 40, "5.0 TiB"),
     (2 << 50, "2.0 PiB"),
 ])
 def test_human_size(size, text) -> None:

@@ -20,9 +20,11 @@ is what a diff may show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .._common.errors import UserError
+from .._common.managed_file import ManagedFile, diff
 from .._oci import authfile as _format
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
@@ -213,3 +215,33 @@ def plan(path: str, raw: bytes | None, current_mode: int | None, registry: str, 
         change.after = {}
     change.registries = list((new_doc.get("auths") or {}).keys())
     return change
+
+
+def run(params: dict[str, Any], check_mode: bool, want_diff: bool, warn: Callable[[str], None],
+        result: dict[str, Any]) -> dict[str, Any]:
+    """The registry_auth module's work on ``params["path"]``; fills and returns *result*.
+
+    Raises AuthFileError / ManagedFileError (UserError) and OSError.
+    """
+    current = ManagedFile.read(params["path"])
+    change = plan(
+        current.path, current.raw, current.mode, params["registry"], params["state"],
+        username=params["username"], password=params["password"], email=params["email"],
+        remove_if_empty=params["remove_if_empty"],
+    )
+    result.update(registry=change.registry, registries=change.registries)
+    for warning in change.warnings:
+        warn(warning)
+    missing: list[str] = []
+    if change.content_changed and not change.remove_file:
+        missing = current.missing_directories(params["create_dirs"])
+    if change.remove_file:
+        current.remove(check_mode)
+    elif change.changed:
+        current.apply(change.data if change.content_changed else None, FILE_MODE, check_mode, DIR_MODE, missing)
+    result["created_dirs"] = missing
+    result["removed"] = change.remove_file
+    result["changed"] = change.changed
+    if want_diff:
+        result["diff"] = diff(change.before, change.after, current.path)
+    return result

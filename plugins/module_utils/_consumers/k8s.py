@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._common.errors import UserError
+from .._oci import authfile as _format
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 SECRET_KEY = ".dockerconfigjson"
@@ -147,7 +148,7 @@ def _entry(username: str, password: str, email: str) -> str:
         fields.append('"password":' + go_json_string(password))
     if email:
         fields.append('"email":' + go_json_string(email))
-    auth = base64.b64encode(_utf8("%s:%s" % (username, password))).decode("ascii")
+    auth = _format.encode_auth(username, password, errors="surrogateescape")
     fields.append('"auth":' + go_json_string(auth))
     return "{" + ",".join(fields) + "}"
 

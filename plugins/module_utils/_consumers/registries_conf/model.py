@@ -52,72 +52,17 @@ def build(registries: list[Any] | None = None, pairs: list[Any] | None = None, m
     writes it, unless an entry already has that prefix. Order: mirror entries, *registries* in the
     given order, *pairs* sorted by source.
     """
-    out = []
-    for index, item in enumerate(registries or []):
-        label = "registries[%d]" % index
-        if not isinstance(item, dict):
-            raise RegistriesConfError("%s: expected a dict, not %s" % (label, type(item).__name__))
-        unknown = sorted(set(item) - {"prefix", "location", "insecure", "blocked", "mirror_by_digest_only", "mirrors"})
-        if unknown:
-            raise RegistriesConfError("%s: unknown key(s) %s" % (label, ", ".join(unknown)))
-        table = {}
-        prefix = item.get("prefix")
-        location = item.get("location")
-        if prefix:
-            table["prefix"] = prefix
-        if location:
-            table["location"] = location
-        elif prefix and not str(prefix).startswith("*"):
-            table["location"] = prefix  # the same physical place; written out for the reader
-        if "prefix" not in table and location:
-            table["prefix"] = location
-        label += " (%s)" % (table.get("prefix") or "no prefix")
-        table["insecure"] = bool(item.get("insecure"))
-        if item.get("blocked"):
-            table["blocked"] = True
-        mirrors = []
-        for mindex, mirror in enumerate(item.get("mirrors") or []):
-            if not isinstance(mirror, dict):
-                raise RegistriesConfError("%s: mirrors[%d]: expected a dict" % (label, mindex))
-            unknown = sorted(set(mirror) - {"location", "insecure", "pull_from_mirror"})
-            if unknown:
-                raise RegistriesConfError("%s: mirrors[%d]: unknown key(s) %s" % (label, mindex, ", ".join(unknown)))
-            mtable = {"location": mirror.get("location"), "insecure": bool(mirror.get("insecure"))}
-            if mirror.get("pull_from_mirror"):
-                mtable["pull-from-mirror"] = mirror["pull_from_mirror"]
-            mirrors.append(mtable)
-        digest_only = item.get("mirror_by_digest_only")
-        if digest_only is None:
-            # default: digest-only, unless a mirror says how it is to be used (containers/image
-            # refuses both at once)
-            digest_only = None if any("pull-from-mirror" in m for m in mirrors) else True
-        if mirrors and digest_only is not None:
-            table["mirror-by-digest-only"] = bool(digest_only)
-        if mirrors:
-            table["mirror"] = mirrors
-        out.append((label, table))
-
-    pair_tables = []
-    mirror_hosts = []
-    for index, pair in enumerate(pairs or []):
-        if (not isinstance(pair, dict) or set(pair) - {"source", "mirror"} or not pair.get("source")
-                or not pair.get("mirror")):
-            raise RegistriesConfError("pairs[%d]: expected a dict with exactly 'source' and 'mirror'" % index)
-        source, mirror = pair["source"], pair["mirror"]
-        label = "pairs[%d] (%s -> %s)" % (index, source, mirror)
-        table = {"prefix": source}
-        if not str(source).startswith("*"):
-            table["location"] = source
-        table["insecure"] = False
-        table["mirror-by-digest-only"] = bool(mirror_by_digest_only)
-        table["mirror"] = [{"location": mirror, "insecure": bool(mirror_insecure)}]
-        pair_tables.append((label, table))
-        host = str(mirror).rstrip("/").partition("/")[0]
+    out = [_registry_table("registries[%d]" % index, item) for index, item in enumerate(registries or [])]
+    pair_tables = [_pair_table(index, pair, mirror_insecure, mirror_by_digest_only)
+                   for index, pair in enumerate(pairs or [])]
+    mirror_hosts: list[str] = []
+    for _label, table in pair_tables:
+        host = str(table["mirror"][0]["location"]).rstrip("/").partition("/")[0]
         if host not in mirror_hosts:
             mirror_hosts.append(host)
     pair_tables.sort(key=lambda item: str(item[1]["prefix"]))
 
-    head = []
+    head: Labeled = []
     if mirror_registry_entry:
         taken = {effective_prefix(t) for _l, t in out + pair_tables}
         for host in sorted(mirror_hosts):
@@ -127,12 +72,73 @@ def build(registries: list[Any] | None = None, pairs: list[Any] | None = None, m
     return head + out + pair_tables
 
 
+def _registry_table(label: str, item: Any) -> tuple[str, Table]:
+    """One entry of the ``registries`` option as a labelled ``[[registry]]`` table."""
+    if not isinstance(item, dict):
+        raise RegistriesConfError("%s: expected a dict, not %s" % (label, type(item).__name__))
+    unknown = sorted(set(item) - {"prefix", "location", "insecure", "blocked", "mirror_by_digest_only", "mirrors"})
+    if unknown:
+        raise RegistriesConfError("%s: unknown key(s) %s" % (label, ", ".join(unknown)))
+    table: Table = {}
+    prefix = item.get("prefix")
+    location = item.get("location")
+    if prefix:
+        table["prefix"] = prefix
+    if location:
+        table["location"] = location
+    elif prefix and not str(prefix).startswith("*"):
+        table["location"] = prefix  # the same physical place; written out for the reader
+    if "prefix" not in table and location:
+        table["prefix"] = location
+    label += " (%s)" % (table.get("prefix") or "no prefix")
+    table["insecure"] = bool(item.get("insecure"))
+    if item.get("blocked"):
+        table["blocked"] = True
+    mirrors = [_mirror_table(label, mindex, mirror) for mindex, mirror in enumerate(item.get("mirrors") or [])]
+    digest_only = item.get("mirror_by_digest_only")
+    if digest_only is None:
+        # default: digest-only, unless a mirror says how it is to be used (containers/image
+        # refuses both at once)
+        digest_only = None if any("pull-from-mirror" in m for m in mirrors) else True
+    if mirrors and digest_only is not None:
+        table["mirror-by-digest-only"] = bool(digest_only)
+    if mirrors:
+        table["mirror"] = mirrors
+    return label, table
+
+
+def _mirror_table(label: str, mindex: int, mirror: Any) -> Table:
+    if not isinstance(mirror, dict):
+        raise RegistriesConfError("%s: mirrors[%d]: expected a dict" % (label, mindex))
+    unknown = sorted(set(mirror) - {"location", "insecure", "pull_from_mirror"})
+    if unknown:
+        raise RegistriesConfError("%s: mirrors[%d]: unknown key(s) %s" % (label, mindex, ", ".join(unknown)))
+    mtable: Table = {"location": mirror.get("location"), "insecure": bool(mirror.get("insecure"))}
+    if mirror.get("pull_from_mirror"):
+        mtable["pull-from-mirror"] = mirror["pull_from_mirror"]
+    return mtable
+
+
+def _pair_table(index: int, pair: Any, mirror_insecure: bool, mirror_by_digest_only: bool) -> tuple[str, Table]:
+    """One entry of the ``pairs`` option: *source* pulled from the mirror location, by digest."""
+    if (not isinstance(pair, dict) or set(pair) - {"source", "mirror"} or not pair.get("source")
+            or not pair.get("mirror")):
+        raise RegistriesConfError("pairs[%d]: expected a dict with exactly 'source' and 'mirror'" % index)
+    source, mirror = pair["source"], pair["mirror"]
+    table: Table = {"prefix": source}
+    if not str(source).startswith("*"):
+        table["location"] = source
+    table["insecure"] = False
+    table["mirror-by-digest-only"] = bool(mirror_by_digest_only)
+    table["mirror"] = [{"location": mirror, "insecure": bool(mirror_insecure)}]
+    return "pairs[%d] (%s -> %s)" % (index, source, mirror), table
+
 def entries_of(doc: dict[str, Any], origin: str) -> Labeled:
     """The ``[(label, table)]`` of a parsed drop-in; raises RegistriesConfError on a wrong shape."""
     registries = doc.get("registry", [])
     if not isinstance(registries, list):
         raise RegistriesConfError("%s: 'registry' must be an array of tables ([[registry]])" % origin)
-    out = []
+    out: Labeled = []
     for index, table in enumerate(registries):
         label = "%s: [[registry]] #%d" % (origin, index + 1)
         if isinstance(table, dict) and effective_prefix(table):

@@ -3,7 +3,6 @@ import tomllib
 
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._common.toml import emit as E
 from ansible_collections.airgap.mirror.plugins.module_utils._common.toml import parse as P
 from ansible_collections.airgap.mirror.plugins.module_utils._common.toml.errors import TOMLError
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R

@@ -8,34 +8,35 @@ Call these only in tasks with ``no_log: true``: their results carry the credenti
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as _dockerconfig
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as _k8s
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 
-def docker_registry_secret(name, server, username, password, namespace=None, email=None, labels=None,
-                           annotations=None, extra=None):
+# the messages of KubernetesObjectError never contain credential values
+@reported
+def docker_registry_secret(name: str, server: str, username: str, password: str, namespace: str | None = None,
+                           email: str | None = None, labels: Mapping[str, str] | None = None,
+                           annotations: Mapping[str, str] | None = None,
+                           extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A ``kubernetes.io/dockerconfigjson`` Secret dict, ready for ``kubernetes.core.k8s``."""
-    try:
-        return _dockerconfig.docker_registry_secret(
-            name, server, username, password, email=email, namespace=namespace, labels=labels,
-            annotations=annotations, extra=extra,
-        )
-    except _dockerconfig.KubernetesObjectError as exc:
-        # the messages never contain credential values
-        raise AnsibleFilterError("docker_registry_secret: %s" % exc) from None
+    return _k8s.docker_registry_secret(
+        name, server, username, password, email=email, namespace=namespace, labels=labels,
+        annotations=annotations, extra=extra,
+    )
 
 
-def dockerconfigjson(server, username, password, email=None, extra=None):
+@reported
+def dockerconfigjson(server: str, username: str, password: str, email: str | None = None,
+                     extra: list[dict[str, Any]] | None = None) -> str:
     """The ``.dockerconfigjson`` text (not base64-encoded)."""
-    try:
-        return _dockerconfig.dockerconfigjson(server, username, password, email=email, extra=extra)
-    except _dockerconfig.KubernetesObjectError as exc:
-        raise AnsibleFilterError("dockerconfigjson: %s" % exc) from None
+    return _k8s.dockerconfigjson(server, username, password, email=email, extra=extra)
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "docker_registry_secret": docker_registry_secret,
             "dockerconfigjson": dockerconfigjson,

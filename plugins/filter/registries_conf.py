@@ -11,56 +11,39 @@ Documentation: registries_conf_pairs.yml and registries_conf_toml.yml next to th
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 
-def _entries(data):
-    if isinstance(data, (str, bytes)):
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return mirrormap.loads(text, origin="<mirror map text>")
-    if isinstance(data, dict):
-        if not isinstance(data.get("images"), list):
-            raise AnsibleFilterError("registries_conf_pairs: a mirror map document needs an 'images' list")
-        return data["images"]
-    if isinstance(data, (list, tuple)):
-        return list(data)
-    raise AnsibleFilterError(
-        "registries_conf_pairs: expected a mirror map (document, text or list of entries), not %s"
-        % type(data).__name__
-    )
-
-
-def registries_conf_pairs(data):
+@reported
+def registries_conf_pairs(data: Any) -> list[dict[str, str]]:
     """Source prefix -> mirror prefix pairs covering the images of a mirror map."""
-    try:
-        return rc.pairs_from_mirror_map(_entries(data))
-    except (rc.RegistriesConfError, mirrormap.MirrorMapError) as exc:
-        raise AnsibleFilterError("registries_conf_pairs: %s" % exc) from None
+    if isinstance(data, bytes):
+        data = data.decode("utf-8")
+    return rc.pairs_from_mirror_map(data, origin="<mirror map text>")
 
 
-def registries_conf_toml(pairs, registries=None, mirror_insecure=False, mirror_by_digest_only=True,
-                         mirror_registry_entry=True):
+@reported
+def registries_conf_toml(pairs: list[Any] | None, registries: list[Any] | None = None, mirror_insecure: bool = False,
+                         mirror_by_digest_only: bool = True, mirror_registry_entry: bool = True) -> str:
     """The validated text of a registries.conf.d drop-in, as airgap.mirror.registries_conf writes it."""
-    try:
-        entries = rc.build(
-            registries=registries, pairs=pairs, mirror_insecure=mirror_insecure,
-            mirror_by_digest_only=mirror_by_digest_only, mirror_registry_entry=mirror_registry_entry,
-        )
-        if not entries:
-            raise rc.RegistriesConfError("nothing to write: no pairs and no registries")
-        rc.validate(entries)
-        text = rc.render(entries)
-        rc.check_text(text, entries, "<registries_conf_toml>")
-        return text
-    except rc.RegistriesConfError as exc:
-        raise AnsibleFilterError("registries_conf_toml: %s" % exc) from None
+    entries = rc.build(
+        registries=registries, pairs=pairs, mirror_insecure=mirror_insecure,
+        mirror_by_digest_only=mirror_by_digest_only, mirror_registry_entry=mirror_registry_entry,
+    )
+    if not entries:
+        raise rc.RegistriesConfError("nothing to write: no pairs and no registries")
+    rc.validate(entries)
+    text = rc.render(entries)
+    rc.check_text(text, entries, "<registries_conf_toml>")
+    return text
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "registries_conf_pairs": registries_conf_pairs,
             "registries_conf_toml": registries_conf_toml,

@@ -280,95 +280,16 @@ created_dirs:
   elements: str
 """
 
-import os
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf import dropin
 
 
-class _Fail(Exception):
-    pass
-
-
-def _read_text(path):
-    raw = _fileio.read_bytes(path)
-    if raw is None:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace")
-
-
-def _absent(module, path, target, result):
-    text = _read_text(target)
-    if text is None:
-        return result
-    if not rc.is_ours(text):
-        raise _Fail(
-            "%s was not written by airgap.mirror.registries_conf (no '%s' header); refusing to "
-            "remove it" % (path, rc.MARKER)
-        )
-    result["changed"] = True
-    if module._diff:
-        result["diff"] = dict(before=text, after="", before_header=path, after_header="(absent)")
-    if not module.check_mode:
-        os.unlink(target)
-    return result
-
-
-def _present(module, path, target, result):
-    params = module.params
-    if not os.path.basename(target).endswith(".conf"):
-        raise _Fail("%s: containers/image only reads drop-ins whose name ends in .conf" % path)
-    if not params["registries"] and not params["pairs"]:
-        raise _Fail("nothing to write: give registries and/or pairs (state=absent removes the drop-in)")
-    entries = rc.build(
-        registries=params["registries"],
-        pairs=params["pairs"],
-        mirror_insecure=params["mirror_insecure"],
-        mirror_by_digest_only=params["mirror_by_digest_only"],
-        mirror_registry_entry=params["mirror_registry_entry"],
-    )
-    rc.validate(entries)
-    text = rc.render(entries)
-    result["validated_with"] = rc.check_text(text, entries, path)
-    prefixes = [rc.effective_prefix(table) for _label, table in entries]
-    result.update(content=text, prefixes=prefixes)
-
-    conflicts, unchecked = rc.find_conflicts(target, prefixes)
-    result.update(conflicts=conflicts, unchecked=unchecked)
-    for conflict in conflicts:
-        module.warn(rc.conflict_warning(target, conflict))
-    for item in unchecked:
-        module.warn("could not check %s for prefixes that conflict with %s: %s" % (item["file"], path, item["reason"]))
-
-    before = _read_text(target)
-    mode = _fileio.file_mode(target)
-    content_changed = before != text
-    mode_changed = before is not None and mode != rc.FILE_MODE
-    directory = os.path.dirname(target)
-    missing = _fileio.missing_directories(directory)
-    if missing and not params["create_dirs"]:
-        raise _Fail("%s: directory %s does not exist (set create_dirs=true to create it)" % (path, missing[0]))
-    result["created_dirs"] = missing
-    result["changed"] = content_changed or mode_changed
-    if module._diff:
-        result["diff"] = dict(before=before or "", after=text, before_header=path, after_header=path)
-    if module.check_mode or not result["changed"]:
-        return result
-    if missing:
-        _fileio.ensure_directory(directory, rc.DIR_MODE)
-    if content_changed:
-        _fileio.atomic_write(target, text.encode("utf-8"), rc.FILE_MODE)
-    else:
-        _fileio.set_mode(target, rc.FILE_MODE)
-    return result
-
-
-def main():
+def main() -> None:
     mirror_spec = dict(
         location=dict(type="str", required=True),
         insecure=dict(type="bool", default=False),
@@ -402,14 +323,10 @@ def main():
         supports_check_mode=True,
     )
     path = module.params["path"]
-    result = dict(changed=False, path=path, created_dirs=[])
+    result: dict[str, Any] = dict(changed=False, path=path, created_dirs=[])
     try:
-        target = _fileio.resolve_target(path)
-        if module.params["state"] == "absent":
-            _absent(module, path, target, result)
-        else:
-            _present(module, path, target, result)
-    except (_Fail, rc.RegistriesConfError) as exc:
+        dropin.run(module.params, module.check_mode, module._diff, module.warn, result)
+    except UserError as exc:
         module.fail_json(msg=str(exc), **result)
     except OSError as exc:
         module.fail_json(msg="%s: %s" % (path, exc.strerror or exc), **result)

@@ -176,124 +176,28 @@ created_dirs:
   sample: []
 """
 
-import json
-import os
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import registry_auth as _backend
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import authfile as _authfile
-from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
-
-NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-class _Reporter:
-    """Return results and errors without Ansible's blanket no_log masking of their text.
-
-    Every string we return is built from non-secret values, so the password is removed from
-    ``module.no_log_values`` (where Ansible would replace each occurrence of it, anywhere, with
-    ``********``) and masked in the reported invocation here. As a safety net, a result that holds
-    the encoded ``auth`` value is never returned.
-    """
-
-    def __init__(self, module):
-        self.module = module
-        password = module.params.get("password")
-        username = module.params.get("username")
-        self.secrets = set()
-        self.encoded = set()
-        if password:
-            self.secrets.add(password)
-            if username:
-                try:
-                    self.encoded.add(_authfile.encode_auth(username, password))
-                except _authfile.AuthFileError:
-                    pass
-
-    def _prepare(self, result):
-        args = dict(self.module.params)
-        if args.get("password") is not None:
-            args["password"] = NO_LOG_PLACEHOLDER
-        result["invocation"] = {"module_args": args}
-        text = json.dumps(result, default=str)
-        if any(value in text for value in self.encoded):
-            # cannot happen by construction; never let it out if it does
-            self.module.fail_json(msg="internal error: credentials reached the result; nothing is reported")
-        self.module.no_log_values.difference_update(self.secrets)
-        return result
-
-    def exit(self, **result):
-        self.module.exit_json(**self._prepare(result))
-
-    def fail(self, msg, **result):
-        result = self._prepare(dict(result, msg=msg))
-        msg = result.pop("msg")
-        self.module.fail_json(msg=msg, **result)
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            registry=dict(type="str", required=True),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            email=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            remove_if_empty=dict(type="bool", default=False),
-            create_dirs=dict(type="bool", default=False),
-        ),
-        required_if=[("state", "present", ("username", "password"))],
-        supports_check_mode=True,
-    )
-    report = _Reporter(module)
+def main() -> None:
+    module = AnsibleModule(**_backend.module_kwargs())
+    report = _backend.Reporter(module)
     params = module.params
     path = params["path"]
-    result = dict(changed=False, path=path, registry=params["registry"], registries=[], removed=False,
-                  created_dirs=[])
-
+    result: dict[str, Any] = dict(changed=False, path=path, registry=params["registry"], registries=[],
+                                  removed=False, created_dirs=[])
     try:
-        target = _fileio.resolve_target(path)
-        raw = _fileio.read_bytes(target)
-        mode = _fileio.file_mode(target)
-        change = _authfile.plan(
-            path, raw, mode, params["registry"], params["state"],
-            username=params["username"], password=params["password"], email=params["email"],
-            remove_if_empty=params["remove_if_empty"],
-        )
-        result.update(registry=change.registry, registries=change.registries)
-        for warning in change.warnings:
-            module.warn(warning)
-
-        directory = os.path.dirname(target)
-        missing = _fileio.missing_directories(directory) if change.content_changed and not change.remove_file else []
-        if missing and not params["create_dirs"]:
-            raise _authfile.AuthFileError(
-                "%s: directory %s does not exist (set create_dirs=true to create it)" % (path, missing[0])
-            )
-
-        if change.remove_file:
-            if not module.check_mode:
-                os.unlink(target)
-        elif change.changed and not module.check_mode:
-            if missing:
-                _fileio.ensure_directory(directory, _authfile.DIR_MODE)
-            if change.content_changed:
-                _fileio.atomic_write(target, change.data, _authfile.FILE_MODE)
-            else:
-                _fileio.set_mode(target, _authfile.FILE_MODE)
-        result["created_dirs"] = missing
-        result["removed"] = change.remove_file
-        result["changed"] = change.changed
-        if module._diff:
-            result["diff"] = dict(
-                before=change.before, after=change.after, before_header=path, after_header=path,
-            )
-    except _authfile.AuthFileError as exc:
+        _authfile.run(params, module.check_mode, module._diff, module.warn, result)
+    except UserError as exc:
         report.fail(str(exc), **result)
     except OSError as exc:
         report.fail("%s: %s" % (path, exc.strerror or exc), **result)
-
     report.exit(**result)
 
 

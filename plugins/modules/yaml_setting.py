@@ -172,100 +172,17 @@ backup_file:
   sample: /etc/kibana/kibana.yml.12345.2026-11-21@10:00:00~
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airgap.mirror.plugins.module_utils._common import fileio as _fileio
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import yaml_setting as _backend
 from ansible_collections.airgap.mirror.plugins.module_utils._common import yamledit as _yamledit
 
 
-def run(module):
-    params = module.params
-    path = _fileio.resolve_target(params["path"])
-    key = params["key_path"] if params["key_path"] is not None else params["key"]
-    name = ".".join(key) if isinstance(key, list) else key
-    state = params["state"]
-
-    if os.path.exists(path) and not os.path.isfile(path):
-        module.fail_json(msg="%s is not a regular file" % path, path=path, key=name)
-    data = _fileio.read_bytes(path)
-    exists = data is not None
-    if not exists:
-        if state == "absent":
-            return {"changed": False, "path": path, "key": name, "action": "none", "occurrences": 0}
-        if not params["create"]:
-            module.fail_json(msg="%s does not exist (set create=true to create it)" % path, path=path, key=name)
-        if not os.path.isdir(os.path.dirname(path)):
-            module.fail_json(msg="the directory of %s does not exist" % path, path=path, key=name)
-        data = b""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        module.fail_json(msg="%s is not UTF-8 text (byte %d): refusing to edit it" % (path, exc.start),
-                         path=path, key=name)
-
-    try:
-        new_text, details = _yamledit.edit_text(
-            text, key, params["value"], state=state, origin=path, dotted_keys=params["dotted_keys"],
-            insert_style=params["insert_style"],
-        )
-    except _yamledit.YAMLEditError as exc:
-        module.fail_json(msg=str(exc), path=path, key=name)
-
-    result = {"changed": details["changed"], "path": path, "key": name, "action": details["action"],
-              "occurrences": details["occurrences"]}
-    if module._diff:
-        result["diff"] = {"before": text, "after": new_text,
-                          "before_header": path if exists else "%s (absent)" % path, "after_header": path}
-    if result["changed"] and not module.check_mode:
-        if params["backup"] and exists:
-            result["backup_file"] = module.backup_local(path)
-        mode = _fileio.file_mode(path)
-        if mode is None:
-            mode = 0o666 & ~_umask()
-        try:
-            _fileio.atomic_write(path, new_text.encode("utf-8"), mode)
-        except OSError as exc:
-            module.fail_json(msg="cannot write %s: %s" % (path, exc), path=path, key=name)
-    if exists or not module.check_mode:
-        file_args = module.load_file_common_arguments(params, path=path)
-        attributes_diff = {}
-        result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"],
-                                                                  diff=attributes_diff)
-        if module._diff and attributes_diff:
-            result["diff"] = [result["diff"], attributes_diff]
-    return result
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True, aliases=["dest"]),
-            key=dict(type="str", no_log=False),
-            key_path=dict(type="list", elements="str", no_log=False),
-            value=dict(type="raw"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            dotted_keys=dict(type="bool", default=True),
-            insert_style=dict(type="str", choices=["auto", "dotted", "nested"], default="auto"),
-            create=dict(type="bool", default=False),
-            backup=dict(type="bool", default=False),
-        ),
-        mutually_exclusive=[["key", "key_path"]],
-        required_if=[["state", "present", ["value"]]],
-        required_one_of=[["key", "key_path"]],
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
+def main() -> None:
+    module = AnsibleModule(**_backend.module_kwargs())
     if not _yamledit.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(_yamledit.YAML_IMPORT_ERROR))
-    module.exit_json(**run(module))
+    module.exit_json(**_backend.run(module))
 
 
 if __name__ == "__main__":

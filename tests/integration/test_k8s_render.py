@@ -30,7 +30,8 @@ from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8
 from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as K
 from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as E
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as MM
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as MM_model
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 from support import k8s
 from support.k8s import kubectl, same, validate
@@ -129,8 +130,9 @@ def ess_mirror_map():
             if str(src) in seen:
                 continue
             seen.add(str(src))
-            entries.append(MM.make_entry(src, src.digest, "application/vnd.oci.image.index.v1+json",
-                                         ["linux/amd64"], 1, mapping.map(src).without_digest()))
+            entries.append(MM_model.Entry(src, src.digest, "application/vnd.oci.image.index.v1+json",
+                                          MM_model.RegistryDestination(mapping.map(src).without_digest()),
+                                          platforms=("linux/amd64",), size=1))
     return MM.dumps(entries)
 
 
@@ -159,8 +161,9 @@ def eck_plan(**kw):
     for i, item in enumerate(K.required_sources("8.16.1", kinds, eck_version="2.16.1")):
         src = R.parse(item["source"])
         digest = "sha256:%064x" % (i + 1)
-        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
-                                     mapping.map(src, digest=digest).without_digest()))
+        entries.append(MM_model.Entry(src, digest, "application/vnd.oci.image.manifest.v1+json",
+                                      MM_model.RegistryDestination(mapping.map(src, digest=digest).without_digest()),
+                                      size=1))
     return K.plan(MM.dumps(entries), "8.16.1", kinds, eck_version="2.16.1", **kw)
 
 

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as mirrormap_model
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 from support.images import seed_registry
 from support.registry import free_port
@@ -61,8 +62,8 @@ def bed(tmp_path, registry_factory, sample_layout):
     dest = mapping.map(source)
     seed_registry(image, mirror, dest.repository, SOURCE_TAG)  # the tag too: see the digest-only test
     map_path = tmp_path / "mirror-map.yml"
-    map_path.write_text(mirrormap.dumps([mirrormap.make_entry(
-        source, image.digest, image.media_type, [], image.total_size, dest)]))
+    map_path.write_text(mirrormap.dumps([mirrormap_model.Entry(
+        source, image.digest, image.media_type, mirrormap_model.RegistryDestination(dest), size=image.total_size)]))
     home = tmp_path / "home"
     home.mkdir()
     return {
@@ -293,7 +294,7 @@ def test_absent_removes_only_our_file(ansible_run, bed):
 def test_filter_pairs_from_a_real_map_file(ansible_run, bed):
     """The filter reads the map file as image_mirror writes it (YAML text)."""
     doc = yaml.safe_load(Path(bed["map"]).read_text())
-    assert doc["format"] == mirrormap.FORMAT
+    assert doc["format"] == mirrormap_model.FORMAT
     res = ansible_run.playbook(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
         "    - name: Pairs\n      ansible.builtin.debug:\n"

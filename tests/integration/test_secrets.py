@@ -27,7 +27,8 @@ from support import images
 from support.registry import free_port
 from support.tokenserver import TokenServer
 
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as mirrormap_model
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference
 
 pytestmark = pytest.mark.integration
@@ -267,9 +268,10 @@ def test_no_secret_in_any_output(registry_factory, pki, ansible_run, tmp_path):
         (out / "broken" / "auth.json").write_text('{"auths": {\n  "x": \n')  # not JSON
         eck_map = tmp_path / "eck-mirror-map.yml"  # an input: the Elasticsearch image "mirrored" earlier
         source = reference.parse("docker.elastic.co/elasticsearch/elasticsearch:8.16.1")
-        eck_map.write_text(mirrormap.dumps([mirrormap.make_entry(
-            source, "sha256:" + "1" * 64, images.OCI_MANIFEST, [], 1,
-            reference.parse(f"{dst.host}/elasticsearch/elasticsearch:8.16.1"))]))
+        eck_map.write_text(mirrormap.dumps([mirrormap_model.Entry(
+            source, "sha256:" + "1" * 64, images.OCI_MANIFEST,
+            mirrormap_model.RegistryDestination(reference.parse(f"{dst.host}/elasticsearch/elasticsearch:8.16.1")),
+            size=1)]))
         bundle_module = (Path(__file__).resolve().parents[2] / "plugins" / "modules" / "transfer_bundle.py").exists()
         log = tmp_path / "ansible.log"
         res = ansible_run.playbook(PLAYBOOK, verbosity=4, diff=True, env={"ANSIBLE_LOG_PATH": str(log)},

@@ -20,9 +20,12 @@ is what a diff may show.
 
 from __future__ import annotations
 
-import base64
-import json
+from collections.abc import Callable
+from typing import Any
 
+from .._common.errors import UserError
+from .._common.managed_file import ManagedFile, diff
+from .._oci import authfile as _format
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 
@@ -34,11 +37,11 @@ REDACTED_CHANGED = "<redacted, changed>"
 _SHOWN_KEYS = ("email",)
 
 
-class AuthFileError(ValueError):
+class AuthFileError(UserError, ValueError):
     """A credentials file or request that cannot be used; the message names the file."""
 
 
-def validate_registry(registry):
+def validate_registry(registry: Any) -> str:
     """Return the ``auths`` key for *registry* (``host[:port][/path]``), or raise AuthFileError."""
     if not isinstance(registry, str) or not registry.strip():
         raise AuthFileError("registry must be a non-empty host[:port][/path]")
@@ -58,7 +61,7 @@ def validate_registry(registry):
     return value
 
 
-def encode_auth(username, password):
+def encode_auth(username: str | None, password: str | None) -> str:
     """The ``auth`` value: base64 of ``username:password`` (RFC 7617 user-pass)."""
     if not username:
         raise AuthFileError("username must not be empty")
@@ -67,53 +70,27 @@ def encode_auth(username, password):
         raise AuthFileError("username must not contain ':' (the auth value is user:password)")
     if password is None or password == "":
         raise AuthFileError("password must not be empty")
-    return base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
+    return _format.encode_auth(username, password)
 
 
-def parse(raw, origin):
+def parse(raw: bytes, origin: str) -> dict[str, Any]:
     """Parse the bytes of a credentials file; an empty file is an empty document."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AuthFileError("%s: not valid UTF-8 at byte %d; not changing it" % (origin, exc.start)) from None
-    if not text.strip():
-        return {}
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        # JSONDecodeError's message names the position only, never the content
-        lineno = getattr(exc, "lineno", None)
-        colno = getattr(exc, "colno", None)
-        where = " at line %s column %s" % (lineno, colno) if lineno is not None else ""
-        reason = getattr(exc, "msg", "invalid JSON")
-        raise AuthFileError("%s: not valid JSON%s (%s); not changing it" % (origin, where, reason)) from None
-    if not isinstance(doc, dict):
-        raise AuthFileError("%s: expected a JSON object at the top level, found %s; not changing it"
-                            % (origin, type(doc).__name__))
-    auths = doc.get("auths")
-    if auths is not None and not isinstance(auths, dict):
-        raise AuthFileError("%s: 'auths' must be a JSON object, found %s; not changing it"
-                            % (origin, type(auths).__name__))
-    return doc
+        return _format.loads(raw)
+    except _format.AuthFileFormatError as exc:
+        raise AuthFileError("%s: %s; not changing it" % (origin, exc)) from None
 
 
-def dumps(doc, compact=False):
+def dumps(doc: dict[str, Any], compact: bool = False) -> str:
     """Serialize a credentials document (compact on one line, or indented) with a final newline."""
-    if compact:
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n"
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _format.dumps(doc, compact)
 
 
-def _is_compact(raw):
-    """True when an existing file is a one-line document (as pull secrets from the console are)."""
-    return raw is not None and raw.strip() != b"" and b"\n" not in raw.strip()
-
-
-def redacted_entry(entry, changed=False):
+def redacted_entry(entry: Any, changed: bool = False) -> Any:
     """A view of one ``auths`` entry that is safe to show: every value but ``email`` is hidden."""
     if not isinstance(entry, dict):
         return REDACTED
-    view = {}
+    view: dict[str, Any] = {}
     for key, value in entry.items():
         if key in _SHOWN_KEYS and isinstance(value, str):
             view[key] = value
@@ -122,9 +99,10 @@ def redacted_entry(entry, changed=False):
     return view
 
 
-def redacted_view(doc, changed_registry=None, auth_changed=False):
+def redacted_view(doc: dict[str, Any], changed_registry: str | None = None,
+                  auth_changed: bool = False) -> dict[str, Any]:
     """A view of a whole document for a diff: redacted ``auths``, other keys named only."""
-    view = {"auths": {}}
+    view: dict[str, Any] = {"auths": {}}
     for key, entry in (doc.get("auths") or {}).items():
         view["auths"][key] = redacted_entry(entry, changed=auth_changed and key == changed_registry)
     for key in doc:
@@ -136,25 +114,25 @@ def redacted_view(doc, changed_registry=None, auth_changed=False):
 class Change:
     """What :func:`plan` decided: the new content (if any) and what to report about it."""
 
-    def __init__(self, path, registry):
+    def __init__(self, path: str, registry: str) -> None:
         self.path = path
         self.registry = registry
         self.exists = False
         self.content_changed = False
         self.mode_changed = False
-        self.data = None  # bytes to write when content_changed (None with remove_file)
+        self.data: bytes | None = None  # bytes to write when content_changed (None with remove_file)
         self.remove_file = False  # state=absent with remove_if_empty: delete the file
-        self.before = {}
-        self.after = {}
-        self.registries = []
-        self.warnings = []
+        self.before: dict[str, Any] = {}
+        self.after: dict[str, Any] = {}
+        self.registries: list[str] = []
+        self.warnings: list[str] = []
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
         return self.content_changed or self.mode_changed
 
 
-def _credential_warnings(doc, registry, origin):
+def _credential_warnings(doc: dict[str, Any], registry: str, origin: str) -> list[str]:
     host = registry.partition("/")[0]
     warnings = []
     helpers = doc.get("credHelpers")
@@ -171,13 +149,14 @@ def _credential_warnings(doc, registry, origin):
     return warnings
 
 
-def is_empty(doc):
+def is_empty(doc: dict[str, Any]) -> bool:
     """True when a credentials document holds nothing: no ``auths`` entry and no other key."""
     return not doc.get("auths") and all(key == "auths" for key in doc)
 
 
-def plan(path, raw, current_mode, registry, state, username=None, password=None, email=None,
-         remove_if_empty=False):
+def plan(path: str, raw: bytes | None, current_mode: int | None, registry: str, state: str,
+         username: str | None = None, password: str | None = None, email: str | None = None,
+         remove_if_empty: bool = False) -> Change:
     """Decide the change to the credentials file *path* whose current bytes are *raw*.
 
     *raw* is None when the file does not exist. ``state`` ``present`` sets the entry of
@@ -195,7 +174,7 @@ def plan(path, raw, current_mode, registry, state, username=None, password=None,
     old_entry = auths.get(key)
 
     if state == "present":
-        entry = {"auth": encode_auth(username, password)}
+        entry: dict[str, Any] = {"auth": encode_auth(username, password)}
         if email:
             entry["email"] = email
         new_doc = dict(doc)
@@ -219,7 +198,7 @@ def plan(path, raw, current_mode, registry, state, username=None, password=None,
         change.remove_file = True
         change.content_changed = True
     elif change.content_changed:
-        change.data = dumps(new_doc, compact=_is_compact(raw)).encode("utf-8")
+        change.data = dumps(new_doc, compact=_format.is_compact(raw)).encode("utf-8")
         change.mode_changed = change.exists and current_mode != FILE_MODE
     elif change.exists and state == "present":
         change.mode_changed = current_mode != FILE_MODE
@@ -227,12 +206,42 @@ def plan(path, raw, current_mode, registry, state, username=None, password=None,
     change.before = redacted_view(doc) if change.exists else {}
     change.after = redacted_view(new_doc, key, auth_changed and change.content_changed)
     if change.exists:
-        change.before["mode"] = "%04o" % current_mode
+        change.before["mode"] = "%04o" % (current_mode or 0)
     if change.remove_file:
         change.after = {}
     elif change.exists or change.content_changed:
-        change.after["mode"] = "%04o" % (FILE_MODE if change.changed else current_mode)
+        change.after["mode"] = "%04o" % (FILE_MODE if change.changed else (current_mode or 0))
     else:
         change.after = {}
     change.registries = list((new_doc.get("auths") or {}).keys())
     return change
+
+
+def run(params: dict[str, Any], check_mode: bool, want_diff: bool, warn: Callable[[str], None],
+        result: dict[str, Any]) -> dict[str, Any]:
+    """The registry_auth module's work on ``params["path"]``; fills and returns *result*.
+
+    Raises AuthFileError / ManagedFileError (UserError) and OSError.
+    """
+    current = ManagedFile.read(params["path"])
+    change = plan(
+        current.path, current.raw, current.mode, params["registry"], params["state"],
+        username=params["username"], password=params["password"], email=params["email"],
+        remove_if_empty=params["remove_if_empty"],
+    )
+    result.update(registry=change.registry, registries=change.registries)
+    for warning in change.warnings:
+        warn(warning)
+    missing: list[str] = []
+    if change.content_changed and not change.remove_file:
+        missing = current.missing_directories(params["create_dirs"])
+    if change.remove_file:
+        current.remove(check_mode)
+    elif change.changed:
+        current.apply(change.data if change.content_changed else None, FILE_MODE, check_mode, DIR_MODE, missing)
+    result["created_dirs"] = missing
+    result["removed"] = change.remove_file
+    result["changed"] = change.changed
+    if want_diff:
+        result["diff"] = diff(change.before, change.after, current.path)
+    return result

@@ -25,6 +25,11 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from .._common.errors import UserError
+from .._oci import authfile as _format
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 SECRET_KEY = ".dockerconfigjson"
@@ -35,11 +40,11 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
-class KubernetesObjectError(ValueError):
+class KubernetesObjectError(UserError, ValueError):
     """An object that the API server would reject (bad name, missing credential part)."""
 
 
-def validate_subdomain(name, what="metadata.name"):
+def validate_subdomain(name: Any, what: str = "metadata.name") -> str:
     """A DNS-1123 subdomain (names of Secrets, ConfigMaps and most objects)."""
     if not isinstance(name, str) or not name:
         raise KubernetesObjectError("%s must be a non-empty string" % what)
@@ -51,7 +56,7 @@ def validate_subdomain(name, what="metadata.name"):
     return name
 
 
-def validate_label(name, what="metadata.namespace"):
+def validate_label(name: Any, what: str = "metadata.namespace") -> str:
     """A DNS-1123 label (namespaces)."""
     if not isinstance(name, str) or not name:
         raise KubernetesObjectError("%s must be a non-empty string" % what)
@@ -63,7 +68,8 @@ def validate_label(name, what="metadata.namespace"):
     return name
 
 
-def validate_configmap_key(key):
+def validate_configmap_key(key: Any) -> str:
+    """A ConfigMap data key, as the API server accepts it."""
     if not isinstance(key, str) or not key or len(key) > 253 or not _CONFIGMAP_KEY.match(key):
         raise KubernetesObjectError(
             "ConfigMap key %r must consist of alphanumeric characters, '-', '_' or '.'" % (key,)
@@ -73,8 +79,10 @@ def validate_configmap_key(key):
     return key
 
 
-def metadata(name, namespace=None, labels=None, annotations=None):
-    meta = {"name": validate_subdomain(name)}
+def metadata(name: str, namespace: str | None = None, labels: Mapping[str, str] | None = None,
+             annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``metadata`` of an object: validated name and namespace, labels and annotations."""
+    meta: dict[str, Any] = {"name": validate_subdomain(name)}
     if namespace is not None:
         meta["namespace"] = validate_label(namespace)
     if labels:
@@ -84,9 +92,11 @@ def metadata(name, namespace=None, labels=None, annotations=None):
     return meta
 
 
-def configmap(name, data, namespace=None, labels=None, annotations=None):
+def configmap(name: str, data: Mapping[str, Any], namespace: str | None = None,
+              labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None
+              ) -> dict[str, Any]:
     """A ``v1/ConfigMap`` dict, the shape ``kubectl create configmap --dry-run=client`` gives."""
-    clean = {}
+    clean: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(value, str):
             raise KubernetesObjectError("ConfigMap %s: data.%s must be a string" % (name, key))
@@ -106,7 +116,7 @@ def configmap(name, data, namespace=None, labels=None, annotations=None):
 _GO_SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def go_json_string(text):
+def go_json_string(text: str) -> str:
     """*text* as Go's ``json.Marshal`` writes a string (HTML-escaping on, as kubectl uses it)."""
     out = ['"']
     for char in text:
@@ -126,11 +136,11 @@ def go_json_string(text):
     return "".join(out)
 
 
-def _utf8(text):
+def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _entry(username, password, email):
+def _entry(username: str, password: str, email: str) -> str:
     fields = []
     if username:
         fields.append('"username":' + go_json_string(username))
@@ -138,12 +148,12 @@ def _entry(username, password, email):
         fields.append('"password":' + go_json_string(password))
     if email:
         fields.append('"email":' + go_json_string(email))
-    auth = base64.b64encode(_utf8("%s:%s" % (username, password))).decode("ascii")
+    auth = _format.encode_auth(username, password, errors="surrogateescape")
     fields.append('"auth":' + go_json_string(auth))
     return "{" + ",".join(fields) + "}"
 
 
-def _check_credentials(server, username, password):
+def _check_credentials(server: Any, username: Any, password: Any) -> None:
     for what, value in (("server", server), ("username", username), ("password", password)):
         if not isinstance(value, str) or not value:
             raise KubernetesObjectError(
@@ -152,13 +162,14 @@ def _check_credentials(server, username, password):
             )
 
 
-def dockerconfigjson(server, username, password, email=None, extra=None):
+def dockerconfigjson(server: str, username: str, password: str, email: str | None = None,
+                     extra: list[dict[str, Any]] | None = None) -> str:
     """The ``.dockerconfigjson`` text (str) for one registry, as kubectl writes it.
 
     *extra* optionally adds more registries: ``[{"server", "username", "password", "email"}]``;
     entries are keyed by server and written in sorted order, as Go sorts map keys.
     """
-    auths = {}
+    auths: dict[str, str] = {}
     for item in [{"server": server, "username": username, "password": password, "email": email}] + list(extra or []):
         _check_credentials(item.get("server"), item.get("username"), item.get("password"))
         if item["server"] in auths:
@@ -168,8 +179,10 @@ def dockerconfigjson(server, username, password, email=None, extra=None):
     return '{"auths":{' + body + "}}"
 
 
-def docker_registry_secret(name, server, username, password, email=None, namespace=None, labels=None,
-                           annotations=None, extra=None):
+def docker_registry_secret(name: str, server: str, username: str, password: str, email: str | None = None,
+                           namespace: str | None = None, labels: Mapping[str, str] | None = None,
+                           annotations: Mapping[str, str] | None = None,
+                           extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A ``v1/Secret`` of type ``kubernetes.io/dockerconfigjson`` (the kubectl shape, minus
     ``creationTimestamp: null``)."""
     payload = dockerconfigjson(server, username, password, email=email, extra=extra)

@@ -5,7 +5,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.airgap.mirror.plugins.filter import registries_conf as F
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as MM
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
 D1 = "sha256:" + "11" * 32
@@ -24,8 +25,8 @@ def _map(mapping, sources=None):
     for text in sources or SOURCES:
         src = R.parse(text)
         digest = src.digest or D1
-        entries.append(mirrormap.make_entry(src, digest, "application/vnd.oci.image.index.v1+json", [], 1,
-                                            mapping.map(src, digest=digest)))
+        dest = MM.RegistryDestination(mapping.map(src, digest=digest))
+        entries.append(MM.Entry(src, digest, "application/vnd.oci.image.index.v1+json", dest, size=1).to_dict())
     return entries
 
 
@@ -52,10 +53,10 @@ def test_seed_003_shape_from_a_keep_map():
 def test_input_forms_document_text_and_list():
     entries = _map(M.Mapping("mirror.example.com:8443"))
     expected = F.registries_conf_pairs(entries)
-    assert F.registries_conf_pairs({"format": mirrormap.FORMAT, "images": entries}) == expected
-    assert F.registries_conf_pairs(mirrormap.dumps(entries)) == expected
+    assert F.registries_conf_pairs({"format": MM.FORMAT, "images": entries}) == expected
+    assert F.registries_conf_pairs(mirrormap.dumps(mirrormap.coerce(entries))) == expected
     with pytest.raises(AnsibleFilterError, match="images"):
-        F.registries_conf_pairs({"format": mirrormap.FORMAT})
+        F.registries_conf_pairs({"format": MM.FORMAT})
     with pytest.raises(AnsibleFilterError, match="not int"):
         F.registries_conf_pairs(5)
     with pytest.raises(AnsibleFilterError, match="unsupported format"):
@@ -95,10 +96,13 @@ def test_same_destination_twice_is_fine():
 
 
 def test_bad_entries():
-    with pytest.raises(AnsibleFilterError, match=r"images\[0\]: expected a mirror map entry"):
+    with pytest.raises(AnsibleFilterError, match=r"images\[0\] \(quay.io/a:1\): missing digest, media_type, destination"):
         F.registries_conf_pairs([{"source": "quay.io/a:1"}])
-    with pytest.raises(AnsibleFilterError, match=r"images\[0\].*invalid"):
-        F.registries_conf_pairs([{"source": "quay.io/A:1", "destination": "m.example.com/a:1"}])
+    good = _map(M.Mapping("m.example.com"), ["quay.io/a:1"])[0]
+    with pytest.raises(AnsibleFilterError, match=r"images\[1\].*invalid"):
+        F.registries_conf_pairs([good, dict(good, source="quay.io/A:1")])
+    with pytest.raises(AnsibleFilterError, match=r"images\[0\].*tag or a digest"):
+        F.registries_conf_pairs([dict(good, destination="m.example.com/a")])
 
 
 def test_toml_filter():

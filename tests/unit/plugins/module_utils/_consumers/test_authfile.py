@@ -1,8 +1,10 @@
 import base64
 import json
+import os
 
 import pytest
 
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import authfile as A
 
 SECRET = "s3cr3t:with:colons-\u00e9"
@@ -210,3 +212,53 @@ def test_credential_helper_warnings():
     assert any("credHelpers" in w and "gcr.io" in w for w in change.warnings)
     assert any("credsStore" in w for w in change.warnings)
     assert all(SECRET not in w for w in change.warnings)
+
+
+# ------------------------------------------------------------------ run: the module's file transaction
+
+
+def _params(path, **kw):
+    base = dict(path=str(path), registry="mirror.example.com:8443", username="u", password=SECRET, email=None,
+                state="present", remove_if_empty=False, create_dirs=False)
+    base.update(kw)
+    return base
+
+
+def _run(params, check_mode=False):
+    warnings = []
+    result = A.run(params, check_mode, True, warnings.append, {"changed": False})
+    return result, warnings
+
+
+def test_run_writes_a_secret_file_0600_in_new_directories(tmp_path):
+    path = tmp_path / "containers" / "auth.json"
+    with pytest.raises(UserError, match="set create_dirs=true"):
+        _run(_params(path))
+    result, _warnings = _run(_params(path, create_dirs=True), check_mode=True)
+    assert result["changed"] and not path.parent.exists()
+    result, _warnings = _run(_params(path, create_dirs=True))
+    assert result["created_dirs"] == [str(path.parent)] and result["registries"] == ["mirror.example.com:8443"]
+    assert os.stat(path).st_mode & 0o7777 == A.FILE_MODE and os.stat(path.parent).st_mode & 0o7777 == A.DIR_MODE
+    assert json.loads(path.read_text())["auths"]["mirror.example.com:8443"]["auth"] == _b64("u", SECRET)
+    assert SECRET not in json.dumps(result) and _b64("u", SECRET) not in json.dumps(result)
+    assert result["diff"]["before_header"] == str(path) == result["diff"]["after_header"]
+    os.chmod(path, 0o644)
+    result, _warnings = _run(_params(path))
+    assert result["changed"] and os.stat(path).st_mode & 0o7777 == 0o600
+    assert not _run(_params(path))[0]["changed"]
+
+
+def test_run_absent_with_remove_if_empty_deletes_the_file(tmp_path):
+    path = tmp_path / "auth.json"
+    _run(_params(path))
+    result, _warnings = _run(_params(path, state="absent", remove_if_empty=True), check_mode=True)
+    assert result["changed"] and result["removed"] and path.exists()
+    result, _warnings = _run(_params(path, state="absent", remove_if_empty=True))
+    assert result["removed"] and not path.exists()
+
+
+def test_run_warns_about_a_credential_helper(tmp_path):
+    path = tmp_path / "auth.json"
+    path.write_text(json.dumps({"credHelpers": {"mirror.example.com:8443": "pass"}}))
+    _result, warnings = _run(_params(path))
+    assert len(warnings) == 1 and "credHelpers names a helper" in warnings[0]

@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common import yamledit as Y
+from ansible_collections.airgap.mirror.plugins.module_utils._common.yamledit import edit as YE
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "products")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "fixtures", "products")
 
 
 def fixture(name):
@@ -331,13 +332,13 @@ def test_errors_name_file_and_line():
 def test_the_safety_net_rejects_an_edit_that_changes_another_setting():
     doc = Y.YAMLDocument("a: 1\nb: 2\n")
     with pytest.raises(Y.YAMLEditError, match="would also change b"):
-        Y._verify(doc, "a: 5\nb: 3\n", ["a"], 5, True)
+        YE._verify(doc, "a: 5\nb: 3\n", ["a"], 5, True)
     with pytest.raises(Y.YAMLEditError, match="does not read back"):
-        Y._verify(doc, "a: '5'\nb: 2\n", ["a"], 5, True)
+        YE._verify(doc, "a: '5'\nb: 2\n", ["a"], 5, True)
     with pytest.raises(Y.YAMLEditError, match="would not be valid"):
-        Y._verify(doc, "a: [5\nb: 2\n", ["a"], 5, True)
+        YE._verify(doc, "a: [5\nb: 2\n", ["a"], 5, True)
     with pytest.raises(Y.YAMLEditError, match="still present"):
-        Y._verify(doc, "a: 1\nb: 2\n", ["a"], None, False)
+        YE._verify(doc, "a: 1\nb: 2\n", ["a"], None, False)
 
 
 def test_every_edit_of_the_fixtures_keeps_all_other_settings():

@@ -193,7 +193,7 @@ def elastic(bed, tmp_path_factory):
     """The images of stack 8.16.1 + ECK 2.16.1 (+ support-diagnostics) as stand-ins under their real
     paths on the vendor registry, mirrored twice: paths kept (mirror root) and flattened under
     <mirror>/elastic; plus a mirror under <mirror>/partial without Logstash."""
-    from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
+    from ansible_collections.airgap.mirror.plugins.module_utils._products import elastic_catalog as _sources
     from support.ansible_run import AnsibleRunner
 
     vendor, layout = bed["vendor"], bed["layout"]
@@ -429,9 +429,9 @@ def eck_vars(bed, elastic, out, mirror_map="keep", **extra):
 def check_pod_templates(resource):
     """ECK resources have no schema in kubernetes-validate: their pod templates are validated as
     v1/PodTemplate (with a placeholder container where the operator adds its own)."""
-    from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as _eck
+    from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as _eck
 
-    templates = _eck._pod_templates(copy.deepcopy(resource), resource["kind"])  # pylint: disable=protected-access
+    templates = _eck.pod_templates(copy.deepcopy(resource), resource["kind"])
     assert templates
     for template in templates:
         spec = copy.deepcopy(template.get("spec", {}))

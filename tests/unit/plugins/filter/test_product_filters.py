@@ -9,23 +9,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.airgap.mirror.plugins.filter import eck as eck_filters
 from ansible_collections.airgap.mirror.plugins.filter import ess as ess_filters
 from ansible_collections.airgap.mirror.plugins.filter import k8s_secrets
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+from support import mirror_maps
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "products")
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
 
 
 def mirror_map(sources, dest="mirror:5000"):
-    mapping = M.Mapping(dest)
-    entries = []
-    for i, text in enumerate(sources):
-        src = R.parse(text)
-        digest = src.digest or "sha256:%064x" % (i + 1)
-        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
-                                     mapping.map(src, digest=digest).without_digest()))
-    return MM.dumps(entries)
+    return mirror_maps.mirror_map(sources, dest=dest, media_type=mirror_maps.MANIFEST)
 
 
 def test_every_filter_is_registered_and_documented():

@@ -193,13 +193,13 @@ def elastic(bed, tmp_path_factory):
     """The images of stack 8.16.1 + ECK 2.16.1 (+ support-diagnostics) as stand-ins under their real
     paths on the vendor registry, mirrored twice: paths kept (mirror root) and flattened under
     <mirror>/elastic; plus a mirror under <mirror>/partial without Logstash."""
-    from ansible_collections.airgap.mirror.plugins.module_utils._products import elastic_catalog as _sources
+    from ansible_collections.airgap.mirror.plugins.module_utils._products import elastic_catalog as _catalog
     from support.ansible_run import AnsibleRunner
 
     vendor, layout = bed["vendor"], bed["layout"]
     listing = {"stack_version": STACK, "eck_version": ECK, "registry": vendor.host,
                "support_diagnostics_version": DIAG}
-    records = _sources.elastic_image_records(STACK, eck_version=ECK, registry=vendor.host,
+    records = _catalog.elastic_image_records(STACK, eck_version=ECK, registry=vendor.host,
                                              support_diagnostics_version=DIAG)
     for rec in records:
         img = I.build_index(layout, "elastic/%s:%s" % (rec["repository"], rec["tag"]),

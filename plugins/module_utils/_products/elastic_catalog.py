@@ -88,7 +88,7 @@ def _fmt_version(version: Version) -> str:
 
 def _version(text: Any, what: str) -> Version:
     version = Version.parse(text.strip(), what) if isinstance(text, str) else None
-    if version is None:
+    if version is None or version.build is not None:  # "+build" cannot be in an image tag
         raise _eck.ECKError("%s %r is not a version like 8.16.1" % (what, text))
     return version
 

@@ -99,3 +99,16 @@ def test_eck_resource_filter_names_resources_whose_image_is_not_mirrored():
     assert eck_filters.eck_resource([ok, other], plan, on_missing="warn") == [ok, other]
     with pytest.raises(AnsibleFilterError, match="on_missing"):
         eck_filters.eck_resource(ok, plan, on_missing="ignore")
+
+
+def test_eck_filters_report_every_user_error_naming_the_filter():
+    bad_destination = {"images": [{"source": "docker.elastic.co/kibana/kibana:8.16.1", "digest": "sha256:" + "1" * 64,
+                                   "media_type": "x", "destination": "oci::kibana"}]}
+    with pytest.raises(AnsibleFilterError, match=r"^eck_plan: <mirror map>: images\[0\]"):
+        eck_filters.eck_plan(bad_destination, "8.16.1", ["Kibana"])
+    with pytest.raises(AnsibleFilterError, match=r"^eck_diagnostic_image: <mirror map>: images\[0\]"):
+        eck_filters.eck_diagnostic_image(bad_destination)
+    with pytest.raises(AnsibleFilterError, match="^eck_required_images: '08.16.1' is not a stack version"):
+        eck_filters.eck_required_images("08.16.1", ["Kibana"])
+    with pytest.raises(AnsibleFilterError, match="^eck_plan: mode must be one of"):
+        eck_filters.eck_plan(mirror_map([]), "8.16.1", ["Kibana"], mode="flat")

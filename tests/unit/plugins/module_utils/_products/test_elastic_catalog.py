@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck.images import ECKError
-from ansible_collections.airgap.mirror.plugins.module_utils._products.elastic_catalog import (elastic_image_records,
-    elastic_images)
+from ansible_collections.airgap.mirror.plugins.module_utils._products.elastic_catalog import (
+    elastic_image_records, elastic_images,
+)
 
 
 def elastic(version, **kwargs):
@@ -131,3 +132,9 @@ def test_elastic_pre_release_and_ranges():
     assert refs["kibana"]["tag"] == "9.0.0-rc1"
     # a 9.0.0 pre-release is before 9.0.0: Enterprise Search still exists, agent moved already
     assert "enterprise_search" in refs
+
+
+@pytest.mark.parametrize("version", ["9.0.0+build1", "08.16.1"])
+def test_elastic_version_with_build_metadata_or_leading_zero_is_refused(version):
+    with pytest.raises(ECKError, match="stack version .* is not a version like 8.16.1"):
+        elastic_images(version)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.airgap.mirror.plugins.module_utils._sources.ess_images import (read_ess_images,
-    ess_image_records)
+from ansible_collections.airgap.mirror.plugins.module_utils._sources.ess_images import (
+    read_ess_images, ess_image_records,
+)
 from ansible_collections.airgap.mirror.plugins.module_utils._sources.documents import SourceError
 from support.sources import fixture
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._sources.microshift import (read_microshift_release,
-    microshift_release_records)
+from ansible_collections.airgap.mirror.plugins.module_utils._sources.microshift import (
+    read_microshift_release, microshift_release_records,
+)
 from ansible_collections.airgap.mirror.plugins.module_utils._sources.documents import SourceError
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 from support.sources import fixture, slurp, jq_images

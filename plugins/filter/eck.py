@@ -5,46 +5,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as _eck
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.legacy import MirrorMapError
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import diagnostics as _diagnostics
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import images as _images
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import operator as _operator
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import plan as _plan
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as _resources
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 _display = Display()
-_ERRORS = (_eck.ECKError, MirrorMapError)
 
 
-def eck_plan(mirror_map, stack_version, kinds=None, eck_version=None, mode="auto", container_registry=None,
-             container_repository=None, container_suffix="", ubi_only=False, fips=False, pull_secrets=None,
-             disable_telemetry=True, on_missing="fail", source_registry=_eck.DEFAULT_REGISTRY, resources=None):
+@reported
+def eck_plan(mirror_map: Any, stack_version: str, kinds: Any = None, eck_version: str | None = None,
+             mode: str = "auto", container_registry: str | None = None, container_repository: str | None = None,
+             container_suffix: str = "", ubi_only: bool = False, fips: bool = False, pull_secrets: Any = None,
+             disable_telemetry: bool = True, on_missing: str = "fail",
+             source_registry: str = _images.DEFAULT_REGISTRY, resources: Any = None) -> dict[str, Any]:
     """Operator settings (``helm_values``, ``operator_config``, ``resource_images`` ...) for the
     mirror, after checking every image they make the operator pull is in the mirror map."""
-    try:
-        result = _eck.plan(
-            mirror_map, stack_version, kinds, eck_version=eck_version, mode=mode,
-            container_registry=container_registry, container_repository=container_repository,
-            container_suffix=container_suffix, ubi_only=ubi_only, fips=fips,
-            pull_secrets=pull_secrets or (), disable_telemetry=disable_telemetry, on_missing=on_missing,
-            source_registry=source_registry or _eck.DEFAULT_REGISTRY, resources=resources or (),
-        )
-    except _ERRORS as exc:
-        raise AnsibleFilterError("eck_plan: %s" % exc) from None
+    options = _plan.PlanOptions(
+        stack_version=stack_version, kinds=tuple(kinds or ()), eck_version=eck_version, mode=mode,
+        container_registry=container_registry, container_repository=container_repository,
+        container_suffix=container_suffix, ubi_only=ubi_only, fips=fips,
+        pull_secrets=tuple(pull_secrets or ()), disable_telemetry=disable_telemetry, on_missing=on_missing,
+        source_registry=source_registry or _images.DEFAULT_REGISTRY, resources=tuple(resources or ()),
+    )
+    result = _plan.plan(mirror_map, options)
     for message in result["missing"]:
         _display.warning("eck_plan: %s" % message)
     return result
 
 
-def eck_operator_manifests(docs, plan, name="elastic-operator"):
+@reported
+def eck_operator_manifests(docs: Any, plan: dict[str, Any], name: str = "elastic-operator") -> list[dict[str, Any]]:
     """The operator manifests (list of objects) with ConfigMap eck.yaml / flags, image and pull
     secrets pointed at the mirror."""
-    try:
-        return _eck.patch_operator_manifests(list(docs), plan, name=name)[0]
-    except _ERRORS as exc:
-        raise AnsibleFilterError("eck_operator_manifests: %s" % exc) from None
+    return _operator.patch_operator_manifests(list(docs), plan, name=name)[0]
 
 
-def eck_resource(resource, plan, set_image="auto", pull_secrets=None, on_missing="fail"):
+@reported
+def eck_resource(resource: Any, plan: dict[str, Any], set_image: str = "auto", pull_secrets: Any = None,
+                 on_missing: str = "fail") -> Any:
     """An Elastic resource with ``spec.image`` (per *set_image*) and image pull secrets; given a
     list of resources (``v1/List`` documents expanded), the list of them. Then every resource's
     image (its ``spec.image``, or the default image the operator picks for it) is checked against
@@ -52,13 +59,10 @@ def eck_resource(resource, plan, set_image="auto", pull_secrets=None, on_missing
     *on_missing* is ``warn``."""
     if on_missing not in ("fail", "warn"):
         raise AnsibleFilterError("eck_resource: on_missing must be fail or warn, not %r" % (on_missing,))
-    try:
-        many = isinstance(resource, (list, tuple))
-        items = _eck.expand_lists(resource) if many else [resource]
-        out = [_eck.resource_with_mirror(r, plan, set_image=set_image, pull_secrets=pull_secrets) for r in items]
-        _pulls, missing = _eck.verify_resources(out, plan)
-    except _ERRORS as exc:
-        raise AnsibleFilterError("eck_resource: %s" % exc) from None
+    many = isinstance(resource, (list, tuple))
+    items = _resources.expand_lists(resource) if many else [resource]
+    out = [_resources.resource_with_mirror(r, plan, set_image=set_image, pull_secrets=pull_secrets) for r in items]
+    _pulls, missing = _resources.verify_resources(out, plan)
     if missing:
         message = "images these resources would pull are missing from the mirror: " + "; ".join(missing)
         if on_missing == "fail":
@@ -67,28 +71,26 @@ def eck_resource(resource, plan, set_image="auto", pull_secrets=None, on_missing
     return out if many else out[0]
 
 
-def eck_required_images(stack_version, kinds, eck_version=None, container_suffix="", ubi_only=False, fips=False,
-                        source_registry=_eck.DEFAULT_REGISTRY):
+@reported
+def eck_required_images(stack_version: str, kinds: Any, eck_version: str | None = None, container_suffix: str = "",
+                        ubi_only: bool = False, fips: bool = False,
+                        source_registry: str = _images.DEFAULT_REGISTRY) -> list[dict[str, str]]:
     """The upstream images to mirror for the kinds in use (list of ``{kind, source}``)."""
-    try:
-        return _eck.required_sources(stack_version, kinds, container_suffix=container_suffix,
-                                     ubi_only=ubi_only, eck_version=eck_version, fips=fips,
-                                     source_registry=source_registry or _eck.DEFAULT_REGISTRY)
-    except _ERRORS as exc:
-        raise AnsibleFilterError("eck_required_images: %s" % exc) from None
+    return _images.required_sources(stack_version, kinds, container_suffix=container_suffix,
+                                    ubi_only=ubi_only, eck_version=eck_version, fips=fips,
+                                    source_registry=source_registry or _images.DEFAULT_REGISTRY)
 
 
-def eck_diagnostic_image(mirror_map, version=None, source_registry=_eck.DEFAULT_REGISTRY):
+@reported
+def eck_diagnostic_image(mirror_map: Any, version: str | None = None,
+                         source_registry: str = _images.DEFAULT_REGISTRY) -> str:
     """The value for ``eck-diagnostics --diagnostic-image``."""
-    try:
-        return _eck.diagnostic_image(mirror_map, version=version or None,
-                                     source_registry=source_registry or _eck.DEFAULT_REGISTRY)
-    except _ERRORS as exc:
-        raise AnsibleFilterError("eck_diagnostic_image: %s" % exc) from None
+    return _diagnostics.diagnostic_image(mirror_map, version=version or None,
+                                         source_registry=source_registry or _images.DEFAULT_REGISTRY)
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "eck_plan": eck_plan,
             "eck_operator_manifests": eck_operator_manifests,

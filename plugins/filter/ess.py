@@ -5,44 +5,44 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+from collections.abc import Callable
+from typing import Any
+
 from ansible.utils.display import Display
 
 from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as _ess
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as _dockerconfig
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.legacy import MirrorMapError
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 _display = Display()
 
 
-def ess_images_digests_override(installer, mirror_map, name, namespace, image_digest="keep",
-                                on_missing="fail", include=None, exclude=None, labels=None,
-                                source_name="images_digests.yml"):
+@reported
+def ess_images_digests_override(installer: Any, mirror_map: Any, name: str, namespace: str,
+                                image_digest: str = "keep", on_missing: str = "fail", include: Any = None,
+                                exclude: Any = None, labels: dict[str, str] | None = None,
+                                source_name: str = "images_digests.yml") -> dict[str, Any]:
     """Report dict with ``configmap`` (the override ConfigMap), ``overridden``, ``missing``,
     ``digest_changed``, ``matches`` and ``warnings``."""
-    try:
-        report = _ess.override_configmap(
-            installer, mirror_map, name, namespace, labels=labels, image_digest=image_digest,
-            on_missing=on_missing, include=include, exclude=exclude, origin=source_name or "images_digests.yml",
-        )
-    except (_ess.ESSError, MirrorMapError, _dockerconfig.KubernetesObjectError) as exc:
-        raise AnsibleFilterError("ess_images_digests_override: %s" % exc) from None
+    report = _ess.override_configmap(
+        installer, mirror_map, name, namespace, labels=labels, image_digest=image_digest,
+        on_missing=on_missing, include=include, exclude=exclude, origin=source_name or "images_digests.yml",
+    )
     for warning in report["warnings"]:
         _display.warning("ess_images_digests_override: %s" % warning)
     return report
 
 
-def ess_installer_settings(configmap_name=None, secret_name=None, keys=None, secret_as_list=True, current=None):
+@reported
+def ess_installer_settings(configmap_name: str | None = None, secret_name: str | None = None,
+                           keys: dict[str, str] | None = None, secret_as_list: bool = True,
+                           current: str | None = None) -> list[dict[str, Any]]:
     """``[{key, value}]`` edits recording the ConfigMap and Secret names in the installer settings."""
-    try:
-        return _ess.settings_edits(configmap_name, secret_name, keys=keys, secret_as_list=secret_as_list,
-                                   current=current)
-    except (_ess.ESSError, _dockerconfig.KubernetesObjectError) as exc:
-        raise AnsibleFilterError("ess_installer_settings: %s" % exc) from None
+    return _ess.settings_edits(configmap_name, secret_name, keys=keys, secret_as_list=secret_as_list,
+                               current=current)
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "ess_images_digests_override": ess_images_digests_override,
             "ess_installer_settings": ess_installer_settings,

@@ -4,36 +4,28 @@
 """Filters that read vendor image lists into normalized image references.
 
 The documentation of each filter is in the ``<filter name>.yml`` file next to this one; the
-readers themselves are in ``plugins/module_utils/_sources.py``.
+readers themselves are in ``plugins/module_utils/_sources/`` (the Elastic Stack catalog in
+``plugins/module_utils/_products/elastic_catalog.py``).
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
+from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
+from ansible_collections.airgap.mirror.plugins.module_utils._products import elastic_catalog as _catalog
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import ess_images as _ess_images
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import microshift as _microshift
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import plain_list as _plain_list
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import query as _query
+from ansible_collections.airgap.mirror.plugins.module_utils._sources import skopeo_sync as _skopeo_sync
+from ansible_collections.airgap.mirror.plugins.module_utils._sources.documents import DEFAULT_TAG
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 
-def _reports(name):
-    """Turn reader errors into AnsibleFilterError naming the filter, file, line and entry."""
-
-    def decorate(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            try:
-                return func(*args, **kwargs)
-            except OCIError as exc:
-                raise AnsibleFilterError("airgap.mirror.%s: %s" % (name, exc)) from None
-
-        return wrapper
-
-    return decorate
-
-
-def _bool(value, option):
+def _bool(value: Any, option: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -44,57 +36,59 @@ def _bool(value, option):
     raise AnsibleFilterError("option %s must be a boolean, got %r" % (option, value))
 
 
-@_reports("microshift_release_images")
-def microshift_release_images(data, extra=None, records=False, source_name=None, default_tag=_sources.DEFAULT_TAG):
+@reported(name="airgap.mirror.microshift_release_images")
+def microshift_release_images(data: Any, extra: Any = None, records: Any = False, source_name: Any = None,
+                              default_tag: str | None = DEFAULT_TAG) -> list[Any]:
     if _bool(records, "records"):
         if extra:
             raise AnsibleFilterError("airgap.mirror.microshift_release_images: extra cannot be combined "
                                      "with records=true (extra references have no release entry)")
-        return _sources.microshift_release_records(data, source_name)
-    return _sources.read_microshift_release(data, source_name, extra=extra, default_tag=default_tag)
+        return _microshift.microshift_release_records(data, source_name)
+    return _microshift.read_microshift_release(data, source_name, extra=extra, default_tag=default_tag)
 
 
-@_reports("ess_images")
-def ess_images(data, records=False, source_name=None):
+@reported(name="airgap.mirror.ess_images")
+def ess_images(data: Any, records: Any = False, source_name: str | None = None) -> list[Any]:
     if _bool(records, "records"):
-        return _sources.ess_image_records(data, source_name)
-    return _sources.read_ess_images(data, source_name)
+        return _ess_images.ess_image_records(data, source_name)
+    return _ess_images.read_ess_images(data, source_name)
 
 
-@_reports("elastic_images")
-def elastic_images(stack_version, eck_version=None, include=None, exclude=None,
-                   registry=_sources.ELASTIC_REGISTRY, container_repository=None, ubi_only=False,
-                   container_suffix=None, fips=False, package_registry_tag="production",
-                   support_diagnostics_version=None, records=False):
-    records_ = _sources.elastic_image_records(
+@reported(name="airgap.mirror.elastic_images")
+def elastic_images(stack_version: Any, eck_version: Any = None, include: Any = None, exclude: Any = None,
+                   registry: Any = _catalog.ELASTIC_REGISTRY, container_repository: Any = None, ubi_only: Any = False,
+                   container_suffix: Any = None, fips: Any = False, package_registry_tag: Any = "production",
+                   support_diagnostics_version: Any = None, records: Any = False) -> list[Any]:
+    records_ = _catalog.elastic_image_records(
         stack_version, eck_version=eck_version, include=include, exclude=exclude, registry=registry,
         container_repository=container_repository, ubi_only=_bool(ubi_only, "ubi_only"),
         container_suffix=container_suffix, fips=_bool(fips, "fips"),
         package_registry_tag=package_registry_tag, support_diagnostics_version=support_diagnostics_version)
     if _bool(records, "records"):
         return records_
-    return _sources.unique_sources(records_)
+    return _catalog.unique_sources(records_)
 
 
-@_reports("skopeo_sync_images")
-def skopeo_sync_images(data, source_name=None):
-    return _sources.read_skopeo_sync(data, source_name)
+@reported(name="airgap.mirror.skopeo_sync_images")
+def skopeo_sync_images(data: Any, source_name: str | None = None) -> list[str]:
+    return _skopeo_sync.read_skopeo_sync(data, source_name)
 
 
-@_reports("parse_image_list")
-def parse_image_list(data, source_name=None, default_tag=_sources.DEFAULT_TAG):
-    return _sources.read_image_list(data, source_name, default_tag=default_tag)
+@reported(name="airgap.mirror.parse_image_list")
+def parse_image_list(data: Any, source_name: str | None = None, default_tag: str | None = DEFAULT_TAG) -> list[str]:
+    return _plain_list.read_image_list(data, source_name, default_tag=default_tag)
 
 
-@_reports("query_images")
-def query_images(data, query, source_name=None, default_tag=_sources.DEFAULT_TAG):
-    return _sources.query_images(data, query, source_name, default_tag=default_tag)
+@reported(name="airgap.mirror.query_images")
+def query_images(data: Any, query: Any, source_name: str | None = None,
+                 default_tag: str | None = DEFAULT_TAG) -> list[str]:
+    return _query.query_images(data, query, source_name, default_tag=default_tag)
 
 
 class FilterModule:
     """airgap.mirror image-list filters."""
 
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "microshift_release_images": microshift_release_images,
             "ess_images": ess_images,

@@ -83,15 +83,22 @@ _raw:
   elements: raw
 """
 
+from typing import Any
+
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
+
+
+@reported(error=AnsibleLookupError, name="airgap.mirror.image_list")
+def _read(fmt: str, raw: bytes, path: str, query: str | None, records: bool, default_tag: str | None) -> list[Any]:
+    return _sources.read_source(fmt, raw, name=path, query=query, records=records, default_tag=default_tag)
 
 
 class LookupModule(LookupBase):
-    def run(self, terms, variables=None, **kwargs):
+    def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[Any]:
         self.set_options(var_options=variables, direct=kwargs)
         fmt = self.get_option("format")
         query = self.get_option("query")
@@ -102,7 +109,7 @@ class LookupModule(LookupBase):
         if query and fmt != "query":
             raise AnsibleLookupError("airgap.mirror.image_list: the query option is only used with format=query")
 
-        results = []
+        results: list[Any] = []
         for term in terms:
             path = self.find_file_in_search_path(variables or {}, "files", term, ignore_missing=True)
             if not path:
@@ -112,11 +119,7 @@ class LookupModule(LookupBase):
                     raw = handle.read()
             except OSError as exc:
                 raise AnsibleLookupError("airgap.mirror.image_list: %s: cannot read: %s" % (path, exc.strerror)) from None
-            try:
-                results.extend(_sources.read_source(fmt, raw, name=path, query=query, records=records,
-                                                    default_tag=default_tag))
-            except OCIError as exc:
-                raise AnsibleLookupError("airgap.mirror.image_list: %s" % exc) from None
+            results.extend(_read(fmt, raw, path, query, records, default_tag))
         if records:
             return results
         return list(dict.fromkeys(results))

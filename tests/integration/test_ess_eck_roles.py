@@ -193,13 +193,13 @@ def elastic(bed, tmp_path_factory):
     """The images of stack 8.16.1 + ECK 2.16.1 (+ support-diagnostics) as stand-ins under their real
     paths on the vendor registry, mirrored twice: paths kept (mirror root) and flattened under
     <mirror>/elastic; plus a mirror under <mirror>/partial without Logstash."""
-    from ansible_collections.airgap.mirror.plugins.module_utils._sources import read as _sources
+    from ansible_collections.airgap.mirror.plugins.module_utils._products import elastic_catalog as _catalog
     from support.ansible_run import AnsibleRunner
 
     vendor, layout = bed["vendor"], bed["layout"]
     listing = {"stack_version": STACK, "eck_version": ECK, "registry": vendor.host,
                "support_diagnostics_version": DIAG}
-    records = _sources.elastic_image_records(STACK, eck_version=ECK, registry=vendor.host,
+    records = _catalog.elastic_image_records(STACK, eck_version=ECK, registry=vendor.host,
                                              support_diagnostics_version=DIAG)
     for rec in records:
         img = I.build_index(layout, "elastic/%s:%s" % (rec["repository"], rec["tag"]),
@@ -429,9 +429,9 @@ def eck_vars(bed, elastic, out, mirror_map="keep", **extra):
 def check_pod_templates(resource):
     """ECK resources have no schema in kubernetes-validate: their pod templates are validated as
     v1/PodTemplate (with a placeholder container where the operator adds its own)."""
-    from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as _eck
+    from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as _eck
 
-    templates = _eck._pod_templates(copy.deepcopy(resource), resource["kind"])  # pylint: disable=protected-access
+    templates = _eck.pod_templates(copy.deepcopy(resource), resource["kind"])
     assert templates
     for template in templates:
         spec = copy.deepcopy(template.get("spec", {}))

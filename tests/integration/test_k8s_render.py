@@ -27,7 +27,10 @@ import yaml
 import kubernetes_validate
 
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import k8s as D
-from ansible_collections.airgap.mirror.plugins.module_utils._products import eck as K
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import images as KI
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import operator as KO
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import plan as KP
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as KR
 from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as E
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as MM
@@ -158,13 +161,14 @@ def eck_plan(**kw):
     kinds = ["Elasticsearch", "Kibana", "ApmServer", "filebeat", "Agent", "Maps", "Logstash"]
     mapping = M.Mapping("mirror.example.com:5000/elastic", mode="flatten")
     entries = []
-    for i, item in enumerate(K.required_sources("8.16.1", kinds, eck_version="2.16.1")):
+    for i, item in enumerate(KI.required_sources("8.16.1", kinds, eck_version="2.16.1")):
         src = R.parse(item["source"])
         digest = "sha256:%064x" % (i + 1)
         entries.append(MM_model.Entry(src, digest, "application/vnd.oci.image.manifest.v1+json",
                                       MM_model.RegistryDestination(mapping.map(src, digest=digest).without_digest()),
                                       size=1))
-    return K.plan(MM.dumps(entries), "8.16.1", kinds, eck_version="2.16.1", **kw)
+    options = KP.PlanOptions(stack_version="8.16.1", kinds=tuple(kinds), eck_version="2.16.1", **kw)
+    return KP.plan(MM.dumps(entries), options)
 
 
 def test_patched_operator_manifests_validate(tmp_path):
@@ -172,7 +176,7 @@ def test_patched_operator_manifests_validate(tmp_path):
         docs = yaml.safe_load(handle)["items"]
     for doc in docs:
         validate(doc)  # the fixture itself is valid, so a failure below is ours
-    new, changes = K.patch_operator_manifests(docs, eck_plan(pull_secrets=["mirror-pull"]))
+    new, changes = KO.patch_operator_manifests(docs, eck_plan(pull_secrets=["mirror-pull"]))
     assert changes
     for doc in new:
         validate(doc)
@@ -184,7 +188,7 @@ def test_patched_operator_manifests_validate(tmp_path):
 def test_operator_configmap_equals_kubectl_from_file(tmp_path):
     with open(FIXTURES / "eck-operator.yaml", encoding="utf-8") as handle:
         docs = yaml.safe_load(handle)["items"]
-    new, _changes = K.patch_operator_manifests(docs, eck_plan())
+    new, _changes = KO.patch_operator_manifests(docs, eck_plan())
     cm = next(d for d in new if d["kind"] == "ConfigMap")
     config = tmp_path / "eck.yaml"
     config.write_text(cm["data"]["eck.yaml"])
@@ -203,10 +207,10 @@ def test_resource_pod_templates_validate():
     for resource in resources:
         with pytest.raises(kubernetes_validate.SchemaNotFoundError):
             kubernetes_validate.validate(resource, k8s.K8S_VERSION, strict=True)
-        out = K.resource_with_mirror(resource, plan, set_image="always")
-        assert out["apiVersion"] == K.KINDS[out["kind"]][0]
+        out = KR.resource_with_mirror(resource, plan, set_image="always")
+        assert out["apiVersion"] == KI.KINDS[out["kind"]][0]
         R.parse(out["spec"]["image"])
-        templates = K._pod_templates(copy.deepcopy(out), out["kind"])
+        templates = KR.pod_templates(copy.deepcopy(out), out["kind"])
         assert templates
         for template in templates:
             spec = copy.deepcopy(template.get("spec", {}))

@@ -30,13 +30,15 @@ half from the mirror and half from the internet.
 from __future__ import annotations
 
 import fnmatch
-import json
+from collections.abc import Iterable
+from typing import Any
 
-from .._mirrormap import legacy as _mm
+from .._common import yamledit as _yamledit
+from .._common.errors import UserError
+from .._consumers import k8s as _k8s
+from .._mirrormap import io as _mmio
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
-from .._consumers import k8s as _k8s
-from .._common import yamledit as _yamledit
 
 try:
     import yaml as _yaml
@@ -46,7 +48,7 @@ try:
 
     _TextLoader.yaml_implicit_resolvers = {}
 except ImportError:  # pragma: no cover - PyYAML is a declared dependency
-    _yaml = None
+    _yaml = None  # type: ignore[assignment]
 
 FIELDS = ("image_repository_server", "image_repository_path", "image_tag", "image_digest")
 DIGEST_MODES = ("keep", "mirror", "drop")
@@ -54,11 +56,11 @@ ON_MISSING = ("fail", "warn")
 DATA_KEY = "images_digests"
 
 
-class ESSError(ValueError):
+class ESSError(UserError, ValueError):
     """An installer file, mirror map or option that cannot be used; names the container."""
 
 
-def load_installer(data, origin="images_digests.yml"):
+def load_installer(data: Any, origin: str = "images_digests.yml") -> dict[tuple[str, str], dict[str, Any]]:
     """Parse the installer's images_digests (text, or the already loaded mapping).
 
     Returns ``{(component, container): {field: value}}`` in file order.
@@ -99,7 +101,7 @@ def load_installer(data, origin="images_digests.yml"):
     return containers
 
 
-def source_reference(spec, name="?"):
+def source_reference(spec: dict[str, Any], name: str = "?") -> _ref.Reference:
     """The image an installer container pulls, as a normalized :class:`Reference`."""
     text = "%s/%s" % (str(spec["image_repository_server"]).strip().rstrip("/"),
                       str(spec["image_repository_path"]).strip().strip("/"))
@@ -113,46 +115,7 @@ def source_reference(spec, name="?"):
         raise ESSError("%s: %s" % (name, exc)) from None
 
 
-def mirror_entries(mirror_map, origin="<mirror map>"):
-    """Validated mirror map entries from its text, the loaded document or a list of entries."""
-    if isinstance(mirror_map, bytes):
-        mirror_map = mirror_map.decode("utf-8")
-    if isinstance(mirror_map, str):
-        return _mm.loads(mirror_map, origin=origin)
-    if isinstance(mirror_map, (list, tuple)):
-        mirror_map = {"images": list(mirror_map)}
-    if not isinstance(mirror_map, dict):
-        raise ESSError("%s: expected a mirror map, not %s" % (origin, type(mirror_map).__name__))
-    return _mm.loads(json.dumps(mirror_map, default=str), origin=origin)
-
-
-class _Index:
-    """Mirror map entries by source repository name."""
-
-    def __init__(self, entries):
-        self.by_name = {}
-        for entry in entries:
-            src = _ref.parse(entry["source"])
-            self.by_name.setdefault(src.name, []).append((src, entry))
-
-    def match(self, src):
-        """``(entry, how)`` for a source reference; ``how`` is ``digest`` or ``tag``; or (None, None)."""
-        candidates = self.by_name.get(src.name, [])
-        if src.digest:
-            found = [(s, e) for s, e in candidates if e["digest"] == src.digest or s.digest == src.digest]
-            if found:
-                # prefer the entry that was mirrored under the same tag
-                found.sort(key=lambda se: (se[0].tag != src.tag, se[1]["destination"]))
-                return found[0][1], "digest"
-        if src.tag:
-            found = [(s, e) for s, e in candidates if s.tag == src.tag]
-            if found:
-                found.sort(key=lambda se: se[1]["destination"])
-                return found[0][1], "tag"
-        return None, None
-
-
-def _selected(name, include, exclude):
+def _selected(name: str, include: Iterable[str] | None, exclude: Iterable[str] | None) -> bool:
     component = name.split("/", 1)[0]
     if include and not any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(component, p) for p in include):
         return False
@@ -161,8 +124,9 @@ def _selected(name, include, exclude):
     return True
 
 
-def build_override(installer, mirror_map, image_digest="keep", on_missing="fail", include=None,
-                   exclude=None, origin="images_digests.yml"):
+def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", on_missing: str = "fail",
+                   include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
+                   origin: str = "images_digests.yml") -> dict[str, Any]:
     """Compute the override tree for the containers that are in the mirror map.
 
     *image_digest*: ``keep`` writes ``image_digest`` when the mirrored image has the installer's
@@ -182,26 +146,31 @@ def build_override(installer, mirror_map, image_digest="keep", on_missing="fail"
     if on_missing not in ON_MISSING:
         raise ESSError("on_missing must be one of %s, not %r" % (", ".join(ON_MISSING), on_missing))
     containers = load_installer(installer, origin=origin)
-    index = _Index(mirror_entries(mirror_map))
-    tree, overridden, missing, changed, matches, warnings = {}, [], [], [], {}, []
+    index = _mmio.coerce(mirror_map)
+    tree: dict[str, dict[str, dict[str, str]]] = {}
+    overridden: list[str] = []
+    missing: list[str] = []
+    changed: list[str] = []
+    matches: dict[str, dict[str, str | None]] = {}
+    warnings: list[str] = []
     for (component, container), spec in containers.items():
         name = "%s/%s" % (component, container)
         if not _selected(name, include, exclude):
             continue
         src = source_reference(spec, name)
-        entry, how = index.match(src)
+        entry, how = index.lookup(src)
         if entry is None:
             missing.append(name)
             continue
-        dest = _mm.destination_reference(entry)
-        if dest is None:
+        if entry.registry_destination is None:
             raise ESSError(
                 "%s: %s is mirrored to an OCI layout (%s), not a registry; ESS can only pull from a "
-                "registry" % (name, src, entry["destination"])
+                "registry" % (name, src, entry.destination)
             )
+        dest = entry.registry_destination.ref
         if not dest.tag:
             raise ESSError("%s: the mirror destination %s has no tag; ESS needs image_tag" % (name, dest))
-        digest_differs = bool(spec.get("image_digest")) and entry["digest"] != spec["image_digest"]
+        digest_differs = bool(spec.get("image_digest")) and entry.digest != spec["image_digest"]
         if digest_differs:
             changed.append(name)
         fields = {
@@ -215,14 +184,14 @@ def build_override(installer, mirror_map, image_digest="keep", on_missing="fail"
                     "%s: the mirror holds %s with digest %s, but the installer pins %s (the tag "
                     "moved since it was mirrored); re-mirror by digest, or use image_digest=mirror "
                     "to pin what the mirror holds, or image_digest=drop" %
-                    (name, src.without_digest(), entry["digest"], spec["image_digest"])
+                    (name, src.without_digest(), entry.digest, spec["image_digest"])
                 )
             fields["image_digest"] = spec["image_digest"]
         elif image_digest == "mirror":
-            fields["image_digest"] = entry["digest"]
+            fields["image_digest"] = entry.digest
         tree.setdefault(component, {})[container] = dict(sorted(fields.items()))
         overridden.append(name)
-        matches[name] = {"source": str(src), "destination": entry["destination"], "matched_by": how}
+        matches[name] = {"source": str(src), "destination": str(entry.destination), "matched_by": how}
     if missing:
         message = (
             "%d container(s) of %s are not in the mirror map: %s (a new ESS release may need new "
@@ -245,14 +214,14 @@ def build_override(installer, mirror_map, image_digest="keep", on_missing="fail"
     }
 
 
-def dump_tree(tree):
+def dump_tree(tree: dict[str, Any]) -> str:
     """The ``data.images_digests`` string: block YAML, keys sorted, stable across runs."""
     if not tree:
         return "{}\n"
     return _yaml.safe_dump(tree, default_flow_style=False, sort_keys=True, width=4096)
 
 
-def configmap(tree, name, namespace, labels=None):
+def configmap(tree: dict[str, Any], name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The override ConfigMap, ready for ``kubernetes.core.k8s``."""
     try:
         return _k8s.configmap(name, {DATA_KEY: dump_tree(tree)}, namespace=namespace, labels=labels)
@@ -260,7 +229,8 @@ def configmap(tree, name, namespace, labels=None):
         raise ESSError(str(exc)) from None
 
 
-def override_configmap(installer, mirror_map, name, namespace, labels=None, **options):
+def override_configmap(installer: Any, mirror_map: Any, name: str, namespace: str,
+                       labels: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
     """:func:`build_override` + :func:`configmap`: returns the report with a ``configmap`` key."""
     report = build_override(installer, mirror_map, **options)
     report["configmap"] = configmap(report["tree"], name, namespace, labels=labels)
@@ -277,7 +247,16 @@ SETTINGS_KEYS = {
 }
 
 
-def settings_edits(configmap_name=None, secret_name=None, keys=None, secret_as_list=True, current=None):
+def _valid_name(name: str, what: str) -> str:
+    try:
+        return str(_k8s.validate_subdomain(name, what))
+    except _k8s.KubernetesObjectError as exc:
+        raise ESSError(str(exc)) from None
+
+
+def settings_edits(configmap_name: str | None = None, secret_name: str | None = None,
+                   keys: dict[str, str] | None = None, secret_as_list: bool = True,
+                   current: str | None = None) -> list[dict[str, Any]]:
     """``[{"key", "value"}]`` to give ``airgap.mirror.yaml_setting`` for the installer settings.
 
     *keys* maps ``configmap`` and ``secret`` to the dotted keys of the settings file; each name
@@ -296,15 +275,15 @@ def settings_edits(configmap_name=None, secret_name=None, keys=None, secret_as_l
                 "installer settings: no key given for %s (keys.%s); the ESS installer's settings "
                 "format is not public, so there is no default: find the key your installer uses "
                 "(docs/ess.md) and give it" % (SETTINGS_KEYS[what], what))
-    edits = []
+    edits: list[dict[str, Any]] = []
     if configmap_name:
-        edits.append({"key": keys["configmap"], "value": _k8s.validate_subdomain(configmap_name, "ConfigMap name")})
+        edits.append({"key": keys["configmap"], "value": _valid_name(configmap_name, "ConfigMap name")})
     if secret_name:
-        _k8s.validate_subdomain(secret_name, "Secret name")
+        _valid_name(secret_name, "Secret name")
         if not secret_as_list:
             edits.append({"key": keys["secret"], "value": secret_name})
         else:
-            existing = []
+            existing: list[Any] = []
             if current:
                 try:
                     values = _yamledit.get_values(current, keys["secret"], origin="installer settings",

@@ -9,23 +9,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.airgap.mirror.plugins.filter import eck as eck_filters
 from ansible_collections.airgap.mirror.plugins.filter import ess as ess_filters
 from ansible_collections.airgap.mirror.plugins.filter import k8s_secrets
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+from support import mirror_maps
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "products")
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
 
 
 def mirror_map(sources, dest="mirror:5000"):
-    mapping = M.Mapping(dest)
-    entries = []
-    for i, text in enumerate(sources):
-        src = R.parse(text)
-        digest = src.digest or "sha256:%064x" % (i + 1)
-        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1,
-                                     mapping.map(src, digest=digest).without_digest()))
-    return MM.dumps(entries)
+    return mirror_maps.mirror_map(sources, dest=dest, media_type=mirror_maps.MANIFEST)
 
 
 def test_every_filter_is_registered_and_documented():
@@ -108,3 +99,16 @@ def test_eck_resource_filter_names_resources_whose_image_is_not_mirrored():
     assert eck_filters.eck_resource([ok, other], plan, on_missing="warn") == [ok, other]
     with pytest.raises(AnsibleFilterError, match="on_missing"):
         eck_filters.eck_resource(ok, plan, on_missing="ignore")
+
+
+def test_eck_filters_report_every_user_error_naming_the_filter():
+    bad_destination = {"images": [{"source": "docker.elastic.co/kibana/kibana:8.16.1", "digest": "sha256:" + "1" * 64,
+                                   "media_type": "x", "destination": "oci::kibana"}]}
+    with pytest.raises(AnsibleFilterError, match=r"^eck_plan: <mirror map>: images\[0\]"):
+        eck_filters.eck_plan(bad_destination, "8.16.1", ["Kibana"])
+    with pytest.raises(AnsibleFilterError, match=r"^eck_diagnostic_image: <mirror map>: images\[0\]"):
+        eck_filters.eck_diagnostic_image(bad_destination)
+    with pytest.raises(AnsibleFilterError, match="^eck_required_images: '08.16.1' is not a stack version"):
+        eck_filters.eck_required_images("08.16.1", ["Kibana"])
+    with pytest.raises(AnsibleFilterError, match="^eck_plan: mode must be one of"):
+        eck_filters.eck_plan(mirror_map([]), "8.16.1", ["Kibana"], mode="flat")

@@ -4,9 +4,7 @@ import pytest
 import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._products import ess as E
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as MM
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+from support import mirror_maps
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "products")
 MIRROR = "mirror.example.com:8443"
@@ -23,15 +21,8 @@ def installer(name="ess-images_digests.yml"):
 
 def mirror_map(sources, dest=MIRROR, mode="keep", digests=None):
     """A mirror map as image_mirror writes it: destinations from the real mapping code."""
-    mapping = M.Mapping(dest, mode=mode)
-    entries = []
-    for text in sources:
-        src = R.parse(text)
-        digest = (digests or {}).get(text) or src.digest
-        dest_ref = mapping.map(src, digest=digest)
-        entries.append(MM.make_entry(src, digest, "application/vnd.oci.image.index.v1+json",
-                                     ["linux/amd64"], 1000, dest_ref.without_digest()))
-    return MM.dumps(entries)
+    return mirror_maps.mirror_map(sources, dest=dest, mode=mode, digests=digests, platforms=["linux/amd64"],
+                                  size=1000)
 
 
 ALL = [
@@ -131,10 +122,9 @@ def test_installer_file_errors_name_the_container():
 
 
 def test_layout_destination_is_refused():
-    entry = MM.make_entry(R.parse(ALL[1]), HAPROXY, "application/vnd.oci.image.index.v1+json", [], 1,
-                          "oci:/srv/layout:haproxy")
+    entry = mirror_maps.entry(ALL[1], HAPROXY, "oci:/srv/layout:haproxy")
     with pytest.raises(E.ESSError, match="OCI layout"):
-        E.build_override(installer(), MM.dumps([entry]), include=["adminbot/haproxy"])
+        E.build_override(installer(), mirror_maps.dumps([entry]), include=["adminbot/haproxy"])
 
 
 def test_mirror_map_given_as_loaded_data_or_entry_list():

@@ -71,7 +71,7 @@ LAYERS = {
     "_bundle": {"_engine", "_mirrormap", "_oci", "_common"},
     "_consumers": {"_mirrormap", "_oci", "_common"},
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
-    "_sources": {"_products", "_mirrormap", "_oci", "_common"},
+    "_sources": {"_oci", "_common"},
     "_backends": {"_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci", "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")

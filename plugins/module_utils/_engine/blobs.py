@@ -124,6 +124,19 @@ class BlobDownload:
             self._resp.close()
             self._resp = None
 
+    def _finish(self, raw: Iterator[bytes], url: str) -> None:
+        """Read the end of a response that delivered the whole blob, before its last chunk is
+        handed on: a consumer that stops at the blob's size (an upload's source) never asks for
+        more, and a response closed before its end drops its connection instead of returning it
+        to the pool -- one new connection per blob. A connection that breaks now is dropped."""
+        try:
+            for extra in raw:
+                if extra:
+                    raise DigestMismatch("blob %s is larger than the %d bytes its descriptor says"
+                                         % (self.digest, self.size), image=self.image, url=url)
+        except httpx.TransportError:
+            pass  # every byte arrived; only the connection is lost
+
     def __iter__(self) -> Iterator[bytes]:
         client = self.client
         url = client._url("/v2/%s/blobs/%s" % (self.repo, self.digest))
@@ -145,7 +158,8 @@ class BlobDownload:
                 client._check(resp, (200, 206), "blob %s@%s" % (self.repo, self.digest), self.image)
                 skip = received if (received and resp.status_code == 200) else 0
                 try:
-                    for chunk in resp.iter_raw():
+                    raw = resp.iter_raw()
+                    for chunk in raw:
                         if client.cancel.is_set():
                             raise OCIError("cancelled", image=self.image)
                         # a slow blob must not carry the run past its deadline (what arrived
@@ -162,6 +176,8 @@ class BlobDownload:
                                                  % (self.digest, self.size), image=self.image, url=url)
                         received += len(chunk)
                         client.stats.add(bytes_down=len(chunk))
+                        if received == self.size:
+                            self._finish(raw, url)
                         yield chunk
                 except httpx.TransportError as exc:
                     failures += 1

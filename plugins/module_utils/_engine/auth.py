@@ -27,11 +27,16 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._oci.errors import AuthError
 
 TOKEN_EXPIRY_MARGIN = 10.0
+if TYPE_CHECKING:  # pragma: no cover
+    # (realm, query, Basic header or None, form or None) -> the JSON answer of the token endpoint
+    TokenFetcher = Callable[[str, Sequence[tuple[str, str]], str | None, Mapping[str, str] | None], Any]
 DEFAULT_TOKEN_LIFETIME = 60.0
 
 
@@ -40,23 +45,24 @@ class Credentials:
 
     __slots__ = ("username", "password", "identity_token")
 
-    def __init__(self, username=None, password=None, identity_token=None):
+    def __init__(self, username: str | None = None, password: str | None = None,
+                 identity_token: str | None = None) -> None:
         self.username = username
         self.password = password
         self.identity_token = identity_token
 
-    def basic_header(self):
+    def basic_header(self) -> str:
         raw = ("%s:%s" % (self.username or "", self.password or "")).encode("utf-8")
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.username or self.password or self.identity_token)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Credentials(username=%r, password=<hidden>)" % self.username
 
 
-def _normalize_key(key):
+def _normalize_key(key: str) -> str:
     """Auth file keys: 'host[:port][/path]', possibly with a scheme and a legacy '/v1/' suffix."""
     key = key.strip()
     if "://" in key:
@@ -73,7 +79,7 @@ def _normalize_key(key):
     return host + sep + path
 
 
-def default_auth_files(env=None):
+def default_auth_files(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     home = env.get("HOME") or os.path.expanduser("~")
     files = []
@@ -90,9 +96,9 @@ def default_auth_files(env=None):
 class AuthFile:
     """One parsed auth file (containers auth.json or docker config.json)."""
 
-    def __init__(self, path, data):
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
         self.path = path
-        self.auths = {}
+        self.auths: dict[str, dict[str, Any]] = {}
         for key, entry in (data.get("auths") or {}).items():
             if isinstance(entry, dict):
                 self.auths[_normalize_key(key)] = entry
@@ -100,7 +106,7 @@ class AuthFile:
         self.creds_store = data.get("credsStore")
 
     @classmethod
-    def load(cls, path, required=False):
+    def load(cls, path: str, required: bool = False) -> AuthFile | None:
         try:
             with open(path, "rb") as handle:
                 raw = handle.read()
@@ -121,7 +127,7 @@ class AuthFile:
             raise AuthError("auth file %s: expected a JSON object" % path)
         return cls(path, data)
 
-    def lookup(self, registry, repository=None):
+    def lookup(self, registry: str, repository: str | None = None) -> Credentials | None:
         candidates = []
         if repository:
             parts = repository.split("/")
@@ -142,7 +148,7 @@ class AuthFile:
             return _run_helper(self.creds_store, registry, self.path, missing_ok=True)
         return None
 
-    def _decode(self, entry, key):
+    def _decode(self, entry: dict[str, Any], key: str) -> Credentials | None:
         if entry.get("identitytoken"):
             return Credentials(username=entry.get("username"), identity_token=entry["identitytoken"])
         if entry.get("auth"):
@@ -161,7 +167,7 @@ class AuthFile:
         return None
 
 
-def _run_helper(name, registry, origin, missing_ok=False):
+def _run_helper(name: str, registry: str, origin: str, missing_ok: bool = False) -> Credentials | None:
     program = "docker-credential-%s" % name
     server = "https://index.docker.io/v1/" if registry == "docker.io" else registry
     try:
@@ -190,15 +196,18 @@ def _run_helper(name, registry, origin, missing_ok=False):
 class CredentialStore:
     """Answers "which credentials for this registry/repository?" from every configured source."""
 
-    def __init__(self, explicit=None, auth_file=None, env=None, use_default_files=True):
+    def __init__(self, explicit: Mapping[str, Credentials | None] | None = None, auth_file: str | None = None,
+                 env: Mapping[str, str] | None = None, use_default_files: bool = True) -> None:
         # explicit: {registry: Credentials}
-        self.explicit = {}
+        self.explicit: dict[str, Credentials] = {}
         for registry, creds in (explicit or {}).items():
             if creds:
                 self.explicit[_normalize_key(registry)] = creds
-        self.files = []
+        self.files: list[AuthFile] = []
         if auth_file:
-            self.files.append(AuthFile.load(auth_file, required=True))
+            required = AuthFile.load(auth_file, required=True)
+            assert required is not None  # load(required=True) returns a file or raises
+            self.files.append(required)
         if use_default_files:
             for path in default_auth_files(env):
                 if auth_file and os.path.abspath(path) == os.path.abspath(auth_file):
@@ -207,7 +216,7 @@ class CredentialStore:
                 if loaded is not None:
                     self.files.append(loaded)
 
-    def lookup(self, registry, repository=None):
+    def lookup(self, registry: str, repository: str | None = None) -> Credentials | None:
         registry = _normalize_key(registry)
         if repository:
             parts = repository.split("/")
@@ -227,46 +236,46 @@ class CredentialStore:
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
-def parse_challenge(header):
+def parse_challenge(header: str | None) -> tuple[str | None, dict[str, str]]:
     """'Bearer realm="x",service="y"' -> ('bearer', {'realm': 'x', 'service': 'y'})."""
     if not header:
         return None, {}
     scheme, _sep, rest = header.strip().partition(" ")
-    params = {}
+    params: dict[str, str] = {}
     for match in _CHALLENGE_PARAM.finditer(rest):
         value = match.group(2) if match.group(2) is not None else match.group(3)
         params[match.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
     return scheme.lower(), params
 
 
-def scope_for(repository, actions):
+def scope_for(repository: str, actions: Iterable[str]) -> str:
     return "repository:%s:%s" % (repository, ",".join(actions))
 
 
 class Authenticator:
     """Per-registry authentication state, shared by every thread using the registry."""
 
-    def __init__(self, registry, store, fetch_token):
+    def __init__(self, registry: str, store: CredentialStore | None, fetch_token: TokenFetcher) -> None:
         """*fetch_token(realm, params, basic_header_or_None, form_or_None)* returns the JSON dict of a
         token endpoint answer; it is given by the registry client so all HTTP goes one way."""
         self.registry = registry
         self.store = store
         self._fetch_token = fetch_token
         self._lock = threading.Lock()
-        self.scheme = None
-        self.params = {}
-        self._tokens = {}
+        self.scheme: str | None = None
+        self.params: dict[str, str] = {}
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
 
-    def credentials(self, repository=None):
+    def credentials(self, repository: str | None = None) -> Credentials | None:
         return self.store.lookup(self.registry, repository) if self.store else None
 
-    def note_challenge(self, header):
+    def note_challenge(self, header: str | None) -> None:
         scheme, params = parse_challenge(header)
         if scheme:
             with self._lock:
                 self.scheme, self.params = scheme, params
 
-    def header(self, scopes):
+    def header(self, scopes: Iterable[str]) -> str | None:
         """The Authorization header value for a request needing *scopes*, or None."""
         if self.scheme == "basic":
             creds = self.credentials(_first_repo(scopes))
@@ -275,11 +284,11 @@ class Authenticator:
             return "Bearer " + self._token(tuple(sorted(set(scopes))))
         return None
 
-    def invalidate(self, scopes):
+    def invalidate(self, scopes: Iterable[str]) -> None:
         with self._lock:
             self._tokens.pop(tuple(sorted(set(scopes))), None)
 
-    def _token(self, key):
+    def _token(self, key: tuple[str, ...]) -> str:
         now = time.monotonic()
         with self._lock:
             cached = self._tokens.get(key)
@@ -314,7 +323,7 @@ class Authenticator:
         return token
 
 
-def _first_repo(scopes):
+def _first_repo(scopes: Iterable[str]) -> str | None:
     for scope in scopes:
         if scope.startswith("repository:"):
             return scope.split(":")[1]

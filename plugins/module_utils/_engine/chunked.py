@@ -34,9 +34,9 @@ from typing import Any, NamedTuple, Optional
 from urllib.parse import urljoin
 
 from .auth import scope_for
+from .blobs import send_body
 from .._oci.errors import DigestMismatch, RegistryError
-
-UPLOAD_SESSION_LOST = frozenset(("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
+from .http.errors import UPLOAD_SESSION_LOST
 
 
 class UploadState(NamedTuple):
@@ -153,8 +153,8 @@ class ChunkedUpload:
                     inflight = 0
                     failures = 0
                 inflight = 0
-                resp = client._send_body("PUT", self.location, self.scopes, self.cursor, self.size, 0,
-                                         {"digest": self.digest}, self.image)
+                resp = send_body(client, "PUT", self.location, self.scopes, self.cursor, self.size, 0,
+                                 {"digest": self.digest}, self.image)
                 client._check(resp, (201,), self.what, self.image)
                 resp.close()
                 return
@@ -179,8 +179,9 @@ class ChunkedUpload:
     def _patch(self, length: int) -> None:
         client = self.client
         end = self.offset + length
-        resp = client._send_body("PATCH", self.location, self.scopes, self.cursor, self.offset, length, None,
-                                 self.image, content_range="%d-%d" % (self.offset, end - 1))
+        assert self.location is not None  # _send opened the session
+        resp = send_body(client, "PATCH", self.location, self.scopes, self.cursor, self.offset, length, None,
+                         self.image, content_range="%d-%d" % (self.offset, end - 1))
         client._check(resp, (202, 204), "chunk upload of blob %s to %s" % (self.digest, self.repo), self.image)
         resp.close()
         self.location = urljoin(self.location, resp.headers.get("location") or self.location)

@@ -23,12 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .._oci import manifest as _manifest
 from .._oci import reference as _ref
-from .auth import CredentialStore, Credentials
+from .auth import Credentials
 from .._oci.errors import InvalidReference, LayoutError, ManifestError, NotFound, OCIError
 from .dirtree import DirTree
 from .layout import DirExport, Layout, find_dir_exports
 from .._mirrormap.naming import Mapping, digest_tag
-from .registry import Deadline, RegistryClient, RetryPolicy, Stats
+from .pool import ClientPool  # noqa: F401  # re-exported: importers of plan.ClientPool keep working
 from .repos import DirExportImage, LayoutRepo, RegistryRepo, attachment_tags, is_digest, referrers_tag
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
@@ -84,47 +84,6 @@ class ImageJob:
 
     def __repr__(self):
         return "ImageJob(%s -> %s, %s)" % (self.source, self.destination, self.status)
-
-
-class ClientPool:
-    """One RegistryClient per registry, created on first use, sharing stats, deadline, cancel."""
-
-    def __init__(self, credentials=None, ca_path=None, client_cert=None, client_key=None, insecure_registries=(),
-                 timeout=60.0, retries=5, max_connections=16, deadline=None, certs_dirs=None, **client_options):
-        self.credentials = credentials if credentials is not None else CredentialStore()
-        self.ca_path = ca_path
-        self.client_cert = client_cert
-        self.client_key = client_key
-        self.insecure = {_ref.normalize_registry(r) for r in insecure_registries or ()}
-        self.timeout = timeout
-        self.retry = RetryPolicy(attempts=retries)
-        self.max_connections = max_connections
-        self.deadline = deadline or Deadline()
-        self.stats = Stats()
-        self.cancel = threading.Event()
-        self.certs_dirs = certs_dirs
-        self.client_options = client_options
-        self._clients = {}
-        self._lock = threading.Lock()
-
-    def get(self, registry):
-        with self._lock:
-            client = self._clients.get(registry)
-            if client is None:
-                kwargs = dict(self.client_options)
-                if self.certs_dirs is not None:
-                    kwargs["certs_dirs"] = self.certs_dirs
-                client = RegistryClient(
-                    registry, credentials=self.credentials, ca_path=self.ca_path, client_cert=self.client_cert,
-                    client_key=self.client_key, insecure=registry in self.insecure, timeout=self.timeout,
-                    retry=self.retry, max_connections=self.max_connections, deadline=self.deadline,
-                    stats=self.stats, cancel=self.cancel, **kwargs)
-                self._clients[registry] = client
-            return client
-
-    def close(self):
-        for client in self._clients.values():
-            client.close()
 
 
 def parse_location(text):

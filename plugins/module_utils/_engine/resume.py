@@ -28,8 +28,9 @@ import contextlib
 import hashlib
 import json
 import os
+from typing import Any
 
-from .layout import atomic_write
+from .._common.fileio import atomic_write
 
 UPLOADS = "uploads"
 
@@ -37,11 +38,11 @@ UPLOADS = "uploads"
 class UploadSessions:
     """``sessions(dest, digest)`` -> the persistent session record of one blob upload."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir: str) -> None:
         self.state_dir = os.path.abspath(state_dir)
         self.directory = os.path.join(self.state_dir, UPLOADS)
 
-    def __call__(self, dest, digest):
+    def __call__(self, dest: object, digest: str) -> _Session:
         registry = getattr(getattr(dest, "client", None), "registry", None)
         repository = getattr(dest, "repository", None)
         key = "%s/%s@%s" % (registry, repository, digest)
@@ -49,9 +50,9 @@ class UploadSessions:
         return _Session(self, os.path.join(self.directory, name),
                         {"registry": registry, "repository": repository, "digest": digest})
 
-    def records(self):
+    def records(self) -> list[dict[str, Any]]:
         """The records currently kept (for reports and tests)."""
-        out = []
+        out: list[dict[str, Any]] = []
         try:
             names = sorted(os.listdir(self.directory))
         except FileNotFoundError:
@@ -63,7 +64,7 @@ class UploadSessions:
                     out.append(data)
         return out
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         """Remove every record, then the directories if nothing else is in them."""
         try:
             names = os.listdir(self.directory)
@@ -77,7 +78,7 @@ class UploadSessions:
             with contextlib.suppress(OSError):
                 os.rmdir(path)
 
-    def _ensure_dir(self):
+    def _ensure_dir(self) -> None:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
 
 
@@ -85,7 +86,7 @@ class _Session:
     """One record: ``get()`` -> ``(session URL, acknowledged offset or None)`` or None,
     ``put(url, offset)``, ``clear()``."""
 
-    def __init__(self, owner, path, ident):
+    def __init__(self, owner: UploadSessions, path: str, ident: dict[str, Any]) -> None:
         self._owner = owner
         self.path = path
         self._ident = ident
@@ -105,7 +106,8 @@ class _Session:
         record = dict(self._ident, location=location, offset=offset)
         try:
             self._owner._ensure_dir()
-            atomic_write(self.path, json.dumps(record, sort_keys=True).encode("utf-8"), mode=0o600)
+            # media: a state_dir on FAT/exFAT keeps no modes; the record is no credential (see above)
+            atomic_write(self.path, json.dumps(record, sort_keys=True).encode("utf-8"), 0o600, media=True)
         except OSError:
             pass  # a hint only: without it a killed run starts this blob's upload again
 
@@ -114,7 +116,7 @@ class _Session:
             os.unlink(self.path)
 
 
-def _read(path):
+def _read(path: str) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as handle:
             data = json.loads(handle.read())

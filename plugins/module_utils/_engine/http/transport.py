@@ -1,0 +1,236 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""The HTTP side of a registry client over httpx: one pooled keep-alive connection pool per
+registry host, the TLS set-up, the scheme (https, or http for an insecure registry), the
+authentication challenge flow and requests sent with authentication and retries.
+
+The Authorization header is sent to the registry's own host only: never to a redirect target on
+another host (object storage) and never to the token service, which gets Basic credentials only
+where it asks for them."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..._oci.errors import AuthError, DeadlineExceeded, OCIError, RegistryError, TLSError, redact_url
+from ..._oci.reference import registry_endpoint
+from ..auth import Authenticator
+from .errors import is_plain_http_answer, is_tls_verify_error, refusal, short
+from .options import ClientOptions, Shared
+from .retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from .tls import shared_ssl_context
+
+try:
+    import httpx
+    HTTPX_IMPORT_ERROR: ImportError | None = None
+except ImportError as _exc:  # pragma: no cover - reported by the module with missing_required_lib
+    httpx = None  # type: ignore[assignment]
+    HTTPX_IMPORT_ERROR = _exc
+
+USER_AGENT = "airgap.mirror/0.1"
+Body = bytes | Callable[[], bytes] | None
+
+
+class Transport:
+    """Sends requests to one registry. ``registry`` is the canonical name (``docker.io``,
+    ``host:port``); *options* configure it, *shared* is what it shares with the other clients of a
+    run (a new one of its own by default)."""
+
+    def __init__(self, registry: str, options: ClientOptions | None = None, shared: Shared | None = None) -> None:
+        if httpx is None:
+            raise OCIError("the httpx Python library is required: %s" % HTTPX_IMPORT_ERROR)
+        options = options or ClientOptions()
+        shared = shared or Shared(retry=RetryPolicy(attempts=options.retries))
+        self.registry = registry
+        self.options = options
+        self.endpoint = registry_endpoint(registry)
+        self.insecure = options.insecure(registry)
+        self.retry = shared.retry
+        self.deadline = shared.deadline
+        self.stats = shared.stats
+        self.cancel = shared.cancel
+        ctx = shared_ssl_context(self.endpoint if registry != "docker.io" else registry, options.ca_path,
+                                 options.client_cert, options.client_key, self.insecure, options.certs_dirs)
+        no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.Client(
+            verify=ctx,
+            timeout=httpx.Timeout(options.timeout, pool=None),
+            limits=httpx.Limits(max_connections=options.max_connections,
+                                max_keepalive_connections=options.max_connections),
+            headers={"User-Agent": USER_AGENT},
+            cookies=no_cookies,
+            follow_redirects=False,
+            trust_env=True,
+        )
+        self.auth = Authenticator(registry, options.credentials, self._fetch_token)
+        self._base: str | None = None
+        self._ping_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def base(self) -> str:
+        if self._base is None:
+            self.ping()
+        assert self._base is not None
+        return self._base
+
+    def ping(self) -> None:
+        """GET /v2/: decide the scheme (https, or http for an insecure registry) and learn the
+        authentication challenge."""
+        with self._ping_lock:
+            if self._base is not None:
+                return
+            scheme = "https"
+            if self.insecure:
+                # one quick TLS probe: an insecure registry may well speak plain HTTP
+                try:
+                    self._client.get("https://%s/v2/" % self.endpoint).close()
+                except httpx.TransportError:
+                    scheme = "http"
+            url = "%s://%s/v2/" % (scheme, self.endpoint)
+            resp = self._send_with_retries("GET", url, scopes=(), auth=False, what="ping")
+            resp.close()
+            if resp.status_code == 401:
+                self.auth.note_challenge(resp.headers.get("www-authenticate"))
+            elif resp.status_code == 404:
+                raise RegistryError("%s does not serve the registry API at /v2/" % self.registry, url=url, status=404)
+            elif resp.status_code != 200:
+                raise RegistryError("unexpected answer from %s" % self.registry, url=url, status=resp.status_code)
+            self._base = "%s://%s" % (scheme, self.endpoint)
+
+    def _fetch_token(self, realm: str, query: Sequence[tuple[str, str]], basic: str | None,
+                     form: Mapping[str, str] | None) -> Any:
+        headers = {"Accept": "application/json"}
+        if basic:
+            headers["Authorization"] = basic
+        if form is not None:
+            resp = self._send_with_retries("POST", realm, scopes=(), auth=False, data=form, headers=headers,
+                                           what="token request", redirects=True)
+        else:
+            resp = self._send_with_retries("GET", realm, scopes=(), auth=False, params=query, headers=headers,
+                                           what="token request", redirects=True)
+        try:
+            resp.read()
+            if resp.status_code in (401, 403):
+                raise AuthError("the token service refused the credentials for %s" % self.registry,
+                                url=realm, status=resp.status_code)
+            if resp.status_code != 200:
+                raise RegistryError("token request for %s failed" % self.registry, url=realm,
+                                    status=resp.status_code)
+            try:
+                return resp.json()
+            except ValueError:
+                raise AuthError("token service of %s answered with something that is not JSON" % self.registry,
+                                url=realm) from None
+        finally:
+            resp.close()
+
+    def _send_with_retries(self, method: str, url: str, scopes: Sequence[str], auth: bool = True,
+                           headers: Mapping[str, str] | None = None, content: Body = None,
+                           params: Any = None, data: Mapping[str, str] | None = None, stream: bool = False,
+                           what: str | None = None, redirects: bool = False,
+                           image: str | None = None) -> httpx.Response:
+        """Send one request with authentication and retries; return the response (the caller
+        closes it). *content* may be a callable returning a fresh body for every attempt."""
+        attempt = 0
+        auth_retried = False
+        while True:
+            if self.cancel.is_set():
+                raise OCIError("cancelled", image=image, url=url)
+            self.deadline.check(what or "%s %s" % (method, redact_url(url)))
+            hdrs = dict(headers or {})
+            if auth and urlsplit(url).netloc == self.endpoint:
+                value = self.auth.header(scopes)
+                if value:
+                    hdrs["Authorization"] = value
+            body = content() if callable(content) else content
+            try:
+                request = self._client.build_request(method, url, headers=hdrs, content=body, params=params,
+                                                     data=data)
+                self.stats.add(requests=1)
+                resp = self._client.send(request, stream=stream, follow_redirects=redirects)
+            except httpx.TransportError as exc:
+                self._raise_unretryable(exc, url, image)
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise RegistryError("%s failed after %d attempts: %s" % (what or method, attempt, short(exc)),
+                                        url=url, image=image, transient=True) from None
+                self._wait(self.retry.delay(attempt - 1), what)
+                continue
+            if resp.status_code == 401 and auth and not auth_retried:
+                challenge = resp.headers.get("www-authenticate")
+                resp.close()
+                if challenge:
+                    self.auth.note_challenge(challenge)
+                    self.auth.invalidate(scopes)
+                    auth_retried = True
+                    continue
+                raise AuthError("%s refused the request without saying how to authenticate" % self.registry,
+                                url=url, status=401, image=image)
+            if resp.status_code in TRANSIENT_STATUS:
+                retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                resp.close()
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise RegistryError("%s failed after %d attempts" % (what or method, attempt), url=url,
+                                        status=resp.status_code, image=image, transient=True)
+                self._wait(self.retry.delay(attempt - 1, retry_after), what)
+                continue
+            return resp
+
+    def _raise_unretryable(self, exc: httpx.TransportError, url: str, image: str | None) -> None:
+        """Raise what a transport error that trying again cannot cure means (an untrusted
+        certificate, a server speaking plain HTTP, an unsupported URL scheme)."""
+        if isinstance(exc, httpx.ConnectError) and is_tls_verify_error(exc):
+            raise TLSError(
+                "TLS verification of %s failed (%s): give the registry's CA certificate with the "
+                "ca_path option, install it in the system trust store or in "
+                "/etc/containers/certs.d/%s/ca.crt, or - for a test registry only - list %s in "
+                "insecure_registries" % (self.registry, short(exc), self.endpoint, self.registry),
+                url=url, image=image) from None
+        if isinstance(exc, httpx.ConnectError) and is_plain_http_answer(exc):
+            err = RegistryError("%s does not speak TLS (plain HTTP?); list it in insecure_registries "
+                                "if that is intended" % self.registry, url=url, image=image)
+            err.plain_http = True  # type: ignore[attr-defined]
+            raise err from None
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            raise RegistryError(str(exc), url=url, image=image) from None
+
+    def _wait(self, seconds: float, what: str | None) -> None:
+        remaining = self.deadline.remaining()
+        if remaining is not None and seconds >= remaining:
+            raise DeadlineExceeded("the deadline of %ss would pass while waiting %.1fs to retry %s"
+                                   % (self.deadline.seconds, seconds, what or "a request"))
+        self.stats.add(retries=1)
+        if self.cancel.wait(seconds):
+            raise OCIError("cancelled")
+
+    def _check(self, resp: httpx.Response, expected: Sequence[int], what: str, image: str | None = None) -> None:
+        """Return when *resp* has an *expected* status; else read and close it and raise what the
+        registry's answer means."""
+        if resp.status_code in expected:
+            return
+        try:
+            resp.read()
+        except httpx.HTTPError:
+            pass
+        resp.close()
+        raise refusal(resp, what, self.registry, image)
+
+    def _url(self, path: str) -> str:
+        return self.base + path

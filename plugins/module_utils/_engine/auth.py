@@ -29,8 +29,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from .._oci import authfile as _authfile
 from .._oci.errors import AuthError
 
 TOKEN_EXPIRY_MARGIN = 10.0
@@ -62,23 +62,6 @@ class Credentials:
         return "Credentials(username=%r, password=<hidden>)" % self.username
 
 
-def _normalize_key(key: str) -> str:
-    """Auth file keys: 'host[:port][/path]', possibly with a scheme and a legacy '/v1/' suffix."""
-    key = key.strip()
-    if "://" in key:
-        parts = urlsplit(key)
-        key = parts.netloc + parts.path
-    key = key.rstrip("/")
-    for suffix in ("/v1", "/v2"):
-        if key.endswith(suffix):
-            key = key[: -len(suffix)]
-    host, sep, path = key.partition("/")
-    host = host.lower()
-    if host in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
-        host = "docker.io"
-    return host + sep + path
-
-
 def default_auth_files(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     home = env.get("HOME") or os.path.expanduser("~")
@@ -101,8 +84,8 @@ class AuthFile:
         self.auths: dict[str, dict[str, Any]] = {}
         for key, entry in (data.get("auths") or {}).items():
             if isinstance(entry, dict):
-                self.auths[_normalize_key(key)] = entry
-        self.cred_helpers = {_normalize_key(k): v for k, v in (data.get("credHelpers") or {}).items()}
+                self.auths[_authfile.normalize_key(key)] = entry
+        self.cred_helpers = {_authfile.normalize_key(k): v for k, v in (data.get("credHelpers") or {}).items()}
         self.creds_store = data.get("credsStore")
 
     @classmethod
@@ -116,15 +99,12 @@ class AuthFile:
             return None
         except OSError as exc:
             raise AuthError("cannot read auth file %s: %s" % (path, exc.strerror)) from None
-        if not raw.strip():
-            return cls(path, {})
         try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            # the message of json errors names line and column, never file content
-            raise AuthError("auth file %s is not valid JSON: %s" % (path, exc)) from None
-        if not isinstance(data, dict):
-            raise AuthError("auth file %s: expected a JSON object" % path)
+            data = _authfile.loads(raw)
+        except _authfile.AuthFileFormatError as exc:
+            # the format's messages name a position, never file content
+            text = str(exc)
+            raise AuthError("auth file %s%s%s" % (path, " is " if text.startswith("not ") else ": ", text)) from None
         return cls(path, data)
 
     def lookup(self, registry: str, repository: str | None = None) -> Credentials | None:
@@ -153,14 +133,10 @@ class AuthFile:
             return Credentials(username=entry.get("username"), identity_token=entry["identitytoken"])
         if entry.get("auth"):
             try:
-                text = base64.b64decode(entry["auth"], validate=False).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
+                user, password = _authfile.decode_auth(entry["auth"])
+            except _authfile.AuthFileFormatError:
                 raise AuthError("auth file %s: the 'auth' value for %s is not base64 of user:password"
                                 % (self.path, key)) from None
-            user, sep, password = text.partition(":")
-            if not sep:
-                raise AuthError("auth file %s: the 'auth' value for %s is not base64 of user:password"
-                                % (self.path, key))
             return Credentials(user, password)
         if entry.get("username"):
             return Credentials(entry.get("username"), entry.get("password"))
@@ -202,7 +178,7 @@ class CredentialStore:
         self.explicit: dict[str, Credentials] = {}
         for registry, creds in (explicit or {}).items():
             if creds:
-                self.explicit[_normalize_key(registry)] = creds
+                self.explicit[_authfile.normalize_key(registry)] = creds
         self.files: list[AuthFile] = []
         if auth_file:
             required = AuthFile.load(auth_file, required=True)
@@ -217,7 +193,7 @@ class CredentialStore:
                     self.files.append(loaded)
 
     def lookup(self, registry: str, repository: str | None = None) -> Credentials | None:
-        registry = _normalize_key(registry)
+        registry = _authfile.normalize_key(registry)
         if repository:
             parts = repository.split("/")
             for i in range(len(parts), 0, -1):

@@ -43,7 +43,8 @@ def test_finds_the_entry_by_source_or_source_with_digest_and_pulls_by_digest():
     (": : :", "is not an airgap.mirror/v1 mirror map"),
     (doc({"source": SOURCE}), "/m/map.yml: images[0] (%s): missing digest, media_type, destination" % SOURCE),
     (doc(entry(SOURCE.replace("production", "staging"), D1, DEST)),
-     SOURCE + " is not in the mirror map /m/map.yml; mirror it first (the airgap.mirror.elastic_images filter lists it)"),
+     SOURCE + " is not in the mirror map /m/map.yml; mirror it first "
+     "(the airgap.mirror.elastic_images filter lists it)"),
     (doc(entry(SOURCE + "@" + D1, D1, DEST), entry(SOURCE + "@" + D2, D2, DEST)),
      f"{SOURCE} has several digests in /m/map.yml: {SOURCE}@{D1}, {SOURCE}@{D2}"),
     (doc(entry(SOURCE, D1, "oci:/srv/layout:epr")),

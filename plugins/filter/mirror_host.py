@@ -14,6 +14,8 @@ which directories a role is about to create.
 ``ca_trust_contents``: CA items whose ``src`` is on the controller -> the same items with the
 certificate text as ``content``, read and checked before anything changes on a host.
 ``loopback_registries``: the registries (``host[:port]``) that name the host itself.
+``ca_trust_items``: CA items -> those to install, those to remove, and the bad names and sources.
+``service_names``: ``ansible_facts.services`` -> the service names without ``.service``.
 Documentation: a YAML file per filter next to this file.
 """
 
@@ -218,6 +220,48 @@ def ca_trust_contents(items: Sequence[Mapping[str, Any]] | None, search: Sequenc
     return out
 
 
+_CA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@reported
+def ca_trust_items(items: Sequence[Mapping[str, Any]] | None, state: str = "present") -> dict[str, list[Any]]:
+    """*items* (``{name, content | src, remote_src, state}``) sorted for a role in *state*.
+
+    ``present``: the items to install (none with *state* ``absent``), those without ``state`` first;
+    ``absent``: the items to remove (all of them with *state* ``absent``); ``bad_names``: the names
+    that are not a file name without ``.crt``; ``bad_sources``: the names of items with both
+    ``content`` and ``src``, or, to install, with neither.
+    """
+    if items is None:
+        items = []
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, Mapping) for item in items):
+        raise UserError("expected a list of {name, content | src, remote_src, state} items, not %r" % (items,))
+    if state not in ("present", "absent"):
+        raise UserError("state must be present or absent, not %r" % (state,))
+    present: list[Mapping[str, Any]] = []
+    if state == "present":
+        present = ([item for item in items if "state" not in item]
+                   + [item for item in items if "state" in item and item["state"] == "present"])
+    absent = list(items) if state == "absent" else [item for item in items if item.get("state") == "absent"]
+    names = [item.get("name") for item in items]
+    bad_names = ([name for name in names if not isinstance(name, str) or not _CA_NAME.match(name)]
+                 + [name for name in names if isinstance(name, str) and name.endswith(".crt")])
+    bad_sources = ([item.get("name") for item in items if "content" in item and "src" in item]
+                   + [item.get("name") for item in present if "content" not in item and "src" not in item])
+    return {"present": [dict(item) for item in present], "absent": [dict(item) for item in absent],
+            "bad_names": bad_names, "bad_sources": bad_sources}
+
+
+@reported
+def service_names(services: Mapping[str, Any] | None) -> list[str]:
+    """The names of the services of ``ansible_facts.services``, without the ``.service`` suffix."""
+    if services is None:
+        return []
+    if not isinstance(services, Mapping):
+        raise UserError("expected ansible_facts.services (a dict), not %s" % type(services).__name__)
+    return [name[:-len(".service")] if name.endswith(".service") else name for name in services]
+
+
 def _host_of(registry: str) -> str:
     """The host part of ``host[:port]`` (``[v6]:port`` too), lower-case, without brackets."""
     if registry.startswith("["):
@@ -268,4 +312,6 @@ class FilterModule:
             "controller_file": controller_file,
             "ca_trust_contents": ca_trust_contents,
             "loopback_registries": loopback_registries,
+            "ca_trust_items": ca_trust_items,
+            "service_names": service_names,
         }

@@ -6,12 +6,14 @@
 ``package_registry_image``: the mirror map and a source reference -> the image to pull by digest
 through the mirror (``image``, ``mirror``, ``source``, ``digest``), or the ``problem`` that stops the
 role. ``package_registry_podman_args``: the arguments of ``podman run`` both managers use.
+``package_registry_container_action``: what to do with the plain container (create, replace...).
 ``systemd_exec_args``: an argv list as the arguments of a systemd ``ExecStart=`` line.
 Documentation: a YAML file per filter next to this file.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -106,6 +108,33 @@ def package_registry_podman_args(image: Mapping[str, Any], name: str, port: int 
     return args + [str(image["image"])]
 
 
+@reported
+def package_registry_container_action(inspect: Mapping[str, Any], config_hash: str) -> str:
+    """What to do with the container, from the registered result of ``podman container inspect``
+    and the hash of the wanted run arguments: ``create`` (there is none), ``foreign`` (not created
+    by the role: no config label), ``replace`` (other arguments), ``start`` (stopped) or ``none``."""
+    if not isinstance(inspect, Mapping) or "rc" not in inspect:
+        raise UserError("expected the registered result of podman container inspect, not %r" % (inspect,))
+    if inspect["rc"] != 0:
+        return "create"
+    try:
+        containers = json.loads(inspect.get("stdout") or "")
+    except ValueError:
+        raise UserError("podman container inspect did not print JSON: %r" % (inspect.get("stdout"),)) from None
+    if not isinstance(containers, list) or not containers or not isinstance(containers[0], dict):
+        raise UserError("podman container inspect printed no container: %r" % (inspect.get("stdout"),))
+    current = containers[0]
+    labels = (current.get("Config") or {}).get("Labels") or {}
+    label = LABEL + ".config"
+    if label not in labels:
+        return "foreign"
+    if labels[label] != config_hash:
+        return "replace"
+    if not (current.get("State") or {}).get("Running"):
+        return "start"
+    return "none"
+
+
 _SYSTEMD_PLAIN = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 
 
@@ -130,5 +159,6 @@ class FilterModule:
         return {
             "package_registry_image": package_registry_image,
             "package_registry_podman_args": package_registry_podman_args,
+            "package_registry_container_action": package_registry_container_action,
             "systemd_exec_args": systemd_exec_args,
         }

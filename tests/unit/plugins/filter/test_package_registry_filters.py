@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
@@ -80,3 +82,20 @@ def test_systemd_exec_args_quotes_what_systemd_would_read_otherwise():
         '--name epr --env "A=b c" "%%h" "q\\"\\\\$$x" ""')
     with pytest.raises(AnsibleFilterError, match="expected a list"):
         F.systemd_exec_args("--name epr")
+
+
+def inspected(labels, running=True):
+    return {"rc": 0, "stdout": json.dumps([{"Config": {"Labels": labels}, "State": {"Running": running}}])}
+
+
+def test_container_action():
+    label = "airgap.mirror.package-registry.config"
+    assert F.package_registry_container_action({"rc": 125, "stdout": ""}, "h") == "create"
+    assert F.package_registry_container_action(inspected(None), "h") == "foreign"
+    assert F.package_registry_container_action(inspected({label: "old"}), "h") == "replace"
+    assert F.package_registry_container_action(inspected({label: "h"}, running=False), "h") == "start"
+    assert F.package_registry_container_action(inspected({label: "h"}), "h") == "none"
+    with pytest.raises(AnsibleFilterError, match="^package_registry_container_action: .* did not print JSON"):
+        F.package_registry_container_action({"rc": 0, "stdout": "oops"}, "h")
+    with pytest.raises(AnsibleFilterError, match="printed no container"):
+        F.package_registry_container_action({"rc": 0, "stdout": "[]"}, "h")

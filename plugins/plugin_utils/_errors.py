@@ -24,14 +24,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _wrap(fn: F, error: type[AnsibleError], name: str | None) -> F:
-    label = name or fn.__name__
+    label = fn.__name__ if name is None else name
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            raise error("%s: %s" % (label, exc)) from None
+            raise error("%s: %s" % (label, exc) if label else str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -49,7 +49,10 @@ def reported(fn: None = None, *, error: type[AnsibleError] = AnsibleFilterError,
 
 def reported(fn: F | None = None, *, error: type[AnsibleError] = AnsibleFilterError,
              name: str | None = None) -> F | Callable[[F], F]:
-    """``@reported`` or ``@reported(error=AnsibleLookupError, name="image_list")``."""
+    """``@reported`` or ``@reported(error=AnsibleLookupError, name="image_list")``.
+
+    ``name=""`` reports the message as it is, for a filter whose messages already start with what
+    they are about (the role variable the user set)."""
     if fn is not None:
         return _wrap(fn, error, name)
     return lambda inner: _wrap(inner, error, name)

@@ -46,6 +46,7 @@ RECORD = STATE_DIR + "/registry_mirror_host-999-microshift-mirror.json"
 # and the role's record directory
 FINGERPRINT_PATHS = ("/etc", "/usr/local/share/ca-certificates", "/root", STATE_DIR)
 ROLE = "airgap.mirror.registry_mirror_host : "
+REMOVE_RECORD = ROLE + "Remove the record and the directories the role created, when they are empty"
 
 OLD_DROPIN_TEXT = ('[[registry]]\nprefix = "quay.io"\nlocation = "quay.io"\n\n'
                    '[[registry.mirror]]\nlocation = "old-mirror.invalid:5000"\n')
@@ -275,16 +276,13 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
     for host in ("node1", "node2"):
         would = {r["task"] for r in check_absent if r["host"] == host and r["changed"]}
         assert {ROLE + "Remove CA certificates from the system trust", ROLE + "Remove the registries.conf.d drop-in",
-                ROLE + "Remove the mirror credentials from the credentials file", ROLE + "Remove the record",
-                ROLE + "Say which directories would be removed (check mode)"} <= would, (host, would)
-        rmdir = one(check_absent, ROLE + "Remove the directories the role created, when they are empty", host)
-        assert rmdir["skipped"], rmdir  # rmdir does not run in check mode
-    would_rmdir = one(check_absent, ROLE + "Say which directories would be removed (check mode)", "node2")
-    assert would_rmdir["result"]["stdout_lines"] == [f"would remove {d}" for d in (
+                ROLE + "Remove the mirror credentials from the credentials file", REMOVE_RECORD} <= would, (host, would)
+    # check mode says which directories a real run removes (counting what the tasks before would remove)
+    would_rmdir = one(check_absent, REMOVE_RECORD, "node2")
+    assert would_rmdir["result"]["removed_dirs"] == [
         STATE_DIR, "/root/.config/containers", "/root/.config", f"/etc/containers/certs.d/{reg.mirror_host}",
-        "/etc/containers/certs.d")]
-    assert one(check_absent, ROLE + "Say which directories would be removed (check mode)", "node1")[
-        "result"]["stdout_lines"] == [f"would remove {STATE_DIR}", "would remove /etc/crio"]
+        "/etc/containers/certs.d"]
+    assert one(check_absent, REMOVE_RECORD, "node1")["result"]["removed_dirs"] == [STATE_DIR, "/etc/crio"]
     debian = records_between(check, "fresh host", "pretend to be RHEL")
     would = {r["task"] for r in debian if r["changed"]}
     for task in ("Write the record", "Install the CA certificates into the system trust",
@@ -329,13 +327,12 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
                 ROLE + "Refresh the system trust (update-ca-certificates --fresh)",
                 ROLE + "Remove the registries.conf.d drop-in",
                 ROLE + "Remove the mirror credentials from the credentials file",
-                ROLE + "Remove the record",
-                ROLE + "Remove the directories the role created, when they are empty"} <= removed, (host, removed)
+                REMOVE_RECORD} <= removed, (host, removed)
         assert one(absent, ROLE + "Report the services that could not be restarted", host)["status"] == "ok"
-    rmdir2 = one(absent, ROLE + "Remove the directories the role created, when they are empty", "node2")
-    assert rmdir2["result"]["stdout_lines"] == [f"removed {d}" for d in (
+    rmdir2 = one(absent, REMOVE_RECORD, "node2")
+    assert rmdir2["result"]["removed_dirs"] == [
         STATE_DIR, "/root/.config/containers", "/root/.config", f"/etc/containers/certs.d/{reg.mirror_host}",
-        "/etc/containers/certs.d")]
+        "/etc/containers/certs.d"]
     again = records_between(res, "absent again", "after absent")
     assert not [r["task"] for r in again if r["changed"]], [r["task"] for r in again if r["changed"]]
     for host, refs in (("node1", [app_ref, tool_ref]), ("node2", [app_ref])):

@@ -192,3 +192,32 @@ def test_loopback_registries_input():
     assert F.loopback_registries(["localhost:1", "localhost:1"]) == ["localhost:1"]
     with pytest.raises(AnsibleFilterError, match="expected a list"):
         F.loopback_registries({"a": 1})
+
+
+def test_ca_trust_items_sorts_present_and_absent():
+    items = [{"name": "a", "content": "PEM", "state": "present"}, {"name": "b", "src": "/b"},
+             {"name": "c", "state": "absent"}]
+    got = F.ca_trust_items(items)
+    assert [i["name"] for i in got["present"]] == ["b", "a"] and [i["name"] for i in got["absent"]] == ["c"]
+    assert got["bad_names"] == [] and got["bad_sources"] == []
+    gone = F.ca_trust_items(items, "absent")
+    assert gone["present"] == [] and [i["name"] for i in gone["absent"]] == ["a", "b", "c"]
+    assert F.ca_trust_items(None) == {"present": [], "absent": [], "bad_names": [], "bad_sources": []}
+
+
+def test_ca_trust_items_names_bad_names_and_sources():
+    got = F.ca_trust_items([{"name": "x.crt", "content": "PEM"}, {"name": "d/e", "content": "PEM"},
+                            {"name": "x", "content": "PEM", "src": "/x"}, {"name": "y"}, {"name": "z", "state": "absent"}])
+    assert got["bad_names"] == ["d/e", "x.crt"]
+    assert got["bad_sources"] == ["x", "y"]
+    with pytest.raises(AnsibleFilterError, match="^ca_trust_items: state must be present or absent"):
+        F.ca_trust_items([], "gone")
+    with pytest.raises(AnsibleFilterError, match="^ca_trust_items: expected a list"):
+        F.ca_trust_items(["x"])
+
+
+def test_service_names():
+    assert F.service_names({"crio.service": {}, "microshift.service": {}, "ssh": {}}) == ["crio", "microshift", "ssh"]
+    assert F.service_names(None) == []
+    with pytest.raises(AnsibleFilterError, match="^service_names: expected ansible_facts.services"):
+        F.service_names(["crio"])

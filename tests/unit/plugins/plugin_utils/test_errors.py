@@ -35,3 +35,13 @@ def test_a_bug_keeps_its_own_exception() -> None:
     with pytest.raises(KeyError):
         a_filter("bug")
     assert a_filter.__name__ == "a_filter"
+
+
+@reported(name="")
+def a_filter_that_names_its_input(value: str) -> str:
+    raise UserError("my_role_variable: %s is not a file" % value)
+
+
+def test_an_empty_name_keeps_the_message_as_it_is() -> None:
+    with pytest.raises(AnsibleFilterError, match="^my_role_variable: x is not a file$"):
+        a_filter_that_names_its_input("x")

@@ -1,0 +1,76 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters of the airgap.mirror.kibana_fleet_registry role.
+
+``kibana_fleet_settings``: the role's variables -> the Fleet settings to edit, in order
+(``[{key, value, state}]``). ``kibana_fleet_eck_config``: those edits -> the ``spec.config`` of an
+ECK Kibana resource, with dotted or nested keys.
+Documentation: a YAML file per filter next to this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
+from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
+
+PREFIX = "xpack.fleet."
+
+
+def _bool(value: Any, what: str) -> bool:
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise UserError("%s must be a boolean, not %r" % (what, value)) from None
+
+
+@reported
+def kibana_fleet_settings(url: str, proxy_url: str = "", remove_proxy: Any = False,
+                          air_gapped: Any = None) -> list[dict[str, Any]]:
+    """The edits of the Fleet settings, in order: ``registryUrl``; ``registryProxyUrl`` set (with
+    *proxy_url*) or removed (*remove_proxy*); ``isAirGapped`` when *air_gapped* is given (not None
+    or empty)."""
+    edits: list[dict[str, Any]] = [{"key": PREFIX + "registryUrl", "value": url, "state": "present"}]
+    if proxy_url:
+        edits.append({"key": PREFIX + "registryProxyUrl", "value": proxy_url, "state": "present"})
+    if _bool(remove_proxy, "remove_proxy"):
+        edits.append({"key": PREFIX + "registryProxyUrl", "value": None, "state": "absent"})
+    if air_gapped is not None and air_gapped != "":
+        edits.append({"key": PREFIX + "isAirGapped", "value": _bool(air_gapped, "air_gapped"), "state": "present"})
+    return edits
+
+
+@reported
+def kibana_fleet_eck_config(settings: Sequence[Mapping[str, Any]], key_style: str = "dotted") -> dict[str, Any]:
+    """The ``spec.config`` that sets the present edits of *settings*: ``{"xpack.fleet.x": v}``
+    (*key_style* ``dotted``) or ``{"xpack": {"fleet": {"x": v}}}`` (``nested``)."""
+    if key_style not in ("dotted", "nested"):
+        raise UserError("key_style must be dotted or nested, not %r" % (key_style,))
+    if isinstance(settings, (str, bytes)) or not isinstance(settings, Sequence):
+        raise UserError("expected the list of airgap.mirror.kibana_fleet_settings, not %r" % (settings,))
+    config: dict[str, Any] = {}
+    for edit in settings:
+        if not isinstance(edit, Mapping) or not str(edit.get("key", "")).startswith(PREFIX):
+            raise UserError("expected {key: xpack.fleet.*, value, state} items, not %r" % (edit,))
+        if edit.get("state", "present") != "present":
+            continue
+        value = edit.get("value")
+        if not isinstance(value, (str, bool)):
+            raise UserError("%s: a Fleet setting is a string or a boolean, not %r" % (edit["key"], value))
+        config[str(edit["key"])] = value
+    if key_style == "dotted":
+        return config
+    return {"xpack": {"fleet": {key[len(PREFIX):]: value for key, value in config.items()}}}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "kibana_fleet_settings": kibana_fleet_settings,
+            "kibana_fleet_eck_config": kibana_fleet_eck_config,
+        }

@@ -5,7 +5,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.airgap.mirror.plugins.filter import mirror_host as F
 from ansible_collections.airgap.mirror.plugins.filter import registries_conf as RC
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as mirrormap
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as MODEL
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
 D1 = "sha256:" + "11" * 32
@@ -72,7 +72,8 @@ def test_rename_after_pairs_from_a_mirror_map():
     for text, digest in (("quay.io/airgap-test/app@" + D1, D1), ("registry.redhat.io/airgap-test/tool@" + D2, D2)):
         src = R.parse(text)
         dest = R.parse("10.88.0.1:5000/mirror/%s:mirror-%s" % (src.name.partition("/")[2], digest.replace(":", "-")))
-        entries.append(mirrormap.make_entry(src, digest, "application/vnd.oci.image.manifest.v1+json", [], 1, dest))
+        entries.append(MODEL.Entry(src, digest, "application/vnd.oci.image.manifest.v1+json",
+                                   MODEL.RegistryDestination(dest), size=1).to_dict())
     pairs = F.rename_mirror_registries(RC.registries_conf_pairs({"images": entries}),
                                        {"10.88.0.1:5000": "mirror.test:5000"})
     assert pairs == [{"source": "quay.io", "mirror": "mirror.test:5000/mirror"},

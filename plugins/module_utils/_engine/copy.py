@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .._oci.errors import LayoutError, OCIError
 from .layout import free_bytes
-from .plan import ImageJob, iter_jobs
+from .job import ImageJob, Status, iter_jobs
 
 SPACE_MARGIN_MIN = 1024 * 1024
 
@@ -175,7 +175,7 @@ class Copier:
         roots = {}
 
         for job in iter_jobs(jobs):
-            if job.status != "copy":
+            if job.status != Status.COPY:
                 continue
             dest = job.dest
             blob_task = {}
@@ -187,7 +187,7 @@ class Copier:
                     first = primary.get(scope)
                     home = homes.get(scope)
                     if first is None and home is not None and getattr(dest, "can_mount", False) and \
-                            home.dest.key != dest.key and (home.job.status == "present" or scope in ready):
+                            home.dest.key != dest.key and (home.job.status == Status.PRESENT or scope in ready):
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)
                         task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
@@ -243,7 +243,7 @@ class Copier:
         tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
         groups = {}
         for job in iter_jobs(jobs):
-            if job.referrer is not None and job.status == "copy":
+            if job.referrer is not None and job.status == Status.COPY:
                 subject, desc = job.referrer
                 key = (job.dest.key, subject)
                 group = groups.setdefault(key, (job.dest, subject, job.parent, [], []))
@@ -280,13 +280,13 @@ class Copier:
                 prev = started.get(id(task.owner))
                 started[id(task.owner)] = task.started if prev is None else min(prev, task.started)
         for job in iter_jobs(jobs):
-            if job.status != "copy":
+            if job.status != Status.COPY:
                 continue
             root = roots.get(id(job))
             if root is None or root.error is not None:
                 job.fail(root.error if root is not None else OCIError("nothing was pushed"))
             else:
-                job.status = "copied"
+                job.status = Status.COPIED
             job.started = started.get(id(job))
             job.finished = root.ended if root is not None else None
         return self.counts
@@ -312,7 +312,7 @@ def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
     stores: dict[str, object] = {}
     items: dict[tuple[str, str], int] = {}
     for job in iter_jobs(jobs):
-        if job.status != "copy" or job.dest is None or job.dest.kind != "layout":
+        if job.status != Status.COPY or job.dest is None or job.dest.kind != "layout":
             continue
         layout = job.dest.layout
         stores[layout.path] = layout
@@ -354,7 +354,7 @@ def estimate(jobs, concurrency=8):
     first repository), found with HEAD requests only."""
     todo = {}
     for job in iter_jobs(jobs):
-        if job.status != "copy":
+        if job.status != Status.COPY:
             continue
         for desc in job.blobs.values():
             todo.setdefault((job.dest.blob_scope, desc.digest), (job, job.dest, desc))

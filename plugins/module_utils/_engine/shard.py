@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .copy import missing_bytes
 from .._oci.errors import OCIError
-from .plan import iter_jobs
+from .job import Status, iter_jobs
 
 
 class Shard:
@@ -65,7 +65,7 @@ def homes(jobs):
     """{(blob scope, digest): Home} over every resolved job (present or to copy), in plan order."""
     out = {}
     for job in iter_jobs(jobs):
-        if job.dest is None or job.status not in ("present", "copy"):
+        if job.dest is None or job.status not in (Status.PRESENT, Status.COPY):
             continue
         for desc in job.blobs.values():
             out.setdefault((job.dest.blob_scope, desc.digest), Home(job.dest, job, desc))
@@ -156,20 +156,20 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
     the others' are marked ``other_shard``. Returns (Assignment, would-copy bytes, would-copy blobs)."""
     blob_homes = homes(jobs)
     assignment = Assignment(jobs, shard.count, blob_homes)
-    owned = {key: home for key, home in assignment.owned_blobs(shard.index) if home.job.status == "copy"}
+    owned = {key: home for key, home in assignment.owned_blobs(shard.index) if home.job.status == Status.COPY}
     for job in iter_jobs(jobs):
-        if job.status == "copy" and not assignment.owns_image(job, shard.index):
-            job.status = "other_shard"
+        if job.status == Status.COPY and not assignment.owns_image(job, shard.index):
+            job.status = Status.OTHER_SHARD
     if check_mode:
         nbytes, nblobs = missing_bytes([(h.job, h.dest, h.desc) for h in owned.values()], concurrency)
         return assignment, nbytes, nblobs
 
     failed = copier.upload(owned) if owned else {}
     ready = {key for key in owned if key not in failed}
-    ready.update(key for key, home in blob_homes.items() if home.job.status == "present")
+    ready.update(key for key, home in blob_homes.items() if home.job.status == Status.PRESENT)
     needed = {}
     for job in iter_jobs(jobs):
-        if job.status == "copy":
+        if job.status == Status.COPY:
             for desc in job.blobs.values():
                 key = (job.dest.blob_scope, desc.digest)
                 if key not in ready and key not in failed:
@@ -179,7 +179,7 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
 
     for job in jobs:
         # an image goes with its attached artifacts; a present image's new attachments alone
-        members = [m for m in [job] + list(job.attachments) if m.status == "copy"]
+        members = [m for m in [job] + list(job.attachments) if m.status == Status.COPY]
         error, waiting = None, []
         for member in members:
             for desc in member.blobs.values():
@@ -198,7 +198,7 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
                                   key[1], blob_homes[key].desc.size, assignment.blob_owner[key], shard.count,
                                   blob_homes[key].dest.describe(), wait, len(set(waiting))))
             for member in members:
-                member.status = "deferred"
+                member.status = Status.DEFERRED
                 member.error = reason.copy_for(member.source)
     copier.run(jobs, homes=blob_homes, ready=ready)
     return assignment, 0, 0

@@ -19,11 +19,12 @@ from .._oci import reference as _ref
 from .._oci.errors import InvalidReference, LayoutError, OCIError
 from .dirtree import DirTree
 from .job import ImageJob
-from .layout import DirExport, Layout, find_dir_exports
+from .direxport import DirExport, find_dir_exports
+from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
 
-def parse_location(text: Any) -> tuple[str, Any]:
+def parse_location(text: str) -> tuple[str, str]:
     """'oci:PATH' -> ('oci', PATH); 'dir:PATH' -> ('dir', PATH); anything else is a registry."""
     if isinstance(text, str):
         for kind in ("oci", "dir"):
@@ -62,7 +63,7 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
         raise ValueError("dest cannot be a dir: export; write an OCI layout (oci:PATH) instead")
     mapping = Mapping(dest_path, naming.mapping, dict(naming.overrides)) if dest_kind == "registry" else None
 
-    src_kind, src_path = parse_location(src) if src else (None, None)
+    src_kind, src_path = parse_location(src) if src else (None, "")
     src_layout = Layout(src_path) if src_kind == "oci" else None
     dir_exports = find_dir_exports(src_path) if src_kind == "dir" else None
     dir_tree = DirTree(src_path, dir_exports, naming.src_registry) if dir_exports is not None else None

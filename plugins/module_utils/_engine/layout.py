@@ -25,54 +25,26 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import threading
 from typing import Callable, Iterable, Iterator
 
 from .._oci import manifest as _manifest
 from .._oci.errors import DigestMismatch, LayoutError, NotFound
+from .._common import fileio as _fileio
+from .._common.fileio import fsync_dir
 from .._common.flock import flocked
+from .direxport import READ_CHUNK, FileChunks
 from .._oci.reference import validate_digest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 STATE_DIR = ".airgap-state"
-READ_CHUNK = 1024 * 1024
 
 
-def fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, data, mode=0o644):
-    """Write bytes to *path* atomically (temp file in the same directory, fsync, rename).
-
-    The mode is set where the filesystem keeps modes; FAT/exFAT removable media refuse chmod,
-    which is not an error there. (Secret files go through ``_fileio``, which insists.)"""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(directory)
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a layout file atomically (``_common.fileio.atomic_write``): layouts live on removable
+    media too (FAT/exFAT keep neither owners nor modes)."""
+    _fileio.atomic_write(path, data, mode, media=True)
 
 
 def _disk_error(exc, what):
@@ -171,7 +143,7 @@ class Layout:
         path = self.blob_path(digest)
         if not os.path.exists(path):
             raise NotFound("blob %s is not in the layout %s" % (digest, self.path))
-        return _FileChunks(path, offset)
+        return FileChunks(path, offset)
 
     def read_blob(self, digest, limit=_manifest.MAX_MANIFEST_BYTES):
         path = self.blob_path(digest)
@@ -406,86 +378,6 @@ class Layout:
 
 def _dump_index(index):
     return (json.dumps(index, indent=2, sort_keys=False) + "\n").encode()
-
-
-class _FileChunks:
-    def __init__(self, path, offset=0):
-        self.path = path
-        self.offset = offset
-        self._handle = None
-
-    def __iter__(self):
-        with open(self.path, "rb") as handle:
-            self._handle = handle
-            handle.seek(self.offset)
-            while True:
-                chunk = handle.read(READ_CHUNK)
-                if not chunk:
-                    break
-                yield chunk
-
-    def close(self):
-        if self._handle is not None:
-            self._handle.close()
-
-
-# ----------------------------------------------------------------------- skopeo dir: exports
-
-class DirExport:
-    """A skopeo ``dir:`` export of one image: ``manifest.json`` (top level), ``<hex>.manifest.json``
-    per child of an index, blobs named by their bare hex digest, and ``version``."""
-
-    def __init__(self, path):
-        self.path = os.path.abspath(path)
-        if not os.path.isfile(os.path.join(self.path, "manifest.json")):
-            raise LayoutError("%s is not a skopeo dir: export (no manifest.json)" % self.path)
-        version = os.path.join(self.path, "version")
-        if os.path.exists(version):
-            with open(version, "r", encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-            if not text.startswith("Directory Transport Version: 1."):
-                raise LayoutError("%s: unsupported dir: transport version %r" % (self.path, text.strip()))
-
-    def _file_for(self, digest):
-        algo, hexpart = digest.split(":", 1)
-        return os.path.join(self.path, hexpart if algo == "sha256" else "%s-%s" % (algo, hexpart))
-
-    def top_manifest(self):
-        with open(os.path.join(self.path, "manifest.json"), "rb") as handle:
-            return handle.read()
-
-    def read_manifest(self, digest, top_digest):
-        if digest == top_digest:
-            return self.top_manifest()
-        algo, hexpart = digest.split(":", 1)
-        name = "%s.manifest.json" % (hexpart if algo == "sha256" else "%s-%s" % (algo, hexpart))
-        try:
-            with open(os.path.join(self.path, name), "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            raise NotFound("manifest %s is not in the dir: export %s" % (digest, self.path)) from None
-
-    def has_blob(self, digest):
-        return os.path.exists(self._file_for(digest))
-
-    def open_blob(self, digest, offset=0):
-        path = self._file_for(digest)
-        if not os.path.exists(path):
-            raise NotFound("blob %s is not in the dir: export %s" % (digest, self.path))
-        return _FileChunks(path, offset)
-
-
-def find_dir_exports(root):
-    """{relative path: absolute path} of every dir: export under *root* (the seed's tree of
-    ``<repository path>@sha256:…`` / ``<repository path>:tag`` directories)."""
-    root = os.path.abspath(root)
-    found = {}
-    for current, dirs, files in os.walk(root):
-        dirs.sort()
-        if "manifest.json" in files:
-            found[os.path.relpath(current, root)] = current
-            dirs[:] = []
-    return found
 
 
 def free_bytes(path):

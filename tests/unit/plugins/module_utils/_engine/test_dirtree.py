@@ -55,8 +55,8 @@ def test_src_registry_on_a_mixed_tree_warns(pool, tmp_path):
     """The module's old example: every image recorded as quay.io/..., 6 of 16 wrongly. Not silent now."""
     tree = seed_tree(tmp_path / "microshift-containers", RELEASE_IMAGES)
     warnings = []
-    jobs, failed = build_jobs(["all"], "mirror.example.com:8443", pool, src="dir:%s" % tree, naming=Naming(src_registry="quay.io"),
-                              warnings=warnings)
+    jobs, failed = build_jobs(["all"], "mirror.example.com:8443", pool, src="dir:%s" % tree,
+                              naming=Naming(src_registry="quay.io"), warnings=warnings)
     assert not failed and {j.src_ref.registry for j in jobs} == {"quay.io"}
     assert len(warnings) == 1
     assert warnings[0].startswith("src_registry=quay.io records every dir: export of %s as quay.io/...; its "
@@ -66,7 +66,8 @@ def test_src_registry_on_a_mixed_tree_warns(pool, tmp_path):
     # one top-level directory: nothing to warn about
     one = seed_tree(tmp_path / "one", [r for r in RELEASE_IMAGES if "/openshift-release-dev/" in r])
     warnings = []
-    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % one, naming=Naming(src_registry="quay.io"), warnings=warnings)
+    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % one, naming=Naming(src_registry="quay.io"),
+                              warnings=warnings)
     assert len(jobs) == 10 and not failed and warnings == []
 
 

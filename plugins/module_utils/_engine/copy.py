@@ -23,11 +23,18 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
+from .._common.sizes import human_size
+from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
-from .layout import free_bytes
 from .job import ImageJob, Status, iter_jobs
+from .layout import Layout, free_bytes
+
+#: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
+Key = tuple[Any, str]
 
 SPACE_MARGIN_MIN = 1024 * 1024
 
@@ -35,32 +42,33 @@ SPACE_MARGIN_MIN = 1024 * 1024
 class _Task:
     __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended")
 
-    def __init__(self, name, fn, deps=(), owner=None):
+    def __init__(self, name: str, fn: Callable[[], Any], deps: Iterable[_Task | None] = (),
+                 owner: ImageJob | None = None) -> None:
         self.name = name
         self.fn = fn
-        self.deps = [d for d in deps if d is not None]
-        self.dependents = []
+        self.deps: list[_Task] = [d for d in deps if d is not None]
+        self.dependents: list[_Task] = []
         self.pending = 0
-        self.error = None
-        self.result = None
+        self.error: OCIError | None = None
+        self.result: Any = None
         self.owner = owner
-        self.started = None
-        self.ended = None
+        self.started: float | None = None
+        self.ended: float | None = None
 
 
 class Scheduler:
     """Runs a DAG of tasks on a fixed number of worker threads."""
 
-    def __init__(self, workers, deadline=None, cancel=None):
+    def __init__(self, workers: int, deadline: Any = None, cancel: threading.Event | None = None) -> None:
         self.workers = max(1, int(workers))
         self.deadline = deadline
         self.cancel = cancel or threading.Event()
         self._lock = threading.Lock()
         self._remaining = 0
         self._done = threading.Event()
-        self._pool = None
+        self._pool: ThreadPoolExecutor | None = None
 
-    def run(self, tasks):
+    def run(self, tasks: Iterable[_Task]) -> None:
         tasks = list(tasks)
         if not tasks:
             return
@@ -79,7 +87,7 @@ class Scheduler:
             self._done.wait()
         self._pool = None
 
-    def _run(self, task):
+    def _run(self, task: _Task) -> None:
         try:
             if self.cancel.is_set():
                 raise OCIError("cancelled")
@@ -94,8 +102,9 @@ class Scheduler:
         task.ended = time.monotonic()
         self._finish(task)
 
-    def _finish(self, task):
-        ready, failed = [], []
+    def _finish(self, task: _Task) -> None:
+        ready: list[_Task] = []
+        failed: list[_Task] = []
         with self._lock:
             self._remaining -= 1
             for dep in task.dependents:
@@ -107,16 +116,22 @@ class Scheduler:
             if self._remaining == 0:
                 self._done.set()
         for dep in ready:
-            self._pool.submit(self._run, dep)
+            self._submit(dep)
         for dep in failed:
             dep.ended = time.monotonic()
             self._finish(dep)
 
 
+    def _submit(self, task: _Task) -> Future[None]:
+        assert self._pool is not None, "submitted outside run()"
+        return self._pool.submit(self._run, task)
+
+
 class Copier:
     """Builds and runs the task graph for resolved jobs."""
 
-    def __init__(self, concurrency=8, deadline=None, cancel=None, sessions=None):
+    def __init__(self, concurrency: int = 8, deadline: Any = None, cancel: threading.Event | None = None,
+                 sessions: Any = None) -> None:
         self.concurrency = concurrency
         self.deadline = deadline
         self.cancel = cancel
@@ -124,7 +139,7 @@ class Copier:
         self.counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
         self._lock = threading.Lock()
 
-    def _count(self, job, action, nbytes=0):
+    def _count(self, job: ImageJob | None, action: str, nbytes: int = 0) -> None:
         with self._lock:
             self.counts[action] += 1
             if job is not None:
@@ -134,13 +149,13 @@ class Copier:
 
     # ---------------------------------------------------------------- work units
 
-    def _copy_blob(self, job, dest, desc, from_dest=None):
+    def _copy_blob(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, from_dest: Any = None) -> int:
         """Make *desc* present in *dest*, mounting it from *from_dest* if given. A blob that is
         there already is never sent again: the destination is asked first (for a registry, in
         the same request that starts the upload; see RegistryClient.ensure_blob)."""
         src = job.src
 
-        def opener(offset):
+        def opener(offset: int) -> Iterable[bytes]:
             return src.open_blob(desc, offset, image=job.source)
 
         session = self.sessions(dest, desc.digest) if self.sessions and dest.kind == "registry" else None
@@ -149,18 +164,19 @@ class Copier:
         self._count(job, action, sent)
         return sent
 
-    def _push_manifest(self, job, dest, ident, man, root):
+    def _push_manifest(self, job: ImageJob, dest: Any, ident: str, man: _manifest.Manifest, root: bool) -> None:
         dest.put_manifest(ident, man, image=job.source, root=root)
         with self._lock:
             self.counts["manifests"] += 1
 
     # ---------------------------------------------------------------- graph
 
-    def _copy_task(self, job, dest, desc, owner=None):
+    def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> _Task:
         return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                      _bind(self._copy_blob, job, dest, desc), owner=owner)
 
-    def build(self, jobs, homes=None, ready=()):
+    def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None, ready: Iterable[Key] = ()
+              ) -> tuple[list[_Task], dict[int, _Task]]:
         """Task graph for every job (and attachment) whose status is "copy".
 
         *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
@@ -168,17 +184,17 @@ class Copier:
         in *ready* is mounted from there instead of being uploaded again."""
         homes = homes or {}
         ready = set(ready)
-        tasks = []
-        per_repo = {}    # (dest key, digest) -> task making the blob present in that repository
-        primary = {}     # (blob scope, digest) -> (task, dest) of the first copy in that scope
-        manifests = {}   # (dest key, digest) -> task pushing that manifest by digest
-        roots = {}
+        tasks: list[_Task] = []
+        per_repo: dict[Key, _Task | None] = {}  # (dest key, digest) -> task making the blob present there
+        primary: dict[Key, tuple[_Task | None, Any]] = {}  # (blob scope, digest) -> first copy in that scope
+        manifests: dict[Key, _Task] = {}  # (dest key, digest) -> task pushing that manifest by digest
+        roots: dict[int, _Task] = {}
 
         for job in iter_jobs(jobs):
             if job.status != Status.COPY:
                 continue
             dest = job.dest
-            blob_task = {}
+            blob_task: dict[str, _Task | None] = {}
             for desc in job.blobs.values():
                 key = (dest.key, desc.digest)
                 task = per_repo.get(key)
@@ -208,9 +224,10 @@ class Copier:
                     per_repo[key] = task
                 blob_task[desc.digest] = task
 
-            pushed = {}
+            pushed: dict[str, _Task] = {}
             for man in job.manifests:
                 is_root = man is job.root
+                deps: list[_Task | None]
                 if man.is_index:
                     deps = [pushed[c.digest] for c in man.children if c.digest in pushed]
                 else:
@@ -238,10 +255,10 @@ class Copier:
         tasks.extend(self._referrers_tag_tasks(jobs, roots))
         return tasks, roots
 
-    def _referrers_tag_tasks(self, jobs, roots):
+    def _referrers_tag_tasks(self, jobs: list[ImageJob], roots: dict[int, _Task]) -> list[_Task]:
         """For destinations without the referrers API, list copied referrers in the referrers
         tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
-        groups = {}
+        groups: dict[Key, tuple[Any, str, ImageJob | None, list[dict[str, Any]], list[_Task | None]]] = {}
         for job in iter_jobs(jobs):
             if job.referrer is not None and job.status == Status.COPY:
                 subject, desc = job.referrer
@@ -253,7 +270,7 @@ class Copier:
                       _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
                 for dest, subject, parent, descs, deps in groups.values()]
 
-    def _update_referrers_tag(self, job, dest, subject, descriptors):
+    def _update_referrers_tag(self, job: ImageJob, dest: Any, subject: str, descriptors: list[dict[str, Any]]) -> None:
         if dest.supports_referrers(subject, image=job.source):
             return
         existing = dest.read_referrers_tag(subject, image=job.source)
@@ -264,17 +281,18 @@ class Copier:
             with self._lock:
                 self.counts["manifests"] += 1
 
-    def upload(self, homes):
+    def upload(self, homes: dict[Key, Any]) -> dict[Key, OCIError]:
         """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
         share). Returns {key: error} of the blobs that could not be uploaded."""
         tasks = {key: self._copy_task(home.job, home.dest, home.desc) for key, home in homes.items()}
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
         return {key: task.error for key, task in tasks.items() if task.error is not None}
 
-    def run(self, jobs, homes=None, ready=()):
+    def run(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None, ready: Iterable[Key] = ()
+            ) -> dict[str, int]:
         tasks, roots = self.build(jobs, homes, ready)
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
-        started = {}
+        started: dict[int, float] = {}
         for task in tasks:
             if task.owner is not None and task.started is not None:
                 prev = started.get(id(task.owner))
@@ -284,7 +302,7 @@ class Copier:
                 continue
             root = roots.get(id(job))
             if root is None or root.error is not None:
-                job.fail(root.error if root is not None else OCIError("nothing was pushed"))
+                job.fail(root.error if root is not None and root.error is not None else OCIError("nothing was pushed"))
             else:
                 job.status = Status.COPIED
             job.started = started.get(id(job))
@@ -292,7 +310,7 @@ class Copier:
         return self.counts
 
 
-def _bind(fn, *args):
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: fn(*args)
 
 
@@ -309,7 +327,7 @@ def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
     partial files), each rounded up to the file system's block, plus :func:`space_margin`.
     Returns ``{layout path: bytes needed}``."""
     needed: dict[str, int] = {}
-    stores: dict[str, object] = {}
+    stores: dict[str, Layout] = {}
     items: dict[tuple[str, str], int] = {}
     for job in iter_jobs(jobs):
         if job.status != Status.COPY or job.dest is None or job.dest.kind != "layout":
@@ -334,8 +352,8 @@ def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
         if nbytes + margin > free:
             raise LayoutError("not enough free space for %s: the copy needs %s (%s of blobs and manifests not in the "
                               "layout yet plus a %s margin), the file system has %s free (space_check: false skips "
-                              "this check)" % (path, human(nbytes + margin), human(nbytes), human(margin),
-                                               human(free)))
+                              "this check)" % (path, human_size(nbytes + margin), human_size(nbytes),
+                                               human_size(margin), human_size(free)))
     return needed
 
 
@@ -349,10 +367,10 @@ def _block_size(path: str) -> int:
         return 4096
 
 
-def estimate(jobs, concurrency=8):
+def estimate(jobs: list[ImageJob], concurrency: int = 8) -> tuple[int, int]:
     """Check mode: bytes a copy would transfer (unique blobs missing from each destination's
     first repository), found with HEAD requests only."""
-    todo = {}
+    todo: dict[Key, tuple[ImageJob, Any, _manifest.Descriptor]] = {}
     for job in iter_jobs(jobs):
         if job.status != Status.COPY:
             continue
@@ -361,11 +379,12 @@ def estimate(jobs, concurrency=8):
     return missing_bytes(todo.values(), concurrency)
 
 
-def missing_bytes(items, concurrency=8):
+def missing_bytes(items: Iterable[tuple[ImageJob, Any, _manifest.Descriptor]], concurrency: int = 8
+                  ) -> tuple[int, int]:
     """(bytes, blobs) of the ``(job, dest, desc)`` items whose blob *dest* does not have (HEAD
     requests; a blob that cannot be asked about counts as missing)."""
 
-    def missing(item):
+    def missing(item: tuple[ImageJob, Any, _manifest.Descriptor]) -> int:
         job, dest, desc = item
         try:
             return 0 if dest.has_blob(desc, image=job.source) else desc.size
@@ -376,11 +395,3 @@ def missing_bytes(items, concurrency=8):
         sizes = list(pool.map(missing, items))
     return sum(sizes), sum(1 for s in sizes if s)
 
-
-def human(nbytes):
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
-        value /= 1024
-    return "%d B" % nbytes

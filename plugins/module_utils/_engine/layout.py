@@ -26,7 +26,8 @@ import json
 import os
 import shutil
 import threading
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .._oci import manifest as _manifest
 from .._oci.errors import DigestMismatch, LayoutError, NotFound
@@ -47,7 +48,7 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
     _fileio.atomic_write(path, data, mode, media=True)
 
 
-def _disk_error(exc, what):
+def _disk_error(exc: OSError, what: str) -> LayoutError:
     if exc.errno == errno.ENOSPC:
         return LayoutError("no space left on device while %s" % what)
     return LayoutError("%s failed: %s" % (what, exc.strerror or exc))
@@ -57,7 +58,7 @@ class Layout:
     """An OCI image layout directory, safe for concurrent use by threads of one process and,
     for index.json updates, by several processes."""
 
-    def __init__(self, path, create=False):
+    def __init__(self, path: str | os.PathLike[str], create: bool = False) -> None:
         """Open the layout at *path*. With *create*, a missing layout is created on the first
         write (so that planning, and check mode, never write anything); a directory that exists,
         is not empty and is not a layout is refused rather than written into."""
@@ -82,10 +83,10 @@ class Layout:
                 raise LayoutError("%s: unsupported imageLayoutVersion %r" % (self.path, version))
 
     @property
-    def exists(self):
+    def exists(self) -> bool:
         return not self._missing
 
-    def _ensure(self):
+    def _ensure(self) -> None:
         """Create the layout (oci-layout, empty index.json, blobs/) if it does not exist yet."""
         if not self._missing:
             return
@@ -103,49 +104,49 @@ class Layout:
                 raise _disk_error(exc, "creating the layout %s" % self.path) from None
             self._missing = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Layout(%s)" % self.path
 
     # --------------------------------------------------------------- blobs
 
-    def blob_path(self, digest):
+    def blob_path(self, digest: str) -> str:
         algo, hexpart = validate_digest(digest).split(":", 1)
         return os.path.join(self.path, "blobs", algo, hexpart)
 
-    def state_dir(self, *parts):
+    def state_dir(self, *parts: str) -> str:
         return os.path.join(self.path, STATE_DIR, *parts)
 
-    def partial_path(self, digest):
+    def partial_path(self, digest: str) -> str:
         algo, hexpart = digest.split(":", 1)
         return self.state_dir("partial", "%s-%s" % (algo, hexpart))
 
-    def has_blob(self, digest, size=None):
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
         try:
             st = os.stat(self.blob_path(digest))
         except FileNotFoundError:
             return False
         return size is None or st.st_size == size
 
-    def blob_size(self, digest):
+    def blob_size(self, digest: str) -> int | None:
         try:
             return os.stat(self.blob_path(digest)).st_size
         except FileNotFoundError:
             return None
 
-    def partial_size(self, digest):
+    def partial_size(self, digest: str) -> int:
         try:
             return os.stat(self.partial_path(digest)).st_size
         except FileNotFoundError:
             return 0
 
-    def open_blob(self, digest, size=None, offset=0):
+    def open_blob(self, digest: str, size: int | None = None, offset: int = 0) -> FileChunks:
         """Iterate the blob's bytes from *offset*, in bounded chunks."""
         path = self.blob_path(digest)
         if not os.path.exists(path):
             raise NotFound("blob %s is not in the layout %s" % (digest, self.path))
         return FileChunks(path, offset)
 
-    def read_blob(self, digest, limit=_manifest.MAX_MANIFEST_BYTES):
+    def read_blob(self, digest: str, limit: int = _manifest.MAX_MANIFEST_BYTES) -> bytes:
         path = self.blob_path(digest)
         try:
             with open(path, "rb") as handle:
@@ -190,7 +191,8 @@ class Layout:
         finally:
             lock.close()
 
-    def _write_partial(self, digest, size, opener, partial, final, image, on_bytes):
+    def _write_partial(self, digest: str, size: int, opener: Callable[[int], Iterable[bytes]], partial: str, final: str,
+                       image: object, on_bytes: Callable[[int], None] | None) -> int:
         hasher = _manifest.hasher_for(digest)
         offset = 0
         try:
@@ -246,7 +248,7 @@ class Layout:
         fsync_dir(os.path.dirname(final))
         return fetched
 
-    def put_bytes(self, digest, data, image=None):
+    def put_bytes(self, digest: str, data: bytes, image: str | None = None) -> bool:
         """Store small content (a manifest) after verifying it."""
         _manifest.verify_digest(data, digest, what="content for %s" % digest, image=image)
         self._ensure()
@@ -262,7 +264,7 @@ class Layout:
 
     # --------------------------------------------------------------- index.json
 
-    def read_index(self):
+    def read_index(self) -> dict[str, Any]:
         if self._missing:
             return {"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX, "manifests": []}
         path = os.path.join(self.path, "index.json")
@@ -277,7 +279,7 @@ class Layout:
             raise LayoutError("%s/index.json is not an image index" % self.path)
         return data
 
-    def entries(self):
+    def entries(self) -> list[tuple[str | None, _manifest.Descriptor]]:
         """[(ref name or None, Descriptor)] in index.json order."""
         out = []
         for i, raw in enumerate(self.read_index().get("manifests", [])):
@@ -285,7 +287,7 @@ class Layout:
             out.append((desc.annotations.get(REF_NAME), desc))
         return out
 
-    def find(self, name):
+    def find(self, name: str) -> _manifest.Descriptor | None:
         """The descriptor recorded under ref name *name* (exact match), or None."""
         for ref_name, desc in self.entries():
             if ref_name == name:
@@ -301,7 +303,7 @@ class Layout:
             with flocked(self.state_dir("index.lock"), exclusive=True, wait=True, remove=remove, makedirs=True):
                 yield
 
-    def set_refs(self, refs):
+    def set_refs(self, refs: Iterable[tuple[str, _manifest.Descriptor]]) -> bool:
         """Record ``[(ref name, Descriptor)]`` in index.json, replacing entries of the same name.
 
         Returns True when index.json changed."""
@@ -330,7 +332,7 @@ class Layout:
         except OSError as exc:
             raise _disk_error(exc, "updating %s/index.json" % self.path) from None
 
-    def remove_refs(self, names):
+    def remove_refs(self, names: Iterable[str]) -> bool:
         names = set(names)
         with self._index_lock():
             index = self.read_index()
@@ -367,7 +369,7 @@ class Layout:
         with contextlib.suppress(OSError):
             os.rmdir(self.state_dir())
 
-    def disk_usage(self):
+    def disk_usage(self) -> int:
         """Bytes of all blobs."""
         total = 0
         for root, _dirs, files in os.walk(os.path.join(self.path, "blobs")):
@@ -376,11 +378,11 @@ class Layout:
         return total
 
 
-def _dump_index(index):
+def _dump_index(index: dict[str, Any]) -> bytes:
     return (json.dumps(index, indent=2, sort_keys=False) + "\n").encode()
 
 
-def free_bytes(path):
+def free_bytes(path: str) -> int:
     """Free bytes for an unprivileged writer on the filesystem holding *path* (or its parent)."""
     probe = os.path.abspath(path)
     while not os.path.exists(probe):

@@ -145,7 +145,8 @@ options:
       - Blobs larger than this are uploaded in chunks of this size (C(PATCH) with C(Content-Range)), so a
         broken upload resumes from the last chunk the registry acknowledged; smaller blobs go in one request.
       - Lower it for registries behind a proxy that limits request bodies (nginx C(client_max_body_size),
-        CDN limits). Bytes, or a number with C(K), C(M) or C(G) (powers of 1024).
+        CDN limits). Bytes, or a number with C(K), C(M), C(G) (powers of 1024; also C(KiB), C(MiB)...) or
+        C(KB), C(MB), C(GB) (powers of 1000); at least 1K.
     type: str
     default: 64M
   concurrency:

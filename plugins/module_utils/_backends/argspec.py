@@ -52,21 +52,6 @@ def merge_spec(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_size(text: str | int) -> int:
-    """'64M' -> bytes (K, M, G, T are powers of 1024; a bare number is bytes)."""
-    value = str(text).strip().upper().rstrip("B").rstrip("I")
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    factor = units.get(value[-1:], 1)
-    number = value[:-1] if value[-1:] in units else value
-    try:
-        size = int(float(number) * factor)
-    except ValueError:
-        raise ValueError("%r is not a size (bytes, or a number with K, M, G or T)" % text) from None
-    if size < 1024:
-        raise ValueError("%r is smaller than 1K" % text)
-    return size
-
-
 def client_pool(params: dict[str, Any], source_registries: Iterable[str] = (), dest_registry: str | None = None,
                 max_connections: int = 16, upload_chunk_size: int | None = None) -> ClientPool:
     """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to

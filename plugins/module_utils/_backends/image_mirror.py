@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from .._common.errors import UserError
+from .._common.sizes import parse_size
 from .._engine.build import parse_location
 from .._engine.job import Status
 from .._engine.plan import ClientPool
@@ -24,7 +25,7 @@ from .._mirrormap import io as _io
 from .._mirrormap.model import MirrorMap
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
-from .argspec import client_pool, merge_spec, parse_size, registry_argument_spec
+from .argspec import client_pool, merge_spec, registry_argument_spec
 
 #: the statuses of an image the mirror map has something to say about
 _WORTH_A_MAP = (Status.COPIED.value, Status.PRESENT.value, Status.WOULD_COPY.value)
@@ -82,9 +83,9 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     if params["concurrency"] < 1:
         raise UserError("concurrency must be at least 1")
     try:
-        chunk = parse_size(params["upload_chunk_size"])
+        chunk = parse_size(params["upload_chunk_size"], "upload_chunk_size", minimum=1024)
     except ValueError as exc:
-        raise UserError("upload_chunk_size: %s" % exc) from None
+        raise UserError(str(exc)) from None
     shard = shard_of(params)
     if params["shard_wait"] < 0:
         raise UserError("shard_wait must not be negative")

@@ -36,6 +36,7 @@ def test_defaults_make_the_plain_request():
 @pytest.mark.parametrize("kw, message", [
     ({"concurrency": 0}, "concurrency must be at least 1"),
     ({"upload_chunk_size": "lots"}, "upload_chunk_size: 'lots' is not a size"),
+    ({"upload_chunk_size": "100"}, "upload_chunk_size must be at least 1.0 KiB"),
     ({"shard_count": 3}, "shard_index is required when shard_count is 3"),
     ({"shard_count": 2, "shard_index": 2}, "shard_index"),
     ({"shard_count": 2, "shard_index": 0, "mirror_map": "/m.yml"}, "a sharded run (shard_count=2) does not write"),
@@ -47,6 +48,14 @@ def test_refused_parameters(kw, message):
     with pytest.raises(UserError) as err:
         B.prepare(params(**kw), check_mode=False)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("text, size", [
+    ("64M", 64 << 20), ("64MiB", 64 << 20), ("1g", 1 << 30), ("1536K", 1536 << 10), ("1048576", 1 << 20),
+    ("0.5G", 1 << 29), ("64MB", 64 * 1000 ** 2),
+])
+def test_upload_chunk_size(text, size):
+    assert B.prepare(params(upload_chunk_size=text), check_mode=False).upload_chunk_size == size
 
 
 def test_one_shard_of_one_is_an_ordinary_run():

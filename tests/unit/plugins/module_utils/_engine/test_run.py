@@ -7,12 +7,12 @@ from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import m
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap_io
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import LayoutDestination
 
-from .test_resolve import REF, source  # noqa: F401  (fixture)
+REF = "quay.io/org/app:1"  # the image of the source fixture (conftest.py)
 
 OTHER = "quay.io/org/gone:1"
 
 
-def test_copy_then_nothing_to_do(source, tmp_path):  # noqa: F811
+def test_copy_then_nothing_to_do(source, tmp_path):
     path, digest = source
     dest = "oci:%s" % (tmp_path / "out")
     check = mirror(MirrorRequest([REF], dest, src="oci:%s" % path, check_mode=True, attachments=False))
@@ -35,7 +35,7 @@ def test_copy_then_nothing_to_do(source, tmp_path):  # noqa: F811
     assert again["map"] == first["map"]
 
 
-def test_a_failed_image_keeps_its_earlier_entry(source, tmp_path):  # noqa: F811
+def test_a_failed_image_keeps_its_earlier_entry(source, tmp_path):
     path, digest = source
     dest = "oci:%s" % (tmp_path / "out")
     kept = {"source": OTHER, "digest": digest, "media_type": "application/vnd.oci.image.index.v1+json",

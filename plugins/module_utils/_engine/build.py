@@ -70,19 +70,7 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     if src_kind == "registry":
         raise ValueError("src must be oci:PATH or dir:PATH (leave it out to read from registries)")
 
-    expanded: list[Any] = []
-    for item in images or ():
-        if item == "all":
-            if src_layout is not None:
-                # attached artifacts (signature tags, referrers indexes) travel with their subject
-                expanded.extend(name for name, _d in src_layout.entries() if name and not _is_attachment_name(name))
-            elif dir_exports is not None:
-                expanded.extend(sorted(dir_exports))
-            else:
-                raise ValueError("'all' needs src (an OCI layout or a dir: tree to take every image from)")
-        else:
-            expanded.append(item)
-
+    expanded = _expand(images, src_layout, dir_exports)
     jobs: list[ImageJob] = []
     failed: list[ImageJob] = []
     seen: set[tuple[str, str | None]] = set()
@@ -125,6 +113,22 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     if dir_tree is not None and warnings is not None:
         warnings.extend(dir_tree.warnings())
     return jobs, failed
+
+
+def _expand(images: Iterable[Any], src_layout: Layout | None, dir_exports: dict[str, str] | None) -> list[Any]:
+    """The requested images, with ``"all"`` replaced by every image of the source."""
+    expanded: list[Any] = []
+    for item in images or ():
+        if item != "all":
+            expanded.append(item)
+        elif src_layout is not None:
+            # attached artifacts (signature tags, referrers indexes) travel with their subject
+            expanded.extend(name for name, _d in src_layout.entries() if name and not _is_attachment_name(name))
+        elif dir_exports is not None:
+            expanded.extend(sorted(dir_exports))
+        else:
+            raise ValueError("'all' needs src (an OCI layout or a dir: tree to take every image from)")
+    return expanded
 
 
 _ATTACHMENT_TAG = re.compile(r"^(sha256|sha512)-[0-9a-f]+(\.sig|\.att|\.sbom)?$")

@@ -24,6 +24,7 @@ from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
 
+
 def parse_location(text: str) -> tuple[str, str]:
     """'oci:PATH' -> ('oci', PATH); 'dir:PATH' -> ('dir', PATH); anything else is a registry."""
     if isinstance(text, str):

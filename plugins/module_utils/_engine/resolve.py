@@ -24,6 +24,7 @@ from .._oci.errors import ManifestError, NotFound, OCIError
 from .job import ImageJob, Status
 from .repos import attachment_tags, referrers_tag
 
+
 class _TagCache:
     """Tag lists of source repositories, fetched once per repository."""
 

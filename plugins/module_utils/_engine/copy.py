@@ -175,8 +175,8 @@ class Copier:
         return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                      _bind(self._copy_blob, job, dest, desc), owner=owner)
 
-    def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None, ready: Iterable[Key] = ()
-              ) -> tuple[list[_Task], dict[int, _Task]]:
+    def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
+              ready: Iterable[Key] = ()) -> tuple[list[_Task], dict[int, _Task]]:
         """Task graph for every job (and attachment) whose status is "copy".
 
         *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
@@ -288,8 +288,8 @@ class Copier:
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
         return {key: task.error for key, task in tasks.items() if task.error is not None}
 
-    def run(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None, ready: Iterable[Key] = ()
-            ) -> dict[str, int]:
+    def run(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
+            ready: Iterable[Key] = ()) -> dict[str, int]:
         tasks, roots = self.build(jobs, homes, ready)
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
         started: dict[int, float] = {}
@@ -379,8 +379,8 @@ def estimate(jobs: list[ImageJob], concurrency: int = 8) -> tuple[int, int]:
     return missing_bytes(todo.values(), concurrency)
 
 
-def missing_bytes(items: Iterable[tuple[ImageJob, Any, _manifest.Descriptor]], concurrency: int = 8
-                  ) -> tuple[int, int]:
+def missing_bytes(items: Iterable[tuple[ImageJob, Any, _manifest.Descriptor]],
+                  concurrency: int = 8) -> tuple[int, int]:
     """(bytes, blobs) of the ``(job, dest, desc)`` items whose blob *dest* does not have (HEAD
     requests; a blob that cannot be asked about counts as missing)."""
 

@@ -116,8 +116,8 @@ def iter_jobs(jobs: Iterable[ImageJob]) -> Iterator[ImageJob]:
         yield from job.attachments
 
 
-def unique_blobs(jobs: Iterable[ImageJob], statuses: tuple[Status, ...] = (Status.COPY,)
-                 ) -> dict[tuple[Any, str], _manifest.Descriptor]:
+def unique_blobs(jobs: Iterable[ImageJob],
+                 statuses: tuple[Status, ...] = (Status.COPY,)) -> dict[tuple[Any, str], _manifest.Descriptor]:
     """{(blob scope, digest): Descriptor} of the jobs (and attachments) in *statuses*."""
     out: dict[tuple[Any, str], _manifest.Descriptor] = {}
     for job in iter_jobs(jobs):

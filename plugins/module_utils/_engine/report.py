@@ -96,8 +96,8 @@ def _diff(jobs: list[ImageJob]) -> dict[str, dict[str, str | None]]:
 
 
 def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, Any], counts: Counts,
-           check_mode: bool, stats: dict[str, int], seconds: float, previous: MirrorMap | None = None
-           ) -> dict[str, Any]:
+           check_mode: bool, stats: dict[str, int], seconds: float,
+           previous: MirrorMap | None = None) -> dict[str, Any]:
     """The report of a run. ``mirror_map`` holds the entries as the module returns them (dicts);
     ``map`` is the :class:`MirrorMap` to write."""
     images = [image_result(j, check_mode) for j in list(rejected) + list(jobs)]

@@ -159,8 +159,8 @@ def wait_for_blobs(needed: dict[BlobKey, Home], seconds: float, concurrency: int
 
 
 def run_shard(jobs: list[ImageJob], shard: Shard, copier: Any, concurrency: int = 8, wait: float = 60.0,
-              check_mode: bool = False, deadline: Any = None, cancel: threading.Event | None = None
-              ) -> tuple[Assignment, int, int]:
+              check_mode: bool = False, deadline: Any = None,
+              cancel: threading.Event | None = None) -> tuple[Assignment, int, int]:
     """Copy this worker's share of a resolved plan. Sets every job's status: its own images are
     copied (or deferred when a blob another worker uploads is not there within *wait* seconds),
     the others' are marked ``other_shard``. Returns (Assignment, would-copy bytes, would-copy blobs)."""

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .._mirrormap.model import check_layout_path
 from .._mirrormap.naming import Mapping, digest_tag
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference, LayoutError, OCIError
@@ -59,6 +60,8 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     to *warnings* when given.
     """
     dest_kind, dest_path = parse_location(dest)
+    if dest_kind == "oci":
+        check_layout_path(dest_path)  # the mirror map records oci:PATH:REF
     layout_dest = Layout(dest_path, create=True) if dest_kind == "oci" else None
     if dest_kind == "dir":
         raise ValueError("dest cannot be a dir: export; write an OCI layout (oci:PATH) instead")

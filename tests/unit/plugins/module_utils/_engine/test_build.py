@@ -64,3 +64,9 @@ def test_layout_destination_records_full_reference(pool, tmp_path):
     jobs, failed = build_jobs(["quay.io/org/app:1.0"], "oci:%s" % tmp_path, pool)
     assert not failed
     assert jobs[0].destination == "oci:%s:quay.io/org/app:1.0" % tmp_path
+
+
+def test_a_layout_path_with_a_colon_is_refused_before_anything_is_done(pool, tmp_path):
+    with pytest.raises(ValueError, match="contains ':'"):
+        build_jobs(["quay.io/a/b:1"], "oci:%s/x:y" % tmp_path, pool)
+    assert not (tmp_path / "x:y").exists()

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._common.sizes import human_size
@@ -32,99 +31,12 @@ from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
 from .job import ImageJob, Status, iter_jobs
 from .layout import Layout, free_bytes
+from .scheduler import Scheduler, Task
 
 #: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
 Key = tuple[Any, str]
 
 SPACE_MARGIN_MIN = 1024 * 1024
-
-
-class _Task:
-    __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended")
-
-    def __init__(self, name: str, fn: Callable[[], Any], deps: Iterable[_Task | None] = (),
-                 owner: ImageJob | None = None) -> None:
-        self.name = name
-        self.fn = fn
-        self.deps: list[_Task] = [d for d in deps if d is not None]
-        self.dependents: list[_Task] = []
-        self.pending = 0
-        self.error: OCIError | None = None
-        self.result: Any = None
-        self.owner = owner
-        self.started: float | None = None
-        self.ended: float | None = None
-
-
-class Scheduler:
-    """Runs a DAG of tasks on a fixed number of worker threads."""
-
-    def __init__(self, workers: int, deadline: Any = None, cancel: threading.Event | None = None) -> None:
-        self.workers = max(1, int(workers))
-        self.deadline = deadline
-        self.cancel = cancel or threading.Event()
-        self._lock = threading.Lock()
-        self._remaining = 0
-        self._done = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
-
-    def run(self, tasks: Iterable[_Task]) -> None:
-        tasks = list(tasks)
-        if not tasks:
-            return
-        for task in tasks:
-            task.pending = len(task.deps)
-            for dep in task.deps:
-                dep.dependents.append(task)
-        self._remaining = len(tasks)
-        # the ready set is taken before anything runs: a task whose dependencies finish while
-        # this loop submits is submitted by _finish, and must not be submitted here again
-        initial = [task for task in tasks if task.pending == 0]
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="airgap-copy") as pool:
-            self._pool = pool
-            for task in initial:
-                pool.submit(self._run, task)
-            self._done.wait()
-        self._pool = None
-
-    def _run(self, task: _Task) -> None:
-        try:
-            if self.cancel.is_set():
-                raise OCIError("cancelled")
-            if self.deadline is not None:
-                self.deadline.check(task.name)
-            task.started = time.monotonic()
-            task.result = task.fn()
-        except OCIError as exc:
-            task.error = exc
-        except Exception as exc:  # a bug in one task must not hang the run
-            task.error = OCIError("internal error in %s: %s: %s" % (task.name, type(exc).__name__, exc))
-        task.ended = time.monotonic()
-        self._finish(task)
-
-    def _finish(self, task: _Task) -> None:
-        ready: list[_Task] = []
-        failed: list[_Task] = []
-        with self._lock:
-            self._remaining -= 1
-            for dep in task.dependents:
-                if task.error is not None and dep.error is None:
-                    dep.error = task.error
-                dep.pending -= 1
-                if dep.pending == 0:
-                    (failed if dep.error is not None else ready).append(dep)
-            if self._remaining == 0:
-                self._done.set()
-        for dep in ready:
-            self._submit(dep)
-        for dep in failed:
-            dep.ended = time.monotonic()
-            self._finish(dep)
-
-
-    def _submit(self, task: _Task) -> Future[None]:
-        assert self._pool is not None, "submitted outside run()"
-        return self._pool.submit(self._run, task)
 
 
 class Copier:
@@ -171,12 +83,12 @@ class Copier:
 
     # ---------------------------------------------------------------- graph
 
-    def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> _Task:
-        return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
+    def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> Task:
+        return Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                      _bind(self._copy_blob, job, dest, desc), owner=owner)
 
     def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
-              ready: Iterable[Key] = ()) -> tuple[list[_Task], dict[int, _Task]]:
+              ready: Iterable[Key] = ()) -> tuple[list[Task], dict[int, Task]]:
         """Task graph for every job (and attachment) whose status is "copy".
 
         *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
@@ -184,17 +96,17 @@ class Copier:
         in *ready* is mounted from there instead of being uploaded again."""
         homes = homes or {}
         ready = set(ready)
-        tasks: list[_Task] = []
-        per_repo: dict[Key, _Task | None] = {}  # (dest key, digest) -> task making the blob present there
-        primary: dict[Key, tuple[_Task | None, Any]] = {}  # (blob scope, digest) -> first copy in that scope
-        manifests: dict[Key, _Task] = {}  # (dest key, digest) -> task pushing that manifest by digest
-        roots: dict[int, _Task] = {}
+        tasks: list[Task] = []
+        per_repo: dict[Key, Task | None] = {}  # (dest key, digest) -> task making the blob present there
+        primary: dict[Key, tuple[Task | None, Any]] = {}  # (blob scope, digest) -> first copy in that scope
+        manifests: dict[Key, Task] = {}  # (dest key, digest) -> task pushing that manifest by digest
+        roots: dict[int, Task] = {}
 
         for job in iter_jobs(jobs):
             if job.status != Status.COPY:
                 continue
             dest = job.dest
-            blob_task: dict[str, _Task | None] = {}
+            blob_task: dict[str, Task | None] = {}
             for desc in job.blobs.values():
                 key = (dest.key, desc.digest)
                 task = per_repo.get(key)
@@ -206,7 +118,7 @@ class Copier:
                             home.dest.key != dest.key and (home.job.status == Status.PRESENT or scope in ready):
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)
-                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                        task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
                                      _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
                         tasks.append(task)
                     elif first is None:
@@ -215,7 +127,7 @@ class Copier:
                         tasks.append(task)
                     elif getattr(dest, "can_mount", False):
                         first_task, first_dest = first
-                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                        task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
                                      _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
                                      owner=job)
                         tasks.append(task)
@@ -224,10 +136,10 @@ class Copier:
                     per_repo[key] = task
                 blob_task[desc.digest] = task
 
-            pushed: dict[str, _Task] = {}
+            pushed: dict[str, Task] = {}
             for man in job.manifests:
                 is_root = man is job.root
-                deps: list[_Task | None]
+                deps: list[Task | None]
                 if man.is_index:
                     deps = [pushed[c.digest] for c in man.children if c.digest in pushed]
                 else:
@@ -238,7 +150,7 @@ class Copier:
                     key = (dest.key, man.digest)
                     task = manifests.get(key)
                     if task is None:
-                        task = _Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
+                        task = Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
                                      _bind(self._push_manifest, job, dest, man.digest, man, False), deps=deps,
                                      owner=job)
                         manifests[key] = task
@@ -246,7 +158,7 @@ class Copier:
                 else:
                     # a referrer is stored by digest only; it is listed by the referrers index
                     record = job.referrer is None
-                    task = _Task("push %s" % job.destination,
+                    task = Task("push %s" % job.destination,
                                  _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
                                  owner=job)
                     tasks.append(task)
@@ -255,10 +167,10 @@ class Copier:
         tasks.extend(self._referrers_tag_tasks(jobs, roots))
         return tasks, roots
 
-    def _referrers_tag_tasks(self, jobs: list[ImageJob], roots: dict[int, _Task]) -> list[_Task]:
+    def _referrers_tag_tasks(self, jobs: list[ImageJob], roots: dict[int, Task]) -> list[Task]:
         """For destinations without the referrers API, list copied referrers in the referrers
         tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
-        groups: dict[Key, tuple[Any, str, ImageJob | None, list[dict[str, Any]], list[_Task | None]]] = {}
+        groups: dict[Key, tuple[Any, str, ImageJob | None, list[dict[str, Any]], list[Task | None]]] = {}
         for job in iter_jobs(jobs):
             if job.referrer is not None and job.status == Status.COPY:
                 subject, desc = job.referrer
@@ -266,7 +178,7 @@ class Copier:
                 group = groups.setdefault(key, (job.dest, subject, job.parent, [], []))
                 group[3].append(desc)
                 group[4].append(roots.get(id(job)))
-        return [_Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
+        return [Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
                       _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
                 for dest, subject, parent, descs, deps in groups.values()]
 

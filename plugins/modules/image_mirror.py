@@ -145,7 +145,8 @@ options:
       - Blobs larger than this are uploaded in chunks of this size (C(PATCH) with C(Content-Range)), so a
         broken upload resumes from the last chunk the registry acknowledged; smaller blobs go in one request.
       - Lower it for registries behind a proxy that limits request bodies (nginx C(client_max_body_size),
-        CDN limits). Bytes, or a number with C(K), C(M) or C(G) (powers of 1024).
+        CDN limits). Bytes, or a number with C(K), C(M), C(G) (powers of 1024; also C(KiB), C(MiB)...) or
+        C(KB), C(MB), C(GB) (powers of 1000); at least 1K.
     type: str
     default: 64M
   concurrency:
@@ -474,205 +475,41 @@ mirror_map_written:
   version_added: 1.1.0
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airgap.mirror.plugins.module_utils._backends.argspec import (client_pool, merge_spec,
-                                                                                      parse_size,
-                                                                                      registry_argument_spec)
-from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import legacy as _mirrormap
-from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as _ref
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import InvalidReference, OCIError
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror, write_mirror_map
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import parse_location
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import image_mirror as B
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import HTTPX_IMPORT_ERROR
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.resume import UploadSessions
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Shard
-
-
-def _source_registries(images):
-    found = set()
-    for item in images:
-        name = item.get("src") if isinstance(item, dict) else item
-        try:
-            found.add(_ref.parse(name).registry)
-        except (InvalidReference, TypeError):
-            continue
-    return sorted(found)
-
-
-def _credentials_in_references(params: dict) -> list[tuple[str, str, str]]:
-    """``[(option, redacted, userinfo)]`` for every registry reference of the task that holds
-    ``user[:password]@`` credentials (never valid there; see reference.split_credentials)."""
-    candidates = [("dest", params["dest"])]
-    src_kind = None
-    if params["src"]:
-        src_kind = parse_location(params["src"])[0]
-        candidates.append(("src", params["src"]))
-    for item in params["images"] or ():
-        if isinstance(item, dict):
-            candidates.extend(("images", item.get(key)) for key in ("src", "dest"))
-        elif src_kind != "dir":  # a dir: tree names its images by relative path, not by reference
-            candidates.append(("images", item))
-    found = []
-    for option, value in candidates:
-        if not isinstance(value, str) or (option in ("dest", "src") and parse_location(value)[0] != "registry"):
-            continue
-        userinfo, redacted = _ref.split_credentials(value)
-        if userinfo is not None:
-            found.append((option, redacted, userinfo))
-    return found
-
-
-def _map_worth_writing(report: dict) -> bool:
-    """A run that failed for every image (a refused free-space check, an unreachable source) has
-    nothing to say about the mirror: writing its map could only make it emptier. Anything that
-    was copied, found present (or, in check mode, would be copied) is worth recording."""
-    if not report["failed"]:
-        return True
-    return any(i["status"] in ("copied", "present", "would_copy") for i in report["images"])
-
-
-def _diff_text(mapping):
-    return "".join("%s %s\n" % (dest, digest or "(absent)") for dest, digest in sorted(mapping.items()))
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 
 
 def main() -> None:
-    spec = merge_spec(registry_argument_spec(), {
-        "argument_spec": {
-            "images": {"type": "list", "elements": "raw", "required": True},
-            "dest": {"type": "str", "required": True},
-            "src": {"type": "str"},
-            "src_registry": {"type": "str"},
-            "mapping": {"type": "str", "choices": ["keep", "scoped", "flatten"], "default": "keep"},
-            "overrides": {"type": "dict", "default": {}},
-            "tag_style": {"type": "str", "choices": ["deterministic", "timestamp", "none"],
-                          "default": "deterministic"},
-            "mirror_map": {"type": "path"},
-            "use_mirror_map": {"type": "bool", "default": True},
-            "attachments": {"type": "bool", "default": True},
-            "concurrency": {"type": "int", "default": 8},
-            "upload_chunk_size": {"type": "str", "default": "64M"},
-            "state_dir": {"type": "path"},
-            "verify": {"type": "bool", "default": False},
-            "shard_count": {"type": "int", "default": 1},
-            "shard_index": {"type": "int"},
-            "shard_wait": {"type": "float", "default": 60},
-            "space_check": {"type": "bool", "default": True},
-        },
-    })
-    module = AnsibleModule(supports_check_mode=True, **spec)
+    module = AnsibleModule(supports_check_mode=True, **B.argument_spec())
     if HTTPX_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("httpx"), exception=str(HTTPX_IMPORT_ERROR))
-    params = module.params
     try:
-        leaked = _credentials_in_references(params)
-    except ValueError as exc:
+        run = B.prepare(module.params, module.check_mode)
+    except B.CredentialsInReference as exc:
+        module.no_log_values.update(exc.secrets)  # also masks the echoed task arguments
         module.fail_json(msg=str(exc))
-    if leaked:
-        for _option, _redacted, userinfo in leaked:
-            module.no_log_values.update(_ref.secrets_of(userinfo))  # also masks the echoed task arguments
-        module.fail_json(msg="\n".join("%s: %s" % (option, InvalidReference(redacted, _ref.CREDENTIALS_REASON))
-                                       for option, redacted, _u in leaked))
-    if params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be at least 1")
+    except UserError as exc:
+        module.fail_json(msg=str(exc))
     try:
-        chunk = parse_size(params["upload_chunk_size"])
-    except ValueError as exc:
-        module.fail_json(msg="upload_chunk_size: %s" % exc)
-    shard = None
-    if params["shard_count"] != 1 or params["shard_index"] not in (None, 0):
-        if params["shard_index"] is None:
-            module.fail_json(msg="shard_index is required when shard_count is %d" % params["shard_count"])
+        pool = B.pool_for(module.params, run)
+        warnings: list[str] = []
         try:
-            shard = Shard(params["shard_index"], params["shard_count"])
-        except OCIError as exc:
-            module.fail_json(msg=str(exc))
-        if shard.count > 1 and params["mirror_map"]:
-            module.fail_json(msg="a sharded run (shard_count=%d) does not write mirror_map: the final run, without "
-                                 "shard options and with verify=true, writes it once for the whole set"
-                             % shard.count)
-        if shard.count > 1 and params["verify"]:
-            module.fail_json(msg="verify=true is the final run after the workers: run it without shard_index and "
-                                 "shard_count")
-    if params["shard_wait"] < 0:
-        module.fail_json(msg="shard_wait must not be negative")
-
-    map_path = params["mirror_map"]
-    as_lock = bool(map_path) and params["use_mirror_map"] and not params["verify"]
-    previous = None
-    if map_path:
-        try:
-            previous = _mirrormap.load(map_path)
-        except FileNotFoundError:
-            previous = None
-        except (OSError, ValueError) as exc:
-            if as_lock:
-                module.fail_json(msg="cannot use the mirror map as lockfile: %s" % exc)
-            previous = None  # not read as a lockfile: a damaged map is replaced by this run's
-    lock = previous if as_lock else None
-
-    try:
-        kind, location = parse_location(params["dest"])
-        dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
-        pool = client_pool(params, _source_registries(params["images"]), dest_registry,
-                           max_connections=max(16, params["concurrency"] * 2), upload_chunk_size=chunk)
-        state_dir = params["state_dir"]
-        if not state_dir and map_path:
-            state_dir = os.path.join(os.path.dirname(os.path.abspath(map_path)), ".airgap-state")
-        sessions = UploadSessions(state_dir) if state_dir and not module.check_mode else None
-        warnings = []
-        try:
-            report = mirror(
-                params["images"], params["dest"], src=params["src"], pool=pool,
-                concurrency=params["concurrency"], check_mode=module.check_mode, mapping_mode=params["mapping"],
-                overrides=params["overrides"], tag_style=params["tag_style"], lock_entries=lock,
-                attachments=params["attachments"], src_registry=params["src_registry"], sessions=sessions,
-                verify=params["verify"], shard=shard, shard_wait=params["shard_wait"], previous_entries=previous,
-                space_check=params["space_check"], warnings=warnings)
+            report = mirror(run.request, pool=pool, warnings=warnings)
         finally:
             pool.close()
         for warning in warnings:
             module.warn(warning)
-    except (OCIError, ValueError) as exc:
+    except (UserError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # report, with the traceback, instead of a bare module failure
         module.fail_json(msg="unexpected error: %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
-
-    result = {
-        "changed": report["changed"],
-        "images": report["images"],
-        "attachments": report["attachments"],
-        "failed_images": report["failed"],
-        "totals": report["totals"],
-        "mirror_map": report["mirror_map"],
-    }
-    problems = []
-    if report["failed"]:
-        # engine errors already start with the image they concern; do not name it twice
-        lines = [f["error"] if str(f.get("error") or "").startswith(f["source"])
-                 else "%s: %s" % (f["source"], f.get("error")) for f in report["failed"]]
-        total = len(report["images"]) + len(report["attachments"])
-        problems.append("%d of %d images failed:\n%s" % (len(report["failed"]), total, "\n".join(lines)))
-    if map_path:
-        result["mirror_map_path"] = map_path
-        result["mirror_map_written"] = False
-        if _map_worth_writing(report):
-            try:
-                result["mirror_map_written"] = write_mirror_map(map_path, report["mirror_map"],
-                                                                check_mode=module.check_mode)
-            except OSError as exc:
-                # after the image failures, which are what usually filled the disk: the first cause leads
-                problems.append("cannot write the mirror map %s: %s" % (map_path, exc.strerror or exc))
-        elif report["failed"]:
-            problems.append("the mirror map %s was left as it was: no image was copied or found present"
-                            % map_path)
-        result["changed"] = result["changed"] or result["mirror_map_written"]
-    if module._diff:
-        result["diff"] = {"before": _diff_text(report["diff"]["before"]),
-                          "after": _diff_text(report["diff"]["after"])}
+    result, problems = B.result(report, run, module._diff)
     if problems:
         module.fail_json(msg="\n".join(problems), **result)
     module.exit_json(**result)

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, Sharding, State
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Shard
@@ -111,7 +112,7 @@ def _assert_attached_after_subject(dest, skopeo, attached):
 def test_attachments_follow_the_image(signed, registry_factory, skopeo):
     src, ref, image, attached = signed
     dest = registry_factory()
-    report = mirror([ref], dest.host, pool=pool(src, dest))
+    report = mirror(MirrorRequest([ref], dest.host), pool=pool(src, dest))
     assert not report["failed"], report["failed"]
     _assert_attached_after_subject(dest, skopeo, attached)
     # the referrer listed by the referrers index came along by digest
@@ -125,17 +126,17 @@ def test_attachments_follow_the_image(signed, registry_factory, skopeo):
 def test_attachments_through_a_layout_and_can_be_turned_off(signed, registry_factory, tmp_path, skopeo):
     src, ref, image, attached = signed
     out = tmp_path / "layout"
-    report = mirror([ref], "oci:%s" % out, pool=pool(src))
+    report = mirror(MirrorRequest([ref], "oci:%s" % out), pool=pool(src))
     assert not report["failed"], report["failed"]
     dest = registry_factory()
-    back = mirror(["all"], dest.host, src="oci:%s" % out, pool=pool(dest))
+    back = mirror(MirrorRequest(["all"], dest.host, src="oci:%s" % out), pool=pool(dest))
     assert not back["failed"], back["failed"]
     # 'all' takes the images; their attachments come with them, not as images of their own
     assert back["totals"]["images"] == 1 and back["totals"]["attachments"] == 4
     tags = skopeo.list_tags("docker://%s/signed/app" % dest.host, registry=dest)
     assert sorted(tags) == sorted(["1.0"] + [t for t in attached if t != "referrer"])
     bare = registry_factory()
-    off = mirror([ref], bare.host, pool=pool(src, bare), attachments=False)
+    off = mirror(MirrorRequest([ref], bare.host, attachments=False), pool=pool(src, bare))
     assert not off["failed"]
     assert skopeo.list_tags("docker://%s/signed/app" % bare.host, registry=bare) == ["1.0"]
 
@@ -236,7 +237,7 @@ def test_referrers_api_source_to_registry_without_it(signed, registry_factory, t
         class P:
             host = proxy.host
         dest = registry_factory()
-        report = mirror([via_api], dest.host, pool=pool(P, dest))
+        report = mirror(MirrorRequest([via_api], dest.host), pool=pool(P, dest))
         assert not report["failed"], report["failed"]
         referrer = attached["referrer"]["digest"]
         names = report["mirror_map"][0]["attachments"]
@@ -250,15 +251,15 @@ def test_referrers_api_source_to_registry_without_it(signed, registry_factory, t
         assert index["manifests"][0]["artifactType"] == "application/vnd.in-toto+json"
         # a re-run with the mirror map changes nothing and pushes nothing
         mark = dest.mark()
-        again = mirror([via_api], dest.host, pool=pool(P, dest), lock_entries=report["mirror_map"])
+        again = mirror(MirrorRequest([via_api], dest.host, state=State(lock=report["map"])), pool=pool(P, dest))
         assert not again["changed"], again["images"]
         assert dest.count(("PUT", "POST", "PATCH"), since=mark) == 0
         # through a layout: the fallback index is recorded there and travels on
         out = tmp_path / "layout"
-        disk = mirror([via_api], "oci:%s" % out, pool=pool(P))
+        disk = mirror(MirrorRequest([via_api], "oci:%s" % out), pool=pool(P))
         assert not disk["failed"], disk["failed"]
         final = registry_factory()
-        back = mirror(["all"], final.host, src="oci:%s" % out, pool=pool(final))
+        back = mirror(MirrorRequest(["all"], final.host, src="oci:%s" % out), pool=pool(final))
         assert not back["failed"], back["failed"]
         index = json.loads(skopeo.inspect_raw("docker://%s/signed/app:%s" % (final.host, tag), registry=final))
         assert referrer in [m["digest"] for m in index["manifests"]]
@@ -275,17 +276,17 @@ def test_attachments_travel_with_their_image_across_shards(signed, registry_fact
     plain = I.push_http(I.build_image(layout, "plain", layers=[{"plain": "x" * 5000}]), src, "plain/app", "1.0")
     dest = registry_factory()
     refs = [ref, plain]  # the signed image is worker 0's, the plain one worker 1's
-    lone = mirror(refs, dest.host, pool=pool(src, dest), shard=Shard(1, 2), shard_wait=0.2)
+    lone = mirror(MirrorRequest(refs, dest.host, sharding=Sharding(Shard(1, 2), wait=0.2)), pool=pool(src, dest))
     assert not lone["failed"], lone["failed"]
     statuses = {i["source"]: i["status"] for i in lone["images"] + lone["attachments"]}
     assert statuses[ref] == "other_shard"
     assert {statuses[a["source"]] for a in lone["attachments"]} == {"other_shard"}
     assert dest.count("PUT", r"/v2/signed/app/manifests/") == 0  # no attachment without its image
 
-    worker0 = mirror(refs, dest.host, pool=pool(src, dest), shard=Shard(0, 2), shard_wait=30)
+    worker0 = mirror(MirrorRequest(refs, dest.host, sharding=Sharding(Shard(0, 2), wait=30)), pool=pool(src, dest))
     assert not worker0["failed"], worker0["failed"]
     assert {a["status"] for a in worker0["attachments"]} == {"copied"}
-    final = mirror(refs, dest.host, pool=pool(src, dest), verify=True)
+    final = mirror(MirrorRequest(refs, dest.host, verify=True), pool=pool(src, dest))
     assert not final["failed"], final["failed"]
     _assert_attached_after_subject(dest, skopeo, attached)
     entry = next(e for e in final["mirror_map"] if e["source"] == ref)

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore, Credentials
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, Naming, State
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 
@@ -66,7 +67,7 @@ def seeded(kinds, tmp_path_factory):
 def test_registry_to_tls_registry_every_kind(seeded, registry_factory, skopeo):
     src, images, refs = seeded
     dest = registry_factory(tls=True, auth=True)
-    report = mirror(list(refs.values()), dest.host + "/mirror", pool=pool_for(dest, src))
+    report = mirror(MirrorRequest(list(refs.values()), dest.host + "/mirror"), pool=pool_for(dest, src))
     assert not report["failed"], report["failed"]
     assert report["totals"]["copied"] == len(refs)
     by_source = {i["source"]: i for i in report["images"]}
@@ -95,7 +96,7 @@ def test_registry_to_tls_registry_every_kind(seeded, registry_factory, skopeo):
 def test_registry_to_layout_and_skopeo_reads_it(seeded, tmp_path, registry_factory, skopeo):
     src, images, refs = seeded
     out = tmp_path / "layout"
-    report = mirror(list(refs.values()), "oci:%s" % out, pool=pool_for(None, src))
+    report = mirror(MirrorRequest(list(refs.values()), "oci:%s" % out), pool=pool_for(None, src))
     assert not report["failed"], report["failed"]
     # one shared blobs/ directory: every unique blob stored once, and nothing else
     stored = sorted(os.listdir(out / "blobs" / "sha256"))
@@ -122,10 +123,10 @@ def test_registry_to_layout_and_skopeo_reads_it(seeded, tmp_path, registry_facto
 def test_layout_to_registry_round_trip(seeded, tmp_path, registry_factory, skopeo):
     src, images, refs = seeded
     out = tmp_path / "layout"
-    first = mirror(list(refs.values()), "oci:%s" % out, pool=pool_for(None, src))
+    first = mirror(MirrorRequest(list(refs.values()), "oci:%s" % out), pool=pool_for(None, src))
     assert not first["failed"]
     dest = registry_factory(tls=True, auth=True)
-    report = mirror(["all"], dest.host, src="oci:%s" % out, pool=pool_for(dest))
+    report = mirror(MirrorRequest(["all"], dest.host, src="oci:%s" % out), pool=pool_for(dest))
     assert not report["failed"], report["failed"]
     for name, ref in refs.items():
         dest_ref = "docker://%s/%s" % (dest.host, ref.split("/", 1)[1])
@@ -141,15 +142,15 @@ def test_we_push_skopeo_dir_and_oci_exports(seeded, tmp_path, registry_factory, 
         skopeo.copy("docker://" + refs[name], "dir:%s/kinds/%s:v1" % (tree, name), src_registry=src)
     skopeo.copy("docker://" + refs["oci-index"], "oci:%s:v1" % (tmp_path / "skopeo-oci"), src_registry=src)
     dest = registry_factory()
-    report = mirror(["all"], dest.host + "/fromdir", src="dir:%s" % tree, pool=pool_for(dest),
-                    src_registry=src.host)
+    report = mirror(MirrorRequest(["all"], dest.host + "/fromdir", src="dir:%s" % tree,
+                                  naming=Naming(src_registry=src.host)), pool=pool_for(dest))
     assert not report["failed"], [f["error"] for f in report["failed"]]
     assert report["totals"]["copied"] == 4
     for name in ("oci-index", "docker-list", "docker-image", "zero-byte-layer"):
         got = skopeo.digest_of("docker://%s/fromdir/kinds/%s:v1" % (dest.host, name), registry=dest)
         assert got == images[name].digest, name
-    report = mirror([{"src": "v1", "dest": "%s/fromoci/tool:v1" % dest.host}], dest.host,
-                    src="oci:%s" % (tmp_path / "skopeo-oci"), pool=pool_for(dest))
+    report = mirror(MirrorRequest([{"src": "v1", "dest": "%s/fromoci/tool:v1" % dest.host}], dest.host,
+                                  src="oci:%s" % (tmp_path / "skopeo-oci")), pool=pool_for(dest))
     assert not report["failed"], [f["error"] for f in report["failed"]]
     assert skopeo.digest_of("docker://%s/fromoci/tool:v1" % dest.host, registry=dest) == images["oci-index"].digest
 
@@ -161,14 +162,14 @@ def test_large_blob_streams_with_bounded_memory(tmp_path, registry_factory, skop
     ref = I.seed_registry(image, src, "big/image", "1")
     dest = registry_factory(tls=True, auth=True)
     pool = pool_for(dest, src)
-    report = mirror([ref], dest.host, pool=pool)
+    report = mirror(MirrorRequest([ref], dest.host), pool=pool)
     assert not report["failed"], report["failed"]
     assert skopeo.digest_of("docker://%s/big/image:1" % dest.host, registry=dest) == image.digest
     # 200 MiB is above the chunked-upload threshold: the blob went up in PATCH chunks, all of them
     # fed by one download from the source
     assert dest.count("PATCH", r"/blobs/uploads/") >= 2
     assert src.count("GET", r"/blobs/" + image.layers[0].digest) == 1
-    disk = mirror([ref], "oci:%s" % (tmp_path / "out"), pool=pool_for(None, src))
+    disk = mirror(MirrorRequest([ref], "oci:%s" % (tmp_path / "out")), pool=pool_for(None, src))
     assert not disk["failed"]
     big = image.layers[0].digest
     assert os.path.getsize(tmp_path / "out" / "blobs" / "sha256" / big[7:]) == image.layers[0].size > 200 * MiB
@@ -179,12 +180,12 @@ def test_digest_only_gets_deterministic_tag_and_reruns_add_none(seeded, registry
     pinned = "%s/kinds/oci-index@%s" % (src.host, images["oci-index"].digest)
     dest = registry_factory()
     pool = pool_for(dest, src)
-    first = mirror([pinned], dest.host, pool=pool)
+    first = mirror(MirrorRequest([pinned], dest.host), pool=pool)
     assert first["images"][0]["destination"] == "%s/kinds/oci-index:mirror-sha256-%s" % (
         dest.host, images["oci-index"].digest[7:])
     tags = skopeo.list_tags("docker://%s/kinds/oci-index" % dest.host, registry=dest)
     mark = dest.mark()
-    again = mirror([pinned], dest.host, pool=pool_for(dest, src), lock_entries=first["mirror_map"])
+    again = mirror(MirrorRequest([pinned], dest.host, state=State(lock=first["map"])), pool=pool_for(dest, src))
     assert again["images"][0]["status"] == "present" and not again["changed"]
     assert skopeo.list_tags("docker://%s/kinds/oci-index" % dest.host, registry=dest) == tags
     # with the lockfile, a digest-pinned image costs one HEAD on the destination and nothing on the source
@@ -197,7 +198,8 @@ def test_continue_and_report(seeded, registry_factory):
     dest = registry_factory()
     missing = "%s/kinds/does-not-exist:v1" % src.host
     bad = "%s/kinds/Bad:v1" % src.host
-    report = mirror([refs["oci-image"], missing, bad, refs["docker-image"]], dest.host, pool=pool_for(dest, src))
+    report = mirror(MirrorRequest([refs["oci-image"], missing, bad, refs["docker-image"]], dest.host),
+                    pool=pool_for(dest, src))
     statuses = {i["source"]: i["status"] for i in report["images"]}
     assert statuses[refs["oci-image"]] == "copied" and statuses[refs["docker-image"]] == "copied"
     failed = {f["source"]: f["error"] for f in report["failed"]}
@@ -211,11 +213,11 @@ def test_auth_and_tls_errors_say_what_to_do(seeded, tls_registry):
     wrong = ClientPool(credentials=CredentialStore(explicit={tls_registry.host: Credentials("airgap-test", "wrong")},
                                                    use_default_files=False),
                        ca_path=str(tls_registry.ca_path), insecure_registries=[src.host])
-    report = mirror([refs["oci-image"]], tls_registry.host + "/denied", pool=wrong)
+    report = mirror(MirrorRequest([refs["oci-image"]], tls_registry.host + "/denied"), pool=wrong)
     assert report["failed"] and "check the credentials" in report["failed"][0]["error"]
     assert "wrong" not in json.dumps(report)
     untrusted = ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=[src.host])
-    report = mirror([refs["oci-image"]], tls_registry.host + "/untrusted", pool=untrusted)
+    report = mirror(MirrorRequest([refs["oci-image"]], tls_registry.host + "/untrusted"), pool=untrusted)
     message = report["failed"][0]["error"]
     assert "TLS verification" in message and "ca_path" in message and "insecure_registries" in message
 
@@ -232,7 +234,7 @@ def test_index_pointing_at_missing_child_is_refused(registry_factory, tmp_path):
                                           headers={"Content-Type": M.OCI_INDEX})
     dest = registry_factory()
     if status == 201:
-        report = mirror(["%s/broken/index:v1" % src.host], dest.host, pool=pool_for(dest, src))
+        report = mirror(MirrorRequest(["%s/broken/index:v1" % src.host], dest.host), pool=pool_for(dest, src))
         assert report["failed"] and "not found" in report["failed"][0]["error"]
         assert dest.count("PUT") == 0
     else:
@@ -251,7 +253,7 @@ def test_a_small_blob_is_asked_about_in_the_request_that_starts_its_upload(seede
     src, images, refs = seeded
     dest = registry_factory()
     mark = dest.mark()
-    report = mirror([refs["oci-image"], refs["docker-image"]], dest.host, pool=pool_for(dest, src))
+    report = mirror(MirrorRequest([refs["oci-image"], refs["docker-image"]], dest.host), pool=pool_for(dest, src))
     assert not report["failed"], report["failed"]
     reqs = _blob_requests(dest.since(mark))
     assert [r for r in reqs if r.method == "HEAD"] == []
@@ -271,8 +273,8 @@ def test_a_small_blob_is_asked_about_in_the_request_that_starts_its_upload(seede
 
     # a new tag of an image already in the repository: every blob answers 201 from its own repository
     mark = dest.mark()
-    again = mirror([{"src": refs["oci-image"], "dest": "%s/kinds/oci-image:again" % dest.host}], dest.host,
-                   pool=pool_for(dest, src))
+    again = mirror(MirrorRequest([{"src": refs["oci-image"], "dest": "%s/kinds/oci-image:again" % dest.host}],
+                                 dest.host), pool=pool_for(dest, src))
     assert again["images"][0]["status"] == "copied", again["images"]
     reqs = _blob_requests(dest.since(mark))
     assert {(r.method, r.status) for r in reqs} == {("POST", 201)}
@@ -292,7 +294,7 @@ def test_a_registry_that_refuses_mounting_is_asked_the_plain_way(seeded, registr
         refused = proxy.add_rule("POST", r"mount=", status=405, times=None)
         pool = ClientPool(credentials=CredentialStore(use_default_files=False),
                           insecure_registries=[src.host, proxy.host])
-        report = mirror([refs["oci-image"], refs["docker-image"]], proxy.host, pool=pool)
+        report = mirror(MirrorRequest([refs["oci-image"], refs["docker-image"]], proxy.host), pool=pool)
         assert not report["failed"], report["failed"]
         assert refused.hits >= 1
         blob_heads = proxy.exchanges("HEAD", r"/blobs/sha256:")

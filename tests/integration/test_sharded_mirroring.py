@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, Sharding
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
@@ -81,8 +82,8 @@ def _run_workers(refs, src, dest, count, wait=30.0):
 
     def work(index):
         try:
-            reports[index] = mirror(refs, dest.host, pool=_pool(src, dest), shard=Shard(index, count),
-                                    shard_wait=wait)
+            reports[index] = mirror(MirrorRequest(refs, dest.host, sharding=Sharding(Shard(index, count), wait=wait)),
+                                    pool=_pool(src, dest))
         except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
             errors.append((index, exc))
 
@@ -126,7 +127,7 @@ def test_three_workers_upload_each_blob_once_balanced_by_bytes(release, registry
 
     # the final run: verifies everything, moves no byte, writes the whole mirror map
     mark = dest.mark()
-    final = mirror(refs, dest.host, pool=_pool(src, dest), verify=True)
+    final = mirror(MirrorRequest(refs, dest.host, verify=True), pool=_pool(src, dest))
     assert final["failed"] == [] and not final["changed"], [
         (i["source"], i["status"], i.get("missing")) for i in final["images"] if i["status"] != "present"]
     assert final["totals"]["present"] == len(refs)
@@ -143,7 +144,7 @@ def test_three_workers_upload_each_blob_once_balanced_by_bytes(release, registry
 def test_lone_worker_defers_then_final_run_completes(release, registry_factory, skopeo):
     src, images, refs, unique = release
     dest = registry_factory()
-    alone = mirror(refs, dest.host, pool=_pool(src, dest), shard=Shard(0, 2), shard_wait=0.3)
+    alone = mirror(MirrorRequest(refs, dest.host, sharding=Sharding(Shard(0, 2), wait=0.3)), pool=_pool(src, dest))
     totals = alone["totals"]
     assert alone["failed"] == []  # deferring is not failing
     assert totals["deferred"] > 0
@@ -161,7 +162,7 @@ def test_lone_worker_defers_then_final_run_completes(release, registry_factory, 
             assert skopeo.digest_of("docker://" + item["destination"], tls_verify=False) == item["digest"]
 
     first_uploads = _uploaded_digests(dest)
-    final = mirror(refs, dest.host, pool=_pool(src, dest), verify=True)
+    final = mirror(MirrorRequest(refs, dest.host, verify=True), pool=_pool(src, dest))
     assert final["failed"] == [], [i["error"] for i in final["failed"]]
     assert final["totals"]["copied"] + final["totals"]["present"] == len(refs)
     # the final run uploaded only what the missing worker would have: no blob twice
@@ -175,7 +176,7 @@ def test_lone_worker_defers_then_final_run_completes(release, registry_factory, 
 def test_verify_finds_and_repairs_a_blob_missing_from_a_repository(release, registry_factory, skopeo, tmp_path):
     src, images, refs, _unique = release
     dest = registry_factory()
-    assert mirror(refs, dest.host, pool=_pool(src, dest))["failed"] == []
+    assert mirror(MirrorRequest(refs, dest.host), pool=_pool(src, dest))["failed"] == []
     victim = images["release/single-3"]
     layer = victim.layers[-1].digest  # the image's own layer
     status = dest.request("DELETE", "/v2/release/single-3/blobs/%s" % layer)[0]
@@ -183,17 +184,17 @@ def test_verify_finds_and_repairs_a_blob_missing_from_a_repository(release, regi
     assert dest.request("HEAD", "/v2/release/single-3/blobs/%s" % layer)[0] == 404
 
     # an ordinary re-run trusts the manifest: it does not notice
-    again = mirror(refs, dest.host, pool=_pool(src, dest))
+    again = mirror(MirrorRequest(refs, dest.host), pool=_pool(src, dest))
     assert not again["changed"] and again["totals"]["present"] == len(refs)
 
     # verify in check mode reports exactly the missing blob, and changes nothing
-    check = mirror(refs, dest.host, pool=_pool(src, dest), verify=True, check_mode=True)
+    check = mirror(MirrorRequest(refs, dest.host, verify=True, check_mode=True), pool=_pool(src, dest))
     flagged = [i for i in check["images"] if i["status"] == "would_copy"]
     assert [(i["source"], i["missing"]) for i in flagged] == [(src.host + "/release/single-3:v1", [layer])]
     assert check["totals"]["bytes_to_copy"] == victim.blobs()[layer]
     assert dest.request("HEAD", "/v2/release/single-3/blobs/%s" % layer)[0] == 404
 
-    fixed = mirror(refs, dest.host, pool=_pool(src, dest), verify=True)
+    fixed = mirror(MirrorRequest(refs, dest.host, verify=True), pool=_pool(src, dest))
     assert fixed["changed"] and fixed["totals"]["repaired"] == 1 and fixed["failed"] == []
     assert dest.request("HEAD", "/v2/release/single-3/blobs/%s" % layer)[0] == 200
     # skopeo reads every blob of the repaired image
@@ -205,7 +206,8 @@ def test_verify_finds_and_repairs_a_blob_missing_from_a_repository(release, regi
 def test_sharded_run_refuses_a_layout_destination(release, tmp_path):
     src, _images, refs, _unique = release
     with pytest.raises(OCIError, match=r"sharded run needs a registry destination"):
-        mirror(refs[:2], "oci:%s" % (tmp_path / "layout"), pool=_pool(src), shard=Shard(1, 2))
+        mirror(MirrorRequest(refs[:2], "oci:%s" % (tmp_path / "layout"), sharding=Sharding(Shard(1, 2))),
+               pool=_pool(src))
 
 
 def test_second_image_mounts_shared_blobs_from_a_present_first_image(release, registry_factory):
@@ -214,9 +216,10 @@ def test_second_image_mounts_shared_blobs_from_a_present_first_image(release, re
     src, images, refs, unique = release
     dest = registry_factory()
     first = [r for r in refs if "/single-0:" in r]
-    assert mirror(first, dest.host, pool=_pool(src, dest))["failed"] == []
+    assert mirror(MirrorRequest(first, dest.host), pool=_pool(src, dest))["failed"] == []
     mark = dest.mark()
-    second = mirror([r for r in refs if re.search(r"/single-[01]:", r)], dest.host, pool=_pool(src, dest))
+    second = mirror(MirrorRequest([r for r in refs if re.search(r"/single-[01]:", r)], dest.host),
+                    pool=_pool(src, dest))
     assert second["failed"] == [] and second["totals"]["copied"] == 1
     single1 = images["release/single-1"]
     base = single1.layers[0].digest

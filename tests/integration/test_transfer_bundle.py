@@ -31,7 +31,9 @@ from ansible_collections.airgap.mirror.plugins.module_utils._bundle.verify impor
 from ansible_collections.airgap.mirror.plugins.module_utils._common.sizes import human_size
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror, write_mirror_map
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap_io
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 
 from support import images as I
@@ -57,9 +59,9 @@ def run_bundle(ansible_run, workdir, args, check=False, diff=False):
 
 def mirror_to_layout(refs, layout, map_path, src_registry):
     pool = ClientPool(insecure_registries=[src_registry.host])
-    report = mirror(list(refs), "oci:%s" % layout, pool=pool)
+    report = mirror(MirrorRequest(list(refs), "oci:%s" % layout), pool=pool)
     assert not report["failed"], report["failed"]
-    write_mirror_map(str(map_path), report["mirror_map"])
+    mirrormap_io.write(str(map_path), report["map"])
     return report
 
 
@@ -212,7 +214,7 @@ def test_pack_verify_unpack_through_ansible_and_skopeo_reads_the_result(connecte
         skopeo.copy("oci:%s:%s" % (airgap, ref), target, dest_registry=dest)
         assert skopeo.digest_of(target, registry=dest) == image.digest, ref
     # and image_mirror pushes all of them (Docker-typed too) from the unpacked layout
-    report = mirror(["all"], dest.host + "/engine", src="oci:%s" % airgap,
+    report = mirror(MirrorRequest(["all"], dest.host + "/engine", src="oci:%s" % airgap),
                     pool=ClientPool(insecure_registries=[dest.host]))
     assert not report["failed"], report["failed"]
     for ref, image in connected["images"].items():

@@ -11,8 +11,14 @@ Modules call :func:`registry_argument_spec` and merge its parts into their Ansib
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-def registry_argument_spec():
+if TYPE_CHECKING:  # the engine (httpx) is imported only by the modules that make a pool
+    from .._engine.plan import ClientPool
+
+
+def registry_argument_spec() -> dict[str, Any]:
     """``dict(argument_spec=..., required_together=...)`` for the registry options."""
     return {
         "argument_spec": {
@@ -34,9 +40,9 @@ def registry_argument_spec():
     }
 
 
-def merge_spec(base, extra):
+def merge_spec(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Merge a module's own argument_spec/required_* lists into the shared registry spec."""
-    out = {"argument_spec": dict(base["argument_spec"])}
+    out: dict[str, Any] = {"argument_spec": dict(base["argument_spec"])}
     out["argument_spec"].update(extra.pop("argument_spec", {}))
     for key in ("required_together", "mutually_exclusive", "required_one_of", "required_if", "required_by"):
         values = list(base.get(key, [])) + list(extra.pop(key, []))
@@ -46,42 +52,31 @@ def merge_spec(base, extra):
     return out
 
 
-def parse_size(text):
-    """'64M' -> bytes (K, M, G, T are powers of 1024; a bare number is bytes)."""
-    value = str(text).strip().upper().rstrip("B").rstrip("I")
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    factor = units.get(value[-1:], 1)
-    number = value[:-1] if value[-1:] in units else value
-    try:
-        size = int(float(number) * factor)
-    except ValueError:
-        raise ValueError("%r is not a size (bytes, or a number with K, M, G or T)" % text) from None
-    if size < 1024:
-        raise ValueError("%r is smaller than 1K" % text)
-    return size
-
-
-def client_pool(params, source_registries=(), dest_registry=None, max_connections=16, upload_chunk_size=None):
+def client_pool(params: dict[str, Any], source_registries: Iterable[str] = (), dest_registry: str | None = None,
+                max_connections: int = 16, upload_chunk_size: int | None = None) -> ClientPool:
     """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to
     every registry in *source_registries*."""
     from .._engine.auth import CredentialStore
     from .._engine.plan import ClientPool, explicit_credentials
-    from .._engine.registry import Deadline
+    from .._engine.http.options import ClientOptions
+    from .._engine.http.retry import Deadline
 
-    pairs = [(r, params.get("src_username"), params.get("src_password")) for r in source_registries]
+    pairs: list[tuple[str | None, str | None, str | None]] = [
+        (r, params.get("src_username"), params.get("src_password")) for r in source_registries]
     if dest_registry:
         pairs.append((dest_registry, params.get("dest_username"), params.get("dest_password")))
     store = CredentialStore(explicit=explicit_credentials(pairs), auth_file=params.get("auth_file"))
-    return ClientPool(
+    sizes: dict[str, Any] = {}
+    if upload_chunk_size:
+        sizes = {"chunked_threshold": upload_chunk_size, "upload_chunk_size": upload_chunk_size}
+    options = ClientOptions.build(
+        insecure_registries=params.get("insecure_registries") or (),
         credentials=store,
         ca_path=params.get("ca_path"),
         client_cert=params.get("client_cert"),
         client_key=params.get("client_key"),
-        insecure_registries=params.get("insecure_registries") or (),
-        timeout=params.get("timeout") or 60,
+        timeout=float(params.get("timeout") or 60),
         retries=params.get("retries") or 5,
         max_connections=max_connections,
-        deadline=Deadline(params.get("deadline")),
-        **({"chunked_threshold": upload_chunk_size, "upload_chunk_size": upload_chunk_size}
-           if upload_chunk_size else {})
-    )
+        **sizes)
+    return ClientPool(options, deadline=Deadline(params.get("deadline")))

@@ -22,101 +22,28 @@ from __future__ import annotations
 
 import os
 import threading
-import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from .._common.sizes import human_size
+from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
-from .layout import free_bytes
-from .plan import ImageJob, iter_jobs
+from .job import ImageJob, Status, iter_jobs
+from .layout import Layout, free_bytes
+from .scheduler import Scheduler, Task
+
+#: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
+Key = tuple[Any, str]
 
 SPACE_MARGIN_MIN = 1024 * 1024
-
-
-class _Task:
-    __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended")
-
-    def __init__(self, name, fn, deps=(), owner=None):
-        self.name = name
-        self.fn = fn
-        self.deps = [d for d in deps if d is not None]
-        self.dependents = []
-        self.pending = 0
-        self.error = None
-        self.result = None
-        self.owner = owner
-        self.started = None
-        self.ended = None
-
-
-class Scheduler:
-    """Runs a DAG of tasks on a fixed number of worker threads."""
-
-    def __init__(self, workers, deadline=None, cancel=None):
-        self.workers = max(1, int(workers))
-        self.deadline = deadline
-        self.cancel = cancel or threading.Event()
-        self._lock = threading.Lock()
-        self._remaining = 0
-        self._done = threading.Event()
-        self._pool = None
-
-    def run(self, tasks):
-        tasks = list(tasks)
-        if not tasks:
-            return
-        for task in tasks:
-            task.pending = len(task.deps)
-            for dep in task.deps:
-                dep.dependents.append(task)
-        self._remaining = len(tasks)
-        # the ready set is taken before anything runs: a task whose dependencies finish while
-        # this loop submits is submitted by _finish, and must not be submitted here again
-        initial = [task for task in tasks if task.pending == 0]
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="airgap-copy") as pool:
-            self._pool = pool
-            for task in initial:
-                pool.submit(self._run, task)
-            self._done.wait()
-        self._pool = None
-
-    def _run(self, task):
-        try:
-            if self.cancel.is_set():
-                raise OCIError("cancelled")
-            if self.deadline is not None:
-                self.deadline.check(task.name)
-            task.started = time.monotonic()
-            task.result = task.fn()
-        except OCIError as exc:
-            task.error = exc
-        except Exception as exc:  # a bug in one task must not hang the run
-            task.error = OCIError("internal error in %s: %s: %s" % (task.name, type(exc).__name__, exc))
-        task.ended = time.monotonic()
-        self._finish(task)
-
-    def _finish(self, task):
-        ready, failed = [], []
-        with self._lock:
-            self._remaining -= 1
-            for dep in task.dependents:
-                if task.error is not None and dep.error is None:
-                    dep.error = task.error
-                dep.pending -= 1
-                if dep.pending == 0:
-                    (failed if dep.error is not None else ready).append(dep)
-            if self._remaining == 0:
-                self._done.set()
-        for dep in ready:
-            self._pool.submit(self._run, dep)
-        for dep in failed:
-            dep.ended = time.monotonic()
-            self._finish(dep)
 
 
 class Copier:
     """Builds and runs the task graph for resolved jobs."""
 
-    def __init__(self, concurrency=8, deadline=None, cancel=None, sessions=None):
+    def __init__(self, concurrency: int = 8, deadline: Any = None, cancel: threading.Event | None = None,
+                 sessions: Any = None) -> None:
         self.concurrency = concurrency
         self.deadline = deadline
         self.cancel = cancel
@@ -124,7 +51,7 @@ class Copier:
         self.counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
         self._lock = threading.Lock()
 
-    def _count(self, job, action, nbytes=0):
+    def _count(self, job: ImageJob | None, action: str, nbytes: int = 0) -> None:
         with self._lock:
             self.counts[action] += 1
             if job is not None:
@@ -134,13 +61,13 @@ class Copier:
 
     # ---------------------------------------------------------------- work units
 
-    def _copy_blob(self, job, dest, desc, from_dest=None):
+    def _copy_blob(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, from_dest: Any = None) -> int:
         """Make *desc* present in *dest*, mounting it from *from_dest* if given. A blob that is
         there already is never sent again: the destination is asked first (for a registry, in
         the same request that starts the upload; see RegistryClient.ensure_blob)."""
         src = job.src
 
-        def opener(offset):
+        def opener(offset: int) -> Iterable[bytes]:
             return src.open_blob(desc, offset, image=job.source)
 
         session = self.sessions(dest, desc.digest) if self.sessions and dest.kind == "registry" else None
@@ -149,18 +76,19 @@ class Copier:
         self._count(job, action, sent)
         return sent
 
-    def _push_manifest(self, job, dest, ident, man, root):
+    def _push_manifest(self, job: ImageJob, dest: Any, ident: str, man: _manifest.Manifest, root: bool) -> None:
         dest.put_manifest(ident, man, image=job.source, root=root)
         with self._lock:
             self.counts["manifests"] += 1
 
     # ---------------------------------------------------------------- graph
 
-    def _copy_task(self, job, dest, desc, owner=None):
-        return _Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
+    def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> Task:
+        return Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                      _bind(self._copy_blob, job, dest, desc), owner=owner)
 
-    def build(self, jobs, homes=None, ready=()):
+    def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
+              ready: Iterable[Key] = ()) -> tuple[list[Task], dict[int, Task]]:
         """Task graph for every job (and attachment) whose status is "copy".
 
         *homes* ({(blob scope, digest): Home}, see shard.py) names the repository where each blob
@@ -168,17 +96,17 @@ class Copier:
         in *ready* is mounted from there instead of being uploaded again."""
         homes = homes or {}
         ready = set(ready)
-        tasks = []
-        per_repo = {}    # (dest key, digest) -> task making the blob present in that repository
-        primary = {}     # (blob scope, digest) -> (task, dest) of the first copy in that scope
-        manifests = {}   # (dest key, digest) -> task pushing that manifest by digest
-        roots = {}
+        tasks: list[Task] = []
+        per_repo: dict[Key, Task | None] = {}  # (dest key, digest) -> task making the blob present there
+        primary: dict[Key, tuple[Task | None, Any]] = {}  # (blob scope, digest) -> first copy in that scope
+        manifests: dict[Key, Task] = {}  # (dest key, digest) -> task pushing that manifest by digest
+        roots: dict[int, Task] = {}
 
         for job in iter_jobs(jobs):
-            if job.status != "copy":
+            if job.status != Status.COPY:
                 continue
             dest = job.dest
-            blob_task = {}
+            blob_task: dict[str, Task | None] = {}
             for desc in job.blobs.values():
                 key = (dest.key, desc.digest)
                 task = per_repo.get(key)
@@ -187,10 +115,10 @@ class Copier:
                     first = primary.get(scope)
                     home = homes.get(scope)
                     if first is None and home is not None and getattr(dest, "can_mount", False) and \
-                            home.dest.key != dest.key and (home.job.status == "present" or scope in ready):
+                            home.dest.key != dest.key and (home.job.status == Status.PRESENT or scope in ready):
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)
-                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                        task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
                                      _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
                         tasks.append(task)
                     elif first is None:
@@ -199,7 +127,7 @@ class Copier:
                         tasks.append(task)
                     elif getattr(dest, "can_mount", False):
                         first_task, first_dest = first
-                        task = _Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
+                        task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
                                      _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
                                      owner=job)
                         tasks.append(task)
@@ -208,9 +136,10 @@ class Copier:
                     per_repo[key] = task
                 blob_task[desc.digest] = task
 
-            pushed = {}
+            pushed: dict[str, Task] = {}
             for man in job.manifests:
                 is_root = man is job.root
+                deps: list[Task | None]
                 if man.is_index:
                     deps = [pushed[c.digest] for c in man.children if c.digest in pushed]
                 else:
@@ -221,7 +150,7 @@ class Copier:
                     key = (dest.key, man.digest)
                     task = manifests.get(key)
                     if task is None:
-                        task = _Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
+                        task = Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
                                      _bind(self._push_manifest, job, dest, man.digest, man, False), deps=deps,
                                      owner=job)
                         manifests[key] = task
@@ -229,7 +158,7 @@ class Copier:
                 else:
                     # a referrer is stored by digest only; it is listed by the referrers index
                     record = job.referrer is None
-                    task = _Task("push %s" % job.destination,
+                    task = Task("push %s" % job.destination,
                                  _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
                                  owner=job)
                     tasks.append(task)
@@ -238,22 +167,22 @@ class Copier:
         tasks.extend(self._referrers_tag_tasks(jobs, roots))
         return tasks, roots
 
-    def _referrers_tag_tasks(self, jobs, roots):
+    def _referrers_tag_tasks(self, jobs: list[ImageJob], roots: dict[int, Task]) -> list[Task]:
         """For destinations without the referrers API, list copied referrers in the referrers
         tag-schema index of their subject (``sha256-<hex>``), merging with what is there."""
-        groups = {}
+        groups: dict[Key, tuple[Any, str, ImageJob | None, list[dict[str, Any]], list[Task | None]]] = {}
         for job in iter_jobs(jobs):
-            if job.referrer is not None and job.status == "copy":
+            if job.referrer is not None and job.status == Status.COPY:
                 subject, desc = job.referrer
                 key = (job.dest.key, subject)
                 group = groups.setdefault(key, (job.dest, subject, job.parent, [], []))
                 group[3].append(desc)
                 group[4].append(roots.get(id(job)))
-        return [_Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
+        return [Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
                       _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
                 for dest, subject, parent, descs, deps in groups.values()]
 
-    def _update_referrers_tag(self, job, dest, subject, descriptors):
+    def _update_referrers_tag(self, job: ImageJob, dest: Any, subject: str, descriptors: list[dict[str, Any]]) -> None:
         if dest.supports_referrers(subject, image=job.source):
             return
         existing = dest.read_referrers_tag(subject, image=job.source)
@@ -264,35 +193,36 @@ class Copier:
             with self._lock:
                 self.counts["manifests"] += 1
 
-    def upload(self, homes):
+    def upload(self, homes: dict[Key, Any]) -> dict[Key, OCIError]:
         """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
         share). Returns {key: error} of the blobs that could not be uploaded."""
         tasks = {key: self._copy_task(home.job, home.dest, home.desc) for key, home in homes.items()}
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
         return {key: task.error for key, task in tasks.items() if task.error is not None}
 
-    def run(self, jobs, homes=None, ready=()):
+    def run(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
+            ready: Iterable[Key] = ()) -> dict[str, int]:
         tasks, roots = self.build(jobs, homes, ready)
         Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
-        started = {}
+        started: dict[int, float] = {}
         for task in tasks:
             if task.owner is not None and task.started is not None:
                 prev = started.get(id(task.owner))
                 started[id(task.owner)] = task.started if prev is None else min(prev, task.started)
         for job in iter_jobs(jobs):
-            if job.status != "copy":
+            if job.status != Status.COPY:
                 continue
             root = roots.get(id(job))
             if root is None or root.error is not None:
-                job.fail(root.error if root is not None else OCIError("nothing was pushed"))
+                job.fail(root.error if root is not None and root.error is not None else OCIError("nothing was pushed"))
             else:
-                job.status = "copied"
+                job.status = Status.COPIED
             job.started = started.get(id(job))
             job.finished = root.ended if root is not None else None
         return self.counts
 
 
-def _bind(fn, *args):
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: fn(*args)
 
 
@@ -309,10 +239,10 @@ def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
     partial files), each rounded up to the file system's block, plus :func:`space_margin`.
     Returns ``{layout path: bytes needed}``."""
     needed: dict[str, int] = {}
-    stores: dict[str, object] = {}
+    stores: dict[str, Layout] = {}
     items: dict[tuple[str, str], int] = {}
     for job in iter_jobs(jobs):
-        if job.status != "copy" or job.dest is None or job.dest.kind != "layout":
+        if job.status != Status.COPY or job.dest is None or job.dest.kind != "layout":
             continue
         layout = job.dest.layout
         stores[layout.path] = layout
@@ -334,8 +264,8 @@ def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:
         if nbytes + margin > free:
             raise LayoutError("not enough free space for %s: the copy needs %s (%s of blobs and manifests not in the "
                               "layout yet plus a %s margin), the file system has %s free (space_check: false skips "
-                              "this check)" % (path, human(nbytes + margin), human(nbytes), human(margin),
-                                               human(free)))
+                              "this check)" % (path, human_size(nbytes + margin), human_size(nbytes),
+                                               human_size(margin), human_size(free)))
     return needed
 
 
@@ -349,23 +279,24 @@ def _block_size(path: str) -> int:
         return 4096
 
 
-def estimate(jobs, concurrency=8):
+def estimate(jobs: list[ImageJob], concurrency: int = 8) -> tuple[int, int]:
     """Check mode: bytes a copy would transfer (unique blobs missing from each destination's
     first repository), found with HEAD requests only."""
-    todo = {}
+    todo: dict[Key, tuple[ImageJob, Any, _manifest.Descriptor]] = {}
     for job in iter_jobs(jobs):
-        if job.status != "copy":
+        if job.status != Status.COPY:
             continue
         for desc in job.blobs.values():
             todo.setdefault((job.dest.blob_scope, desc.digest), (job, job.dest, desc))
     return missing_bytes(todo.values(), concurrency)
 
 
-def missing_bytes(items, concurrency=8):
+def missing_bytes(items: Iterable[tuple[ImageJob, Any, _manifest.Descriptor]],
+                  concurrency: int = 8) -> tuple[int, int]:
     """(bytes, blobs) of the ``(job, dest, desc)`` items whose blob *dest* does not have (HEAD
     requests; a blob that cannot be asked about counts as missing)."""
 
-    def missing(item):
+    def missing(item: tuple[ImageJob, Any, _manifest.Descriptor]) -> int:
         job, dest, desc = item
         try:
             return 0 if dest.has_blob(desc, image=job.source) else desc.size
@@ -376,11 +307,3 @@ def missing_bytes(items, concurrency=8):
         sizes = list(pool.map(missing, items))
     return sum(sizes), sum(1 for s in sizes if s)
 
-
-def human(nbytes):
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
-        value /= 1024
-    return "%d B" % nbytes

@@ -25,57 +25,30 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import threading
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .._oci import manifest as _manifest
 from .._oci.errors import DigestMismatch, LayoutError, NotFound
+from .._common import fileio as _fileio
+from .._common.fileio import fsync_dir
 from .._common.flock import flocked
+from .direxport import READ_CHUNK, FileChunks
 from .._oci.reference import validate_digest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 STATE_DIR = ".airgap-state"
-READ_CHUNK = 1024 * 1024
 
 
-def fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a layout file atomically (``_common.fileio.atomic_write``): layouts live on removable
+    media too (FAT/exFAT keep neither owners nor modes)."""
+    _fileio.atomic_write(path, data, mode, media=True)
 
 
-def atomic_write(path, data, mode=0o644):
-    """Write bytes to *path* atomically (temp file in the same directory, fsync, rename).
-
-    The mode is set where the filesystem keeps modes; FAT/exFAT removable media refuse chmod,
-    which is not an error there. (Secret files go through ``_fileio``, which insists.)"""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(directory)
-
-
-def _disk_error(exc, what):
+def _disk_error(exc: OSError, what: str) -> LayoutError:
     if exc.errno == errno.ENOSPC:
         return LayoutError("no space left on device while %s" % what)
     return LayoutError("%s failed: %s" % (what, exc.strerror or exc))
@@ -85,7 +58,7 @@ class Layout:
     """An OCI image layout directory, safe for concurrent use by threads of one process and,
     for index.json updates, by several processes."""
 
-    def __init__(self, path, create=False):
+    def __init__(self, path: str | os.PathLike[str], create: bool = False) -> None:
         """Open the layout at *path*. With *create*, a missing layout is created on the first
         write (so that planning, and check mode, never write anything); a directory that exists,
         is not empty and is not a layout is refused rather than written into."""
@@ -110,10 +83,10 @@ class Layout:
                 raise LayoutError("%s: unsupported imageLayoutVersion %r" % (self.path, version))
 
     @property
-    def exists(self):
+    def exists(self) -> bool:
         return not self._missing
 
-    def _ensure(self):
+    def _ensure(self) -> None:
         """Create the layout (oci-layout, empty index.json, blobs/) if it does not exist yet."""
         if not self._missing:
             return
@@ -131,49 +104,49 @@ class Layout:
                 raise _disk_error(exc, "creating the layout %s" % self.path) from None
             self._missing = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Layout(%s)" % self.path
 
     # --------------------------------------------------------------- blobs
 
-    def blob_path(self, digest):
+    def blob_path(self, digest: str) -> str:
         algo, hexpart = validate_digest(digest).split(":", 1)
         return os.path.join(self.path, "blobs", algo, hexpart)
 
-    def state_dir(self, *parts):
+    def state_dir(self, *parts: str) -> str:
         return os.path.join(self.path, STATE_DIR, *parts)
 
-    def partial_path(self, digest):
+    def partial_path(self, digest: str) -> str:
         algo, hexpart = digest.split(":", 1)
         return self.state_dir("partial", "%s-%s" % (algo, hexpart))
 
-    def has_blob(self, digest, size=None):
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
         try:
             st = os.stat(self.blob_path(digest))
         except FileNotFoundError:
             return False
         return size is None or st.st_size == size
 
-    def blob_size(self, digest):
+    def blob_size(self, digest: str) -> int | None:
         try:
             return os.stat(self.blob_path(digest)).st_size
         except FileNotFoundError:
             return None
 
-    def partial_size(self, digest):
+    def partial_size(self, digest: str) -> int:
         try:
             return os.stat(self.partial_path(digest)).st_size
         except FileNotFoundError:
             return 0
 
-    def open_blob(self, digest, size=None, offset=0):
+    def open_blob(self, digest: str, size: int | None = None, offset: int = 0) -> FileChunks:
         """Iterate the blob's bytes from *offset*, in bounded chunks."""
         path = self.blob_path(digest)
         if not os.path.exists(path):
             raise NotFound("blob %s is not in the layout %s" % (digest, self.path))
-        return _FileChunks(path, offset)
+        return FileChunks(path, offset)
 
-    def read_blob(self, digest, limit=_manifest.MAX_MANIFEST_BYTES):
+    def read_blob(self, digest: str, limit: int = _manifest.MAX_MANIFEST_BYTES) -> bytes:
         path = self.blob_path(digest)
         try:
             with open(path, "rb") as handle:
@@ -218,7 +191,8 @@ class Layout:
         finally:
             lock.close()
 
-    def _write_partial(self, digest, size, opener, partial, final, image, on_bytes):
+    def _write_partial(self, digest: str, size: int, opener: Callable[[int], Iterable[bytes]], partial: str, final: str,
+                       image: object, on_bytes: Callable[[int], None] | None) -> int:
         hasher = _manifest.hasher_for(digest)
         offset = 0
         try:
@@ -274,7 +248,7 @@ class Layout:
         fsync_dir(os.path.dirname(final))
         return fetched
 
-    def put_bytes(self, digest, data, image=None):
+    def put_bytes(self, digest: str, data: bytes, image: str | None = None) -> bool:
         """Store small content (a manifest) after verifying it."""
         _manifest.verify_digest(data, digest, what="content for %s" % digest, image=image)
         self._ensure()
@@ -290,7 +264,7 @@ class Layout:
 
     # --------------------------------------------------------------- index.json
 
-    def read_index(self):
+    def read_index(self) -> dict[str, Any]:
         if self._missing:
             return {"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX, "manifests": []}
         path = os.path.join(self.path, "index.json")
@@ -305,7 +279,7 @@ class Layout:
             raise LayoutError("%s/index.json is not an image index" % self.path)
         return data
 
-    def entries(self):
+    def entries(self) -> list[tuple[str | None, _manifest.Descriptor]]:
         """[(ref name or None, Descriptor)] in index.json order."""
         out = []
         for i, raw in enumerate(self.read_index().get("manifests", [])):
@@ -313,7 +287,7 @@ class Layout:
             out.append((desc.annotations.get(REF_NAME), desc))
         return out
 
-    def find(self, name):
+    def find(self, name: str) -> _manifest.Descriptor | None:
         """The descriptor recorded under ref name *name* (exact match), or None."""
         for ref_name, desc in self.entries():
             if ref_name == name:
@@ -329,7 +303,7 @@ class Layout:
             with flocked(self.state_dir("index.lock"), exclusive=True, wait=True, remove=remove, makedirs=True):
                 yield
 
-    def set_refs(self, refs):
+    def set_refs(self, refs: Iterable[tuple[str, _manifest.Descriptor]]) -> bool:
         """Record ``[(ref name, Descriptor)]`` in index.json, replacing entries of the same name.
 
         Returns True when index.json changed."""
@@ -358,7 +332,7 @@ class Layout:
         except OSError as exc:
             raise _disk_error(exc, "updating %s/index.json" % self.path) from None
 
-    def remove_refs(self, names):
+    def remove_refs(self, names: Iterable[str]) -> bool:
         names = set(names)
         with self._index_lock():
             index = self.read_index()
@@ -395,7 +369,7 @@ class Layout:
         with contextlib.suppress(OSError):
             os.rmdir(self.state_dir())
 
-    def disk_usage(self):
+    def disk_usage(self) -> int:
         """Bytes of all blobs."""
         total = 0
         for root, _dirs, files in os.walk(os.path.join(self.path, "blobs")):
@@ -404,91 +378,11 @@ class Layout:
         return total
 
 
-def _dump_index(index):
+def _dump_index(index: dict[str, Any]) -> bytes:
     return (json.dumps(index, indent=2, sort_keys=False) + "\n").encode()
 
 
-class _FileChunks:
-    def __init__(self, path, offset=0):
-        self.path = path
-        self.offset = offset
-        self._handle = None
-
-    def __iter__(self):
-        with open(self.path, "rb") as handle:
-            self._handle = handle
-            handle.seek(self.offset)
-            while True:
-                chunk = handle.read(READ_CHUNK)
-                if not chunk:
-                    break
-                yield chunk
-
-    def close(self):
-        if self._handle is not None:
-            self._handle.close()
-
-
-# ----------------------------------------------------------------------- skopeo dir: exports
-
-class DirExport:
-    """A skopeo ``dir:`` export of one image: ``manifest.json`` (top level), ``<hex>.manifest.json``
-    per child of an index, blobs named by their bare hex digest, and ``version``."""
-
-    def __init__(self, path):
-        self.path = os.path.abspath(path)
-        if not os.path.isfile(os.path.join(self.path, "manifest.json")):
-            raise LayoutError("%s is not a skopeo dir: export (no manifest.json)" % self.path)
-        version = os.path.join(self.path, "version")
-        if os.path.exists(version):
-            with open(version, "r", encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-            if not text.startswith("Directory Transport Version: 1."):
-                raise LayoutError("%s: unsupported dir: transport version %r" % (self.path, text.strip()))
-
-    def _file_for(self, digest):
-        algo, hexpart = digest.split(":", 1)
-        return os.path.join(self.path, hexpart if algo == "sha256" else "%s-%s" % (algo, hexpart))
-
-    def top_manifest(self):
-        with open(os.path.join(self.path, "manifest.json"), "rb") as handle:
-            return handle.read()
-
-    def read_manifest(self, digest, top_digest):
-        if digest == top_digest:
-            return self.top_manifest()
-        algo, hexpart = digest.split(":", 1)
-        name = "%s.manifest.json" % (hexpart if algo == "sha256" else "%s-%s" % (algo, hexpart))
-        try:
-            with open(os.path.join(self.path, name), "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            raise NotFound("manifest %s is not in the dir: export %s" % (digest, self.path)) from None
-
-    def has_blob(self, digest):
-        return os.path.exists(self._file_for(digest))
-
-    def open_blob(self, digest, offset=0):
-        path = self._file_for(digest)
-        if not os.path.exists(path):
-            raise NotFound("blob %s is not in the dir: export %s" % (digest, self.path))
-        return _FileChunks(path, offset)
-
-
-def find_dir_exports(root):
-    """{relative path: absolute path} of every dir: export under *root* (the seed's tree of
-    ``<repository path>@sha256:…`` / ``<repository path>:tag`` directories)."""
-    root = os.path.abspath(root)
-    found = {}
-    for current, dirs, files in os.walk(root):
-        dirs.sort()
-        if "manifest.json" in files:
-            found[os.path.relpath(current, root)] = current
-            dirs[:] = []
-    return found
-
-
-def free_bytes(path):
+def free_bytes(path: str) -> int:
     """Free bytes for an unprivileged writer on the filesystem holding *path* (or its parent)."""
     probe = os.path.abspath(path)
     while not os.path.exists(probe):

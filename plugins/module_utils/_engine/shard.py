@@ -21,12 +21,19 @@ the plan alone (never from what the destination holds, which changes while the w
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from .copy import missing_bytes
+from .._oci import manifest as _manifest
 from .._oci.errors import OCIError
-from .plan import iter_jobs
+from .copy import missing_bytes
+from .job import ImageJob, Status, iter_jobs
+
+#: (blob scope, digest): where a blob is shared (a registry, a layout) and which one
+BlobKey = tuple[Any, str]
 
 
 class Shard:
@@ -34,7 +41,7 @@ class Shard:
 
     __slots__ = ("index", "count")
 
-    def __init__(self, index, count):
+    def __init__(self, index: int, count: int) -> None:
         try:
             index, count = int(index), int(count)
         except (TypeError, ValueError):
@@ -46,7 +53,7 @@ class Shard:
         self.index = index
         self.count = count
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Shard(%d, %d)" % (self.index, self.count)
 
 
@@ -55,17 +62,17 @@ class Home:
 
     __slots__ = ("dest", "job", "desc")
 
-    def __init__(self, dest, job, desc):
+    def __init__(self, dest: Any, job: ImageJob, desc: _manifest.Descriptor) -> None:
         self.dest = dest
         self.job = job
         self.desc = desc
 
 
-def homes(jobs):
+def homes(jobs: list[ImageJob]) -> dict[BlobKey, Home]:
     """{(blob scope, digest): Home} over every resolved job (present or to copy), in plan order."""
-    out = {}
+    out: dict[BlobKey, Home] = {}
     for job in iter_jobs(jobs):
-        if job.dest is None or job.status not in ("present", "copy"):
+        if job.dest is None or job.status not in (Status.PRESENT, Status.COPY):
             continue
         for desc in job.blobs.values():
             out.setdefault((job.dest.blob_scope, desc.digest), Home(job.dest, job, desc))
@@ -75,10 +82,10 @@ def homes(jobs):
 class Assignment:
     """Who uploads which blob and who pushes which image, identical on every worker."""
 
-    def __init__(self, jobs, count, blob_homes=None):
+    def __init__(self, jobs: list[ImageJob], count: int, blob_homes: dict[BlobKey, Home] | None = None) -> None:
         self.count = count
         self.homes = blob_homes if blob_homes is not None else homes(jobs)
-        self.blob_owner = {}
+        self.blob_owner: dict[BlobKey, int] = {}
         self.loads = [0] * count
         self.blob_counts = [0] * count
         order = sorted(self.homes.items(), key=lambda item: (-item[1].desc.size, item[0][1], repr(item[0][0])))
@@ -87,8 +94,8 @@ class Assignment:
             self.blob_owner[key] = owner
             self.loads[owner] += home.desc.size
             self.blob_counts[owner] += 1
-        self.image_owner = {}
-        self.top_owners = []
+        self.image_owner: dict[int, int] = {}
+        self.top_owners: list[int] = []
         for position, job in enumerate(jobs):
             owner = position % count
             self.top_owners.append(owner)
@@ -96,15 +103,15 @@ class Assignment:
             for att in job.attachments:
                 self.image_owner[id(att)] = owner
 
-    def owns_image(self, job, index):
+    def owns_image(self, job: ImageJob, index: int) -> bool:
         return self.image_owner.get(id(job)) == index
 
-    def owned_blobs(self, index):
+    def owned_blobs(self, index: int) -> list[tuple[BlobKey, Home]]:
         """[(key, Home)] of the blobs worker *index* uploads, largest first."""
         return sorted(((k, h) for k, h in self.homes.items() if self.blob_owner[k] == index),
                       key=lambda item: (-item[1].desc.size, item[0][1]))
 
-    def summary(self, index):
+    def summary(self, index: int) -> dict[str, Any]:
         return {
             "index": index,
             "count": self.count,
@@ -115,16 +122,17 @@ class Assignment:
         }
 
 
-def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None):
+def wait_for_blobs(needed: dict[BlobKey, Home], seconds: float, concurrency: int = 8, deadline: Any = None,
+                   cancel: threading.Event | None = None) -> set[BlobKey]:
     """Poll (HEAD) the home of each blob in *needed* ({key: Home}) until every one is there or
     *seconds* have passed. Returns the set of keys found."""
-    found = set()
+    found: set[BlobKey] = set()
     todo = dict(needed)
     limit = time.monotonic() + max(0.0, float(seconds))
     interval = 0.5
-    sleep = cancel.wait if cancel is not None else time.sleep
+    sleep: Callable[[float], Any] = cancel.wait if cancel is not None else time.sleep
 
-    def present(item):
+    def present(item: tuple[BlobKey, Home]) -> BlobKey | None:
         key, home = item
         try:
             return key if home.dest.has_blob(home.desc, image=home.job.source) else None
@@ -150,26 +158,28 @@ def wait_for_blobs(needed, seconds, concurrency=8, deadline=None, cancel=None):
     return found
 
 
-def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, deadline=None, cancel=None):
+def run_shard(jobs: list[ImageJob], shard: Shard, copier: Any, concurrency: int = 8, wait: float = 60.0,
+              check_mode: bool = False, deadline: Any = None,
+              cancel: threading.Event | None = None) -> tuple[Assignment, int, int]:
     """Copy this worker's share of a resolved plan. Sets every job's status: its own images are
     copied (or deferred when a blob another worker uploads is not there within *wait* seconds),
     the others' are marked ``other_shard``. Returns (Assignment, would-copy bytes, would-copy blobs)."""
     blob_homes = homes(jobs)
     assignment = Assignment(jobs, shard.count, blob_homes)
-    owned = {key: home for key, home in assignment.owned_blobs(shard.index) if home.job.status == "copy"}
+    owned = {key: home for key, home in assignment.owned_blobs(shard.index) if home.job.status == Status.COPY}
     for job in iter_jobs(jobs):
-        if job.status == "copy" and not assignment.owns_image(job, shard.index):
-            job.status = "other_shard"
+        if job.status == Status.COPY and not assignment.owns_image(job, shard.index):
+            job.status = Status.OTHER_SHARD
     if check_mode:
         nbytes, nblobs = missing_bytes([(h.job, h.dest, h.desc) for h in owned.values()], concurrency)
         return assignment, nbytes, nblobs
 
     failed = copier.upload(owned) if owned else {}
     ready = {key for key in owned if key not in failed}
-    ready.update(key for key, home in blob_homes.items() if home.job.status == "present")
-    needed = {}
+    ready.update(key for key, home in blob_homes.items() if home.job.status == Status.PRESENT)
+    needed: dict[BlobKey, Home] = {}
     for job in iter_jobs(jobs):
-        if job.status == "copy":
+        if job.status == Status.COPY:
             for desc in job.blobs.values():
                 key = (job.dest.blob_scope, desc.digest)
                 if key not in ready and key not in failed:
@@ -179,8 +189,9 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
 
     for job in jobs:
         # an image goes with its attached artifacts; a present image's new attachments alone
-        members = [m for m in [job] + list(job.attachments) if m.status == "copy"]
-        error, waiting = None, []
+        members = [m for m in [job] + list(job.attachments) if m.status == Status.COPY]
+        error: OCIError | None = None
+        waiting: list[BlobKey] = []
         for member in members:
             for desc in member.blobs.values():
                 key = (member.dest.blob_scope, desc.digest)
@@ -198,7 +209,7 @@ def run_shard(jobs, shard, copier, concurrency=8, wait=60.0, check_mode=False, d
                                   key[1], blob_homes[key].desc.size, assignment.blob_owner[key], shard.count,
                                   blob_homes[key].dest.describe(), wait, len(set(waiting))))
             for member in members:
-                member.status = "deferred"
+                member.status = Status.DEFERRED
                 member.error = reason.copy_for(member.source)
     copier.run(jobs, homes=blob_homes, ready=ready)
     return assignment, 0, 0

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from support import images, skopeo as skopeo_cli
 
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, Limits
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import Deadline
@@ -48,7 +49,8 @@ def run_engine(image_refs, dest, *, insecure=(), retries=5, deadline=None, sessi
     pool = ClientPool(**pool_args, **client_options)
     started = time.monotonic()
     try:
-        report = mirror(image_refs, dest, pool=pool, concurrency=concurrency, sessions=sessions)
+        report = mirror(MirrorRequest(image_refs, dest, limits=Limits(concurrency=concurrency)), pool=pool,
+                        sessions=sessions)
     finally:
         pool.close()
     return report, time.monotonic() - started

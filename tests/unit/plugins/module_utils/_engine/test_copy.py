@@ -1,81 +1,50 @@
-import threading
-import time
+"""Copying a resolved plan into an OCI layout (no registry needed; see conftest.py)."""
 
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.copy import Scheduler, _Task
-from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import Deadline
+import pytest
 
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.copy import (SPACE_MARGIN_MIN, Copier, estimate,
+                                                                                 preflight_space, space_margin)
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.job import Status
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool, build_jobs, resolve
 
-def test_dependencies_run_first_and_concurrency_is_bounded():
-    order, running, peak = [], [0], [0]
-    lock = threading.Lock()
-
-    def work(name):
-        def fn():
-            with lock:
-                running[0] += 1
-                peak[0] = max(peak[0], running[0])
-            time.sleep(0.01)
-            with lock:
-                running[0] -= 1
-                order.append(name)
-        return fn
-
-    blobs = [_Task("b%d" % i, work("b%d" % i)) for i in range(10)]
-    child = _Task("child", work("child"), deps=blobs[:5])
-    index = _Task("index", work("index"), deps=[child] + blobs[5:])
-    Scheduler(3).run(blobs + [child, index])
-    assert peak[0] <= 3
-    assert order.index("child") > max(order.index("b%d" % i) for i in range(5))
-    assert order[-1] == "index"
+REF = "quay.io/org/app:1"  # the image of the source fixture
 
 
-def test_failure_cascades_only_to_dependents():
-    def boom():
-        raise OCIError("blob sha256:bad does not match its digest")
-
-    ran = []
-    bad = _Task("bad", boom)
-    good = _Task("good", lambda: ran.append("good"))
-    m1 = _Task("m1", lambda: ran.append("m1"), deps=[bad, good])
-    m2 = _Task("m2", lambda: ran.append("m2"), deps=[good])
-    Scheduler(2).run([bad, good, m1, m2])
-    assert sorted(ran) == ["good", "m2"]
-    assert m1.error is bad.error and "does not match" in str(m1.error)
+@pytest.fixture
+def planned(source, tmp_path):
+    path, digest = source
+    pool = ClientPool()
+    jobs, failed = build_jobs([REF], "oci:%s" % (tmp_path / "out"), pool, src="oci:%s" % path)
+    assert not failed
+    resolve(jobs, attachments=False)
+    yield jobs, digest
+    pool.close()
 
 
-def test_bugs_and_deadline_are_reported_not_raised():
-    bug = _Task("bug", lambda: 1 / 0)
-    Scheduler(1).run([bug])
-    assert "internal error" in str(bug.error) and "ZeroDivisionError" in str(bug.error)
-    late = _Task("late", lambda: None)
-    deadline = Deadline(0.001)
-    time.sleep(0.01)
-    Scheduler(1, deadline=deadline).run([late])
-    assert "deadline" in str(late.error)
+def test_space_margin():
+    assert space_margin(0) == SPACE_MARGIN_MIN
+    assert space_margin(1000 * SPACE_MARGIN_MIN) == 10 * SPACE_MARGIN_MIN
 
 
-def test_each_task_runs_exactly_once_when_dependencies_finish_during_submission():
-    """A dependency finishing while the scheduler is still submitting the initially ready tasks
-    used to get its dependent submitted twice: the run then ended before every task had run (an
-    image reported copied whose tag was never pushed)."""
-    runs = {}
-    lock = threading.Lock()
+def test_estimate_and_preflight_count_what_the_layout_lacks(planned, tmp_path):
+    jobs, _digest = planned
+    job = jobs[0]
+    nbytes, nblobs = estimate(jobs)
+    assert nblobs == len(job.blobs) == 4 and nbytes == sum(d.size for d in job.blobs.values())
+    needed = preflight_space(jobs)
+    # every blob and manifest, each rounded up to a block of the file system
+    assert list(needed) == [str(tmp_path / "out")] and needed[str(tmp_path / "out")] >= job.size
 
-    def count(name):
-        def fn():
-            with lock:
-                runs[name] = runs.get(name, 0) + 1
-        return fn
 
-    for _attempt in range(5):
-        runs.clear()
-        firsts = [_Task("a%d" % i, count("a%d" % i)) for i in range(300)]
-        seconds = [_Task("d%d" % i, count("d%d" % i), deps=[firsts[i]]) for i in range(300)]
-        tops = [_Task("t%d" % i, count("t%d" % i), deps=[seconds[i]]) for i in range(300)]
-        tasks = []
-        for i in range(300):  # each dependent right after its dependency, as Copier.build lists them
-            tasks += [firsts[i], seconds[i], tops[i]]
-        Scheduler(8).run(tasks)
-        assert all(t.ended is not None for t in tasks), [t.name for t in tasks if t.ended is None][:5]
-        assert runs == {t.name: 1 for t in tasks}
+def test_copy_writes_blobs_before_the_ref(planned, tmp_path):
+    jobs, digest = planned
+    copier = Copier(concurrency=2)
+    counts = copier.run(jobs)
+    job = jobs[0]
+    assert job.status is Status.COPIED and job.error is None
+    assert counts == {"copied": 4, "mounted": 0, "skipped": 0, "manifests": 3}
+    assert job.bytes == sum(d.size for d in job.blobs.values()) and job.started is not None
+    out = Layout(str(tmp_path / "out"))
+    assert out.find(REF).digest == digest
+    assert all(out.has_blob(d.digest, d.size) for d in job.blobs.values())

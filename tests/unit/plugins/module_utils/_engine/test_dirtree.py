@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import LayoutError
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Naming
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool, build_jobs
 
 RELEASE = Path(__file__).parents[3] / "fixtures" / "sources" / "release-x86_64.json"
@@ -54,8 +55,8 @@ def test_src_registry_on_a_mixed_tree_warns(pool, tmp_path):
     """The module's old example: every image recorded as quay.io/..., 6 of 16 wrongly. Not silent now."""
     tree = seed_tree(tmp_path / "microshift-containers", RELEASE_IMAGES)
     warnings = []
-    jobs, failed = build_jobs(["all"], "mirror.example.com:8443", pool, src="dir:%s" % tree, src_registry="quay.io",
-                              warnings=warnings)
+    jobs, failed = build_jobs(["all"], "mirror.example.com:8443", pool, src="dir:%s" % tree,
+                              naming=Naming(src_registry="quay.io"), warnings=warnings)
     assert not failed and {j.src_ref.registry for j in jobs} == {"quay.io"}
     assert len(warnings) == 1
     assert warnings[0].startswith("src_registry=quay.io records every dir: export of %s as quay.io/...; its "
@@ -65,7 +66,8 @@ def test_src_registry_on_a_mixed_tree_warns(pool, tmp_path):
     # one top-level directory: nothing to warn about
     one = seed_tree(tmp_path / "one", [r for r in RELEASE_IMAGES if "/openshift-release-dev/" in r])
     warnings = []
-    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % one, src_registry="quay.io", warnings=warnings)
+    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % one, naming=Naming(src_registry="quay.io"),
+                              warnings=warnings)
     assert len(jobs) == 10 and not failed and warnings == []
 
 
@@ -75,7 +77,7 @@ def test_src_registry_refuses_an_export_under_a_registry_directory(pool, tmp_pat
     for rel in ("openshift-release-dev/app@sha256:" + "a" * 64, ref):
         (tree / rel).mkdir(parents=True)
         (tree / rel / "manifest.json").write_text("{}")
-    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % tree, src_registry="quay.io")
+    jobs, failed = build_jobs(["all"], "m:5000", pool, src="dir:%s" % tree, naming=Naming(src_registry="quay.io"))
     assert [j.source for j in jobs] == ["quay.io/openshift-release-dev/app@sha256:" + "a" * 64]
     assert [str(f.error) for f in failed] == [
         "%s: the first directory of this dir: export, registry.redhat.io, is a registry host, so src_registry=quay.io "

@@ -6,8 +6,7 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import DigestMismatch, LayoutError
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import (REF_NAME, DirExport, Layout,
-                                                                                   find_dir_exports)
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import REF_NAME, Layout
 
 
 def d(data):
@@ -88,23 +87,6 @@ def test_index_refs_replace_in_place(tmp_path):
     assert raw["manifests"][1]["annotations"] == {REF_NAME: "quay.io/x/b:1"}
     assert layout.find("quay.io/x/b:1").digest == b.digest
     assert layout.remove_refs(["quay.io/x/a:1"]) and layout.find("quay.io/x/a:1") is None
-
-
-def test_dir_export_reader(tmp_path):
-    root = tmp_path / "tree" / "org" / "app@sha256:abc"
-    root.mkdir(parents=True)
-    top = b'{"schemaVersion": 2}'
-    (root / "manifest.json").write_bytes(top)
-    (root / "version").write_text("Directory Transport Version: 1.1\n")
-    blob = b"blobdata"
-    (root / d(blob)[7:]).write_bytes(blob)
-    exp = DirExport(str(root))
-    assert exp.read_manifest(d(top), d(top)) == top
-    assert b"".join(exp.open_blob(d(blob))) == blob
-    assert list(find_dir_exports(str(tmp_path / "tree"))) == ["org/app@sha256:abc"]
-    (root / "version").write_text("Directory Transport Version: 9\n")
-    with pytest.raises(LayoutError, match="version"):
-        DirExport(str(root))
 
 
 def test_concurrent_writers_of_one_blob(tmp_path):

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.job import Status
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Assignment, Shard, homes
 
 
@@ -10,7 +11,7 @@ def _dest(repo):
     return SimpleNamespace(key=("registry", "mirror:5000", repo), blob_scope=("registry", "mirror:5000"))
 
 
-def _job(repo, blobs, status="copy", attachments=()):
+def _job(repo, blobs, status=Status.COPY, attachments=()):
     return SimpleNamespace(dest=_dest(repo), status=status, attachments=list(attachments),
                            blobs={d: SimpleNamespace(digest=d, size=n) for d, n in blobs})
 
@@ -34,8 +35,8 @@ def test_shard_numbers_are_checked(index, count, message):
 
 def test_home_is_the_first_image_that_has_the_blob_present_or_not():
     jobs = _release()
-    jobs[0].status = "present"
-    jobs[1].status = "failed"
+    jobs[0].status = Status.PRESENT
+    jobs[1].status = Status.FAILED
     found = homes(jobs)
     assert found[(jobs[0].dest.blob_scope, "sha256:base")].job is jobs[0]
     assert found[(jobs[0].dest.blob_scope, "sha256:own2")].job is jobs[2]
@@ -61,7 +62,7 @@ def test_the_split_does_not_depend_on_what_the_destination_holds():
     to copy for another; both must compute the same owners."""
     early, late = _release(), _release()
     for job in late[:5]:
-        job.status = "present"
+        job.status = Status.PRESENT
     a, b = Assignment(early, 3), Assignment(late, 3)
     assert a.blob_owner == b.blob_owner and a.loads == b.loads
     assert [a.image_owner[id(j)] for j in early] == [b.image_owner[id(j)] for j in late]

@@ -1,5 +1,6 @@
 import pytest
 
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Naming
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool, build_jobs, parse_location
 
 D = "sha256:" + "1" * 64
@@ -36,7 +37,8 @@ def test_registry_destinations_and_tags(pool):
 
 
 def test_timestamp_tags_are_the_seeds_scheme(pool):
-    jobs, _failed = build_jobs(["quay.io/a/b@" + D, "quay.io/a/c:1"], "m:5000", pool, tag_style="timestamp")
+    jobs, _failed = build_jobs(["quay.io/a/b@" + D, "quay.io/a/c:1"], "m:5000", pool,
+                              naming=Naming(tag_style="timestamp"))
     assert jobs[0].dest_ident.startswith("mirror-") and jobs[0].dest_ident.endswith("-1")
     assert jobs[1].dest_ident == "1"
 
@@ -62,3 +64,9 @@ def test_layout_destination_records_full_reference(pool, tmp_path):
     jobs, failed = build_jobs(["quay.io/org/app:1.0"], "oci:%s" % tmp_path, pool)
     assert not failed
     assert jobs[0].destination == "oci:%s:quay.io/org/app:1.0" % tmp_path
+
+
+def test_a_layout_path_with_a_colon_is_refused_before_anything_is_done(pool, tmp_path):
+    with pytest.raises(ValueError, match="contains ':'"):
+        build_jobs(["quay.io/a/b:1"], "oci:%s/x:y" % tmp_path, pool)
+    assert not (tmp_path / "x:y").exists()

@@ -1,0 +1,118 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""What to mirror, and how: the one typed request the engine's :func:`~.run.mirror` takes.
+
+``airgap.mirror.image_mirror`` builds it from its options (``_backends/image_mirror.py``); the
+demo, the benchmark and the tests build it directly. Every value has the module's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from .._mirrormap.model import MirrorMap
+from .shard import Shard
+
+TAG_STYLES = ("deterministic", "timestamp", "none")
+MAPPING_MODES = ("keep", "scoped", "flatten")
+
+
+@dataclasses.dataclass(frozen=True)
+class Naming:
+    """How destination references are named (registry destinations)."""
+
+    mapping: str = "keep"
+    overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tag_style: str = "deterministic"
+    #: the registry of the images of a ``dir:`` tree whose exports do not name one
+    src_registry: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tag_style not in TAG_STYLES:
+            raise ValueError("tag style %r is not one of %s" % (self.tag_style, ", ".join(TAG_STYLES)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How much to do at once, and what to check first."""
+
+    concurrency: int = 8
+    #: refuse to copy into a layout whose file system cannot hold it (see copy.preflight_space)
+    space_check: bool = True
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """What earlier runs left: the mirror map, and where upload sessions are kept to resume.
+
+    *lock*: the map read as lockfile (an image whose source digest it records and the destination
+    holds costs one request). *previous*: the map as it was before this run; a failed image keeps
+    its entry from it. *state_dir*: where interrupted uploads are recorded (None: not recorded).
+    """
+
+    lock: MirrorMap | None = None
+    previous: MirrorMap | None = None
+    state_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sharding:
+    """This worker's share of a set mirrored by several (see shard.py)."""
+
+    shard: Shard | None = None
+    #: seconds to wait for a blob another worker uploads
+    wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.wait < 0:
+            raise ValueError("shard_wait must not be negative")
+
+    @property
+    def active(self) -> Shard | None:
+        """The shard, when the set is split at all (a count of 1 is an ordinary run)."""
+        return self.shard if self.shard is not None and self.shard.count > 1 else None
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorRequest:
+    """Mirror *images* to *dest*.
+
+    *images*: source references (with *src*: ref names of the layout, paths or references of a
+    ``dir:`` tree, or ``"all"``), or ``{"src": ..., "dest": ...}`` dicts (see build.build_jobs).
+    *dest*: a registry (``host[:port][/namespace]``) or ``oci:PATH``. *src*: ``oci:PATH`` or
+    ``dir:PATH`` (None: registries). *verify*: resolve every image fully (no lockfile) and check
+    each blob and manifest at the destination; whatever is missing is copied. *attachments*: copy
+    signatures, attestations and referrers with their images.
+    """
+
+    images: tuple[Any, ...]
+    dest: str
+    src: str | None = None
+    naming: Naming = Naming()
+    limits: Limits = Limits()
+    state: State = State()
+    sharding: Sharding = Sharding()
+    verify: bool = False
+    attachments: bool = True
+    check_mode: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.images, tuple):
+            object.__setattr__(self, "images", tuple(self.images or ()))
+
+    @property
+    def lock(self) -> MirrorMap | None:
+        """The lockfile, if this run may use one: every worker of a sharded run must see the same,
+        full plan, and verify trusts nothing."""
+        if self.verify or self.sharding.active is not None:
+            return None
+        return self.state.lock

@@ -1,0 +1,188 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""Plan, second step: resolve every job into digests, the manifest tree and the blob graph, before
+a single byte is copied; find the artifacts attached to each image.
+
+A re-run is cheap: with the previous mirror map as lockfile, an image whose source digest is known
+(pinned by digest, or one HEAD for a tag) and whose destination already holds that digest costs one
+HEAD on the destination and nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .._mirrormap.model import Entry, MirrorMap
+from .._oci import graph as _graph
+from .._oci import manifest as _manifest
+from .._oci.errors import ManifestError, NotFound, OCIError
+from .job import ImageJob, Status
+from .repos import attachment_tags, referrers_tag
+
+
+class _TagCache:
+    """Tag lists of source repositories, fetched once per repository."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[Any, threading.Event] = {}
+        self._values: dict[Any, Any] = {}
+
+    def get(self, src: Any, image: str) -> list[str]:
+        key = src.key
+        with self._lock:
+            event = self._events.get(key)
+            owner = event is None
+            if event is None:
+                event = self._events[key] = threading.Event()
+        if owner:
+            try:
+                self._values[key] = src.list_tags(image=image)
+            except OCIError as exc:
+                self._values[key] = exc
+            finally:
+                event.set()
+        event.wait()
+        value = self._values[key]
+        if isinstance(value, OCIError):
+            raise value.copy_for(image)
+        return value
+
+
+def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None = None,
+            attachments: bool = True) -> list[ImageJob]:
+    """Resolve every job (concurrently). Failures are recorded on the job, never raised.
+
+    *lock*: the mirror map of an earlier run, whose entries spare a full resolution of an image the
+    destination already holds. *attachments*: also find the artifacts attached to each image."""
+    entries = lock.by_key() if lock is not None else {}
+    tags = _TagCache()
+    todo = [j for j in jobs if j.status == Status.PENDING]
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        list(pool.map(lambda job: _resolve_job(job, entries, tags, attachments), todo))
+    pending = [a for job in todo for a in job.attachments if a.status == Status.PENDING]
+    if pending:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            list(pool.map(lambda att: _resolve_job(att, {}, tags, False), pending))
+    return jobs
+
+
+def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
+                 attachments: bool) -> None:
+    try:
+        if not _from_lock(job, lock, tags, attachments):
+            _resolve_full(job)
+            if attachments and job.src.kind in ("registry", "layout"):
+                _find_attachments(job, tags)
+    except OCIError as exc:
+        job.fail(exc)
+    except Exception as exc:  # a bug must not take the other images down: report it on the image
+        job.fail(OCIError("internal error while resolving: %s: %s" % (type(exc).__name__, exc)))
+
+
+def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache, attachments: bool) -> bool:
+    entry = lock.get((job.source, str(job.destination)))
+    if entry is None:
+        return False
+    digest = job.expect_digest
+    if digest is None:
+        found = job.src.resolve(job.src_ident, image=job.source)
+        digest = found[0] if found else None
+    if digest != entry.digest:
+        return False
+    if job.dest.current_digest(job.dest_ident, image=job.source) != digest:
+        return False
+    if attachments and job.src.kind == "registry":
+        wanted = attachment_tags(tags.get(job.src, job.source), [digest])
+        if referrers_tag(digest) not in wanted:
+            wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
+        if not set(wanted) <= set(entry.attachments):
+            return False
+    job.digest = digest
+    job.before = digest
+    job.media_type = entry.media_type
+    job.platforms = list(entry.platforms)
+    job.size = entry.size
+    job.attachment_tags = list(entry.attachments)
+    job.status = Status.PRESENT
+    job.from_lock = True
+    return True
+
+
+def _resolve_full(job: ImageJob) -> None:
+    image = job.source
+    data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
+    root = _manifest.parse(data, ctype, expected_digest=job.expect_digest,
+                           where="manifest of %s" % job.src.describe(job.src_ident))
+
+    def fetch(desc: _manifest.Descriptor, where: str) -> tuple[bytes, str | None]:
+        try:
+            data, ctype = job.src.fetch_manifest(desc.digest, image=image)
+        except NotFound as exc:
+            parent = where.rsplit(" > ", 1)[0] if " > " in where else "manifest of %s" % image
+            raise ManifestError("%s: the index lists %s, which the source does not have (%s)" % (
+                parent, desc.digest, exc.message), image=image) from None
+        return data, ctype
+
+    graph = _graph.walk(root, fetch, "manifest of %s" % image)
+    ordered, blobs = graph.manifests, graph.blobs
+    job.root = root
+    job.manifests = ordered
+    job.blobs = blobs
+    job.digest = root.digest
+    job.media_type = root.media_type
+    job.platforms = graph.platforms
+    job.size = graph.size
+    job.before = job.dest.current_digest(job.dest_ident, image=image)
+    complete = job.before == root.digest
+    if complete and job.dest.kind == "layout":
+        complete = all(job.dest.layout.has_blob(d.digest, d.size) for d in blobs.values()) and \
+            all(job.dest.layout.has_blob(m.digest, m.size) for m in ordered)
+    job.status = Status.PRESENT if complete else Status.COPY
+
+
+def _find_attachments(job: ImageJob, tags: _TagCache) -> None:
+    digests = [m.digest for m in job.manifests]
+    found = attachment_tags(tags.get(job.src, job.source), digests)
+    for tag in found:
+        if job.src.kind == "registry":
+            src_ident = tag
+            source = "%s:%s" % (job.src.describe(), tag)
+        else:
+            src_ident = "%s:%s" % (job.src.name, tag)
+            source = src_ident
+        if job.dest.kind == "registry":
+            dest_ident = tag
+        else:
+            base = job.src_ref.name if job.src_ref else job.dest.name
+            dest_ident = "%s:%s" % (base, tag)
+        att = ImageJob(source, job.src, src_ident, job.dest, dest_ident, parent=job)
+        job.attachments.append(att)
+    job.attachment_tags = list(found)
+    if job.src.kind != "registry":
+        return
+    # OCI referrers API: referrers pushed by digest that no tag lists. A subject whose referrers
+    # tag-schema index is already copied above needs no API call.
+    seen: set[str] = set()
+    for digest in digests:
+        if referrers_tag(digest) in found:
+            continue
+        descriptors = job.src.referrers(digest, image=job.source)
+        if descriptors is None:
+            break  # the source has no referrers API
+        for desc in descriptors:
+            ref_digest = desc.get("digest")
+            if not ref_digest or ref_digest in seen:
+                continue
+            seen.add(ref_digest)
+            att = ImageJob("%s@%s" % (job.src.describe(), ref_digest), job.src, ref_digest, job.dest, ref_digest,
+                           parent=job)
+            att.referrer = (digest, desc)
+            job.attachments.append(att)
+            job.attachment_tags.append(ref_digest)
+

@@ -1,0 +1,141 @@
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.airgap.mirror.plugins.module_utils._backends import image_mirror as B
+from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap_io
+
+D = "sha256:" + "a" * 64
+ENTRY = {"source": "quay.io/org/app:1", "digest": D, "media_type": "application/vnd.oci.image.manifest.v1+json",
+         "destination": "mirror:5000/org/app:1"}
+
+
+def params(**kw):
+    """The module's parameters, with the defaults of its argument spec."""
+    spec = B.argument_spec()["argument_spec"]
+    out = {name: opt.get("default") for name, opt in spec.items()}
+    out.update({"images": ["quay.io/org/app:1"], "dest": "mirror:5000"})
+    out.update(kw)
+    return out
+
+
+def test_defaults_make_the_plain_request():
+    run = B.prepare(params(), check_mode=False)
+    request = run.request
+    assert isinstance(request, MirrorRequest)
+    assert request.images == ("quay.io/org/app:1",) and request.dest == "mirror:5000" and request.src is None
+    assert request.naming.mapping == "keep" and request.naming.tag_style == "deterministic"
+    assert request.limits.concurrency == 8 and request.limits.space_check
+    assert request.sharding.active is None and request.lock is None and request.state.state_dir is None
+    assert run.upload_chunk_size == 64 << 20 and run.map_path is None
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"concurrency": 0}, "concurrency must be at least 1"),
+    ({"upload_chunk_size": "lots"}, "upload_chunk_size: 'lots' is not a size"),
+    ({"upload_chunk_size": "100"}, "upload_chunk_size must be at least 1.0 KiB"),
+    ({"shard_count": 3}, "shard_index is required when shard_count is 3"),
+    ({"shard_count": 2, "shard_index": 2}, "shard_index"),
+    ({"shard_count": 2, "shard_index": 0, "mirror_map": "/m.yml"}, "a sharded run (shard_count=2) does not write"),
+    ({"shard_count": 2, "shard_index": 1, "verify": True}, "verify=true is the final run after the workers"),
+    ({"shard_wait": -1.0}, "shard_wait must not be negative"),
+    ({"src": "oci:"}, "names no path"),
+])
+def test_refused_parameters(kw, message):
+    with pytest.raises(UserError) as err:
+        B.prepare(params(**kw), check_mode=False)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("text, size", [
+    ("64M", 64 << 20), ("64MiB", 64 << 20), ("1g", 1 << 30), ("1536K", 1536 << 10), ("1048576", 1 << 20),
+    ("0.5G", 1 << 29), ("64MB", 64 * 1000 ** 2),
+])
+def test_upload_chunk_size(text, size):
+    assert B.prepare(params(upload_chunk_size=text), check_mode=False).upload_chunk_size == size
+
+
+def test_one_shard_of_one_is_an_ordinary_run():
+    run = B.prepare(params(shard_count=1, shard_index=0, mirror_map="/x/map.yml", verify=True), check_mode=False)
+    assert run.request.sharding.shard is None and run.request.verify
+
+
+def test_credentials_in_a_reference_are_refused_and_their_secrets_named():
+    with pytest.raises(B.CredentialsInReference) as err:
+        B.prepare(params(images=["bob:s3cret@quay.io/org/app:1"]), check_mode=False)
+    assert "s3cret" in err.value.secrets and "s3cret" not in str(err.value)
+    assert str(err.value).startswith("images: ")
+    # a dir: tree names its images by relative path: not references
+    assert B.credentials_in_references(params(src="dir:/t", images=["a@b/c"])) == []
+
+
+def test_the_map_is_the_lockfile_unless_told_otherwise_or_verifying(tmp_path):
+    path = tmp_path / "map.yml"
+    path.write_text(yaml.safe_dump({"format": "airgap.mirror/v1", "images": [ENTRY]}))
+    run = B.prepare(params(mirror_map=str(path)), check_mode=False)
+    assert run.request.lock is not None and len(run.request.lock) == 1
+    assert run.request.state.previous == run.request.lock
+    for kw in ({"use_mirror_map": False}, {"verify": True}):
+        other = B.prepare(params(mirror_map=str(path), **kw), check_mode=False)
+        assert other.request.lock is None and len(other.request.state.previous) == 1
+
+
+def test_a_damaged_map_fails_only_as_lockfile(tmp_path):
+    path = tmp_path / "map.yml"
+    path.write_text("images: [1, 2")
+    with pytest.raises(UserError, match="cannot use the mirror map as lockfile: "):
+        B.prepare(params(mirror_map=str(path)), check_mode=False)
+    run = B.prepare(params(mirror_map=str(path), use_mirror_map=False), check_mode=False)
+    assert run.request.state.previous is None
+    assert B.prepare(params(mirror_map=str(tmp_path / "none.yml")), check_mode=False).request.lock is None
+
+
+def test_state_dir_defaults_next_to_the_map(tmp_path):
+    run = B.prepare(params(mirror_map=str(tmp_path / "maps" / "m.yml")), check_mode=False)
+    assert run.request.state.state_dir == os.path.join(str(tmp_path), "maps", ".airgap-state")
+    assert B.state_dir(params(state_dir="/var/s", mirror_map="/x/m.yml")) == "/var/s"
+
+
+def test_source_registries():
+    assert B.source_registries(["quay.io/a:1", {"src": "ghcr.io/b:2"}, "bad ref!", None]) == ["ghcr.io", "quay.io"]
+
+
+def _report(statuses, entries=()):
+    images = [{"source": "quay.io/a/%d:1" % n, "status": s, "error": "quay.io/a/%d:1: broken" % n if s == "failed"
+               else None} for n, s in enumerate(statuses)]
+    mirror_map = mirrormap_io.coerce(list(entries))
+    return {"changed": False, "images": images, "attachments": [],
+            "failed": [i for i in images if i["status"] == "failed"],
+            "totals": {}, "mirror_map": [e.to_dict() for e in mirror_map], "map": mirror_map,
+            "diff": {"before": {"m/a:1": None}, "after": {"m/a:1": D}}}
+
+
+def test_result_writes_the_map_and_reports_failures(tmp_path):
+    path = str(tmp_path / "map.yml")
+    run = B.prepare(params(mirror_map=path), check_mode=False)
+    out, problems = B.result(_report(["present", "failed"], [ENTRY]), run, diff=True)
+    assert out["mirror_map_written"] and out["changed"] and out["mirror_map_path"] == path
+    assert problems == ["1 of 2 images failed:\nquay.io/a/1:1: broken"]
+    assert mirrormap_io.load(path).entries[0].digest == D
+    assert out["diff"] == {"before": "m/a:1 (absent)\n", "after": "m/a:1 %s\n" % D}
+    again, _problems = B.result(_report(["present"], [ENTRY]), run, diff=False)
+    assert not again["mirror_map_written"] and not again["changed"] and "diff" not in again
+
+
+def test_a_run_in_which_every_image_failed_leaves_the_map_alone(tmp_path):
+    path = str(tmp_path / "map.yml")
+    run = B.prepare(params(mirror_map=path), check_mode=False)
+    out, problems = B.result(_report(["failed"]), run, diff=False)
+    assert out["mirror_map_written"] is False and not os.path.exists(path)
+    assert problems[-1] == "the mirror map %s was left as it was: no image was copied or found present" % path
+    assert B.map_worth_writing(_report(["failed", "would_copy"]))
+
+
+def test_check_mode_does_not_write(tmp_path):
+    path = str(tmp_path / "map.yml")
+    run = B.prepare(params(mirror_map=path), check_mode=True)
+    out, _problems = B.result(_report(["would_copy"], [ENTRY]), run, diff=False)
+    assert out["mirror_map_written"] and not os.path.exists(path)

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # PRIVATE to the airgap.mirror collection: may change without notice.
-"""OCI image layouts on disk, and skopeo ``dir:`` exports as a source.
+"""OCI image layouts on disk (skopeo ``dir:`` exports, read as a source, are in direxport.py).
 
 One layout holds a whole image set: one ``blobs/`` directory (a layer shared by 30 images is stored
 once) and one ``index.json`` in which every image is a descriptor annotated with

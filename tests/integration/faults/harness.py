@@ -19,6 +19,7 @@ import json
 import time
 import urllib.parse
 from pathlib import Path
+from types import SimpleNamespace
 
 from support import images, skopeo as skopeo_cli
 
@@ -39,6 +40,19 @@ def seed(image, registry, repository, tag):
 
 
 # -- the engine -------------------------------------------------------------------------------------
+
+def proxied_bed(registry_factory, proxy_factory, fault_images, **seeds) -> SimpleNamespace:
+    """A source and a destination registry, each behind its own fault proxy (``psrc``, ``pdst``,
+    both in ``insecure``), with ``seeds`` (``big=("app/big", "1")``) pushed to the source with
+    skopeo; each seeded image is an attribute of the bed under its name."""
+    src, dst = registry_factory(), registry_factory()
+    bed = SimpleNamespace(src=src, dst=dst, psrc=proxy_factory(src), pdst=proxy_factory(dst))
+    bed.insecure = [bed.psrc.host, bed.pdst.host]
+    for name, (repository, tag) in seeds.items():
+        seed(fault_images[name], src, repository, tag)
+        setattr(bed, name, fault_images[name])
+    return bed
+
 
 def run_engine(image_refs, dest, *, insecure=(), retries=5, deadline=None, sessions=None, credentials=None,
                concurrency=4, **client_options):

@@ -23,26 +23,15 @@ import time
 
 import pytest
 
-from .harness import audit_registry, failures, run_engine, seed, tags_of, verify_registry_image
+from .harness import audit_registry, failures, proxied_bed, run_engine, tags_of, verify_registry_image
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def bed(registry_factory, proxy_factory, fault_images):
-    src = registry_factory()
-    dst = registry_factory()
-    seed(fault_images["multi"], src, "app/multi", "2")
-
-    class Bed:
-        pass
-
-    bed = Bed()
-    bed.src, bed.dst = src, dst
-    bed.psrc, bed.pdst = proxy_factory(src), proxy_factory(dst)
-    bed.insecure = [bed.psrc.host, bed.pdst.host]
-    bed.multi = fault_images["multi"]
-    bed.children = [c.digest for c in fault_images["multi"].children]
+    bed = proxied_bed(registry_factory, proxy_factory, fault_images, multi=("app/multi", "2"))
+    bed.children = [c.digest for c in bed.multi.children]
     return bed
 
 

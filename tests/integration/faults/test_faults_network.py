@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from .harness import (MiB, audit_layout, audit_registry, failures, run_engine, seed, tags_of, verify_layout_image,
-                      verify_registry_image)
+from .harness import (MiB, audit_layout, audit_registry, failures, proxied_bed, run_engine, tags_of,
+                      verify_layout_image, verify_registry_image)
 
 pytestmark = pytest.mark.integration
 
@@ -23,20 +23,8 @@ pytestmark = pytest.mark.integration
 def bed(registry_factory, proxy_factory, fault_images):
     """A source and a destination registry, each behind its own fault proxy, the ``big`` and
     ``multi`` images in the source."""
-    src = registry_factory()
-    dst = registry_factory()
-    seed(fault_images["big"], src, "app/big", "1")
-    seed(fault_images["multi"], src, "app/multi", "2")
-
-    class Bed:
-        pass
-
-    bed = Bed()
-    bed.src, bed.dst = src, dst
-    bed.psrc, bed.pdst = proxy_factory(src), proxy_factory(dst)
-    bed.insecure = [bed.psrc.host, bed.pdst.host]
-    bed.big, bed.multi = fault_images["big"], fault_images["multi"]
-    bed.layer = fault_images["big"].layers[0]
+    bed = proxied_bed(registry_factory, proxy_factory, fault_images, big=("app/big", "1"), multi=("app/multi", "2"))
+    bed.layer = bed.big.layers[0]
     return bed
 
 

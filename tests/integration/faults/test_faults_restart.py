@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from .harness import MiB, audit_registry, failures, run_engine, seed, verify_registry_image
+from .harness import MiB, audit_registry, failures, proxied_bed, run_engine, verify_registry_image
 
 pytestmark = pytest.mark.integration
 
@@ -27,19 +27,8 @@ CHUNKED = {"chunked_threshold": MiB, "upload_chunk_size": 2 * MiB}
 
 @pytest.fixture
 def bed(registry_factory, proxy_factory, fault_images):
-    src = registry_factory()
-    dst = registry_factory()
-    seed(fault_images["big"], src, "app/big", "1")
-
-    class Bed:
-        pass
-
-    bed = Bed()
-    bed.src, bed.dst = src, dst
-    bed.psrc, bed.pdst = proxy_factory(src), proxy_factory(dst)
-    bed.insecure = [bed.psrc.host, bed.pdst.host]
-    bed.big = fault_images["big"]
-    bed.layer = fault_images["big"].layers[0]
+    bed = proxied_bed(registry_factory, proxy_factory, fault_images, big=("app/big", "1"))
+    bed.layer = bed.big.layers[0]
     return bed
 
 

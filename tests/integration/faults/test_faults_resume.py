@@ -25,7 +25,7 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.resume import UploadSessions
 
-from .harness import MiB, audit_registry, failures, run_engine, seed, verify_registry_image
+from .harness import MiB, audit_registry, failures, proxied_bed, run_engine, verify_registry_image
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +35,9 @@ CHUNKED = {"chunked_threshold": MiB, "upload_chunk_size": CHUNK}
 
 @pytest.fixture
 def bed(registry_factory, proxy_factory, fault_images, tmp_path):
-    src = registry_factory()
-    dst = registry_factory()
-    seed(fault_images["big"], src, "app/big", "1")
-
-    class Bed:
-        pass
-
-    bed = Bed()
-    bed.src, bed.dst = src, dst
-    bed.psrc, bed.pdst = proxy_factory(src), proxy_factory(dst)
-    bed.insecure = [bed.psrc.host, bed.pdst.host]
-    bed.big = fault_images["big"]
-    bed.layer = fault_images["big"].layers[0]
-    bed.blob = fault_images["big"].layout.blob_path(bed.layer.digest).read_bytes()
+    bed = proxied_bed(registry_factory, proxy_factory, fault_images, big=("app/big", "1"))
+    bed.layer = bed.big.layers[0]
+    bed.blob = bed.big.layout.blob_path(bed.layer.digest).read_bytes()
     bed.state = tmp_path / "state"
     return bed
 

@@ -31,6 +31,7 @@ from support.registry import Registry  # noqa: E402
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore  # noqa: E402
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.pool import ClientPool  # noqa: E402
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Limits, MirrorRequest  # noqa: E402
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         socket.create_connection = counting
         started = time.monotonic()
         try:
-            report = mirror([ref], dest.host + "/m", pool=pool, concurrency=args.concurrency)
+            report = mirror(MirrorRequest([ref], dest.host + "/m", limits=Limits(concurrency=args.concurrency)), pool=pool)
         finally:
             seconds = time.monotonic() - started
             socket.create_connection = connect

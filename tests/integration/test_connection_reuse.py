@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.pool import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Limits, MirrorRequest
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 
 from support import images as I
@@ -35,7 +36,7 @@ def test_blob_downloads_reuse_their_connections(tmp_path, registry_factory, monk
     monkeypatch.setattr(socket, "create_connection", counting)
     pool = ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=[src.host, dest.host])
     try:
-        report = mirror([ref], dest.host + "/m", pool=pool, concurrency=CONCURRENCY)
+        report = mirror(MirrorRequest([ref], dest.host + "/m", limits=Limits(concurrency=CONCURRENCY)), pool=pool)
     finally:
         pool.close()
     assert not report["failed"], report["failed"]

@@ -215,7 +215,7 @@ def test_auth_and_tls_errors_say_what_to_do(seeded, tls_registry):
                        ca_path=str(tls_registry.ca_path), insecure_registries=[src.host])
     report = mirror(MirrorRequest([refs["oci-image"]], tls_registry.host + "/denied"), pool=wrong)
     assert report["failed"] and "check the credentials" in report["failed"][0]["error"]
-    assert "wrong" not in json.dumps(report)
+    assert "wrong" not in json.dumps(report, default=str)  # report["map"] is a MirrorMap
     untrusted = ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=[src.host])
     report = mirror(MirrorRequest([refs["oci-image"]], tls_registry.host + "/untrusted"), pool=untrusted)
     message = report["failed"][0]["error"]

@@ -90,7 +90,12 @@ def test_containerd_mirror_host_with_real_containerd(debian_hosts, hosts_mirror_
     up = bed.exec("ctrd1", "sh", "-c", "for i in $(seq 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; "
                   "done; cat /var/log/containerd.log; exit 1", check=False)
     assert up.returncode == 0, up.stdout[-3000:]
-    pristine = bed.fingerprint("ctrd1", FINGERPRINT_PATHS)
+    # someone else's hosts.toml files: one for a registry the map does not name (kept throughout),
+    # one for quay.io (the role stops before changing anything)
+    for registry in ("ghcr.io", "quay.io"):
+        bed.exec("ctrd1", "sh", "-c", f"mkdir -p {CERTS_D}/{registry} && printf '%s\\n' "
+                 f"'server = \"https://{registry}\"' > {CERTS_D}/{registry}/hosts.toml")
+    before_foreign = bed.fingerprint("ctrd1", FINGERPRINT_PATHS)
 
     # fill the mirror (and write the map) from the controller
     res = run(runner, bed, [{"name": "Fill the mirror", "hosts": "localhost", "gather_facts": False, "tasks": [{
@@ -101,6 +106,14 @@ def test_containerd_mirror_host_with_real_containerd(debian_hosts, hosts_mirror_
             "mirror_map": str(mirror_map)},
     }]}])
     mirror_ref = f"{reg.mirror_host}/mirror/airgap-test/app@{img.digest}"
+
+    refused = runner.playbook(json.dumps([role_play()]) + "\n", inventory=bed.inventory)
+    assert refused.rc != 0
+    assert (f"containerd_mirror_host would replace {CERTS_D}/quay.io/hosts.toml, not written by this role"
+            in refused.output), refused.output
+    assert bed.fingerprint("ctrd1", FINGERPRINT_PATHS) == before_foreign
+    bed.exec("ctrd1", "rm", "-r", f"{CERTS_D}/quay.io")
+    pristine = bed.fingerprint("ctrd1", FINGERPRINT_PATHS)
 
     # before: the source name does not reach the mirror; the mirror's own name fails TLS (the CA
     # is not in the host's trust)
@@ -124,6 +137,7 @@ def test_containerd_mirror_host_with_real_containerd(debian_hosts, hosts_mirror_
     assert f'[host."https://{reg.mirror_host}/v2/mirror"]' in hosts_toml
     assert "override_path = true" in hosts_toml and f'ca = "{CA_FILE}"' in hosts_toml
     assert "skip_verify" not in hosts_toml
+    assert bed.exec("ctrd1", "cat", f"{CERTS_D}/ghcr.io/hosts.toml").stdout == 'server = "https://ghcr.io"\n'
     assert bed.exec("ctrd1", "cat", CA_FILE).stdout == reg.ca_path.read_text()
 
     # after: the source name is served by the mirror, TLS verified with the role's CA

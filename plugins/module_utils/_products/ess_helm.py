@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._common.errors import UserError
+from .._consumers import k8s as _k8s
 from .._mirrormap import io as _mmio
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
@@ -173,7 +174,10 @@ def build_values(chart_values: Any, mirror_map: Any, pull_secret: str | None = N
     """
     if on_missing not in ON_MISSING:
         raise ESSHelmError("on_missing must be one of %s, not %r" % (", ".join(ON_MISSING), on_missing))
-    secrets = [{"name": pull_secret}] if pull_secret else []
+    try:
+        secrets = [{"name": _k8s.validate_subdomain(pull_secret, "pull Secret name")}] if pull_secret else []
+    except _k8s.KubernetesObjectError as exc:
+        raise ESSHelmError(str(exc)) from None
     index = _mmio.coerce(mirror_map)
     values: dict[str, Any] = {}
     report: dict[str, Any] = {"components": [], "missing": [], "skipped": [], "matches": {}, "warnings": []}

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -175,7 +176,7 @@ def build_values(chart_values: Any, mirror_map: Any, pull_secret: str | None = N
     if on_missing not in ON_MISSING:
         raise ESSHelmError("on_missing must be one of %s, not %r" % (", ".join(ON_MISSING), on_missing))
     try:
-        secrets = [{"name": _k8s.validate_subdomain(pull_secret, "pull Secret name")}] if pull_secret else []
+        secrets = [{"name": str(_k8s.validate_subdomain(pull_secret, "pull Secret name"))}] if pull_secret else []
     except _k8s.KubernetesObjectError as exc:
         raise ESSHelmError(str(exc)) from None
     index = _mmio.coerce(mirror_map)
@@ -215,7 +216,8 @@ def build_values(chart_values: Any, mirror_map: Any, pull_secret: str | None = N
 
 def dump_values(values: Mapping[str, Any], header: str | None = None) -> str:
     """The values file text: block YAML in chart order, stable across runs, an optional comment first."""
-    text = _yaml.safe_dump(dict(values), default_flow_style=False, sort_keys=False, width=4096) if values else "{}\n"
+    plain = json.loads(json.dumps(dict(values)))  # str subclasses (Ansible's tagged strings) become str
+    text = _yaml.safe_dump(plain, default_flow_style=False, sort_keys=False, width=4096) if values else "{}\n"
     if header:
         text = "".join("# %s\n" % line if line else "#\n" for line in header.splitlines()) + text
     return text

@@ -186,3 +186,9 @@ def test_dump_is_stable_block_yaml_with_a_header():
     assert text == ("# made by airgap.mirror\n#\n# from map.yml\nsynapse:\n  image:\n"
                     "    registry: %s\n    tag: null\n" % MIRROR)
     assert H.dump_values({}) == "{}\n"
+
+    class Tagged(str):  # what Ansible hands a filter: a str subclass safe_dump cannot represent
+        pass
+
+    assert H.dump_values({"haproxy": {"image": {"pullSecrets": [{"name": Tagged("pull")}]}}}) == (
+        "haproxy:\n  image:\n    pullSecrets:\n    - name: pull\n")

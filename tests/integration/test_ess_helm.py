@@ -39,7 +39,8 @@ pytestmark = pytest.mark.integration
 CHART = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "products" / "ess-helm"
 NS = "ess"
 PASSWORD = "Mirr0r<&>pa55'\"w0rd"
-PLAY = "- name: Run ess_mirror\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: airgap.mirror.ess_mirror\n"
+PLAY = ("- name: Run ess_mirror\n  hosts: localhost\n  gather_facts: false\n"
+        "  roles:\n    - role: airgap.mirror.ess_mirror\n")
 WRITE = "airgap.mirror.ess_mirror : Write the matrix-stack values file"
 
 

@@ -25,7 +25,8 @@ def test_every_filter_is_registered_and_documented():
         names.update(module.FilterModule().filters())
     assert sorted(names) == [
         "docker_registry_secret", "dockerconfigjson", "eck_diagnostic_image", "eck_operator_manifests",
-        "eck_plan", "eck_required_images", "eck_resource", "ess_images_digests_override", "ess_installer_settings",
+        "eck_plan", "eck_required_images", "eck_resource", "ess_helm_values", "ess_images_digests_override",
+        "ess_installer_settings",
     ]
     for name in names:
         with open(os.path.join(FILTER_DIR, name + ".yml"), encoding="utf-8") as handle:
@@ -51,6 +52,21 @@ def test_ess_filter_and_its_errors():
         {"key": "spec.x.imagesDigestsConfigMap", "value": "cm"}]
     with pytest.raises(AnsibleFilterError, match="ess_installer_settings: .*no key given"):
         ess_filters.ess_installer_settings("cm", None)
+
+
+def test_ess_helm_filter_and_its_errors():
+    with open(os.path.join(FIXTURES, "ess-helm", "matrix-stack-values.yaml"), encoding="utf-8") as handle:
+        chart = handle.read()
+    haproxy = "docker.io/library/haproxy:3.2-alpine"
+    report = ess_filters.ess_helm_values(chart, mirror_map([haproxy]), "ess-mirror-pull", include=["haproxy"],
+                                         header="airgap.mirror")
+    assert report["text"].startswith("# airgap.mirror\nhaproxy:\n  image:\n    registry: mirror:5000\n")
+    assert yaml.safe_load(report["text"]) == report["values"]
+    assert report["values"]["haproxy"]["image"]["pullSecrets"] == [{"name": "ess-mirror-pull"}]
+    with pytest.raises(AnsibleFilterError, match="ess_helm_values: 11 component.* of chart/values.yaml .*synapse"):
+        ess_filters.ess_helm_values(chart, mirror_map([haproxy]), source_name="chart/values.yaml")
+    with pytest.raises(AnsibleFilterError, match="ess_helm_values: .*DNS-1123"):
+        ess_filters.ess_helm_values(chart, mirror_map([haproxy]), "Pull_Secret", include=["haproxy"])
 
 
 def test_secret_filters_never_echo_the_password():

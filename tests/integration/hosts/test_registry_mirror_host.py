@@ -342,6 +342,12 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
                 ROLE + "Remove the mirror credentials from the credentials file",
                 REMOVE_RECORD} <= removed, (host, removed)
         assert one(absent, ROLE + REPORT, host)["status"] == "ok"
+        # the removed CA restarts CRI-O and MicroShift (the same rules as for present)
+        inputs = "dropin, ca, auth" if host == "node1" else "dropin, certs_d, ca, auth"
+        decided = one(absent, ROLE + DECIDE, host)["result"]["ansible_facts"]["__registry_mirror_host_service_actions"]
+        assert decided == [
+            {"service": "crio", "action": "restart", "inputs": inputs.split(", "), "present": False},
+            {"service": "microshift", "action": "restart", "inputs": ["ca"], "present": False}], host
     rmdir2 = one(absent, REMOVE_RECORD, "node2")
     assert rmdir2["result"]["removed_dirs"] == [
         STATE_DIR, "/root/.config/containers", "/root/.config", f"/etc/containers/certs.d/{reg.mirror_host}",

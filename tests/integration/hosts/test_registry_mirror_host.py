@@ -109,6 +109,17 @@ def assert_not_through_mirror(result: dict, reg: hosts.MirrorRegistry, source_re
     assert trying(f"{reg.mirror_host}/", whole=False) not in result["stderr"], result["stderr"][-3000:]
 
 
+REPORT = "Report the services that could not be reloaded or restarted"
+DECIDE = "Work out which services to reload or restart"
+HANDLERS = (DECIDE, "Reload the container runtime services", "Restart the container runtime services", REPORT,
+            "Reboot the host")
+
+
+def told(res: AnsibleResult, host: str) -> list[str]:
+    """What the report handler said on *host* (one message per service it would have acted on)."""
+    return [r["result"]["msg"] for r in res.task(ROLE + REPORT, host, items=True) if r["status"] == "ok"]
+
+
 def run(runner: AnsibleRunner, bed: hosts.HostBed, plays: list[dict], **kwargs) -> AnsibleResult:
     res = runner.playbook(json.dumps(plays, indent=1) + "\n", inventory=bed.inventory, **kwargs)
     assert res.rc == 0, res.output
@@ -228,14 +239,16 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
     for host, refresh in (("node1", "update-ca-certificates"), ("node2", "update-ca-certificates")):
         rec = one(role, ROLE + f"Refresh the system trust ({refresh})", host)
         assert rec["changed"] and "1 added" in rec["result"]["stdout"], rec
-    # the handlers were notified; no crio/microshift here (no systemd), so each says so
-    for host in ("node1", "node2"):
+    # the handlers were notified; the CA changed: CRI-O and MicroShift restart; no crio/microshift
+    # here (no systemd), so each says so
+    for host, inputs in (("node1", "dropin, ca, auth"), ("node2", "dropin, certs_d, ca, auth")):
         restart = one(role, "airgap.mirror.registry_mirror_host : Restart the container runtime services", host)
         assert restart["skipped"], restart
-        told = [r["result"]["msg"] for r in res.task(ROLE + "Report the services that could not be restarted", host,
-                                                     items=True) if r["status"] == "ok"]
-        assert told == [f"{svc} not restarted: there is no {svc} service on this host (service manager catatonit); "
-                        "it reads the new configuration when it starts" for svc in ("crio", "microshift")], told
+        assert told(res, host) == [
+            f"crio not restarted ({inputs} changed): there is no crio service on this host (service manager "
+            "catatonit); it reads the new configuration when it starts",
+            "microshift not restarted (ca changed): there is no microshift service on this host (service manager "
+            "catatonit); it reads the new configuration when it starts"]
         assert one(role, ROLE + "Reboot the host", host)["skipped"]  # not asked for
     # files, modes and the record of what was created
     out = bed.exec("node1", "stat", "-c", "%n %a", PULL_SECRET, DROPIN,
@@ -319,7 +332,7 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
     t_run3 = time.monotonic() - t0
     second = records_between(res, None, "absent")
     assert not [r["task"] for r in second if r["changed"] and r["host"] in ("node1", "node2")], second
-    assert not [r for r in second if "Restart" in r["task"] or "Report the services that" in r["task"]]
+    assert not [r for r in second if r["task"].startswith(ROLE) and r["task"][len(ROLE):] in HANDLERS], second
     absent = records_between(res, "absent", "absent again")
     for host in ("node1", "node2"):
         removed = {r["task"] for r in absent if r["host"] == host and r["changed"]}
@@ -328,7 +341,13 @@ def test_registry_mirror_host_on_debian_hosts(debian_hosts, hosts_mirror_registr
                 ROLE + "Remove the registries.conf.d drop-in",
                 ROLE + "Remove the mirror credentials from the credentials file",
                 REMOVE_RECORD} <= removed, (host, removed)
-        assert one(absent, ROLE + "Report the services that could not be restarted", host)["status"] == "ok"
+        assert one(absent, ROLE + REPORT, host)["status"] == "ok"
+        # the removed CA restarts CRI-O and MicroShift (the same rules as for present)
+        inputs = "dropin, ca, auth" if host == "node1" else "dropin, certs_d, ca, auth"
+        decided = one(absent, ROLE + DECIDE, host)["result"]["ansible_facts"]["__registry_mirror_host_service_actions"]
+        assert decided == [
+            {"service": "crio", "action": "restart", "inputs": inputs.split(", "), "present": False},
+            {"service": "microshift", "action": "restart", "inputs": ["ca"], "present": False}], host
     rmdir2 = one(absent, REMOVE_RECORD, "node2")
     assert rmdir2["result"]["removed_dirs"] == [
         STATE_DIR, "/root/.config/containers", "/root/.config", f"/etc/containers/certs.d/{reg.mirror_host}",
@@ -427,3 +446,99 @@ def test_bad_input_is_refused_before_anything_changes(debian_hosts, tmp_path):
         assert message.format(**dirs) in res.one(f"refused {i}", "bad1")["result"]["msg"], (i, res.output)
     assert not res.changed, [r["task"] for r in res.changed]
     assert bed.fingerprint("bad1", FINGERPRINT_PATHS) == before
+
+
+def test_which_services_each_change_reloads_or_restarts(debian_hosts, hosts_pki, tmp_path):
+    """One input changed at a time on one host, each in its own play (handlers run at the end of
+    each): the drop-in alone -> CRI-O reload; the pull secret -> CRI-O restart; the system trust ->
+    CRI-O and MicroShift restart; certs.d -> CRI-O reload; nothing -> no handler at all; check mode
+    -> the decision is made, nothing runs and nothing changes.
+
+    The host has no CRI-O, no MicroShift and no systemd (catatonit is its init): the proof is which
+    handlers the role notified, the decision the first handler made (service, action, the inputs
+    that call for it) and what the report handler says it would have done. The
+    ansible.builtin.service calls themselves (``systemctl reload crio``) are not run here.
+    """
+    pairs = [{"source": "quay.io", "mirror": "mirror.test:5000/mirror"}]
+    creds = {"registry_mirror_host_username": "puller", "registry_mirror_host_password": secrets.token_hex(8)}
+    ca = {"registry_mirror_host_ca_trust": [{"name": CA_NAME, "src": str(hosts_pki.ca_cert)}]}
+    bed = debian_hosts(1, "svc", host_vars=[{"registry_mirror_host_pairs": pairs, "airgap_mirror_become": False}])
+    host = "svc1"
+    steps = [
+        ("drop-in", {}),
+        ("pull secret", creds),
+        ("system trust", {**creds, **ca}),
+        ("certs.d", {**creds, **ca, "registry_mirror_host_certs_d": True}),
+        ("nothing", {**creds, **ca, "registry_mirror_host_certs_d": True}),
+    ]
+    plays: list[dict] = []
+    for name, step_vars in steps:
+        plays += [marker(name), configure(host, **step_vars)]
+    runner = AnsibleRunner(tmp_path / "ansible")
+    res = run(runner, bed, plays + [marker("end")], diff=True)
+
+    def step(name: str, following: str) -> list[dict]:
+        return [r for r in records_between(res, name, following) if r["host"] == host]
+
+    def decision(records: list[dict]) -> list[dict]:
+        return one(records, ROLE + DECIDE, host)["result"]["ansible_facts"]["__registry_mirror_host_service_actions"]
+
+    def said(name: str, following: str) -> list[str]:
+        names = [r["task"] for r in res.results]
+        lo, hi = names.index(name), names.index(following)
+        return [r["result"]["msg"] for r in res.results[lo:hi]
+                if r["kind"] == "item" and r["task"] == ROLE + REPORT and r["status"] == "ok"]
+
+    def absent(svc: str, action: str, inputs: str) -> str:
+        return (f"{svc} not {action}ed ({inputs} changed): there is no {svc} service on this host (service manager "
+                "catatonit); it reads the new configuration when it starts")
+
+    expected = {
+        "drop-in": ([{"service": "crio", "action": "reload", "inputs": ["dropin"], "present": False}],
+                    [absent("crio", "reload", "dropin")]),
+        "pull secret": ([{"service": "crio", "action": "restart", "inputs": ["auth"], "present": False}],
+                        [absent("crio", "restart", "auth")]),
+        "system trust": ([{"service": "crio", "action": "restart", "inputs": ["ca"], "present": False},
+                          {"service": "microshift", "action": "restart", "inputs": ["ca"], "present": False}],
+                         [absent("crio", "restart", "ca"), absent("microshift", "restart", "ca")]),
+        "certs.d": ([{"service": "crio", "action": "reload", "inputs": ["certs_d"], "present": False}],
+                    [absent("crio", "reload", "certs_d")]),
+    }
+    writes = {"drop-in": "Write the registries.conf.d drop-in",
+              "pull secret": "Merge the mirror credentials into the credentials file",
+              "system trust": "Install the CA certificates into the system trust",
+              "certs.d": "Install the CA certificates into certs.d"}
+    # tasks that change what the inputs need, and notify nothing themselves
+    quiet = ("Write the record", "Refresh the system trust (update-ca-certificates)",
+             "Create the certs.d directory of each mirror registry")
+    names = [name for name, _vars in steps] + ["end"]
+    for name, following in zip(names, names[1:]):
+        records = step(name, following)
+        changed = sorted(r["task"][len(ROLE):] for r in records if r["changed"] and r["task"].startswith(ROLE)
+                         and r["task"][len(ROLE):] not in quiet + HANDLERS)
+        if name == "nothing":
+            assert changed == [], changed
+            assert not [r["task"] for r in records if r["task"][len(ROLE):] in HANDLERS], records
+            continue
+        # exactly one input changed, so exactly its topic was notified
+        assert changed == [writes[name]], (name, changed)
+        actions, messages = expected[name]
+        assert decision(records) == actions, name
+        assert said(name, following) == messages, name
+        for handler in ("Reload the container runtime services", "Restart the container runtime services"):
+            assert one(records, ROLE + handler, host)["skipped"], (name, handler)
+        assert one(records, ROLE + "Reboot the host", host)["skipped"]
+
+    # check mode: a new pair changes the drop-in; the decision is the reload, nothing runs, nothing changes
+    before = bed.fingerprint(host, FINGERPRINT_PATHS)
+    more = pairs + [{"source": "registry.redhat.io", "mirror": "mirror.test:5000/mirror"}]
+    check = run(runner, bed, [marker("check"), configure(host, registry_mirror_host_pairs=more, **creds, **ca,
+                                                               registry_mirror_host_certs_d=True), marker("end")],
+                check=True, diff=True)
+    records = [r for r in records_between(check, "check", "end") if r["host"] == host]
+    assert one(records, ROLE + "Write the registries.conf.d drop-in", host)["changed"]
+    assert one(records, ROLE + DECIDE, host)["result"]["ansible_facts"]["__registry_mirror_host_service_actions"] == [
+        {"service": "crio", "action": "reload", "inputs": ["dropin"], "present": False}]
+    for handler in ("Reload the container runtime services", "Restart the container runtime services"):
+        assert one(records, ROLE + handler, host)["skipped"], handler
+    assert bed.fingerprint(host, FINGERPRINT_PATHS) == before

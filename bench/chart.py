@@ -63,10 +63,10 @@ def draw(rows: list[Row], path: Path, title: str = "") -> Path:
     axes[0][0].invert_yaxis()
     handles = [plt.Rectangle((0, 0), 1, 1, color=color) for _key, _name, color in SERIES]
     fig.legend(handles, [name for _key, name, _color in SERIES], loc="lower center", ncol=len(SERIES), fontsize=8,
-               frameon=False)
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.6 / height, 1, 1))
+    fig.tight_layout(rect=(0, 0.3 / height, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

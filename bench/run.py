@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         "link": [vars(p) for p in args.profiles], "environment": env, "phases": phases, "total_seconds": total})
     log("results written to %s" % output)
     if args.chart:
-        log("chart written to %s" % draw(results.rows, Path(args.chart), "airgap.mirror benchmark %s%s" % (
-            stamp, " (--quick sizes)" if args.quick else "")))
+        log("chart written to %s" % draw(results.rows, Path(args.chart), "airgap.mirror benchmark %s%s, %d round%s" % (
+            stamp, " (--quick sizes)" if args.quick else "", args.repeat, "" if args.repeat == 1 else "s")))
     return 1 if results.problems else 0
 
 

@@ -230,8 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         "link": [vars(p) for p in args.profiles], "environment": env, "phases": phases, "total_seconds": total})
     log("results written to %s" % output)
     if args.chart:
-        log("chart written to %s" % draw(results.rows, Path(args.chart), "airgap.mirror benchmark %s%s, %d round%s" % (
-            stamp, " (--quick sizes)" if args.quick else "", args.repeat, "" if args.repeat == 1 else "s")))
+        load = median([r["load"][0] for r in results.rows if r.get("load")]) or 0.0
+        log("chart written to %s" % draw(results.rows, Path(args.chart), "airgap.mirror benchmark %s%s, %d round%s, "
+                                         "median load %.1f on %d CPUs" % (
+                                             stamp, " (--quick sizes)" if args.quick else "", args.repeat,
+                                             "" if args.repeat == 1 else "s", load, os.cpu_count() or 1)))
     return 1 if results.problems else 0
 
 

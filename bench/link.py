@@ -160,8 +160,8 @@ class Link:
         try:
             await asyncio.gather(self._pump(reader, up_writer, self._up, handshake_done, "bytes_up"),
                                  self._pump(up_reader, writer, self._down, handshake_done, "bytes_down"))
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # a peer went away, or the link is stopping
         finally:
             for side in (writer, up_writer):
                 side.close()

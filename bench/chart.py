@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,15 @@ def profiles(rows: list[Row]) -> list[str]:
 def time_rows(rows: list[Row]) -> list[Row]:
     """The rows drawn: time rows with a time for ours."""
     return [r for r in rows if r.get("metric") == "seconds" and r.get("ours") is not None]
+
+
+def title(started: str, quick: bool, rows: list[Row]) -> str:
+    """The chart's title: when, which sizes, how many rounds, and how busy the machine was."""
+    rounds = max((r.get("runs") or 1 for r in time_rows(rows)), default=1)
+    loads = sorted(r["load"][0] for r in rows if r.get("load"))
+    load = loads[len(loads) // 2] if loads else 0.0
+    return "airgap.mirror benchmark %s%s, %d round%s, median load %.1f on %d CPUs" % (
+        started, " (--quick sizes)" if quick else "", rounds, "" if rounds == 1 else "s", load, os.cpu_count() or 1)
 
 
 def draw(rows: list[Row], path: Path, title: str = "") -> Path:
@@ -95,12 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="draw saved benchmark results as a PNG chart")
     parser.add_argument("results", nargs="+", help="bench/results/*.json files")
     parser.add_argument("--chart", required=True, help="the PNG to write")
-    parser.add_argument("--title", default="", help="a title above the panels")
+    parser.add_argument("--title", help="a title above the panels (default: the first run's time, sizes, "
+                                         "rounds and load)")
     args = parser.parse_args(argv)
     rows: list[Row] = []
-    for name in args.results:
-        rows += json.loads(Path(name).read_text(encoding="utf-8"))["rows"]
-    print("chart written to %s" % draw(rows, Path(args.chart), args.title))
+    docs = [json.loads(Path(name).read_text(encoding="utf-8")) for name in args.results]
+    for doc in docs:
+        rows += doc["rows"]
+    heading = args.title if args.title is not None else title(docs[0]["started"], docs[0]["quick"], rows)
+    print("chart written to %s" % draw(rows, Path(args.chart), heading))
     return 0
 
 

@@ -46,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import workloads as W  # noqa: E402
-from chart import draw  # noqa: E402
+from chart import draw, title  # noqa: E402
 from context import Bench  # noqa: E402
 from link import PROFILES, LinkProfile  # noqa: E402
 from measure import BenchError, log, median  # noqa: E402
@@ -230,11 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "link": [vars(p) for p in args.profiles], "environment": env, "phases": phases, "total_seconds": total})
     log("results written to %s" % output)
     if args.chart:
-        load = median([r["load"][0] for r in results.rows if r.get("load")]) or 0.0
-        log("chart written to %s" % draw(results.rows, Path(args.chart), "airgap.mirror benchmark %s%s, %d round%s, "
-                                         "median load %.1f on %d CPUs" % (
-                                             stamp, " (--quick sizes)" if args.quick else "", args.repeat,
-                                             "" if args.repeat == 1 else "s", load, os.cpu_count() or 1)))
+        log("chart written to %s" % draw(results.rows, Path(args.chart), title(stamp, args.quick, results.rows)))
     return 1 if results.problems else 0
 
 

@@ -13,7 +13,7 @@ from context import Bench
 from floor import floor, link_floor
 from measure import cpu_of, log, median
 from report import describe_module, describe_skopeo, requests
-from results import slim
+from results import Row, link_verdict, slim
 from runners import Accounted
 
 RunFn = Callable[[int], Accounted]
@@ -66,14 +66,18 @@ def paired(bench: Bench, key: str, wl: W.Workload, n: int, skopeo_fn: RunFn, our
         runs = our_runs[name]
         record["ours" + ("/" + name if name else "")] = [
             slim(r["res"], registries=r.get("stats"), verify=r.get("verify")) for r in runs]
-        _row(bench, wl, runs, (sk_runs, sync_runs), target if idx == 0 else None,
-             note + (", %s" % name if name else ""), lfloor)
+        row = _row(bench, wl, runs, (sk_runs, sync_runs), target if idx == 0 else None,
+                   note + (", %s" % name if name else ""), lfloor)
+        verdict = link_verdict(key, row["ours"], row["ratio"], lfloor, bench.results.fixed_cost) \
+            if bench.profile.simulated and idx == 0 else None
+        if verdict is not None:  # on a link, issue 16's targets replace the loopback ones
+            row.update(target=None, link_target=verdict[0], result=verdict[1])
     bench.results.records[key] = record
     return sk_runs, our_runs
 
 
 def _row(bench: Bench, wl: W.Workload, runs: list[Accounted], others: tuple[list[Accounted], list[Accounted]],
-         target: float | None, note: str, lfloor: float | None) -> None:
+         target: float | None, note: str, lfloor: float | None) -> Row:
     """The final table's row of one variant of ours against the skopeo loop and ``skopeo sync``
     runs of the same rounds, and against the link floor."""
     sk_runs, sync_runs = others
@@ -95,5 +99,5 @@ def _row(bench: Bench, wl: W.Workload, runs: list[Accounted], others: tuple[list
         "link": bench.profile.name, "sync": median(sync_walls), "sync_ratios": sync_ratios,
         "ratio_sync": median(sync_ratios), "link_floor_s": lfloor,
         "ratio_floor": median([w / lfloor for w in walls]) if lfloor else None}
-    bench.results.row(wl.name, "seconds", median(walls), median(sk_walls), target, wl.unique_bytes, note,
-                      ratio=median(ratios), ratios=ratios, loads=loads, extra=extra)
+    return bench.results.row(wl.name, "seconds", median(walls), median(sk_walls), target, wl.unique_bytes, note,
+                             ratio=median(ratios), ratios=ratios, loads=loads, extra=extra)

@@ -68,7 +68,7 @@ def _line(r: Row) -> tuple[str, ...]:
     """One row of the final table, as printed."""
     metric = r["metric"]
     if metric == "seconds":
-        target = "<= %.2f" % r["target"] if r["target"] is not None else "-"
+        target = r.get("link_target") or ("<= %.2f" % r["target"] if r["target"] is not None else "-")
         what = "%s (s)" % r["note"]
     elif metric == "peak RSS MiB":
         target = "<= %d MiB" % r["target"]

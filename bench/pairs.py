@@ -39,7 +39,7 @@ def paired(bench: Bench, key: str, wl: W.Workload, n: int, skopeo_fn: RunFn, our
         if n > 1:
             log("  -- run %d of %d" % (i + 1, n))
         sk = skopeo_fn(i)
-        log("  skopeo: %s" % describe_skopeo(sk["res"]))
+        log("  skopeo loop: %s" % describe_skopeo(sk["res"]))
         sk_runs.append(sk)
         if sync_fn is not None:
             sync_runs.append(sync_fn(i))
@@ -49,7 +49,7 @@ def paired(bench: Bench, key: str, wl: W.Workload, n: int, skopeo_fn: RunFn, our
             log("  ours%s: %s" % (_label(name), describe_module(ours["res"])))
             our_runs[name].append(ours)
         if i == 0:
-            log("  requests  skopeo: %s" % requests(sk.get("stats") or {}))
+            log("  requests  skopeo loop: %s" % requests(sk.get("stats") or {}))
             if sync_runs:
                 log("            skopeo sync: %s" % requests(sync_runs[0].get("stats") or {}))
             for name, _fn in ours_fns:

@@ -7,7 +7,8 @@ unchanged, so the upload ``Location`` URLs the registry builds point back at the
 read from one side is queued for the other side; it leaves when the direction's pipe has
 transmitted it (``size / bandwidth`` after the pipe is free: all connections share the pipe, as
 they share a real line) and arrives half a round trip later. A new connection carries no data
-before one round trip (the TCP handshake the client did not have to make on loopback).
+before its set-up cost, ``setup_rtts`` round trips (2 in the profiles: TCP's handshake and TLS
+1.3's, which the client did not have to make on loopback).
 
 Not the test bed's ``support.faultproxy.FaultProxy``: that one paces each HTTP exchange on its
 own, with a thread per connection; a link is one pipe for every connection at once.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _CHUNK = 64 * 1024
 _QUEUE = 64  # chunks in flight per direction and connection (4 MiB): backpressure beyond that
@@ -27,21 +28,33 @@ _QUEUE = 64  # chunks in flight per direction and connection (4 MiB): backpressu
 
 @dataclass(frozen=True)
 class LinkProfile:
-    """A link: round-trip time (seconds) and bandwidth per direction (bits per second); a
-    bandwidth of 0 is the loopback itself (no link in front of the registries)."""
+    """A link: round-trip time (seconds), bandwidth per direction (bits per second, shared by
+    every connection) and the set-up cost of a new connection (round trips before its first
+    byte); a bandwidth of 0 is the loopback itself (no link in front of the registries)."""
 
     name: str
     rtt: float
     bandwidth: float
+    setup_rtts: float = 0.0
 
     @property
     def simulated(self) -> bool:
         return self.bandwidth > 0
 
+    @property
+    def setup_seconds(self) -> float:
+        """What a new connection waits before it carries data."""
+        return self.setup_rtts * self.rtt
+
+    def with_setup(self, rtts: float | None) -> LinkProfile:
+        """The same link with another connection set-up cost (None: unchanged)."""
+        return self if rtts is None else replace(self, setup_rtts=rtts)
+
     def describe(self) -> str:
         if not self.simulated:
             return "loopback (no simulated link)"
-        return "%s: %.0f ms round trip, %.0f Mbit/s each way" % (self.name, self.rtt * 1000, self.bandwidth / 1e6)
+        return "%s: %.0f ms round trip, %.0f Mbit/s each way (shared), %g round trips per new connection" % (
+            self.name, self.rtt * 1000, self.bandwidth / 1e6, self.setup_rtts)
 
     def transfer_seconds(self, nbytes: int) -> float:
         """Seconds to push ``nbytes`` through one direction of the link (0 on loopback)."""
@@ -50,8 +63,8 @@ class LinkProfile:
 
 PROFILES = {
     "loopback": LinkProfile("loopback", 0.0, 0.0),
-    "wan": LinkProfile("wan", 0.040, 100e6),
-    "far": LinkProfile("far", 0.150, 20e6),
+    "wan": LinkProfile("wan", 0.040, 200e6, 2),
+    "far": LinkProfile("far", 0.150, 50e6, 2),
 }
 
 
@@ -137,7 +150,7 @@ class Link:
             self._conns.add(task)
         self.counters.connections += 1
         loop = asyncio.get_running_loop()
-        handshake_done = loop.time() + self.profile.rtt
+        handshake_done = loop.time() + self.profile.setup_seconds
         name, port = self.upstream.rsplit(":", 1)
         try:
             up_reader, up_writer = await asyncio.open_connection(name, int(port))
@@ -147,8 +160,8 @@ class Link:
         try:
             await asyncio.gather(self._pump(reader, up_writer, self._up, handshake_done, "bytes_up"),
                                  self._pump(up_reader, writer, self._down, handshake_done, "bytes_down"))
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # a peer went away, or the link is stopping
         finally:
             for side in (writer, up_writer):
                 side.close()

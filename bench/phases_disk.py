@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import skopeo_sync
 import workloads as W
 from context import Bench
 from measure import log, quote, sync_files, tree_size
@@ -46,7 +47,8 @@ popd >/dev/null
 
 
 def to_disk(bench: Bench, wl: W.Workload, n: int) -> tuple[Path, Path]:
-    """(a) registry -> disk: the seed's dir: loop (2.4) against the module into an OCI layout.
+    """(a) registry -> disk: the seed's dir: loop (2.4) and skopeo sync --dest dir against the
+    module into an OCI layout.
     Returns the last dir tree and layout (the sources of the disk -> registry leg)."""
     work = bench.bed.work
     listing = work / ("%s.r2d.list" % wl.name)
@@ -75,7 +77,7 @@ def to_disk(bench: Bench, wl: W.Workload, n: int) -> tuple[Path, Path]:
         return out
 
     paired(bench, "%s r->disk" % wl.name, wl, n, skopeo_fn, [("", ours_fn)], TARGETS.get("%s r->disk" % wl.name),
-           "registry -> disk (oci: vs dir: loop)")
+           "registry -> disk (oci: vs dir: loop)", sync_fn=lambda i: skopeo_sync.r2d(bench, wl, "r2d-%d" % i))
     _sizes(bench, wl, kept["tree"], kept["layout"])
     return kept["tree"], kept["layout"]
 
@@ -98,7 +100,8 @@ def _sizes(bench: Bench, wl: W.Workload, tree: Path, layout: Path) -> None:
 
 
 def from_disk(bench: Bench, wl: W.Workload, n: int, tree: Path, layout: Path) -> None:
-    """(a) disk -> registry: the seed's dir: -> docker loop (2.5) against the module from the layout."""
+    """(a) disk -> registry: the seed's dir: -> docker loop (2.5) against the module from the
+    layout (no link: the source is local; no skopeo sync row)."""
     digest_of_dir = {str(tree / ref.split("/", 1)[1]): item for ref, item in zip(bench.refs(wl), wl.images)}
     by_digest = {item.digest: item for item in wl.images}
     problems = bench.results.problems
@@ -140,4 +143,4 @@ def from_disk(bench: Bench, wl: W.Workload, n: int, tree: Path, layout: Path) ->
         return out
 
     paired(bench, "%s disk->r" % wl.name, wl, n, skopeo_fn, [("", ours_fn)], TARGETS.get("%s disk->r" % wl.name),
-           "disk -> registry (oci: vs dir: loop)")
+           "disk -> registry (oci: vs dir: loop)", link_bytes=0)

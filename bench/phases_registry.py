@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import skopeo_sync
 import workloads as W
 from context import Bench
 from measure import log, median, quote
@@ -50,8 +51,13 @@ def ours_r2r(bench: Bench, wl: W.Workload, tag: str, keep: bool = False, **extra
 
 
 def registry_to_registry(bench: Bench, wl: W.Workload, n: int) -> None:
-    """(a)/(b) registry -> registry, then the no-op re-runs on the last pair's registries."""
+    """(a)/(b) registry -> registry (the seed's loop, skopeo sync, ours), then the no-op re-runs
+    on the last round's registries."""
     kept: dict[str, Accounted] = {}
+
+    def sync_fn(i: int) -> Accounted:
+        kept["sync"] = skopeo_sync.r2r(bench, wl, "r2r-%d" % i, keep=(i == n - 1))
+        return kept["sync"]
 
     def skopeo_fn(i: int) -> Accounted:
         kept["skopeo"] = skopeo_r2r(bench, wl, "r2r-%d" % i, keep=(i == n - 1))
@@ -62,14 +68,16 @@ def registry_to_registry(bench: Bench, wl: W.Workload, n: int) -> None:
         return kept["ours"]
 
     paired(bench, "%s r->r" % wl.name, wl, n, skopeo_fn, [("", ours_fn)], TARGETS.get("%s r->r" % wl.name),
-           "registry -> registry")
+           "registry -> registry", sync_fn=sync_fn)
     log("\n== (%s) no-op re-run (everything already there; same destinations)" % wl.name)
-    noop(bench, wl, n, kept["skopeo"], kept["ours"])
+    noop(bench, wl, n, kept)
 
 
-def noop(bench: Bench, wl: W.Workload, n: int, sk_kept: Accounted, our_kept: Accounted) -> None:
-    """The same loops again into the destinations that already hold everything (the module with
-    the mirror map as lockfile, and without it); the destinations are dropped after."""
+def noop(bench: Bench, wl: W.Workload, n: int, kept: dict[str, Accounted]) -> None:
+    """The same loops again into the destinations that already hold everything (skopeo's loop and
+    sync, the module with the mirror map as lockfile and without it); the destinations are
+    dropped after. Nothing needs to cross the link: the link floor is the fixed cost."""
+    sk_kept, our_kept = kept["skopeo"], kept["ours"]
     sk_reg, our_reg = sk_kept["reg"], our_kept["reg"]
 
     def skopeo_noop(i: int) -> Accounted:
@@ -87,9 +95,10 @@ def noop(bench: Bench, wl: W.Workload, n: int, sk_kept: Accounted, our_kept: Acc
 
     paired(bench, "%s r->r no-op" % wl.name, wl, n, skopeo_noop,
            [("mirror map as lockfile", ours_noop), ("use_mirror_map: false", lambda i: ours_noop(i, False))],
-           TARGETS["b r->r no-op"] if wl.name == "b" else None, "no-op re-run")
-    bench.bed.drop(sk_reg)
-    bench.bed.drop(our_reg)
+           TARGETS["b r->r no-op"] if wl.name == "b" else None, "no-op re-run",
+           sync_fn=lambda i: skopeo_sync.again(bench, wl, "noop-%d" % i, kept["sync"]), link_bytes=0)
+    for reg in (sk_reg, kept["sync"]["reg"], our_reg):
+        bench.bed.drop(reg)
 
 
 def concurrency_sweep(bench: Bench, wl: W.Workload, values: list[int], rounds: int) -> None:
@@ -117,7 +126,7 @@ def concurrency_sweep(bench: Bench, wl: W.Workload, values: list[int], rounds: i
         out[conc] = {key: median([i[key] for i in items]) for key in items[0] if key != "verify_ok"}
         out[conc]["verify_ok"] = all(i["verify_ok"] for i in items)
         out[conc]["runs"] = items
-    bench.results.sweep[wl.name] = out
+    bench.results.sweep[wl.name if not bench.profile.simulated else "%s %s" % (wl.name, bench.profile.name)] = out
 
 
 def ansible_overhead(bench: Bench) -> float | None:

@@ -60,10 +60,15 @@ def _fmt(value: float | None, metric: str) -> str:
     return "%.1f" % value
 
 
+def _ratio(value: float | None) -> str:
+    return "%.3f" % value if value is not None else "-"
+
+
 def _line(r: Row) -> tuple[str, ...]:
+    """One row of the final table, as printed."""
     metric = r["metric"]
     if metric == "seconds":
-        target = "<= %.2f" % r["target"] if r["target"] is not None else "-"
+        target = r.get("link_target") or ("<= %.2f" % r["target"] if r["target"] is not None else "-")
         what = "%s (s)" % r["note"]
     elif metric == "peak RSS MiB":
         target = "<= %d MiB" % r["target"]
@@ -71,8 +76,9 @@ def _line(r: Row) -> tuple[str, ...]:
     else:
         target = "<= %.2f" % r["target"]
         what = r["note"]
-    return (r["workload"], what, _fmt(r["ours"], metric), _fmt(r["skopeo"], metric),
-            "%.3f" % r["ratio"] if r["ratio"] is not None else "-", target, r["result"],
+    return (r["workload"], r.get("link") or "-", what, _fmt(r["ours"], metric), _fmt(r["skopeo"], metric),
+            _fmt(r.get("sync"), metric), _fmt(r.get("link_floor_s"), metric), _ratio(r["ratio"]),
+            _ratio(r.get("ratio_sync")), _ratio(r.get("ratio_floor")), target, r["result"],
             "%.2f" % r["floor_ratio"] if r.get("floor_ratio") is not None else "-",
             "%d (%s)" % (r["unique_bytes"], W.human(r["unique_bytes"])),
             " ".join("%.2f" % x for x in r["ratios"]) if r.get("ratios") else "-",
@@ -83,8 +89,11 @@ def _line(r: Row) -> tuple[str, ...]:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("workload", "measurement", "ours", "skopeo", "ratio", "target", "result", "floor ratio", "unique bytes",
-              "ratio per run", "in-module s", "client cpu s (ours/skopeo)", "load (ours/skopeo)")
+    """The final table: ours, the seed's skopeo loop, skopeo sync and the link floor, in seconds,
+    and our ratios to each (target: ours / loop)."""
+    header = ("workload", "link", "measurement", "ours", "skopeo loop", "skopeo sync", "link floor", "ours/loop",
+              "ours/sync", "ours/floor", "target", "result", "machine floor/loop", "unique bytes", "ours/loop per run",
+              "in-module s", "client cpu s (ours/loop)", "load (ours/loop)")
     lines = [_line(r) for r in rows]
     widths = [max(len(str(x[i])) for x in lines + [header]) for i in range(len(header))]
     fmt = "  ".join("%%-%ds" % w for w in widths)

@@ -16,7 +16,34 @@ TARGETS: dict[str, float] = {
     "peak RSS MiB": 120,
 }
 
+# issue 16's targets on a simulated link (wan and far), the source behind the link: ours over the
+# link floor, ours over the seed's loop in the same run, seconds above the fixed cost (no-op re-run)
+LINK_TARGETS: dict[str, dict[str, float]] = {
+    "a r->r": {"floor": 1.1, "loop": 0.30},
+    "a r->disk": {"floor": 1.1, "loop": 0.15},
+    "b r->r": {"floor": 1.3, "loop": 0.08},
+    "b r->r no-op": {"above_fixed": 1.0},
+}
+
 Row = dict[str, Any]
+
+
+def link_verdict(key: str, ours: float | None, ratio_loop: float | None, link_floor: float | None,
+                 fixed_cost: float | None) -> tuple[str, str] | None:
+    """The target text and PASS/FAIL of a row on a simulated link (None: the row has no target)."""
+    target = LINK_TARGETS.get(key)
+    if target is None or ours is None:
+        return None
+    checks: list[tuple[str, bool]] = []
+    if "floor" in target:
+        within = link_floor is not None and ours <= target["floor"] * link_floor
+        checks.append(("floor x%.2f" % target["floor"], within))
+    if "loop" in target:
+        checks.append(("loop x%.2f" % target["loop"], ratio_loop is not None and ratio_loop <= target["loop"]))
+    if "above_fixed" in target:
+        checks.append(("fixed + %.0f s" % target["above_fixed"],
+                       fixed_cost is not None and ours <= fixed_cost + target["above_fixed"]))
+    return "<= " + ", ".join(text for text, _ok in checks), "PASS" if all(ok for _text, ok in checks) else "FAIL"
 
 
 class Results:

@@ -1,5 +1,6 @@
 """The test bed of one benchmark run: a work directory, the collection shim, the loopback
-registries (each optionally behind a simulated link), the workloads and the seeded source."""
+registries (the source behind a simulated link, when there is one), the workloads and the seeded
+source."""
 
 from __future__ import annotations
 
@@ -30,17 +31,18 @@ _ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd
 
 
 class Reg:
-    """A real ``docker-registry`` on loopback, with request accounting and, for a simulated link
-    profile, a link in front of it. ``host`` is what the tools are given (the link's address);
-    ``direct_host`` is the registry itself (seeding and verification do not cross the link)."""
+    """A real ``docker-registry`` on loopback, with request accounting and, when ``linked`` on a
+    simulated link profile, a link in front of it. ``host`` is what the tools are given (the
+    link's address); ``direct_host`` is the registry itself (seeding and verification do not
+    cross the link)."""
 
-    def __init__(self, workdir: Path, profile: LinkProfile) -> None:
+    def __init__(self, workdir: Path, profile: LinkProfile, linked: bool = False) -> None:
         # configured as Debian's packaged /etc/docker/registry/config.yml does (the in-memory blob
         # descriptor cache), with warnings only in the application log; the access log stays on
         # because the benchmark counts requests from it
         self.registry = Registry(workdir, extra_config={
             "log": {"level": "warn"}, "storage": {"cache": {"blobdescriptor": "inmemory"}}}).start()
-        self.link = Link(self.registry.host, profile).start() if profile.simulated else None
+        self.link = Link(self.registry.host, profile).start() if linked and profile.simulated else None
         self.meter = Meter(self.registry, self.link)
 
     @property
@@ -114,11 +116,13 @@ class Testbed:
         shim.mkdir(parents=True, exist_ok=True)
         if not (shim / "mirror").exists():
             os.symlink(ROOT, shim / "mirror")
-        self._src = self.new_registry("source")
+        self._src = self.new_registry("source", linked=True)
 
-    def new_registry(self, name: str) -> Reg:
+    def new_registry(self, name: str, linked: bool = False) -> Reg:
+        """A fresh registry; only the source is ``linked`` (behind the link, as the internet is
+        on the connected side: the mirror is local)."""
         self.counter += 1
-        reg = Reg(self.work / "registries" / ("%02d-%s" % (self.counter, name)), self.profile)
+        reg = Reg(self.work / "registries" / ("%02d-%s" % (self.counter, name)), self.profile, linked)
         self.regs.append(reg)
         return reg
 

@@ -50,7 +50,7 @@ class Verifier:
                     host, repo, tag, headers.get("Docker-Content-Digest"), status, digest))
         checked = 0
         for repo, tag, digest, image in sample(expected):
-            ref = "docker://%s/%s:%s" % (host, repo, tag)
+            ref = "docker://%s/%s%s%s" % (host, repo, "@" if tag.startswith("sha256:") else ":", tag)
             got = skopeo_digest(["--tls-verify=false", ref])
             if got != digest:
                 bad.append("skopeo inspect --raw %s: %s, expected %s" % (ref, got, digest))

@@ -132,8 +132,9 @@ def resource_with_mirror(resource: dict[str, Any], the_plan: dict[str, Any], set
     ``spec.image`` is set with ``set_image=always`` (or ``auto`` when the plan's mode is
     ``image``, or the kind is one of the plan's ``explicit_images``), to the mirror image for the
     resource's kind and ``spec.version``; pull secrets go into every pod template of the kind
-    (each ``nodeSets[].podTemplate`` of Elasticsearch, ``daemonSet``/``deployment``/``statefulSet`` ``.podTemplate`` of Beats and Agents,
-    ``spec.podTemplate`` otherwise), merged by name.
+    (each ``nodeSets[].podTemplate`` of Elasticsearch, ``daemonSet``/``deployment``/
+    ``statefulSet`` ``.podTemplate`` of Beats and Agents, ``spec.podTemplate`` otherwise), merged
+    by name.
     """
     if set_image not in ("auto", "always", "never"):
         raise ECKError("set_image must be auto, always or never")

@@ -257,13 +257,16 @@ def required_sources(stack_version: str, kinds: Iterable[object], container_suff
     """The upstream images to mirror for *kinds* at *stack_version* (and the operator itself).
 
     *source_registry* is where they are mirrored from (``docker.elastic.co``, or a registry that
-    holds them under the same paths)."""
+    holds them under the same paths). The kinds of :data:`NO_SUFFIX_VARIANT` are listed without
+    *container_suffix*: their suffixed image does not exist, so their resources get ``spec.image``
+    (see ``plan.explicit_images``)."""
     registry = check_source_registry(source_registry)
     out = []
     for kind, beat_type in kind_keys(kinds):
+        suffix = "" if kind in NO_SUFFIX_VARIANT else container_suffix
         out.append({"kind": label(kind, beat_type),
                     "source": operator_image(kind, stack_version, beat_type, container_registry=registry,
-                                             container_suffix=container_suffix, ubi_only=ubi_only)})
+                                             container_suffix=suffix, ubi_only=ubi_only)})
     if eck_version:
         out.append({"kind": "operator", "source": operator_own_image(
             eck_version, registry_repository=registry + "/" + OPERATOR_IMAGE, ubi_only=ubi_only, fips=fips)})

@@ -25,6 +25,7 @@ def test_every_filter_is_registered_and_documented():
         names.update(module.FilterModule().filters())
     assert sorted(names) == [
         "docker_registry_secret", "dockerconfigjson", "eck_diagnostic_image", "eck_operator_manifests",
+        "eck_package_registry", "eck_package_registry_ref",
         "eck_plan", "eck_required_images", "eck_resource", "ess_images_digests_override", "ess_installer_settings",
     ]
     for name in names:

@@ -114,6 +114,18 @@ def test_wolfi_suffix_sets_an_explicit_image_where_the_map_has_no_variant():
     assert "distribution-wolfi" in RES.verify_resources([bare], plan)[1][0]
 
 
+def test_required_images_list_the_unsuffixed_image_of_kinds_without_the_variant():
+    listed = {i["kind"]: i["source"] for i in IMG.required_sources(V9, ("Kibana", "epr", "maps"),
+                                                                  container_suffix="-wolfi")}
+    assert listed == {"Kibana": "docker.elastic.co/kibana/kibana-wolfi:9.3.0",
+                      "PackageRegistry": "docker.elastic.co/package-registry/distribution:lite-9.3.0",
+                      "ElasticMapsServer": "docker.elastic.co/elastic-maps-service/elastic-maps-server:9.3.0"}
+    # mirrored as listed, the plan takes them and names the resources that need spec.image
+    plan = make_plan(mirror_map(list(listed.values())), V9, ("Kibana", "epr", "maps"), container_suffix="-wolfi")
+    assert [e["kind"] for e in plan["explicit_images"]] == ["PackageRegistry", "ElasticMapsServer"]
+    assert plan["mode"] == "registry" and plan["missing"] == []
+
+
 def test_wolfi_without_the_plain_image_is_missing():
     stack = sources(("Elasticsearch", "Kibana"), V9, eck_version=ECK, container_suffix="-wolfi")
     with pytest.raises(IMG.ECKError, match="distribution-wolfi:lite-9.3.0 is not in the mirror map"):

@@ -7,38 +7,16 @@ the check, made strict (unknown fields refused)."""
 
 from __future__ import annotations
 
-import json
-import os
-
 import jsonschema
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import images as IMG
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import package_registry as PR
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as RES
-from support.eck import FIXTURES, MIRROR, mirror_map, make_plan, sources
+from support.eck import MIRROR, crd_validate, mirror_map, make_plan, sources
 
 V9 = "9.3.0"
 ECK = "3.3.0"
-
-
-def strict(schema):
-    """The CRD schema as the API server prunes it, made strict: an unknown field is an error."""
-    if isinstance(schema, dict):
-        out = {k: strict(v) for k, v in schema.items()}
-        if "properties" in out and not out.get("x-kubernetes-preserve-unknown-fields"):
-            out.setdefault("additionalProperties", False)
-        return out
-    if isinstance(schema, list):
-        return [strict(v) for v in schema]
-    return schema
-
-
-def crd_validate(obj, name):
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
-        crd = json.load(handle)
-    assert obj["apiVersion"] == "%s/%s" % (crd["group"], crd["version"]) and obj["kind"] == crd["kind"]
-    jsonschema.validate(obj, strict(crd["schema"]))
 
 
 def plain_map(suffix=""):

@@ -125,14 +125,15 @@ def package_registry_image(mirror_map: Any, source: str, mirror_registry: str = 
 @reported
 def package_registry_podman_args(image: Mapping[str, Any], name: str, port: int | str, bind_address: str = "",
                                  stop_timeout: int | str = 10, env: Mapping[str, Any] | None = None,
-                                 auth_file: str = "", tls_dir: str = "") -> list[str]:
+                                 auth_file: str = "", tls_dir: str = "", tls_id: str = "") -> list[str]:
     """The arguments of ``podman run`` both managers use: name, port, labels, environment,
     credentials (*auth_file*, when given), then the image (from ``package_registry_image``).
 
     With *tls_dir* (a host directory holding ``tls.crt`` and ``tls.key``) the registry serves TLS:
     the directory is mounted read-only, ``EPR_ADDRESS=0.0.0.0:443``, ``EPR_TLS_CERT`` and
     ``EPR_TLS_KEY`` name the files, and *port* publishes 443. Variables of *env* come after and
-    win (``EPR_TLS_MIN_VERSION``...)."""
+    win (``EPR_TLS_MIN_VERSION``...). *tls_id* (checksums of the files) goes into a label, so that
+    new files change the arguments, which replaces the container (restarts the unit)."""
     if not isinstance(image, Mapping) or not image.get("image"):
         raise UserError("expected the result of airgap.mirror.package_registry_image, not %r" % (image,))
     if env is not None and not isinstance(env, Mapping):
@@ -148,6 +149,8 @@ def package_registry_podman_args(image: Mapping[str, Any], name: str, port: int 
             "--label", "%s.digest=%s" % (LABEL, image["digest"])]
     if tls_dir:
         args += ["--volume", "%s:%s:ro,z" % (tls_dir, TLS_MOUNT)]
+        if tls_id:
+            args += ["--label", "%s.tls=%s" % (LABEL, tls_id)]
     for key, value in variables.items():
         args += ["--env", "%s=%s" % (key, value)]
     if auth_file:

@@ -119,10 +119,12 @@ def test_health_url_is_the_readiness_endpoint():
 def test_podman_args_with_tls():
     image = F.package_registry_image(doc(entry(SOURCE, D1, DEST)), SOURCE)
     args = F.package_registry_podman_args(image, "epr", 8443, tls_dir="/etc/airgap-mirror/package-registry/tls",
-                                          env={"EPR_TLS_MIN_VERSION": "1.2", "EPR_ADDRESS": "0.0.0.0:443"})
+                                          env={"EPR_TLS_MIN_VERSION": "1.2", "EPR_ADDRESS": "0.0.0.0:443"},
+                                          tls_id="c1-k1")
     assert args[:4] == ["--name", "epr", "--publish", "8443:443"]
     assert args[10:] == [
         "--volume", "/etc/airgap-mirror/package-registry/tls:/etc/package-registry/tls:ro,z",
+        "--label", "airgap.mirror.package-registry.tls=c1-k1",
         "--env", "EPR_ADDRESS=0.0.0.0:443", "--env", "EPR_TLS_CERT=/etc/package-registry/tls/tls.crt",
         "--env", "EPR_TLS_KEY=/etc/package-registry/tls/tls.key", "--env", "EPR_TLS_MIN_VERSION=1.2",
         image["image"]]

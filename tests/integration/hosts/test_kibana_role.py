@@ -256,3 +256,41 @@ def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
     ):
         res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, **extra})
         assert res.rc != 0 and message in res.output, (extra, res.output)
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBprivateCAforTheRegistry\n-----END CERTIFICATE-----\n"
+
+
+def test_eck_patch_trusts_the_registry_private_ca(ansible_run, tmp_path):
+    """kibana_fleet_registry_ca_file with target eck: a ConfigMap with the CA and the Kibana patch's
+    pod template mounting it with NODE_EXTRA_CA_CERTS; the ConfigMap and pod template pass
+    kubernetes-validate --strict, the Kibana patch the Kibana CRD schema of ECK 3.3.0."""
+    from support import k8s
+    from support.eck import crd_validate
+
+    out = tmp_path / "manifests"
+    out.mkdir()
+    ca = tmp_path / "epr-ca.pem"
+    ca.write_text(CA_PEM)
+    variables = {"kibana_fleet_registry_target": "eck", "kibana_fleet_registry_eck_name": "quickstart",
+                 "kibana_fleet_registry_eck_namespace": "elastic", "kibana_fleet_registry_url": "https://epr.corp.net",
+                 "kibana_fleet_registry_manifest_dir": str(out), "kibana_fleet_registry_ca_file": str(ca)}
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=variables)
+    assert res.rc == 0, res.output
+    kibana = yaml.safe_load((out / "kibana-quickstart-fleet.yaml").read_text())
+    configmap = yaml.safe_load((out / "kibana-quickstart-package-registry-ca.yaml").read_text())
+    path = "/usr/share/kibana/config/package-registry-ca/ca.crt"
+    assert configmap["metadata"] == {"name": "quickstart-package-registry-ca", "namespace": "elastic",
+                                     "labels": {"app.kubernetes.io/managed-by": "airgap.mirror"}}
+    assert configmap["data"] == {"ca.crt": CA_PEM}
+    assert kibana["spec"]["config"] == {"xpack.fleet.registryUrl": "https://epr.corp.net"}
+    (container,) = kibana["spec"]["podTemplate"]["spec"]["containers"]
+    assert container == {"name": "kibana", "env": [{"name": "NODE_EXTRA_CA_CERTS", "value": path}],
+                         "volumeMounts": [{"name": "package-registry-ca", "readOnly": True,
+                                           "mountPath": "/usr/share/kibana/config/package-registry-ca"}]}
+    k8s.validate(configmap)
+    k8s.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "check", "namespace": "elastic"},
+                  "template": kibana["spec"]["podTemplate"]})
+    crd_validate(kibana, "eck-3.3.0-kibana-schema.json")
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=variables)
+    assert res.rc == 0 and res.changed == [], res.output

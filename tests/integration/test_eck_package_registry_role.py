@@ -11,10 +11,13 @@ operator reconciles them (no cluster here).
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from support import mirror_maps
 from support.eck import crd_validate
+
+pytestmark = pytest.mark.integration
 
 STACK, ECK = "9.3.0", "3.3.0"
 MIRROR = "mirror.example.com:5000"

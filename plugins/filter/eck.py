@@ -14,6 +14,7 @@ from ansible.utils.display import Display
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import diagnostics as _diagnostics
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import images as _images
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import operator as _operator
+from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import package_registry as _epr
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import plan as _plan
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import resources as _resources
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
@@ -72,6 +73,26 @@ def eck_resource(resource: Any, plan: dict[str, Any], set_image: str = "auto", p
 
 
 @reported
+def eck_package_registry(plan: dict[str, Any], name: str = "package-registry", namespace: str | None = None,
+                         count: int = 1, pull_secrets: Any = None) -> dict[str, Any]:
+    """The ECK 3.3 ``PackageRegistry`` of the plan's stack version, pointed at the mirror (its
+    apiVersion from the plan's ECK version; ``spec.image`` where the plan says it needs one)."""
+    return _epr.package_registry(plan, name=name, namespace=namespace or None, count=int(count),
+                                 pull_secrets=pull_secrets)
+
+
+@reported
+def eck_package_registry_ref(resources: Any, registry: Any, replace: bool = False) -> Any:
+    """Kibana resources with ``spec.packageRegistryRef`` naming *registry* (a PackageRegistry
+    resource or its name); other resources as they are. A list in, a list out."""
+    many = isinstance(resources, (list, tuple))
+    if isinstance(registry, str):
+        registry = {"kind": "PackageRegistry", "metadata": {"name": registry}}
+    out = _epr.link_kibanas(resources if many else [resources], registry, replace=bool(replace))
+    return out if many else out[0]
+
+
+@reported
 def eck_required_images(stack_version: str, kinds: Any, eck_version: str | None = None, container_suffix: str = "",
                         ubi_only: bool = False, fips: bool = False,
                         source_registry: str = _images.DEFAULT_REGISTRY) -> list[dict[str, str]]:
@@ -96,5 +117,7 @@ class FilterModule:
             "eck_operator_manifests": eck_operator_manifests,
             "eck_resource": eck_resource,
             "eck_required_images": eck_required_images,
+            "eck_package_registry": eck_package_registry,
+            "eck_package_registry_ref": eck_package_registry_ref,
             "eck_diagnostic_image": eck_diagnostic_image,
         }

@@ -57,7 +57,7 @@ def ess_images(data: Any, records: Any = False, source_name: str | None = None) 
 @reported(name="airgap.mirror.elastic_images")
 def elastic_images(stack_version: Any, eck_version: Any = None, include: Any = None, exclude: Any = None,
                    registry: Any = _catalog.ELASTIC_REGISTRY, container_repository: Any = None, ubi_only: Any = False,
-                   container_suffix: Any = None, fips: Any = False, package_registry_tag: Any = "production",
+                   container_suffix: Any = None, fips: Any = False, package_registry_tag: Any = None,
                    support_diagnostics_version: Any = None, records: Any = False) -> list[Any]:
     records_ = _catalog.elastic_image_records(
         stack_version, eck_version=eck_version, include=include, exclude=exclude, registry=registry,

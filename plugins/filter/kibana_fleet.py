@@ -5,7 +5,9 @@
 
 ``kibana_fleet_settings``: the role's variables -> the Fleet settings to edit, in order
 (``[{key, value, state}]``). ``kibana_fleet_eck_config``: those edits -> the ``spec.config`` of an
-ECK Kibana resource, with dotted or nested keys.
+ECK Kibana resource, with dotted or nested keys. ``kibana_fleet_eck_ca``: the private CA of the
+package registry for an ECK Kibana - a ConfigMap and the pod template that mounts it and sets
+``NODE_EXTRA_CA_CERTS``.
 Documentation: a YAML file per filter next to this file.
 """
 
@@ -20,6 +22,10 @@ from ansible_collections.airgap.mirror.plugins.module_utils._common.errors impor
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 PREFIX = "xpack.fleet."
+CA_KEY = "ca.crt"
+CA_MOUNT = "/usr/share/kibana/config/package-registry-ca"
+CA_VOLUME = "package-registry-ca"
+_PEM = "-----BEGIN CERTIFICATE-----"
 
 
 def _bool(value: Any, what: str) -> bool:
@@ -68,9 +74,35 @@ def kibana_fleet_eck_config(settings: Sequence[Mapping[str, Any]], key_style: st
     return {"xpack": {"fleet": {key[len(PREFIX):]: value for key, value in config.items()}}}
 
 
+@reported
+def kibana_fleet_eck_ca(ca_pem: str, kibana_name: str, namespace: str, mount_dir: str = CA_MOUNT) -> dict[str, Any]:
+    """The package registry's CA for an ECK Kibana: ``configmap`` (``<kibana>-package-registry-ca``,
+    key ``ca.crt``), the ``pod_template`` that mounts it in the ``kibana`` container and sets
+    ``NODE_EXTRA_CA_CERTS`` to the file (Node.js, hence Kibana, then trusts it besides its bundle),
+    and that ``path``."""
+    if not isinstance(ca_pem, str) or _PEM not in ca_pem:
+        raise UserError("the package registry's CA must be PEM certificates (%s...)" % _PEM)
+    if not mount_dir.startswith("/"):
+        raise UserError("mount_dir must be an absolute path, not %r" % (mount_dir,))
+    ca_pem = ca_pem.rstrip("\n") + "\n"  # a file lookup strips the last newline
+    name = "%s-%s" % (kibana_name, CA_VOLUME)
+    path = "%s/%s" % (mount_dir.rstrip("/"), CA_KEY)
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": name, "namespace": namespace,
+                              "labels": {"app.kubernetes.io/managed-by": "airgap.mirror"}},
+                 "data": {CA_KEY: ca_pem}}
+    pod_template = {"spec": {
+        "containers": [{"name": "kibana", "env": [{"name": "NODE_EXTRA_CA_CERTS", "value": path}],
+                        "volumeMounts": [{"name": CA_VOLUME, "mountPath": mount_dir, "readOnly": True}]}],
+        "volumes": [{"name": CA_VOLUME, "configMap": {"name": name}}],
+    }}
+    return {"configmap": configmap, "pod_template": pod_template, "path": path}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "kibana_fleet_settings": kibana_fleet_settings,
             "kibana_fleet_eck_config": kibana_fleet_eck_config,
+            "kibana_fleet_eck_ca": kibana_fleet_eck_ca,
         }

@@ -8,6 +8,9 @@ through the mirror (``image``, ``mirror``, ``source``, ``digest``), or the ``pro
 role. ``package_registry_podman_args``: the arguments of ``podman run`` both managers use.
 ``package_registry_container_action``: what to do with the plain container (create, replace...).
 ``systemd_exec_args``: an argv list as the arguments of a systemd ``ExecStart=`` line.
+``package_registry_source``: the image to run (``distribution:<stack version>``, Elastic's
+recommendation, or ``:production`` without a stack version). ``package_registry_health_url``: the
+``/health`` (``?ready=true``) URL the role waits on.
 Documentation: a YAML file per filter next to this file.
 """
 
@@ -29,6 +32,38 @@ from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import repor
 
 LABEL = "airgap.mirror.package-registry"
 DEFAULT_TAG = "latest"
+DISTRIBUTION = "docker.elastic.co/package-registry/distribution"
+#: where the TLS directory of the host is mounted in the container, and the files it holds
+TLS_MOUNT = "/etc/package-registry/tls"
+TLS_CERT, TLS_KEY = "tls.crt", "tls.key"
+HTTP_PORT, HTTPS_PORT = 8080, 443
+_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+_ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")  # nosec B104 - addresses compared, not bound
+
+
+@reported
+def package_registry_source(stack_version: Any = "", source: Any = "") -> str:
+    """*source* when given; else ``distribution:<stack_version>`` (the tag Elastic recommends:
+    the packages of that stack version), or ``distribution:production`` without a version."""
+    if source:
+        return str(source)
+    version = str(stack_version or "").strip()
+    if not version:
+        return DISTRIBUTION + ":production"
+    if not _VERSION.match(version):
+        raise UserError("stack version %r is not MAJOR.MINOR.PATCH" % (stack_version,))
+    return "%s:%s" % (DISTRIBUTION, version)
+
+
+@reported
+def package_registry_health_url(port: int | str, bind_address: str = "", tls: Any = False,
+                                ready: Any = True) -> str:
+    """The URL of the registry's health endpoint on the host: ``/health``, with ``?ready=true``
+    (answers 200 once the packages are loaded) when *ready*; https with *tls*."""
+    host = "127.0.0.1" if bind_address in _ANY_ADDRESS else str(bind_address)
+    if ":" in host and not host.startswith("["):
+        host = "[%s]" % host
+    return "%s://%s:%s/health%s" % ("https" if tls else "http", host, int(port), "?ready=true" if ready else "")
 
 
 def _document(mirror_map: Any, origin: str) -> Any:
@@ -90,18 +125,33 @@ def package_registry_image(mirror_map: Any, source: str, mirror_registry: str = 
 @reported
 def package_registry_podman_args(image: Mapping[str, Any], name: str, port: int | str, bind_address: str = "",
                                  stop_timeout: int | str = 10, env: Mapping[str, Any] | None = None,
-                                 auth_file: str = "") -> list[str]:
+                                 auth_file: str = "", tls_dir: str = "", tls_id: str = "") -> list[str]:
     """The arguments of ``podman run`` both managers use: name, port, labels, environment,
-    credentials (*auth_file*, when given), then the image (from ``package_registry_image``)."""
+    credentials (*auth_file*, when given), then the image (from ``package_registry_image``).
+
+    With *tls_dir* (a host directory holding ``tls.crt`` and ``tls.key``) the registry serves TLS:
+    the directory is mounted read-only, ``EPR_ADDRESS=0.0.0.0:443``, ``EPR_TLS_CERT`` and
+    ``EPR_TLS_KEY`` name the files, and *port* publishes 443. Variables of *env* come after and
+    win (``EPR_TLS_MIN_VERSION``...). *tls_id* (checksums of the files) goes into a label, so that
+    new files change the arguments, which replaces the container (restarts the unit)."""
     if not isinstance(image, Mapping) or not image.get("image"):
         raise UserError("expected the result of airgap.mirror.package_registry_image, not %r" % (image,))
     if env is not None and not isinstance(env, Mapping):
         raise UserError("env must be a dict of environment variables, not %s" % type(env).__name__)
-    publish = ("%s:" % bind_address if bind_address else "") + "%s:8080" % port
+    variables: dict[str, Any] = {}
+    if tls_dir:
+        variables = {"EPR_ADDRESS": "0.0.0.0:%d" % HTTPS_PORT, "EPR_TLS_CERT": "%s/%s" % (TLS_MOUNT, TLS_CERT),
+                     "EPR_TLS_KEY": "%s/%s" % (TLS_MOUNT, TLS_KEY)}
+    variables.update(env or {})
+    publish = ("%s:" % bind_address if bind_address else "") + "%s:%d" % (port, HTTPS_PORT if tls_dir else HTTP_PORT)
     args = ["--name", str(name), "--publish", publish, "--stop-timeout", str(stop_timeout),
             "--label", "%s.source=%s" % (LABEL, image["source"]),
             "--label", "%s.digest=%s" % (LABEL, image["digest"])]
-    for key, value in (env or {}).items():
+    if tls_dir:
+        args += ["--volume", "%s:%s:ro,z" % (tls_dir, TLS_MOUNT)]
+        if tls_id:
+            args += ["--label", "%s.tls=%s" % (LABEL, tls_id)]
+    for key, value in variables.items():
         args += ["--env", "%s=%s" % (key, value)]
     if auth_file:
         args += ["--authfile", str(auth_file)]
@@ -158,6 +208,8 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "package_registry_image": package_registry_image,
+            "package_registry_source": package_registry_source,
+            "package_registry_health_url": package_registry_health_url,
             "package_registry_podman_args": package_registry_podman_args,
             "package_registry_container_action": package_registry_container_action,
             "systemd_exec_args": systemd_exec_args,

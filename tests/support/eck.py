@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
+import jsonschema
 import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._products.eck import images as IMAGES
@@ -37,3 +39,24 @@ def make_plan(mirror_map_text: Any, stack_version: str, kinds: Any = (), **kw: A
         if key in kw:
             kw[key] = tuple(kw[key])
     return PLAN.plan(mirror_map_text, PLAN.PlanOptions(stack_version=stack_version, kinds=tuple(kinds), **kw))
+
+
+def strict(schema: Any) -> Any:
+    """The CRD schema as the API server prunes it, made strict: an unknown field is an error."""
+    if isinstance(schema, dict):
+        out = {k: strict(v) for k, v in schema.items()}
+        if "properties" in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def crd_validate(obj: dict[str, Any], name: str) -> None:
+    """*obj* against the CRD schema fixture *name* (ECK's openAPIV3Schema as installed, strict):
+    kubernetes-validate has no custom resource schemas."""
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        crd = json.load(handle)
+    assert obj["apiVersion"] == "%s/%s" % (crd["group"], crd["version"]) and obj["kind"] == crd["kind"]
+    jsonschema.validate(obj, strict(crd["schema"]))

@@ -882,10 +882,10 @@ def unique_image(layout: images.OCILayout, ref: str = "img") -> images.Image:
 
 
 def httpd_image(layout: images.OCILayout, ref: str = "httpd", *, port: int = 8080,
-                body: bytes = b"hello from the nested httpd\n", busybox: str = "/bin/busybox"
-                ) -> images.Image:
-    """A busybox httpd image serving ``/www/index.html`` on *port* (the machine's static busybox
-    from Debian ``busybox-static`` is its only binary)."""
+                body: bytes = b"hello from the nested httpd\n", busybox: str = "/bin/busybox",
+                files: dict[str, bytes] | None = None) -> images.Image:
+    """A busybox httpd image serving ``/www/index.html`` (and *files*, paths under ``/www``) on
+    *port* (the machine's static busybox from Debian ``busybox-static`` is its only binary)."""
     bb = Path(busybox)
     try:
         head = bb.read_bytes()[:4]
@@ -902,6 +902,8 @@ def httpd_image(layout: images.OCILayout, ref: str = "httpd", *, port: int = 808
         for applet in ("sh", "httpd", "cat", "echo", "sleep"):
             (root / "bin" / applet).symlink_to("busybox")
         (root / "www" / "index.html").write_bytes(body)
+        for name, content in (files or {}).items():
+            (root / "www" / name).write_bytes(content)
         return images.build_rootfs_image(
             layout, ref, root, platform=_machine_platform(),
             entrypoint=["/bin/busybox", "httpd", "-f", "-v", "-p", str(port), "-h", "/www"],

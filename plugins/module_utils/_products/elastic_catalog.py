@@ -20,7 +20,8 @@ Search no longer available since version 9.0.0", ECK breaking changes), Journalb
 7.15 (removed in 7.16, Journalbeat reference "6.5-7.15"), Elastic Package Registry 8+.
 
 Outside ECK: the operator is eck/eck-operator:<ECK version>; the self-hosted Elastic Package
-Registry of the Fleet air-gap guide is package-registry/distribution:production; eck-diagnostics
+Registry of the Fleet air-gap guide is package-registry/distribution:<stack version> (Elastic's
+recommendation over the moving :production; package_registry_tag chooses another); eck-diagnostics
 runs eck-dev/support-diagnostics:<version> (the default printed by eck-diagnostics, e.g. 8.1.4
 or 9.3.1 depending on the release; pass it with --diagnostic-image in the air gap).
 
@@ -194,7 +195,7 @@ def _settings(stack_version: Any, eck_version: Any, registry: Any, container_rep
         if not re.match(r"^[a-z0-9._-]+$", suffix):
             raise _eck.ECKError("container_suffix %r may only hold lower-case letters, digits, '.', '_' and '-'"
                                 % container_suffix)
-    pr_tag = _checked_tag(str(package_registry_tag or "production").strip(), "package_registry_tag")
+    pr_tag = _checked_tag(str(package_registry_tag or ver).strip(), "package_registry_tag")
     return _Settings(ver, eck, diag, reg + ("/" + namespace if namespace else ""), repo_ns, suffix,
                      bool(ubi_only), bool(fips), pr_tag)
 
@@ -221,7 +222,7 @@ def _select(settings: _Settings, include: Any, exclude: Any) -> list[str]:
 def elastic_image_records(stack_version: Any, eck_version: Any = None, include: Any = None, exclude: Any = None,
                           registry: Any = ELASTIC_REGISTRY, container_repository: Any = None,
                           ubi_only: bool = False, container_suffix: Any = None, fips: bool = False,
-                          package_registry_tag: Any = "production",
+                          package_registry_tag: Any = None,
                           support_diagnostics_version: Any = None) -> list[dict[str, str]]:
     """Images of an Elastic Stack version as ECK deploys them, plus the operator and tools.
 

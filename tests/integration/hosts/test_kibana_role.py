@@ -256,3 +256,83 @@ def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
     ):
         res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, **extra})
         assert res.rc != 0 and message in res.output, (extra, res.output)
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBprivateCAforTheRegistry\n-----END CERTIFICATE-----\n"
+
+
+def test_eck_patch_trusts_the_registry_private_ca(ansible_run, tmp_path):
+    """kibana_fleet_registry_ca_file with target eck: a ConfigMap with the CA and the Kibana patch's
+    pod template mounting it with NODE_EXTRA_CA_CERTS; the ConfigMap and pod template pass
+    kubernetes-validate --strict, the Kibana patch the Kibana CRD schema of ECK 3.3.0."""
+    from support import k8s
+    from support.eck import crd_validate
+
+    out = tmp_path / "manifests"
+    out.mkdir()
+    ca = tmp_path / "epr-ca.pem"
+    ca.write_text(CA_PEM)
+    variables = {"kibana_fleet_registry_target": "eck", "kibana_fleet_registry_eck_name": "quickstart",
+                 "kibana_fleet_registry_eck_namespace": "elastic", "kibana_fleet_registry_url": "https://epr.corp.net",
+                 "kibana_fleet_registry_manifest_dir": str(out), "kibana_fleet_registry_ca_file": str(ca)}
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=variables)
+    assert res.rc == 0, res.output
+    kibana = yaml.safe_load((out / "kibana-quickstart-fleet.yaml").read_text())
+    configmap = yaml.safe_load((out / "kibana-quickstart-package-registry-ca.yaml").read_text())
+    path = "/usr/share/kibana/config/package-registry-ca/ca.crt"
+    assert configmap["metadata"] == {"name": "quickstart-package-registry-ca", "namespace": "elastic",
+                                     "labels": {"app.kubernetes.io/managed-by": "airgap.mirror"}}
+    assert configmap["data"] == {"ca.crt": CA_PEM}
+    assert kibana["spec"]["config"] == {"xpack.fleet.registryUrl": "https://epr.corp.net"}
+    (container,) = kibana["spec"]["podTemplate"]["spec"]["containers"]
+    assert container == {"name": "kibana", "env": [{"name": "NODE_EXTRA_CA_CERTS", "value": path}],
+                         "volumeMounts": [{"name": "package-registry-ca", "readOnly": True,
+                                           "mountPath": "/usr/share/kibana/config/package-registry-ca"}]}
+    k8s.validate(configmap)
+    k8s.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "check", "namespace": "elastic"},
+                  "template": kibana["spec"]["podTemplate"]})
+    # a server-side apply patch has no spec.version (the schema requires it of a whole Kibana)
+    crd_validate({**kibana, "spec": {**kibana["spec"], "version": "9.3.0"}}, "eck-3.3.0-kibana-schema.json")
+    res = ansible_run.playbook(ECK_PLAY, extra_vars=variables)
+    assert res.rc == 0 and res.changed == [], res.output
+
+
+@pytest.mark.integration
+@pytest.mark.hosts
+def test_private_ca_on_a_host_sets_node_extra_ca_certs_and_restarts_once(debian_hosts, tmp_path):
+    """kibana_fleet_registry_ca_file with target file on a real host: the CA installed, the Debian
+    package's environment file (0660 root:adm here, kept) gets NODE_EXTRA_CA_CERTS, Kibana restarted
+    once; a re-run changes nothing; check mode first announces without writing."""
+    runner = AnsibleRunner(tmp_path / "ansible")
+    bed = debian_hosts(1, "kibca", groups=("kibana",))
+    bed.exec("kibca1", "mkdir", "-p", "/etc/kibana")
+    put(bed, "kibca1", FIXTURES / "kibana-dotted.yml", "/etc/kibana/kibana.yml")
+    env = tmp_path / "default-kibana"
+    env.write_text("# Kibana's environment\nKBN_PATH_CONF=/etc/kibana\n")
+    put(bed, "kibca1", env, "/etc/default/kibana")
+    bed.exec("kibca1", "sh", "-c", "chown root:adm /etc/default/kibana && chmod 0660 /etc/default/kibana")
+    ca = tmp_path / "epr-ca.pem"
+    ca.write_text(CA_PEM)
+    common = {
+        "kibana_fleet_registry_url": "https://epr.corp.net", "kibana_fleet_registry_ca_file": str(ca),
+        "kibana_fleet_registry_restart": "command",
+        "kibana_fleet_registry_restart_command": ["/bin/sh", "-c", f"echo '{{{{ ansible_play_name }}}}' >> {MARKER}"],
+    }
+    inventory = json.loads(bed.inventory.read_text())
+    inventory["all"]["vars"]["ansible_pipelining"] = True
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory))
+    plays = [play("check", check=True), play("real"), play("re-run")]
+    res = runner.playbook(json.dumps(plays) + "\n", inventory=inv, extra_vars=common, diff=True)
+    assert res.rc == 0, res.output
+    setting = res.task(t("Set NODE_EXTRA_CA_CERTS in Kibana's environment file"), "kibca1")
+    installed = res.task(t("Install the package registry's CA"), "kibca1")
+    assert [r["changed"] for r in setting] == [True, True, False], setting
+    assert [r["changed"] for r in installed] == [True, True, False], installed
+    text = bed.exec("kibca1", "cat", "/etc/default/kibana").stdout
+    assert text == ("# Kibana's environment\nKBN_PATH_CONF=/etc/kibana\n"
+                    'NODE_EXTRA_CA_CERTS="/etc/kibana/certs/package-registry-ca.pem"\n'), text
+    assert bed.exec("kibca1", "stat", "-c", "%a %U:%G", "/etc/default/kibana").stdout.strip() == "660 root:adm"
+    assert bed.exec("kibca1", "cat", "/etc/kibana/certs/package-registry-ca.pem").stdout == CA_PEM
+    # the handler ran once, in the real run (kibana.yml and the CA changed together)
+    assert bed.exec("kibca1", "cat", MARKER).stdout == "real\n"

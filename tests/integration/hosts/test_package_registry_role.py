@@ -3,12 +3,15 @@ runs the package-registry image pulled by digest from the TLS + htpasswd mirror 
 
 The real Elastic Package Registry image cannot be downloaded here, so a stand-in plays it: the busybox
 httpd image of ``support.hosts.httpd_image`` serving a unique body on 8080, laid out as
-``docker.elastic.co/package-registry/distribution:production`` and pushed into the mirror with
-``airgap.mirror.image_mirror`` (mapping ``keep``: ``package-registry/distribution:production``),
+``docker.elastic.co/package-registry/distribution:<stack version>`` (the tag the role picks from
+``package_registry_stack_version``), answering ``/health`` (busybox httpd serves the file ``health``
+whatever the query, so ``/health?ready=true`` too), and pushed into the mirror with
+``airgap.mirror.image_mirror`` (mapping ``keep``: ``package-registry/distribution:<stack version>``),
 which writes the mirror map the role reads. What is proven is everything around the image: the
 mirror map lookup, the pull by digest through ``mirror.test`` with the CA in certs.d and the
 credentials in an auth file, the container, the health check, idempotence and the update when the
-mirrored digest changes. Not proven: that the real EPR image starts (its entrypoint is not run here).
+mirrored digest changes. Not proven: that the real EPR image starts (its entrypoint is not run here), and TLS (busybox httpd
+serves no TLS: the ``EPR_TLS_*`` arguments are proven by the filter's unit tests only).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import yaml
 from support import hosts, images
 from support.ansible_run import AnsibleRunner
 
-SOURCE = "docker.elastic.co/package-registry/distribution:production"
+STACK = "9.3.0"
+SOURCE = f"docker.elastic.co/package-registry/distribution:{STACK}"
 REPOSITORY = "package-registry/distribution"
 ROLE = "airgap.mirror.package_registry"
 
@@ -60,6 +64,7 @@ def mirror_play(reg: hosts.MirrorRegistry, layout: images.OCILayout, mirror_map)
 def role_vars(reg: hosts.MirrorRegistry, mirror_map) -> dict:
     return {
         "package_registry_mirror_map_file": str(mirror_map),
+        "package_registry_stack_version": STACK,
         # the map records 10.88.0.1:<port> (this machine's name for it); hosts use mirror.test
         "package_registry_mirror_registry": reg.mirror_host,
         "package_registry_mirror_username": reg.username,
@@ -98,7 +103,7 @@ def container(bed: hosts.HostBed, host: str, name: str) -> dict | None:
 def standin(tmp_path, label: str) -> tuple[images.Image, str]:
     body = f"stand-in package registry {label} {secrets.token_hex(8)}\n"
     layout = images.OCILayout(tmp_path / f"oci-{label}")
-    return hosts.httpd_image(layout, SOURCE, port=8080, body=body.encode()), body
+    return hosts.httpd_image(layout, SOURCE, port=8080, body=body.encode(), files={"health": b"{}\n"}), body
 
 
 def run(runner: AnsibleRunner, inventory, plays: list[dict], **kwargs):
@@ -129,7 +134,7 @@ def test_runs_from_the_mirror_is_idempotent_and_follows_the_digest(debian_hosts,
     assert res.rc == 0, res.output
     entry = yaml.safe_load(mirror_map.read_text())["images"][0]
     assert entry["source"] == SOURCE and entry["digest"] == first.digest
-    assert entry["destination"] == f"{reg.host}/{REPOSITORY}:production"
+    assert entry["destination"] == f"{reg.host}/{REPOSITORY}:{STACK}"
     image = f"{reg.mirror_host}/{REPOSITORY}@{first.digest}"
 
     pull = res.task(t("Pull the image from the mirror"), "epr1")
@@ -146,6 +151,7 @@ def test_runs_from_the_mirror_is_idempotent_and_follows_the_digest(debian_hosts,
     assert pull[1]["changed"] and start[1]["changed"], (pull[1], start[1])
     assert start[1]["result"]["cmd"][:4] == ["/usr/bin/podman", "run", "--detach", "--replace"]
     assert health[1]["result"]["status"] == 200
+    assert health[1]["result"]["url"] == "http://127.0.0.1:8080/health?ready=true"
     # re-run: nothing pulled or started, still healthy, and no task of that play changed anything
     assert pull[2]["skipped"] and start[2]["skipped"] and health[2]["result"]["status"] == 200
     check, real, rerun = _split_plays(res, "epr1")

@@ -50,6 +50,16 @@ KINDS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "PackageRegistry": ("packageregistry.k8s.elastic.co/v1alpha1", "package-registry/distribution", ("",)),
 }
 PACKAGE_REGISTRY_IMAGE = "package-registry/distribution"
+#: Kinds whose image has no ``--container-suffix`` variant (``-wolfi``): the operator still appends
+#: the suffix, so their resources need an explicit ``spec.image`` (ECK ``hardened-images.md``).
+NO_SUFFIX_VARIANT = ("PackageRegistry", "ElasticMapsServer")
+#: The apiVersion of ``PackageRegistry`` by the first ECK version using it. The CRD's group is
+#: ``packageregistry.k8s.elastic.co`` in every release that has the kind (cloud-on-k8s v3.3.0 to
+#: v3.5.0, ``pkg/apis/packageregistry/v1alpha1/groupversion_info.go``); the ECK 3.3 documentation
+#: also spells it ``package-registry.k8s.elastic.co`` (:data:`PACKAGE_REGISTRY_DOC_GROUP`), which
+#: no API server serves: resources written that way are accepted and given the group of the version.
+PACKAGE_REGISTRY_API: tuple[tuple[str, str], ...] = (("3.3.0", "packageregistry.k8s.elastic.co/v1alpha1"),)
+PACKAGE_REGISTRY_DOC_GROUP = "package-registry.k8s.elastic.co"
 BEAT_TYPES = ("filebeat", "metricbeat", "heartbeat", "auditbeat", "journalbeat", "packetbeat")
 _ALIASES = {
     "elasticsearch": "Elasticsearch", "es": "Elasticsearch",
@@ -70,6 +80,18 @@ KindKey = tuple[str, "str | None"]
 
 class ECKError(UserError, ValueError):
     """A setting, version or mirror map that does not work; names the kind and the image."""
+
+
+def package_registry_api_version(eck_version: object = None) -> str:
+    """The ``apiVersion`` of a ``PackageRegistry`` for *eck_version* (the newest without one)."""
+    if eck_version is None or eck_version == "":
+        return PACKAGE_REGISTRY_API[-1][1]
+    version = parse_stack_version(str(eck_version).lstrip("v"))
+    chosen = [api for first, api in PACKAGE_REGISTRY_API if version >= Version(first)]
+    if not chosen:
+        raise ECKError("ECK %s has no PackageRegistry resource (added in ECK %s)"
+                       % (version, PACKAGE_REGISTRY_API[0][0]))
+    return chosen[-1]
 
 
 def parse_stack_version(text: object) -> Version:
@@ -235,13 +257,16 @@ def required_sources(stack_version: str, kinds: Iterable[object], container_suff
     """The upstream images to mirror for *kinds* at *stack_version* (and the operator itself).
 
     *source_registry* is where they are mirrored from (``docker.elastic.co``, or a registry that
-    holds them under the same paths)."""
+    holds them under the same paths). The kinds of :data:`NO_SUFFIX_VARIANT` are listed without
+    *container_suffix*: their suffixed image does not exist, so their resources get ``spec.image``
+    (see ``plan.explicit_images``)."""
     registry = check_source_registry(source_registry)
     out = []
     for kind, beat_type in kind_keys(kinds):
+        suffix = "" if kind in NO_SUFFIX_VARIANT else container_suffix
         out.append({"kind": label(kind, beat_type),
                     "source": operator_image(kind, stack_version, beat_type, container_registry=registry,
-                                             container_suffix=container_suffix, ubi_only=ubi_only)})
+                                             container_suffix=suffix, ubi_only=ubi_only)})
     if eck_version:
         out.append({"kind": "operator", "source": operator_own_image(
             eck_version, registry_repository=registry + "/" + OPERATOR_IMAGE, ubi_only=ubi_only, fips=fips)})

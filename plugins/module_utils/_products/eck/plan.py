@@ -18,8 +18,9 @@ from typing import Any
 from ..._common.version import Version
 from ..._mirrormap import io as _mmio
 from ..._oci import reference as _ref
-from .images import (DEFAULT_REGISTRY, OPERATOR_IMAGE, ECKError, KindKey, check_source_registry, image_parts,
-                     kind_keys, label, operator_image, operator_own_image, parse_stack_version)
+from .images import (DEFAULT_REGISTRY, NO_SUFFIX_VARIANT, OPERATOR_IMAGE, ECKError, KindKey, check_source_registry,
+                     image_parts, kind_keys, label, operator_image, operator_own_image, package_registry_api_version,
+                     parse_stack_version)
 from .mirror import MirrorIndex
 from .operator import helm_values, operator_config
 from .resources import resource_kinds, validate_secret_name
@@ -68,6 +69,8 @@ class _Lookup:
     parts: dict[KindKey, tuple[str, str]]
     sources: list[tuple[str, str | None, str]]
     found: dict[KindKey, _ref.Reference]
+    #: kinds without a suffixed variant whose unsuffixed image the map holds: (source, destination)
+    unsuffixed: dict[KindKey, tuple[str, _ref.Reference]] = dataclasses.field(default_factory=dict)
 
 
 def _derive_registry(path: str, tag: str, dest: _ref.Reference) -> str | None:
@@ -107,11 +110,17 @@ def _look_up(options: PlanOptions, index: MirrorIndex) -> _Lookup:
     sources = [(kind, beat_type, "%s/%s:%s" % ((src_registry,) + parts[(kind, beat_type)]))
                for kind, beat_type in kinds]
     found = {}
+    unsuffixed = {}
     for kind, beat_type, source in sources:
         dest = index.lookup(source)
         if dest is not None:
             found[(kind, beat_type)] = dest
-    return _Lookup(version, kinds, parts, sources, found)
+        elif kind in NO_SUFFIX_VARIANT and options.container_suffix:
+            plain = "%s/%s:%s" % ((src_registry,) + image_parts(kind, version, beat_type))
+            plain_dest = index.lookup(plain)
+            if plain_dest is not None:
+                unsuffixed[(kind, beat_type)] = (plain, plain_dest)
+    return _Lookup(version, kinds, parts, sources, found, unsuffixed)
 
 
 def _choose_mode(options: PlanOptions, looked: _Lookup) -> tuple[str, str | None, str | None]:
@@ -141,7 +150,7 @@ def _choose_mode(options: PlanOptions, looked: _Lookup) -> tuple[str, str | None
             return "repository", pair[0], pair[1]
         if mode == "repository":
             raise ECKError(_layout_message("--container-repository", looked))
-    if not found:
+    if not found and not looked.unsuffixed:
         raise ECKError(
             "none of the images of %s %s is in the mirror map (looked for %s)"
             % (", ".join(label(k, b) for k, b in looked.kinds), looked.version,
@@ -151,9 +160,11 @@ def _choose_mode(options: PlanOptions, looked: _Lookup) -> tuple[str, str | None
 
 
 def _kind_images(options: PlanOptions, looked: _Lookup, index: MirrorIndex, chosen: str, registry: str | None,
-                 repository: str | None) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
-    """``(images, missing messages, resource_images)`` of the kinds asked for."""
+                 repository: str | None
+                 ) -> tuple[list[dict[str, Any]], list[str], dict[str, str], list[dict[str, str]]]:
+    """``(images, missing messages, resource_images, explicit images)`` of the kinds asked for."""
     images, missing, resource_images = [], [], {}
+    explicit: list[dict[str, str]] = []
     for kind, beat_type, source in looked.sources:
         kind_label = label(kind, beat_type)
         pull: str | None
@@ -165,6 +176,15 @@ def _kind_images(options: PlanOptions, looked: _Lookup, index: MirrorIndex, chos
                                   container_repository=repository, container_suffix=options.container_suffix,
                                   ubi_only=options.ubi_only)
         ok = pull is not None and index.has(pull)
+        if not ok and (kind, beat_type) in looked.unsuffixed:
+            # no suffixed variant (-wolfi): the resource gets spec.image, the unsuffixed mirror image
+            plain, dest = looked.unsuffixed[(kind, beat_type)]
+            pull = str(dest.without_digest())
+            ok = True
+            explicit.append({"kind": kind_label, "image": pull, "source": plain,
+                             "reason": "the mirror map has no %s (no %s variant); spec.image is set to the "
+                                       "mirror of %s" % (source, options.container_suffix, plain)})
+            source = plain
         images.append({"kind": kind_label, "source": source, "pull": pull, "in_mirror": ok})
         if ok and pull is not None:
             resource_images[kind_label] = pull
@@ -176,7 +196,7 @@ def _kind_images(options: PlanOptions, looked: _Lookup, index: MirrorIndex, chos
                     " (the mirror map has %s at %s)" % (source, looked.found[(kind, beat_type)])
                 )
             )
-    return images, missing, resource_images
+    return images, missing, resource_images, explicit
 
 
 def _operator(options: PlanOptions, index: MirrorIndex, missing: list[str]) -> dict[str, Any] | None:
@@ -199,6 +219,16 @@ def _operator(options: PlanOptions, index: MirrorIndex, missing: list[str]) -> d
             "image": str(dest.without_digest())}
 
 
+def _package_registry_api(options: PlanOptions, looked: _Lookup) -> str | None:
+    """The PackageRegistry apiVersion of the ECK version (None when it has none and none is used)."""
+    try:
+        return package_registry_api_version(options.eck_version or None)
+    except ECKError:
+        if any(kind == "PackageRegistry" for kind, _beat in looked.kinds):
+            raise
+        return None
+
+
 def plan(mirror_map: Any, options: PlanOptions) -> dict[str, Any]:
     """Work out the operator settings for the mirror and verify every image they lead to.
 
@@ -206,7 +236,10 @@ def plan(mirror_map: Any, options: PlanOptions) -> dict[str, Any]:
     (per kind: ``source``, ``pull`` = what the operator will pull, ``in_mirror``), ``operator``
     (``repository``, ``tag``, ``image``) when ``eck_version`` is given, ``missing`` (one message
     per image that is not in the mirror map), ``helm_values``, ``operator_config`` (``eck.yaml``
-    keys) and ``resource_images`` (kind label -> mirror image, for ``spec.image``).
+    keys), ``resource_images`` (kind label -> mirror image, for ``spec.image``),
+    ``explicit_images`` (``kind``, ``image``, ``source``, ``reason``: the kinds whose resources must
+    get ``spec.image`` whatever the mode, because ``container_suffix`` names a variant their image
+    does not have and the map holds the unsuffixed image) and ``package_registry_api_version``.
 
     The plan also carries every mirror image (``mirror_images``), so that
     ``resources.resource_with_mirror`` can verify what a resource will pull.
@@ -215,7 +248,7 @@ def plan(mirror_map: Any, options: PlanOptions) -> dict[str, Any]:
     index = MirrorIndex(_mmio.coerce(mirror_map))
     looked = _look_up(options, index)
     chosen, registry, repository = _choose_mode(options, looked)
-    images, missing, resource_images = _kind_images(options, looked, index, chosen, registry, repository)
+    images, missing, resource_images, explicit = _kind_images(options, looked, index, chosen, registry, repository)
     operator = _operator(options, index, missing)
     if missing and options.on_missing == "fail":
         raise ECKError("images the operator would pull are missing from the mirror: " + "; ".join(missing))
@@ -234,6 +267,8 @@ def plan(mirror_map: Any, options: PlanOptions) -> dict[str, Any]:
         "operator": operator,
         "missing": missing,
         "resource_images": resource_images,
+        "explicit_images": explicit,
+        "package_registry_api_version": _package_registry_api(options, looked),
         "pull_secrets": secrets,
         "container_suffix": options.container_suffix or "",
         "ubi_only": bool(options.ubi_only),

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._consumers import k8s as _k8s
-from .images import BEAT_TYPES, DEFAULT_REGISTRY, KINDS, ECKError, label, operator_image
+from .images import (BEAT_TYPES, DEFAULT_REGISTRY, KINDS, PACKAGE_REGISTRY_DOC_GROUP, ECKError, label,
+                     operator_image)
 from .mirror import listed
 
 
@@ -111,15 +112,29 @@ def _mirror_image(kind: str, name: str, spec: dict[str, Any], the_plan: dict[str
     return str(the_plan["resource_images"][kind_label])
 
 
+def _set_api_version(res: dict[str, Any], kind: str, name: str, the_plan: dict[str, Any]) -> None:
+    """Check the resource's API group; a PackageRegistry gets the apiVersion of the plan's ECK
+    version (also when written with the group the ECK 3.3 documentation spells with a hyphen)."""
+    api_version = KINDS[kind][0]
+    group = api_version.split("/")[0]
+    groups = (group, PACKAGE_REGISTRY_DOC_GROUP) if kind == "PackageRegistry" else (group,)
+    if res.get("apiVersion", api_version).split("/")[0] not in groups:
+        raise ECKError("%s %s: apiVersion %s is not in group %s" % (kind, name, res.get("apiVersion"), group))
+    if kind == "PackageRegistry" and the_plan.get("package_registry_api_version"):
+        res["apiVersion"] = the_plan["package_registry_api_version"]
+    res.setdefault("apiVersion", api_version)
+
+
 def resource_with_mirror(resource: dict[str, Any], the_plan: dict[str, Any], set_image: str = "auto",
                          pull_secrets: Iterable[Any] | None = None) -> dict[str, Any]:
     """A copy of an Elastic resource pointing at the mirror.
 
     ``spec.image`` is set with ``set_image=always`` (or ``auto`` when the plan's mode is
-    ``image``), to the mirror image for the resource's kind and ``spec.version``; pull secrets go
-    into every pod template of the kind (each ``nodeSets[].podTemplate`` of Elasticsearch,
-    ``daemonSet``/``deployment``/``statefulSet`` ``.podTemplate`` of Beats and Agents,
-    ``spec.podTemplate`` otherwise), merged by name.
+    ``image``, or the kind is one of the plan's ``explicit_images``), to the mirror image for the
+    resource's kind and ``spec.version``; pull secrets go into every pod template of the kind
+    (each ``nodeSets[].podTemplate`` of Elasticsearch, ``daemonSet``/``deployment``/
+    ``statefulSet`` ``.podTemplate`` of Beats and Agents, ``spec.podTemplate`` otherwise), merged
+    by name.
     """
     if set_image not in ("auto", "always", "never"):
         raise ECKError("set_image must be auto, always or never")
@@ -128,13 +143,10 @@ def resource_with_mirror(resource: dict[str, Any], the_plan: dict[str, Any], set
     if kind not in KINDS:
         raise ECKError("%r is not an Elastic resource kind the operator manages (%s)" % (kind, ", ".join(KINDS)))
     name = res.get("metadata", {}).get("name", "?")
-    api_version = KINDS[kind][0]
-    group = api_version.split("/")[0]
-    if res.get("apiVersion", api_version).split("/")[0] != group:
-        raise ECKError("%s %s: apiVersion %s is not in group %s" % (kind, name, res.get("apiVersion"), group))
-    res.setdefault("apiVersion", api_version)
+    _set_api_version(res, str(kind), name, the_plan)
     spec = res.setdefault("spec", {})
-    if set_image == "always" or (set_image == "auto" and the_plan["mode"] == "image"):
+    explicit = {item["kind"] for item in the_plan.get("explicit_images") or ()}
+    if set_image == "always" or (set_image == "auto" and (the_plan["mode"] == "image" or kind in explicit)):
         spec["image"] = _mirror_image(kind, name, spec, the_plan)
     secrets = (the_plan.get("pull_secrets", []) if pull_secrets is None
                else [validate_secret_name(s) for s in pull_secrets])

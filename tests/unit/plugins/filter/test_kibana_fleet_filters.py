@@ -45,3 +45,27 @@ def test_eck_config_dotted_and_nested():
 def test_eck_config_refuses(settings, style, message):
     with pytest.raises(AnsibleFilterError, match="^kibana_fleet_eck_config: " + message.replace("*", r"\*")):
         F.kibana_fleet_eck_config(settings, style)
+
+
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_eck_ca_configmap_and_pod_template_validate():
+    from support import k8s
+
+    out = F.kibana_fleet_eck_ca(CA, "kb", "elastic")
+    path = "/usr/share/kibana/config/package-registry-ca/ca.crt"
+    assert out["path"] == path
+    assert out["configmap"]["metadata"]["name"] == "kb-package-registry-ca" and out["configmap"]["data"] == {
+        "ca.crt": CA}
+    container = out["pod_template"]["spec"]["containers"][0]
+    assert container["name"] == "kibana" and container["env"] == [{"name": "NODE_EXTRA_CA_CERTS", "value": path}]
+    assert out["pod_template"]["spec"]["volumes"] == [{"name": "package-registry-ca",
+                                                       "configMap": {"name": "kb-package-registry-ca"}}]
+    k8s.validate(out["configmap"])
+    k8s.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "check", "namespace": "elastic"},
+                  "template": out["pod_template"]})
+    with pytest.raises(AnsibleFilterError, match="kibana_fleet_eck_ca: the package registry's CA must be PEM"):
+        F.kibana_fleet_eck_ca("not a cert", "kb", "elastic")
+    with pytest.raises(AnsibleFilterError, match="mount_dir must be an absolute path"):
+        F.kibana_fleet_eck_ca(CA, "kb", "elastic", mount_dir="rel")

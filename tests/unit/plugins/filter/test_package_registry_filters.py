@@ -99,3 +99,32 @@ def test_container_action():
         F.package_registry_container_action({"rc": 0, "stdout": "oops"}, "h")
     with pytest.raises(AnsibleFilterError, match="printed no container"):
         F.package_registry_container_action({"rc": 0, "stdout": "[]"}, "h")
+
+
+def test_source_follows_the_stack_version():
+    assert F.package_registry_source("9.3.0") == "docker.elastic.co/package-registry/distribution:9.3.0"
+    assert F.package_registry_source("") == "docker.elastic.co/package-registry/distribution:production"
+    assert F.package_registry_source("9.3.0", "reg/epr:lite-9.3.0") == "reg/epr:lite-9.3.0"
+    with pytest.raises(AnsibleFilterError, match="package_registry_source: stack version '9.3' is not"):
+        F.package_registry_source("9.3")
+
+
+def test_health_url_is_the_readiness_endpoint():
+    assert F.package_registry_health_url(8080) == "http://127.0.0.1:8080/health?ready=true"
+    assert F.package_registry_health_url("8443", "0.0.0.0", tls=True) == "https://127.0.0.1:8443/health?ready=true"
+    assert F.package_registry_health_url(80, "10.1.2.3", ready=False) == "http://10.1.2.3:80/health"
+    assert F.package_registry_health_url(80, "fd00::1") == "http://[fd00::1]:80/health?ready=true"
+
+
+def test_podman_args_with_tls():
+    image = F.package_registry_image(doc(entry(SOURCE, D1, DEST)), SOURCE)
+    args = F.package_registry_podman_args(image, "epr", 8443, tls_dir="/etc/airgap-mirror/package-registry/tls",
+                                          env={"EPR_TLS_MIN_VERSION": "1.2", "EPR_ADDRESS": "0.0.0.0:443"},
+                                          tls_id="c1-k1")
+    assert args[:4] == ["--name", "epr", "--publish", "8443:443"]
+    assert args[10:] == [
+        "--volume", "/etc/airgap-mirror/package-registry/tls:/etc/package-registry/tls:ro,z",
+        "--label", "airgap.mirror.package-registry.tls=c1-k1",
+        "--env", "EPR_ADDRESS=0.0.0.0:443", "--env", "EPR_TLS_CERT=/etc/package-registry/tls/tls.crt",
+        "--env", "EPR_TLS_KEY=/etc/package-registry/tls/tls.key", "--env", "EPR_TLS_MIN_VERSION=1.2",
+        image["image"]]

@@ -25,8 +25,8 @@ def test_every_filter_is_registered_and_documented():
         names.update(module.FilterModule().filters())
     assert sorted(names) == [
         "docker_registry_secret", "dockerconfigjson", "eck_diagnostic_image", "eck_operator_manifests",
-        "eck_plan", "eck_required_images", "eck_resource", "ess_helm_values", "ess_images_digests_override",
-        "ess_installer_settings",
+        "eck_package_registry", "eck_package_registry_ref", "eck_plan", "eck_required_images", "eck_resource",
+        "ess_helm_values", "ess_images_digests_override", "ess_installer_settings",
     ]
     for name in names:
         with open(os.path.join(FILTER_DIR, name + ".yml"), encoding="utf-8") as handle:

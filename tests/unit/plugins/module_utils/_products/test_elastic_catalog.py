@@ -31,7 +31,7 @@ def test_elastic_8_16_with_operator_and_diagnostics():
         "docker.elastic.co/beats/heartbeat:8.16.1",
         "docker.elastic.co/beats/auditbeat:8.16.1",
         "docker.elastic.co/beats/packetbeat:8.16.1",
-        "docker.elastic.co/package-registry/distribution:production",
+        "docker.elastic.co/package-registry/distribution:8.16.1",
         "docker.elastic.co/eck-dev/support-diagnostics:9.3.1",
     ]
 

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="+", help="bench/results/*.json files")
     parser.add_argument("--chart", required=True, help="the PNG to write")
     parser.add_argument("--title", help="a title above the panels (default: the first run's time, sizes, "
-                                         "rounds and load)")
+                        "rounds and load)")
     args = parser.parse_args(argv)
     rows: list[Row] = []
     docs = [json.loads(Path(name).read_text(encoding="utf-8")) for name in args.results]

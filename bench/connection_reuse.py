@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import conftest  # noqa: E402,F401  # makes this checkout importable as ansible_collections.airgap.mirror
+import conftest  # noqa: E402,F401  pylint: disable=unused-import  # makes this checkout importable as ansible_collections.airgap.mirror
 from support import images as I  # noqa: E402
 from support.pki import PKI  # noqa: E402
 from support.registry import Registry  # noqa: E402

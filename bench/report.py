@@ -133,7 +133,8 @@ def _version(cmd: list[str]) -> str | None:
 
 def environment() -> dict[str, Any]:
     """The machine and the versions of everything measured."""
-    import httpx  # noqa: F401  pylint: disable=import-outside-toplevel  (the module needs it; fail early)
+    # the module needs httpx: fail early
+    import httpx  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     import ansible  # pylint: disable=import-outside-toplevel
     return {"host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
             "python": sys.version.split()[0], "ansible_core": ansible.__version__, "httpx": httpx.__version__,

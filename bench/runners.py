@@ -66,7 +66,7 @@ class Runner:
                 quote(self.py_spy), "--idle " if self.profile == "wall" else "", quote(profile))
         wrapper.write_text("#!/bin/sh\n# the module's interpreter, under /usr/bin/time -v (peak RSS of this process)\n"
                            "exec %s -v -o %s %s%s \"$@\"\n" % (TIME_BIN, quote(time_file), spy,
-                                                              quote(self.bed.python)), encoding="utf-8")
+                                                               quote(self.bed.python)), encoding="utf-8")
         wrapper.chmod(0o755)
         return wrapper, profile
 

@@ -226,6 +226,7 @@ def test_mypy_checks_every_plugin_module():
     assert re.findall(r"^\[mypy-ansible_collections\.airgap\.[^\]]*\]", text, re.M) == []
     assert "disallow_untyped_defs = True" in text
 
+
 MAX_CODE_LINES = 400
 
 

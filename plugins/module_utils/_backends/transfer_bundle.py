@@ -80,7 +80,8 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
 def run(request: BundleRequest, warn: Callable[[str], None]) -> dict[str, Any]:
     """Pack, verify or unpack; warnings go to *warn*. Returns the library's report."""
     if request.action == "pack":
-        assert request.layout is not None  # required_if
+        if request.layout is None:  # required_if
+            raise AssertionError('bug: expected request.layout is not None')
         plan = plan_pack(request.layout, name=request.name, part_size=request.part_size, images=request.images,
                          mirror_map=request.mirror_map, previous=request.previous)
         for warning in plan.warnings:
@@ -90,7 +91,8 @@ def run(request: BundleRequest, warn: Callable[[str], None]) -> dict[str, Any]:
         report = verify(request.bundle, name=request.name)
         report["changed"] = False
     else:
-        assert request.layout is not None  # required_if
+        if request.layout is None:  # required_if
+            raise AssertionError('bug: expected request.layout is not None')
         report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
                         check_space=request.space_check, mirror_map=request.mirror_map)
     for extra in report["extra"]:

@@ -181,7 +181,8 @@ def _write_tar(plan: PackPlan, out: PartWriter, progress: Progress | None = None
         elif member == "index.json":
             out.write(plan.index_bytes)
         else:
-            assert digest is not None
+            if digest is None:
+                raise AssertionError('bug: expected digest is not None')
             _stream_blob(plan, digest, size, out, buf)
             if progress:
                 progress("blob_packed", {"digest": digest, "bytes": size})

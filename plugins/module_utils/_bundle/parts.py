@@ -79,7 +79,8 @@ class PartWriter:
     def _finish(self) -> None:
         name = self.names[self._index]
         handle, tmp = self._handle, self._tmp
-        assert handle is not None and tmp is not None
+        if handle is None or tmp is None:
+            raise AssertionError('bug: expected handle is not None and tmp is not None')
         try:
             handle.flush()
             os.fsync(handle.fileno())

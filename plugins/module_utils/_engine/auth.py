@@ -28,7 +28,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from .._oci import authfile as _authfile
 from .._oci.errors import AuthError
@@ -36,7 +36,7 @@ from .._oci.errors import AuthError
 TOKEN_EXPIRY_MARGIN = 10.0
 if TYPE_CHECKING:  # pragma: no cover
     # (realm, query, Basic header or None, form or None) -> the JSON answer of the token endpoint
-    TokenFetcher = Callable[[str, Sequence[tuple[str, str]], str | None, Mapping[str, str] | None], Any]
+    TokenFetcher = Callable[[str, Sequence[Tuple[str, str]], Optional[str], Optional[Mapping[str, str]]], Any]
 DEFAULT_TOKEN_LIFETIME = 60.0
 
 
@@ -182,7 +182,8 @@ class CredentialStore:
         self.files: list[AuthFile] = []
         if auth_file:
             required = AuthFile.load(auth_file, required=True)
-            assert required is not None  # load(required=True) returns a file or raises
+            if required is None:  # load(required=True) returns a file or raises
+                raise AssertionError('bug: expected required is not None')
             self.files.append(required)
         if use_default_files:
             for path in default_auth_files(env):

@@ -247,4 +247,3 @@ def _parses(text: str) -> bool:
         return True
     except InvalidReference:
         return False
-

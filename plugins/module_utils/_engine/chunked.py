@@ -179,7 +179,8 @@ class ChunkedUpload:
     def _patch(self, length: int) -> None:
         client = self.client
         end = self.offset + length
-        assert self.location is not None  # _send opened the session
+        if self.location is None:  # _send opened the session
+            raise AssertionError('bug: expected self.location is not None')
         resp = send_body(client, "PATCH", self.location, self.scopes, self.cursor, self.offset, length, None,
                          self.image, content_range="%d-%d" % (self.offset, end - 1))
         client._check(resp, (202, 204), "chunk upload of blob %s to %s" % (self.digest, self.repo), self.image)

@@ -85,7 +85,7 @@ class Copier:
 
     def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> Task:
         return Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
-                     _bind(self._copy_blob, job, dest, desc), owner=owner)
+                    _bind(self._copy_blob, job, dest, desc), owner=owner)
 
     def build(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
               ready: Iterable[Key] = ()) -> tuple[list[Task], dict[int, Task]]:
@@ -119,7 +119,7 @@ class Copier:
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)
                         task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
-                                     _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
+                                    _bind(self._copy_blob, job, dest, desc, home.dest), owner=job)
                         tasks.append(task)
                     elif first is None:
                         task = self._copy_task(job, dest, desc, owner=job)
@@ -128,8 +128,8 @@ class Copier:
                     elif getattr(dest, "can_mount", False):
                         first_task, first_dest = first
                         task = Task("mount blob %s into %s" % (desc.digest[:19], dest.describe()),
-                                     _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
-                                     owner=job)
+                                    _bind(self._copy_blob, job, dest, desc, first_dest), deps=[first_task],
+                                    owner=job)
                         tasks.append(task)
                     else:
                         task = first[0]
@@ -151,16 +151,16 @@ class Copier:
                     task = manifests.get(key)
                     if task is None:
                         task = Task("push manifest %s to %s" % (man.digest[:19], dest.describe()),
-                                     _bind(self._push_manifest, job, dest, man.digest, man, False), deps=deps,
-                                     owner=job)
+                                    _bind(self._push_manifest, job, dest, man.digest, man, False), deps=deps,
+                                    owner=job)
                         manifests[key] = task
                         tasks.append(task)
                 else:
                     # a referrer is stored by digest only; it is listed by the referrers index
                     record = job.referrer is None
                     task = Task("push %s" % job.destination,
-                                 _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
-                                 owner=job)
+                                _bind(self._push_manifest, job, dest, job.dest_ident, man, record), deps=deps,
+                                owner=job)
                     tasks.append(task)
                     roots[id(job)] = task
                 pushed[man.digest] = task
@@ -179,7 +179,7 @@ class Copier:
                 group[3].append(desc)
                 group[4].append(roots.get(id(job)))
         return [Task("referrers index of %s in %s" % (subject[:19], dest.describe()),
-                      _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
+                     _bind(self._update_referrers_tag, parent, dest, subject, descs), deps=deps, owner=parent)
                 for dest, subject, parent, descs, deps in groups.values()]
 
     def _update_referrers_tag(self, job: ImageJob, dest: Any, subject: str, descriptors: list[dict[str, Any]]) -> None:
@@ -306,4 +306,3 @@ def missing_bytes(items: Iterable[tuple[ImageJob, Any, _manifest.Descriptor]],
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         sizes = list(pool.map(missing, items))
     return sum(sizes), sum(1 for s in sizes if s)
-

@@ -94,5 +94,3 @@ def find_dir_exports(root: str) -> dict[str, str]:
             found[os.path.relpath(current, root)] = current
             dirs[:] = []
     return found
-
-

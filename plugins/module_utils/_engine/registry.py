@@ -344,7 +344,8 @@ class RegistryClient(Transport):
         while True:
             if location is None:
                 location = self.start_upload(repo, image)
-                assert location is not None  # without mount, a session or an error
+                if location is None:  # without mount, a session or an error
+                    raise AssertionError('bug: expected location is not None')
             try:
                 resp = send_body(self, "PUT", location, scopes, cursor, 0, size, {"digest": digest}, image)
                 self._check(resp, (201,), "upload of blob %s to %s" % (digest, repo), image)

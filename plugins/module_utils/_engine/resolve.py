@@ -185,4 +185,3 @@ def _find_attachments(job: ImageJob, tags: _TagCache) -> None:
             att.referrer = (digest, desc)
             job.attachments.append(att)
             job.attachment_tags.append(ref_digest)
-

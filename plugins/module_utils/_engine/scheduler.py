@@ -102,7 +102,7 @@ class Scheduler:
             dep.ended = time.monotonic()
             self._finish(dep)
 
-
     def _submit(self, task: Task) -> Future[None]:
-        assert self._pool is not None, "submitted outside run()"
+        if self._pool is None:
+            raise AssertionError('submitted outside run()')
         return self._pool.submit(self._run, task)

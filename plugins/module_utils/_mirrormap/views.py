@@ -76,4 +76,3 @@ def source_prefix_pairs(entries: MirrorMap | Iterable[tuple[str, Entry]]) -> lis
         else:
             pairs.extend((name, repos[name][0].name) for name in sorted(repos))
     return pairs
-

@@ -148,10 +148,12 @@ class _Settings:
     def image(self, component: str) -> tuple[str, str]:
         """``(repository path, tag)`` of an available component."""
         if component == "eck_operator":
-            assert self.eck is not None  # nosec B101 - checked by unavailable()
+            if self.eck is None:  # checked by unavailable()
+                raise AssertionError('bug: expected self.eck is not None')
             return _eck.operator_image_path(self.ubi_only, self.fips), str(self.eck)
         if component == "support_diagnostics":
-            assert self.diag is not None  # nosec B101 - checked by unavailable()
+            if self.diag is None:  # checked by unavailable()
+                raise AssertionError('bug: expected self.diag is not None')
             return _eck.DIAGNOSTICS_IMAGE, self.diag
         if component == "package_registry":
             return _eck.PACKAGE_REGISTRY_IMAGE, self.pr_tag

@@ -39,7 +39,7 @@ import fnmatch
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Tuple
 
 from .._common.errors import UserError
 from .._consumers import k8s as _k8s
@@ -103,8 +103,11 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-def _images(node: Mapping[str, Any], path: tuple[str, ...], enabled: bool) -> Iterator[tuple[tuple[str, ...],
-                                                                                          Mapping[str, Any], bool]]:
+#: (path of an ``image:`` mapping in the values, the mapping, whether its component is enabled)
+ImageAt = Tuple[Tuple[str, ...], Mapping[str, Any], bool]
+
+
+def _images(node: Mapping[str, Any], path: tuple[str, ...], enabled: bool) -> Iterator[ImageAt]:
     if node.get("enabled") is False:
         enabled = False
     image = node.get("image")

@@ -79,4 +79,3 @@ def ess_image_records(value: Any, name: str | None = None) -> list[dict[str, Any
 def read_ess_images(value: Any, name: str | None = None) -> list[str]:
     """Normalized, deduplicated references of an ESS ``images_digests.yml``."""
     return unique_sources(ess_image_records(value, name))
-

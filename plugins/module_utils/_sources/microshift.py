@@ -87,4 +87,3 @@ def read_microshift_release(value: Any, name: str | list[str] | None = None, ext
     if extra:
         refs.extend(read_image_list(extra, "extra", default_tag=default_tag))
     return unique(refs)
-

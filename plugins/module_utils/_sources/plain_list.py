@@ -48,4 +48,3 @@ def read_image_list(value: Any, name: str | None = None, default_tag: str | None
             raise SourceError("expected an image reference string, got %s" % type_name(item), src, entry, line)
         refs.append(parse_ref(item, src, entry, line, default_tag))
     return unique(refs)
-

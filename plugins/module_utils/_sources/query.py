@@ -50,4 +50,3 @@ def query_images(value: Any, query: Any, name: str | None = None, default_tag: s
                               src, entry)
         refs.append(parse_ref(item, src, entry, None, default_tag))
     return unique(refs)
-

@@ -64,4 +64,3 @@ def read_skopeo_sync(value: Any, name: str | None = None) -> list[str]:
                 sep = "@" if _DIGEST_LIKE.match(text) else ":"
                 refs.append(parse_ref("%s/%s%s%s" % (registry, repo, sep, text), src, item_entry, iline))
     return unique(refs)
-

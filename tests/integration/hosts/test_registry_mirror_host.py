@@ -533,7 +533,7 @@ def test_which_services_each_change_reloads_or_restarts(debian_hosts, hosts_pki,
     before = bed.fingerprint(host, FINGERPRINT_PATHS)
     more = pairs + [{"source": "registry.redhat.io", "mirror": "mirror.test:5000/mirror"}]
     check = run(runner, bed, [marker("check"), configure(host, registry_mirror_host_pairs=more, **creds, **ca,
-                                                               registry_mirror_host_certs_d=True), marker("end")],
+                                                         registry_mirror_host_certs_d=True), marker("end")],
                 check=True, diff=True)
     records = [r for r in records_between(check, "check", "end") if r["host"] == host]
     assert one(records, ROLE + "Write the registries.conf.d drop-in", host)["changed"]

@@ -80,4 +80,3 @@ def dumps(doc: dict[str, Any]) -> str:
     while lines and lines[0] == "":
         lines.pop(0)
     return "\n".join(lines) + "\n"
-

@@ -194,6 +194,7 @@ class Parser(Scanner):
         if _DATE_AT.match(self.text, self.pos):
             raise self.error("dates and times are not supported by this parser")
         return self.number()
+
     def array(self) -> list[Any]:
         self.pos += 1
         items: list[Any] = []

@@ -73,6 +73,7 @@ class Scanner:
             self.pos += 2
         else:
             raise self.error("expected the end of the line")
+
     def peek_after(self, count: int) -> str:
         return self.text[self.pos + count:self.pos + count + 1]
 

@@ -133,6 +133,7 @@ def _pair_table(index: int, pair: Any, mirror_insecure: bool, mirror_by_digest_o
     table["mirror"] = [{"location": mirror, "insecure": bool(mirror_insecure)}]
     return "pairs[%d] (%s -> %s)" % (index, source, mirror), table
 
+
 def entries_of(doc: dict[str, Any], origin: str) -> Labeled:
     """The ``[(label, table)]`` of a parsed drop-in; raises RegistriesConfError on a wrong shape."""
     registries = doc.get("registry", [])

@@ -84,7 +84,6 @@ def validate(entries: Labeled) -> None:
         raise RegistriesConfError("; ".join(problems))
 
 
-
 def _mirror_problems(label: str, mirrors: list[Any], digest_only: bool) -> list[str]:
     """The problems of the ``[[registry.mirror]]`` tables of one registry."""
     problems: list[str] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import http.cookiejar
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Union
 from urllib.parse import urlsplit
 
 from ..._oci.errors import AuthError, DeadlineExceeded, OCIError, RegistryError, TLSError, redact_url
@@ -35,7 +35,7 @@ except ImportError as _exc:  # pragma: no cover - reported by the module with mi
     HTTPX_IMPORT_ERROR = _exc
 
 USER_AGENT = "airgap.mirror/0.1"
-Body = bytes | Callable[[], bytes] | None
+Body = Union[bytes, Callable[[], bytes], None]
 
 
 class Transport:
@@ -86,7 +86,8 @@ class Transport:
     def base(self) -> str:
         if self._base is None:
             self.ping()
-        assert self._base is not None
+        if self._base is None:
+            raise AssertionError('bug: expected self._base is not None')
         return self._base
 
     def ping(self) -> None:

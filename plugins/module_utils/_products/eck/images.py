@@ -158,7 +158,8 @@ def image_path(kind: str, version: Version | str, beat_type: str | None = None) 
     if kind == "Agent":
         return "beats/elastic-agent" if version.major < 9 else "elastic-agent/elastic-agent"
     path = KINDS[kind][1]
-    assert path is not None  # nosec B101 - only Beat and Agent have no fixed path
+    if path is None:  # only Beat and Agent have no fixed path
+        raise AssertionError('bug: expected path is not None')
     return path
 
 

@@ -146,7 +146,8 @@ def _choose_mode(options: PlanOptions, looked: _Lookup) -> tuple[str, str | None
                  if (k, b) in found and k != "PackageRegistry"}
         if len(pairs) == 1 and None not in pairs:
             pair = pairs.pop()
-            assert pair is not None  # nosec B101 - None was excluded above
+            if pair is None:  # None was excluded above
+                raise AssertionError('bug: expected pair is not None')
             return "repository", pair[0], pair[1]
         if mode == "repository":
             raise ECKError(_layout_message("--container-repository", looked))

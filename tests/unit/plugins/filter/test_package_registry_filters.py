@@ -30,7 +30,7 @@ DEST = "10.88.0.1:5000/mirror/package-registry/distribution:production"
 
 def test_finds_the_entry_by_source_or_source_with_digest_and_pulls_by_digest():
     text = yaml.safe_dump(doc(entry(SOURCE + "@" + D1, D1, DEST), entry(SOURCE.replace("production", "staging"), D2,
-                                                                           DEST.replace("production", "staging"))))
+                                                                        DEST.replace("production", "staging"))))
     found = F.package_registry_image(text, SOURCE, origin="/m/map.yml")
     assert found == {"problem": None, "image": f"10.88.0.1:5000/mirror/package-registry/distribution@{D1}",
                      "mirror": "10.88.0.1:5000", "source": SOURCE + "@" + D1, "digest": D1, "destination": DEST}

@@ -60,6 +60,7 @@ def test_failure_keeps_the_traceback_only_for_bugs():
         "msg": "images is only used with action=pack"}
     assert backend.failure(BundleError("bad", image="example.com/app:1", member="x")) == {
         "msg": "example.com/app:1: bad", "member": "x", "image": "example.com/app:1"}
+    bug: dict = {}
     try:
         raise KeyError("oops")
     except KeyError as exc:

@@ -38,7 +38,7 @@ def test_registry_destinations_and_tags(pool):
 
 def test_timestamp_tags_are_the_seeds_scheme(pool):
     jobs, _failed = build_jobs(["quay.io/a/b@" + D, "quay.io/a/c:1"], "m:5000", pool,
-                              naming=Naming(tag_style="timestamp"))
+                               naming=Naming(tag_style="timestamp"))
     assert jobs[0].dest_ident.startswith("mirror-") and jobs[0].dest_ident.endswith("-1")
     assert jobs[1].dest_ident == "1"
 

@@ -3,7 +3,7 @@ import json
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.job import IN_PLACE, ImageJob, Status, iter_jobs
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool, build_jobs
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import (RegistryDestination,
-                                                                                    parse_destination)
+                                                                                     parse_destination)
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 
 D = "sha256:" + "1" * 64

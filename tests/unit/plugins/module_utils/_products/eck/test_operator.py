@@ -13,7 +13,7 @@ from support.eck import KINDS, MIRROR, V, load_all, mirror_map, sources, make_pl
 def test_patch_operator_manifests_edits_eck_yaml_surgically():
     docs = load_all("eck-operator.yaml")
     plan = make_plan(mirror_map(sources(), dest=MIRROR + "/elastic", mode="flatten"), V, KINDS,
-                  eck_version="2.16.1", pull_secrets=["mirror-pull"])
+                     eck_version="2.16.1", pull_secrets=["mirror-pull"])
     new, changes = OP.patch_operator_manifests(docs, plan)
     assert docs == load_all("eck-operator.yaml"), "input modified"
     old_cfg = docs[2]["data"]["eck.yaml"]

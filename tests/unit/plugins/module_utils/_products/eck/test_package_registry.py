@@ -94,7 +94,7 @@ def test_wolfi_suffix_sets_an_explicit_image_where_the_map_has_no_variant():
 
 def test_required_images_list_the_unsuffixed_image_of_kinds_without_the_variant():
     listed = {i["kind"]: i["source"] for i in IMG.required_sources(V9, ("Kibana", "epr", "maps"),
-                                                                  container_suffix="-wolfi")}
+                                                                   container_suffix="-wolfi")}
     assert listed == {"Kibana": "docker.elastic.co/kibana/kibana-wolfi:9.3.0",
                       "PackageRegistry": "docker.elastic.co/package-registry/distribution:lite-9.3.0",
                       "ElasticMapsServer": "docker.elastic.co/elastic-maps-service/elastic-maps-server:9.3.0"}

@@ -94,7 +94,7 @@ def test_operator_image_missing_and_ubi_fips_suffixes():
     with pytest.raises(IMG.ECKError, match="operator 2.16.1: docker.elastic.co/eck/eck-operator:2.16.1"):
         make_plan(mirror_map(srcs), V, KINDS, eck_version="2.16.1")
     plan = make_plan(mirror_map(sources(ubi_only=True, fips=True)), V, KINDS, eck_version="2.16.1", ubi_only=True,
-                  fips=True)
+                     fips=True)
     assert plan["helm_values"]["image"] == {"repository": MIRROR + "/eck/eck-operator", "tag": "2.16.1",
                                             "fips": True}
     assert plan["helm_values"]["config"] == {"containerRegistry": MIRROR, "ubiOnly": True}
@@ -180,7 +180,7 @@ def test_plan_from_images_mirrored_from_another_registry():
 def test_kinds_come_from_the_resources_too():
     resources = load_all("eck-resources.yaml")
     assert RES.resource_kinds(resources) == ["Elasticsearch", "Kibana", "ApmServer", "Beat:filebeat", "Agent",
-                                           "ElasticMapsServer", "Logstash"]
+                                             "ElasticMapsServer", "Logstash"]
     with_image = [dict(resources[1], spec=dict(resources[1]["spec"], image="own/kibana:1"))]
     assert RES.resource_kinds(with_image) == []  # the operator pulls its spec.image, not a default
     plan = make_plan(mirror_map(sources()), V, [], resources=resources)

@@ -63,15 +63,16 @@ def test_progress_lines_while_a_slow_copy_runs_and_the_same_result_without(
         progress_file = tmp_path / "progress.jsonl"
         common = {"images": images}
 
-        res = ansible_run.playbook(play, extra_vars=dict(common, dest=slow.host + "/m", progress=True, insecure=[proxy.host, slow.host],
-                                                          map_path=str(tmp_path / "slow.yml"),
-                                                          progress_file=str(progress_file)))
+        res = ansible_run.playbook(play, extra_vars=dict(
+            common, dest=slow.host + "/m", progress=True, insecure=[proxy.host, slow.host],
+            map_path=str(tmp_path / "slow.yml"), progress_file=str(progress_file)))
         assert res.rc == 0, res.output
         with_progress = res.one("Mirror the images")["result"]
 
         proxy.clear_rules()
-        res_plain = ansible_run.playbook(play, extra_vars=dict(common, dest=fast.host + "/m", progress=False, insecure=[proxy.host, fast.host],
-                                                                map_path=str(tmp_path / "fast.yml")))
+        res_plain = ansible_run.playbook(play, extra_vars=dict(
+            common, dest=fast.host + "/m", progress=False, insecure=[proxy.host, fast.host],
+            map_path=str(tmp_path / "fast.yml")))
         assert res_plain.rc == 0, res_plain.output
         without = res_plain.one("Mirror the images")["result"]
 

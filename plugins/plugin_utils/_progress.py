@@ -21,10 +21,12 @@ Record = dict[str, Any]
 class ProgressReader:
     """Turns the text appended to a progress file, piece by piece, into records. A last line
     without its newline yet is kept until the rest arrives; a line that is not JSON is skipped.
-    ``offset`` is how many bytes were consumed (where the next read starts)."""
+    ``offset`` is how many bytes were consumed (where the next read starts); ``pid`` the process
+    that writes the file, once its ``start`` record was read."""
 
     def __init__(self) -> None:
         self.offset = 0
+        self.pid: int | None = None
         self._partial = b""
 
     def feed(self, data: bytes) -> list[Record]:
@@ -40,6 +42,8 @@ class ProgressReader:
                 continue
             if isinstance(record, dict):
                 records.append(record)
+                if record.get("event") == "start" and isinstance(record.get("pid"), int):
+                    self.pid = record["pid"]
         return records
 
 

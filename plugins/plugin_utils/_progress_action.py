@@ -34,9 +34,10 @@ Why this way, and not another:
 Progress is not shown (the module runs as any other) when the option ``progress`` is false, in
 check mode (which copies nothing: it resolves and sends HEAD requests), when the task sets
 ``async`` itself, or when the connection runs modules its own way (``has_native_async``,
-``always_pipeline_modules``, e.g. Windows). Interrupting ``ansible-playbook`` leaves the module
-to finish on its host, as with ``async``; its lines then stay in the progress file until the
-next run of the task on that host.
+``always_pipeline_modules``, e.g. Windows). When the polling is interrupted (Ctrl-C, the task's
+``timeout``, an AWX cancel), the plugin sends SIGTERM to the module's process (its ``pid`` is in
+the ``start`` record), best effort: a run interrupted before that record was read, or whose
+controller was killed outright, finishes on its host, as with ``async``.
 """
 
 from __future__ import annotations
@@ -125,21 +126,25 @@ class ProgressAction(ActionBase):
             path = self._remote_expand_user(str(args["progress_file"]))
             module_args = args
             offset = self._size_of(path)
-        started = self._start(module_args, task_vars)
-        jid = started.get("ansible_job_id")
-        if started.get("failed") or not jid:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-            return started
-        status_file = self._connection._shell.join_path(async_dir, jid)
         reader = ProgressReader()
         reader.offset = offset
+        status_file = "/dev/null"
         try:
+            started = self._start(module_args, task_vars)
+            jid = started.get("ansible_job_id")
+            if started.get("failed") or not jid:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+                return started
+            status_file = self._connection._shell.join_path(async_dir, jid)
             self._follow(reader, path, status_file, interval)
+        except BaseException:  # interrupted, timed out (the task keyword timeout): stop the module too
+            self._stop_module(reader, path)
+            self._clean_up([status_file] + ([path] if own_file else []))
+            raise
+        try:
             final = self._fetch(jid, async_dir, task_vars)
         finally:
-            leftovers = [status_file] + ([path] if own_file else [])
-            self._low_level_execute_command("rm -f %s" % " ".join(shlex.quote(p) for p in leftovers))
-            self._remove_tmp_path(self._connection._shell.tmpdir)
+            self._clean_up([status_file] + ([path] if own_file else []))
         for key in ASYNC_KEYS:
             final.pop(key, None)
         invocation = final.get("invocation")
@@ -198,6 +203,21 @@ class ProgressAction(ActionBase):
             raise AnsibleError("cannot read the progress of the module on the host: %s"
                                % to_text(res.get("stderr", "")).strip())
         return new.encode("utf-8", "surrogateescape"), status
+
+    def _clean_up(self, files: list[str]) -> None:
+        """Remove the job's status file, the progress file of our own, and the remote temp dir."""
+        self._low_level_execute_command("rm -f %s" % " ".join(shlex.quote(p) for p in files))
+        self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _stop_module(self, reader: ProgressReader, path: str) -> None:
+        """Ask the module's process (the ``pid`` of its ``start`` record) to stop; best effort."""
+        try:
+            if reader.pid is None:  # interrupted before the start record was read: read it now
+                reader.feed(self._poll(path, "/dev/null", reader.offset)[0])
+            if reader.pid is not None:
+                self._low_level_execute_command("kill -TERM %d 2>/dev/null || true" % reader.pid)
+        except Exception as exc:  # pylint: disable=broad-except  # the interruption is what to report
+            display.warning("could not stop the module (pid %s) on its host: %s" % (reader.pid, exc))
 
     def _size_of(self, path: str) -> int:
         """Bytes in *path* now (0: no such file): progress lines of earlier runs are not shown."""

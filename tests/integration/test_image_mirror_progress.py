@@ -6,7 +6,9 @@ result is the same without progress."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 
 import pytest
 
@@ -122,3 +124,37 @@ def test_check_mode_and_progress_off_print_no_progress(tmp_path, plain_registry,
     r = res.one("Mirror the images")["result"]
     assert {i["status"] for i in r["images"]} == {"would_copy"}
     assert "ansible_job_id" not in r and "image_mirror: " not in res.stdout
+
+
+def test_a_task_timeout_stops_the_module_on_its_host(tmp_path, plain_registry, sample_layout, registry_factory,
+                                                     ansible_run):
+    seeded = sample_layout.seed(plain_registry, prefix="progress-timeout/")
+    dest = registry_factory()
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.replace("      airgap.mirror.image_mirror:",
+                                 "      timeout: 6\n      airgap.mirror.image_mirror:"))
+    progress_file = tmp_path / "progress.jsonl"
+    with FaultProxy(plain_registry).start() as proxy:
+        proxy.add_rule("GET", r"/blobs/sha256:", throttle=256, times=None)  # far longer than the timeout
+        images = sorted(ref.replace(plain_registry.host, proxy.host) for ref in seeded.values())
+        res = ansible_run.playbook(play, extra_vars={
+            "images": images, "insecure": [proxy.host, dest.host], "dest": dest.host + "/m", "progress": True,
+            "map_path": str(tmp_path / "map.yml"), "progress_file": str(progress_file)})
+        assert res.rc != 0, res.output
+        pid = json.loads(progress_file.read_text().splitlines()[0])["pid"]
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(pid), res.output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        with open("/proc/%d/stat" % pid, encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

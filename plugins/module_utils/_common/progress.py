@@ -15,7 +15,8 @@ JSON object on one line::
 
 Events: ``start`` (the run began), ``plan`` (totals are known), ``tick`` (every *interval*
 seconds while the run goes on), ``image`` (one image ended: with ``image`` and ``status``),
-``phase`` (a phase began: ``phase``), ``end`` (the run is over). ``rate`` (bytes per second) and
+``phase`` (a phase began: ``phase``), ``end`` (the run is over). ``start`` also has ``pid``, the
+process of the run. ``rate`` (bytes per second) and
 ``eta`` (seconds) are ``null`` while unknown.
 
 :class:`ProgressFile` appends each record with one ``write(2)`` on a file opened ``O_APPEND``,
@@ -166,8 +167,9 @@ class Progress:
     # ------------------------------------------------------------------ ticks
 
     def start(self) -> None:
-        """Emit ``start`` and begin ticking every *interval* seconds."""
-        self.emit("start")
+        """Emit ``start`` (with ``pid``, the process to signal to stop the run) and begin ticking
+        every *interval* seconds."""
+        self.emit("start", pid=os.getpid())
         if self.sink is None or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._tick, name="airgap-progress", daemon=True)

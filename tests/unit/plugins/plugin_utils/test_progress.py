@@ -28,6 +28,14 @@ def test_the_reader_keeps_a_line_until_it_ends_and_counts_the_offset() -> None:
     assert reader.feed(b"") == []
 
 
+def test_the_reader_learns_the_pid_of_the_run_from_its_start() -> None:
+    reader = ProgressReader()
+    reader.feed(line(event="tick"))
+    assert reader.pid is None
+    reader.feed(line(event="start", pid=4242))
+    assert reader.pid == 4242
+
+
 def test_the_reader_skips_what_is_not_a_record() -> None:
     reader = ProgressReader()
     assert reader.feed(b"garbage\n[1]\n\xff\n" + line(event="end")) == [{"event": "end"}]

@@ -197,11 +197,13 @@ class ProgressAction(ActionBase):
         cmd = "tail -c +%d %s 2>/dev/null; printf '\\n%s\\n'; cat %s 2>/dev/null" % (
             offset + 1, shlex.quote(path), MARKER, shlex.quote(status_file))
         res = self._low_level_execute_command(cmd)
-        out = to_text(res.get("stdout", ""), errors="surrogate_or_strict")
+        # over ssh with a terminal (-tt, the ssh connection's default) every \n arrives as \r\n; the
+        # file's JSON lines hold no \r of their own, so this gives back the file's bytes
+        out = to_text(res.get("stdout", ""), errors="surrogate_or_strict").replace("\r\n", "\n")
         new, sep, status = out.rpartition("\n%s\n" % MARKER)
         if not sep:
-            raise AnsibleError("cannot read the progress of the module on the host: %s"
-                               % to_text(res.get("stderr", "")).strip())
+            raise AnsibleError("cannot read the progress of the module on the host (rc %s): %s"
+                               % (res.get("rc"), to_text(res.get("stderr", "")).strip() or out[-300:]))
         return new.encode("utf-8", "surrogateescape"), status
 
     def _clean_up(self, files: list[str]) -> None:

@@ -65,8 +65,10 @@ ASYNC_LIMIT = 7 * 24 * 3600
 #: the keys async adds to a module's result, which a run without progress does not have
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file")
 
-#: seconds before the first look at the job (then twice as long each time, up to the interval)
-FIRST_POLL = 0.25
+#: seconds before the first look at the job (then half as long again each time, up to the
+#: interval): a short run is noticed within half its time, a long one costs a poll per interval
+FIRST_POLL = 0.1
+POLL_GROWTH = 1.5
 
 #: what separates the progress file's new bytes from the job's status in one poll's output
 MARKER = "--airgap-mirror-progress-status--"
@@ -165,16 +167,16 @@ class ProgressAction(ActionBase):
 
     def _follow(self, reader: ProgressReader, path: str, status_file: str, interval: float) -> None:
         """Print the progress until the job's status file holds its result: the job is asked
-        after 0.25 s, then twice as late each time up to *interval* (a short run ends as soon as
-        without progress); a line that an image ended is printed when read, the state every
-        *interval* seconds."""
+        after :data:`FIRST_POLL` seconds, then :data:`POLL_GROWTH` times as late each time up to
+        *interval* (a short run ends nearly as soon as without progress); a line that an image
+        ended is printed when read, the state every *interval* seconds."""
         label = self.label()
         pause = FIRST_POLL
         shown = time.monotonic()
         pending: list[dict[str, Any]] = []
         while True:
             time.sleep(pause)
-            pause = min(interval, pause * 2)
+            pause = min(interval, pause * POLL_GROWTH)
             new, status = self._poll(path, status_file, reader.offset)
             pending.extend(reader.feed(new))
             finished = _finished(status)

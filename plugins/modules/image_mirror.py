@@ -222,6 +222,40 @@ options:
       - Downloads into an OCI layout always keep their partial blobs in C(<layout>/.airgap-state/), so a
         re-run continues them with HTTP range requests from the byte where they stopped.
     type: path
+  progress_file:
+    description:
+      - A file the module appends its progress to while it runs, one JSON object per line (each line
+        written whole, at once), for other tools to follow (C(tail -f)); created if missing, appended to if not.
+      - Each line has C(event) (V(start), V(phase), V(plan), V(tick), V(image), V(end)), C(phase)
+        (V(resolve), V(copy), V(write_map)), C(time) (epoch seconds), C(elapsed) (seconds), C(images_done),
+        C(images_total), C(bytes_done), C(bytes_total) (the blob bytes this run copies), C(rate) (bytes per
+        second over the last 10 seconds, or C(null)) and C(eta) (seconds left, or C(null)); an C(image) line
+        also has C(image) (the source reference) and C(status) (V(copied) or V(failed)). C(tick) lines come
+        every O(progress_interval) seconds.
+      - The action plugin sets a file of its own in the remote temporary directory when this is not set, to
+        show the progress (see O(progress)).
+    type: path
+    version_added: 1.1.0
+  progress:
+    description:
+      - 'Show the progress on the console of C(ansible-playbook) (and in AWX job output) while the module
+        runs, every O(progress_interval) seconds and when each image ends, in lines such as
+        C(image_mirror: 12/40 images, 1.2 GiB/3.4 GiB, 85.0 MiB/s, ~26 s left).'
+      - The action plugin then runs the module in the background on its host (as C(async) does) and
+        reads its O(progress_file) there, on the host the task runs on or is delegated to. The result
+        is the same as without progress.
+      - Not in check mode (which copies nothing, and only resolves the images), and not when the task
+        has C(async) set itself.
+      - V(false) runs the module as any other, without a line until it ends.
+    type: bool
+    default: true
+    version_added: 1.1.0
+  progress_interval:
+    description:
+      - Seconds between two progress lines (on the console and in O(progress_file)).
+    type: float
+    default: 5
+    version_added: 1.1.0
 notes:
   - The mirror map lists the images copied or found present in this run. An image that fails keeps
     the entry it had in the map before the run (same source and destination), because a failed copy
@@ -473,6 +507,33 @@ mirror_map_written:
   returned: when O(mirror_map) is set
   type: bool
   version_added: 1.1.0
+timings:
+  description: Seconds each phase of the run took.
+  returned: when the images were resolved (also when some failed)
+  type: dict
+  version_added: 1.1.0
+  contains:
+    resolve:
+      description: Resolving every image to its digest and its blobs (the plan).
+      type: float
+    copy:
+      description: Copying what is missing (in check mode, finding how many bytes would be copied).
+      type: float
+    write_map:
+      description: Writing the mirror map (V(0.0) without O(mirror_map)).
+      type: float
+  sample:
+    resolve: 1.204
+    copy: 31.877
+    write_map: 0.004
+requests:
+  description: The HTTP requests sent to each registry (source and destination), by registry name.
+  returned: when the images were resolved (also when some failed)
+  type: dict
+  version_added: 1.1.0
+  sample:
+    quay.io: 212
+    mirror.example.com:8443: 187
 """
 
 import traceback
@@ -481,6 +542,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airgap.mirror.plugins.module_utils._backends import image_mirror as B
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
+from ansible_collections.airgap.mirror.plugins.module_utils._common.progress import Progress, progress_to
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import HTTPX_IMPORT_ERROR
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 
@@ -496,11 +558,21 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     except UserError as exc:
         module.fail_json(msg=str(exc))
+    progress, close_progress = progress_to(module.params["progress_file"], module.params["progress_interval"])
+    progress.start()
+    try:
+        _run(module, run, progress)
+    finally:  # also after fail_json and exit_json (SystemExit): the file ends with "end"
+        progress.stop()
+        close_progress()
+
+
+def _run(module: AnsibleModule, run: B.ModuleRun, progress: Progress) -> None:
     try:
         pool = B.pool_for(module.params, run)
         warnings: list[str] = []
         try:
-            report = mirror(run.request, pool=pool, warnings=warnings)
+            report = mirror(run.request, pool=pool, warnings=warnings, progress=progress)
         finally:
             pool.close()
         for warning in warnings:
@@ -509,6 +581,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # report, with the traceback, instead of a bare module failure
         module.fail_json(msg="unexpected error: %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+    progress.set_phase("write_map")
     result, problems = B.result(report, run, module._diff)
     if problems:
         module.fail_json(msg="\n".join(problems), **result)

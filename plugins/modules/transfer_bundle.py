@@ -134,6 +134,31 @@ options:
         running out of space then fails in the middle, with the part or blob named.
     type: bool
     default: true
+  progress_file:
+    description:
+      - A file the module appends its progress to while it runs, one JSON object per line, for other tools
+        to follow; the same fields as O(airgap.mirror.image_mirror#module:progress_file), where
+        C(images_done) and C(images_total) count parts (written by a pack, checked by a verify, read by an
+        unpack) and C(bytes_done) and C(bytes_total) count the blobs packed or unpacked (for verify, the
+        parts checked); C(phase) is the action. An C(image) line names a part.
+    type: path
+    version_added: 1.1.0
+  progress:
+    description:
+      - 'Show the progress on the console while the module runs, every O(progress_interval) seconds and
+        when each part is done, in lines such as C(transfer_bundle: 3/9 parts, 10.0 GiB/28.0 GiB, 180.0 MiB/s,
+        ~1 min 42 s left); as O(airgap.mirror.image_mirror#module:progress) (the module runs in the
+        background on its host, and the result is the same).'
+      - Not in check mode, and not when the task has C(async) set itself.
+    type: bool
+    default: true
+    version_added: 1.1.0
+  progress_interval:
+    description:
+      - Seconds between two progress lines (on the console and in O(progress_file)).
+    type: float
+    default: 5
+    version_added: 1.1.0
 notes:
   - By hand, a full bundle unpacks into a new directory with C(cat NAME.tar.* | tar -x -C DIR) after
     C(sha256sum -c NAME.sha256); the module adds the member checks, the digest checks, incremental bundles and
@@ -354,19 +379,29 @@ warnings:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.mirror.plugins.module_utils._backends import transfer_bundle as backend
+from ansible_collections.airgap.mirror.plugins.module_utils._common.progress import progress_to
 
 
 def main() -> None:
     module = AnsibleModule(**backend.module_spec())
     try:
         request = backend.build_request(module.params, module.check_mode)
-        report = backend.run(request, module.warn)
     except Exception as exc:  # the one place a library error becomes a task failure
         module.fail_json(**backend.failure(exc))
-    failed, result = backend.result(request, report, module._diff)
-    if failed:
-        module.fail_json(**result)
-    module.exit_json(**result)
+    progress, close_progress = progress_to(module.params["progress_file"], module.params["progress_interval"])
+    progress.start()
+    try:
+        try:
+            report = backend.run(request, module.warn, progress)
+        except Exception as exc:  # the one place a library error becomes a task failure
+            module.fail_json(**backend.failure(exc))
+        failed, result = backend.result(request, report, module._diff)
+        if failed:
+            module.fail_json(**result)
+        module.exit_json(**result)
+    finally:  # also after fail_json and exit_json (SystemExit): the file ends with "end"
+        progress.stop()
+        close_progress()
 
 
 if __name__ == "__main__":

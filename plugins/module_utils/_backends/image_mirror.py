@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Any
 
 from .._common.errors import UserError
@@ -54,6 +55,9 @@ def argument_spec() -> dict[str, Any]:
             "shard_index": {"type": "int"},
             "shard_wait": {"type": "float", "default": 60},
             "space_check": {"type": "bool", "default": True},
+            "progress_file": {"type": "path"},
+            "progress": {"type": "bool", "default": True},
+            "progress_interval": {"type": "float", "default": 5.0},
         },
     })
 
@@ -89,6 +93,8 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     shard = shard_of(params)
     if params["shard_wait"] < 0:
         raise UserError("shard_wait must not be negative")
+    if params["progress_interval"] <= 0:
+        raise UserError("progress_interval must be more than 0 seconds")
     map_path = params["mirror_map"]
     as_lock = bool(map_path) and params["use_mirror_map"] and not params["verify"]
     previous = read_map(map_path, as_lock)
@@ -225,7 +231,10 @@ def result(report: dict[str, Any], run: ModuleRun, diff: bool) -> tuple[dict[str
         "failed_images": report["failed"],
         "totals": report["totals"],
         "mirror_map": report["mirror_map"],
+        "timings": dict(report.get("timings") or {}, write_map=0.0),
+        "requests": report.get("requests") or {},
     }
+    started = time.monotonic()
     problems = []
     if report["failed"]:
         # engine errors already start with the image they concern; do not name it twice
@@ -246,6 +255,7 @@ def result(report: dict[str, Any], run: ModuleRun, diff: bool) -> tuple[dict[str
         elif report["failed"]:
             problems.append("the mirror map %s was left as it was: no image was copied or found present" % map_path)
         out["changed"] = out["changed"] or out["mirror_map_written"]
+    out["timings"]["write_map"] = round(time.monotonic() - started, 3)
     if diff:
         out["diff"] = {"before": diff_text(report["diff"]["before"]), "after": diff_text(report["diff"]["after"])}
     return out, problems

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .._bundle.errors import BundleError
+from .._bundle.manifest import read_manifest
 from .._bundle.names import DEFAULT_NAME, DEFAULT_PART_SIZE, check_name
 from .._bundle.pack import pack
 from .._bundle.plan import plan_pack
 from .._bundle.unpack import unpack
 from .._bundle.verify import verify
 from .._common.errors import UserError
+from .._common.progress import Progress
 from .._oci.errors import OCIError
 
 PACK_ONLY = ("part_size", "images", "previous")
@@ -43,6 +45,9 @@ def module_spec() -> dict[str, Any]:
             "mirror_map": {"type": "path"},
             "previous": {"type": "path"},
             "space_check": {"type": "bool", "default": True},
+            "progress_file": {"type": "path"},
+            "progress": {"type": "bool", "default": True},
+            "progress_interval": {"type": "float", "default": 5.0},
         },
         "required_if": [["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
         "supports_check_mode": True,
@@ -72,13 +77,18 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
         if action != "pack" and params[option] is not None and \
                 not (option == "part_size" and params[option] == DEFAULT_PART_SIZE):
             raise UserError("%s is only used with action=pack" % option)
+    if params["progress_interval"] <= 0:
+        raise UserError("progress_interval must be more than 0 seconds")
     return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
                          params["images"], params["mirror_map"], params["previous"], params["space_check"],
                          check_mode)
 
 
-def run(request: BundleRequest, warn: Callable[[str], None]) -> dict[str, Any]:
-    """Pack, verify or unpack; warnings go to *warn*. Returns the library's report."""
+def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
+    """Pack, verify or unpack; warnings go to *warn*; *progress* counts parts and bytes (see
+    :func:`progress_callback`). Returns the library's report."""
+    progress = progress or Progress()
+    on_progress = progress_callback(progress, request.action)
     if request.action == "pack":
         if request.layout is None:  # required_if
             raise AssertionError('bug: expected request.layout is not None')
@@ -86,18 +96,56 @@ def run(request: BundleRequest, warn: Callable[[str], None]) -> dict[str, Any]:
                          mirror_map=request.mirror_map, previous=request.previous)
         for warning in plan.warnings:
             warn(warning)
-        return pack(plan, request.bundle, check_mode=request.check_mode, check_space=request.space_check)
+        progress.plan(len(plan.part_names), sum(size for _digest, size in plan.blobs))
+        progress.set_phase("pack")
+        return pack(plan, request.bundle, check_mode=request.check_mode, check_space=request.space_check,
+                    progress=on_progress)
+    plan_from_manifest(progress, request)
+    progress.set_phase(request.action)
     if request.action == "verify":
-        report = verify(request.bundle, name=request.name)
+        report = verify(request.bundle, name=request.name, progress=on_progress)
         report["changed"] = False
     else:
         if request.layout is None:  # required_if
             raise AssertionError('bug: expected request.layout is not None')
         report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
-                        check_space=request.space_check, mirror_map=request.mirror_map)
+                        check_space=request.space_check, progress=on_progress, mirror_map=request.mirror_map)
     for extra in report["extra"]:
         warn(extra["message"])
     return report
+
+
+def plan_from_manifest(progress: Progress, request: BundleRequest) -> None:
+    """The totals of a verify (parts, their bytes) or an unpack (parts, blob bytes), from the
+    bundle's manifest; a manifest that cannot be read is left to the action to report."""
+    try:
+        doc = read_manifest(request.bundle, request.name)
+        parts = doc["parts"]
+        nbytes = sum(p["size"] for p in parts) if request.action == "verify" else sum(b["size"] for b in doc["blobs"])
+    except (BundleError, OSError, ValueError, KeyError, TypeError):
+        return
+    progress.plan(len(parts), int(nbytes))
+
+
+def progress_callback(progress: Progress, action: str) -> Callable[[str, dict[str, Any]], None]:
+    """The ``progress(event, details)`` callback of ``_bundle`` that counts into *progress*:
+    bytes as blobs are packed or unpacked (or parts checked, for verify), a part (the unit of
+    ``images_done``) as it is written, checked or read."""
+
+    def on_event(event: str, details: dict[str, Any]) -> None:
+        nbytes = int(details.get("bytes") or 0)
+        part = str(details.get("part") or "")
+        if event in ("blob_packed", "blob_unpacked"):
+            progress.add_bytes(nbytes)
+        elif event == "part_written" and action == "pack":
+            progress.image_done(part, "written")
+        elif event == "part_checked" and action == "verify":
+            progress.add_bytes(nbytes)
+            progress.image_done(part, "checked")
+        elif event == "part_read" and action == "unpack":
+            progress.image_done(part, "read")
+
+    return on_event
 
 
 def failure(exc: Exception) -> dict[str, Any]:

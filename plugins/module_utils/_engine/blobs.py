@@ -237,7 +237,7 @@ def _send_once(client: Transport, method: str, url: str, scopes: Sequence[str], 
         if value:
             hdrs["Authorization"] = value
     try:
-        client.stats.add(requests=1)
+        client.stats.request(client.registry)
         resp = client._client.send(client._client.build_request(method, url, headers=hdrs, content=body))
     except httpx.TransportError as exc:
         raise RegistryError("upload interrupted: %s" % short(exc), url=url, image=image,

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .._common.progress import Progress
 from .._common.sizes import human_size
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
@@ -43,12 +44,17 @@ class Copier:
     """Builds and runs the task graph for resolved jobs."""
 
     def __init__(self, concurrency: int = 8, deadline: Any = None, cancel: threading.Event | None = None,
-                 sessions: Any = None) -> None:
+                 sessions: Any = None, progress: Progress | None = None) -> None:
         self.concurrency = concurrency
         self.deadline = deadline
         self.cancel = cancel
         self.sessions = sessions  # optional: factory(dest, digest) -> upload session store
         self.counts = {"copied": 0, "mounted": 0, "skipped": 0, "manifests": 0}
+        #: counts bytes as they stream and images as they end (see _common/progress.py)
+        self.progress = progress
+        #: bytes of the blobs the built graph copies (not mounts): the progress' total
+        self.planned_bytes = 0
+        self._image_roots: dict[int, ImageJob] = {}  # id(root task) -> top-level job it completes
         self._lock = threading.Lock()
 
     def _count(self, job: ImageJob | None, action: str, nbytes: int = 0) -> None:
@@ -66,14 +72,19 @@ class Copier:
         there already is never sent again: the destination is asked first (for a registry, in
         the same request that starts the upload; see RegistryClient.ensure_blob)."""
         src = job.src
+        progress = self.progress if from_dest is None else None
+        streamed = [0]
 
         def opener(offset: int) -> Iterable[bytes]:
-            return src.open_blob(desc, offset, image=job.source)
+            chunks = src.open_blob(desc, offset, image=job.source)
+            return chunks if progress is None else _counted(chunks, progress, streamed)
 
         session = self.sessions(dest, desc.digest) if self.sessions and dest.kind == "registry" else None
         action = dest.ensure_blob(desc, opener, image=job.source, session=session, mount_from=from_dest)
         sent = desc.size if action == "copied" else 0
         self._count(job, action, sent)
+        if progress is not None:  # a blob found there (or resumed) is done without moving its bytes
+            progress.add_bytes(max(0, desc.size - streamed[0]), moved=False)
         return sent
 
     def _push_manifest(self, job: ImageJob, dest: Any, ident: str, man: _manifest.Manifest, root: bool) -> None:
@@ -84,6 +95,7 @@ class Copier:
     # ---------------------------------------------------------------- graph
 
     def _copy_task(self, job: ImageJob, dest: Any, desc: _manifest.Descriptor, owner: ImageJob | None = None) -> Task:
+        self.planned_bytes += desc.size
         return Task("copy blob %s to %s" % (desc.digest[:19], dest.describe()),
                     _bind(self._copy_blob, job, dest, desc), owner=owner)
 
@@ -163,6 +175,8 @@ class Copier:
                                 owner=job)
                     tasks.append(task)
                     roots[id(job)] = task
+                    if job.parent is None:
+                        self._image_roots[id(task)] = job
                 pushed[man.digest] = task
         tasks.extend(self._referrers_tag_tasks(jobs, roots))
         return tasks, roots
@@ -197,13 +211,15 @@ class Copier:
         """Upload each blob of *homes* ({key: Home}) to its home repository (a sharded worker's
         share). Returns {key: error} of the blobs that could not be uploaded."""
         tasks = {key: self._copy_task(home.job, home.dest, home.desc) for key, home in homes.items()}
-        Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks.values())
+        self._scheduler().run(tasks.values())
         return {key: task.error for key, task in tasks.items() if task.error is not None}
 
     def run(self, jobs: list[ImageJob], homes: dict[Key, Any] | None = None,
             ready: Iterable[Key] = ()) -> dict[str, int]:
         tasks, roots = self.build(jobs, homes, ready)
-        Scheduler(self.concurrency, self.deadline, self.cancel).run(tasks)
+        if self.progress is not None:
+            self.progress.plan(self.progress.images_total, self.planned_bytes, self.progress.images_done)
+        self._scheduler().run(tasks)
         started: dict[int, float] = {}
         for task in tasks:
             if task.owner is not None and task.started is not None:
@@ -220,6 +236,26 @@ class Copier:
             job.started = started.get(id(job))
             job.finished = root.ended if root is not None else None
         return self.counts
+
+
+    def _scheduler(self) -> Scheduler:
+        return Scheduler(self.concurrency, self.deadline, self.cancel,
+                         on_done=self._task_done if self.progress is not None else None)
+
+    def _task_done(self, task: Task) -> None:
+        """An image whose last push ended is done (progress)."""
+        job = self._image_roots.get(id(task))
+        if job is not None and self.progress is not None:
+            status = Status.COPIED if task.error is None else Status.FAILED
+            self.progress.image_done(job.source, status.value)
+
+
+def _counted(chunks: Iterable[bytes], progress: Progress, streamed: list[int]) -> Iterable[bytes]:
+    """*chunks*, adding each one's length to *progress* (and to ``streamed[0]``) as it passes."""
+    for chunk in chunks:
+        streamed[0] += len(chunk)
+        progress.add_bytes(len(chunk))
+        yield chunk
 
 
 def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:

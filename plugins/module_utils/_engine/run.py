@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .._common.progress import Progress
 from .._oci.errors import OCIError
 from .copy import Copier, estimate, preflight_space
 from .job import ImageJob, Status, iter_jobs
@@ -24,7 +25,7 @@ from .shard import homes, run_shard
 
 
 def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any = None,
-           warnings: list[str] | None = None) -> dict[str, Any]:
+           warnings: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Mirror what *request* says. *pool* is a :class:`ClientPool` (registry options, credentials,
     deadline; a default one is made and closed when not given). Never raises for a per-image
     failure: see ``report["failed"]``.
@@ -32,6 +33,9 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     *sessions*: where upload sessions are recorded to resume them (default: an
     :class:`~.resume.UploadSessions` in ``request.state.state_dir``, when set and not in check mode).
     *warnings*: a list that warnings about the input are appended to (see ``build_jobs``).
+    *progress*: counts images and bytes as the copy goes (phases ``resolve`` and ``copy``; the
+    caller starts and stops it). The report's ``timings`` has the seconds of each phase, and
+    ``requests`` the requests sent to each registry.
 
     In a sharded run (``request.sharding``), images left to the other workers are
     ``other_shard``, and images whose blobs another worker had not uploaded within
@@ -44,7 +48,9 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     shard = request.sharding.active
     concurrency = request.limits.concurrency
     check_mode = request.check_mode
+    progress = progress or Progress()
     try:
+        progress.set_phase("resolve")
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
                                     warnings=warnings)
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
@@ -54,10 +60,15 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if request.verify:
             _verify(jobs, concurrency=concurrency)
         planned = unique_blobs(jobs)
+        resolved = time.monotonic()
+        progress.plan(len(jobs) + len(rejected), 0,
+                      len(rejected) + sum(1 for job in jobs if job.status != Status.COPY))
+        progress.set_phase("copy")
         counts = Counts()
         assignment = None
         if shard is not None:
-            copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel, sessions=sessions)
+            copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel, sessions=sessions,
+                            progress=progress)
             assignment, counts.would_bytes, counts.would_blobs = run_shard(
                 jobs, shard, copier, concurrency=concurrency, wait=request.sharding.wait, check_mode=check_mode,
                 deadline=pool.deadline, cancel=pool.cancel)
@@ -68,13 +79,15 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                 counts.would_bytes, counts.would_blobs = estimate(jobs, concurrency)
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
-                                sessions=sessions)
+                                sessions=sessions, progress=progress)
                 counts.blobs = copier.run(jobs, homes=homes(jobs))
         _cleanup_layouts(jobs)
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
         result = report(jobs, rejected, planned, counts, check_mode, pool.stats.as_dict(),
                         time.monotonic() - started, request.state.previous)
+        result["timings"] = {"resolve": round(resolved - started, 3), "copy": round(time.monotonic() - resolved, 3)}
+        result["requests"] = pool.stats.by_registry()
         if assignment is not None and shard is not None:
             result["totals"]["shard"] = assignment.summary(shard.index)
             result["changed"] = result["changed"] or bool(counts.blobs["copied"] or counts.blobs["mounted"])

@@ -40,8 +40,12 @@ class Task:
 class Scheduler:
     """Runs a DAG of tasks on a fixed number of worker threads."""
 
-    def __init__(self, workers: int, deadline: Any = None, cancel: threading.Event | None = None) -> None:
+    def __init__(self, workers: int, deadline: Any = None, cancel: threading.Event | None = None,
+                 on_done: Callable[[Task], None] | None = None) -> None:
+        """*on_done* is called with every task once it ended (done or failed), from the thread
+        that ended it; what it raises is ignored."""
         self.workers = max(1, int(workers))
+        self.on_done = on_done
         self.deadline = deadline
         self.cancel = cancel or threading.Event()
         self._lock = threading.Lock()
@@ -84,6 +88,11 @@ class Scheduler:
         self._finish(task)
 
     def _finish(self, task: Task) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(task)
+            except Exception:  # pylint: disable=broad-except  # progress must never hang the run
+                pass
         ready: list[Task] = []
         failed: list[Task] = []
         with self._lock:

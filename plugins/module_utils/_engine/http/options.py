@@ -76,6 +76,18 @@ class Stats:
         self.retries = 0
         self.bytes_down = 0
         self.bytes_up = 0
+        self.per_registry: dict[str, int] = {}
+
+    def request(self, registry: str) -> None:
+        """Count one request sent to *registry* (in ``requests`` and per registry)."""
+        with self._lock:
+            self.requests += 1
+            self.per_registry[registry] = self.per_registry.get(registry, 0) + 1
+
+    def by_registry(self) -> dict[str, int]:
+        """``{registry: requests sent to it}``."""
+        with self._lock:
+            return dict(sorted(self.per_registry.items()))
 
     def add(self, **values: int) -> None:
         with self._lock:

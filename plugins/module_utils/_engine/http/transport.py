@@ -163,7 +163,7 @@ class Transport:
             try:
                 request = self._client.build_request(method, url, headers=hdrs, content=body, params=params,
                                                      data=data)
-                self.stats.add(requests=1)
+                self.stats.request(self.registry)
                 resp = self._client.send(request, stream=stream, follow_redirects=redirects)
             except httpx.TransportError as exc:
                 self._raise_unretryable(exc, url, image)

@@ -43,6 +43,7 @@ def test_defaults_make_the_plain_request():
     ({"shard_count": 2, "shard_index": 1, "verify": True}, "verify=true is the final run after the workers"),
     ({"shard_wait": -1.0}, "shard_wait must not be negative"),
     ({"src": "oci:"}, "names no path"),
+    ({"progress_interval": 0.0}, "progress_interval must be more than 0 seconds"),
 ])
 def test_refused_parameters(kw, message):
     with pytest.raises(UserError) as err:
@@ -139,3 +140,13 @@ def test_check_mode_does_not_write(tmp_path):
     run = B.prepare(params(mirror_map=path), check_mode=True)
     out, _problems = B.result(_report(["would_copy"], [ENTRY]), run, diff=False)
     assert out["mirror_map_written"] and not os.path.exists(path)
+
+
+def test_result_has_the_timings_of_every_phase_and_the_requests_per_registry(tmp_path):
+    run = B.prepare(params(mirror_map=str(tmp_path / "map.yml")), check_mode=False)
+    report = dict(_report(["present"], [ENTRY]), timings={"resolve": 1.5, "copy": 2.25},
+                  requests={"quay.io": 7, "mirror:5000": 3})
+    out, _problems = B.result(report, run, diff=False)
+    assert out["requests"] == {"quay.io": 7, "mirror:5000": 3}
+    assert out["timings"]["resolve"] == 1.5 and out["timings"]["copy"] == 2.25
+    assert 0 <= out["timings"]["write_map"] < 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._backends import transfer_bundle as backend
@@ -66,3 +68,38 @@ def test_failure_keeps_the_traceback_only_for_bugs():
     except KeyError as exc:
         bug = backend.failure(exc)
     assert bug["msg"] == "unexpected error: KeyError: 'oops'" and "Traceback" in bug["exception"]
+
+
+def test_progress_counts_parts_and_bytes_of_pack_verify_and_unpack(tmp_path):
+    from ansible_collections.airgap.mirror.plugins.module_utils._common.progress import Progress
+
+    layout = I.OCILayout(tmp_path / "l")
+    I.build_image(layout, "example.com/app:1", layers=[{"a": os.urandom(200_000)}, {"b": os.urandom(150_000)}])
+
+    def run(**options):
+        records = []
+        request = backend.build_request(params(**options), False)
+        report = backend.run(request, lambda _warning: None, Progress(records.append))
+        return report, records
+
+    report, records = run(action="pack", bundle=str(tmp_path / "b"), layout=layout.path, part_size="64K")
+    parts = [r for r in records if r["event"] == "image"]
+    assert [r["image"] for r in parts] == [p["name"] for p in report["parts"]] and len(parts) > 1
+    assert {r["status"] for r in parts} == {"written"} and {r["phase"] for r in parts} == {"pack"}
+    assert parts[-1]["images_done"] == parts[-1]["images_total"] == len(parts)
+    assert parts[-1]["bytes_done"] == parts[-1]["bytes_total"] > 0
+
+    _report, records = run(action="verify", bundle=str(tmp_path / "b"))
+    checked = [r for r in records if r["event"] == "image"]
+    assert [r["status"] for r in checked] == ["checked"] * len(parts)
+    assert checked[-1]["bytes_done"] == checked[-1]["bytes_total"] == sum(p["size"] for p in report["parts"])
+
+    _report, records = run(action="unpack", bundle=str(tmp_path / "b"), layout=str(tmp_path / "o"))
+    read = [r for r in records if r["event"] == "image"]
+    assert [r["status"] for r in read] == ["read"] * len(parts) and read[-1]["phase"] == "unpack"
+    assert records[-1]["bytes_done"] == records[-1]["bytes_total"] > 0
+
+
+def test_progress_interval_must_be_positive():
+    with pytest.raises(UserError, match="progress_interval"):
+        backend.build_request(params(action="verify", bundle="/b", progress_interval=0), False)

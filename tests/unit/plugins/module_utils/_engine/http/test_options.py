@@ -30,3 +30,11 @@ def test_shared_state_counts():
     assert shared.stats.as_dict() == {"requests": 2, "retries": 0, "bytes_downloaded": 10, "bytes_uploaded": 0}
     assert not shared.cancel.is_set() and shared.deadline.remaining() is None
     assert isinstance(Shared().stats, Stats) and Shared().stats is not shared.stats
+
+
+def test_requests_are_counted_per_registry_too():
+    stats = Stats()
+    for registry in ("quay.io", "mirror:5000", "quay.io"):
+        stats.request(registry)
+    assert stats.by_registry() == {"mirror:5000": 1, "quay.io": 2}
+    assert stats.as_dict()["requests"] == 3

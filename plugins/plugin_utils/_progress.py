@@ -1,0 +1,98 @@
+# Copyright: airgap.mirror contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the airgap.mirror collection: may change without notice.
+"""The controller's side of a module's ``progress_file``: read its JSON lines as they come
+(:class:`ProgressReader`) and turn them into console lines (:func:`format_record`,
+:func:`lines_to_show`). See ``module_utils/_common/progress.py`` for the writer and the fields.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ansible_collections.airgap.mirror.plugins.module_utils._common.sizes import human_size
+
+Record = dict[str, Any]
+
+
+class ProgressReader:
+    """Turns the text appended to a progress file, piece by piece, into records. A last line
+    without its newline yet is kept until the rest arrives; a line that is not JSON is skipped.
+    ``offset`` is how many bytes were consumed (where the next read starts); ``pid`` the process
+    that writes the file, once its ``start`` record was read."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.pid: int | None = None
+        self._partial = b""
+
+    def feed(self, data: bytes) -> list[Record]:
+        """The records completed by *data* (the bytes of the file from ``offset`` on)."""
+        self.offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        records = []
+        for line in lines:
+            try:
+                record = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+                if record.get("event") == "start" and isinstance(record.get("pid"), int):
+                    self.pid = record["pid"]
+        return records
+
+
+def duration(seconds: float) -> str:
+    """``26 s``, ``4 min 05 s``, ``2 h 03 min``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return "%d s" % seconds
+    if seconds < 3600:
+        return "%d min %02d s" % (seconds // 60, seconds % 60)
+    return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+def format_record(label: str, record: Record, unit: str = "images") -> str:
+    """One console line: ``image_mirror: 12/40 images, 1.2 GiB/3.4 GiB, 85.0 MiB/s, ~26 s left``;
+    an ``image`` record starts with its image and status; before the totals are known, the phase."""
+    parts = []
+    if record.get("event") == "image":
+        parts.append("%s %s" % (record.get("status", "done"), record.get("image", "?")))
+    phase = record.get("phase")
+    if phase in ("start", "resolve"):
+        parts.append("resolving%s" % (" %d %s" % (record["images_total"], unit) if record.get("images_total") else ""))
+    else:
+        if record.get("images_total"):
+            parts.append("%d/%d %s" % (record.get("images_done", 0), record["images_total"], unit))
+        if record.get("bytes_total"):
+            parts.append("%s/%s" % (human_size(record.get("bytes_done", 0)), human_size(record["bytes_total"])))
+        if record.get("rate") is not None:
+            parts.append("%s/s" % human_size(int(record["rate"])))
+        if record.get("eta") is not None and phase not in ("write_map", "end"):
+            parts.append("~%s left" % duration(record["eta"]))
+        if phase == "write_map":
+            parts.append("writing the mirror map")
+    parts.append("%s elapsed" % duration(record.get("elapsed", 0)))
+    return "%s: %s" % (label, ", ".join(parts))
+
+
+def lines_to_show(label: str, records: list[Record], unit: str = "images") -> list[str]:
+    """The console lines of the records read in one poll: every ``image`` record (an image
+    ended), then the latest other record if it came after the last ``image`` one (the state now).
+    ``start`` and ``end`` are not shown (the task's own lines say that)."""
+    lines = []
+    latest: Record | None = None
+    for record in records:
+        if record.get("event") == "image":
+            lines.append(format_record(label, record, unit))
+            latest = None
+        elif record.get("event") not in ("start", "end"):
+            latest = record
+    if latest is not None:
+        lines.append(format_record(label, latest, unit))
+    return lines

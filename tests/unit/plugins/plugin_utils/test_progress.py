@@ -1,0 +1,76 @@
+"""Reading a progress file as it grows, and the console lines (plugins/plugin_utils/_progress.py)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
+    ProgressReader, duration, format_record, lines_to_show)
+
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def line(**record: object) -> bytes:
+    return (json.dumps(record) + "\n").encode()
+
+
+def test_the_reader_keeps_a_line_until_it_ends_and_counts_the_offset() -> None:
+    reader = ProgressReader()
+    data = line(event="start") + line(event="tick", images_done=1)
+    first, rest = data[:30], data[30:]
+    records = reader.feed(first)
+    assert records == [{"event": "start"}]
+    records += reader.feed(rest[:-1])
+    records += reader.feed(rest[-1:])
+    assert records == [{"event": "start"}, {"event": "tick", "images_done": 1}]
+    assert reader.offset == len(data)
+    assert reader.feed(b"") == []
+
+
+def test_the_reader_learns_the_pid_of_the_run_from_its_start() -> None:
+    reader = ProgressReader()
+    reader.feed(line(event="tick"))
+    assert reader.pid is None
+    reader.feed(line(event="start", pid=4242))
+    assert reader.pid == 4242
+
+
+def test_the_reader_skips_what_is_not_a_record() -> None:
+    reader = ProgressReader()
+    assert reader.feed(b"garbage\n[1]\n\xff\n" + line(event="end")) == [{"event": "end"}]
+
+
+def test_a_copy_line_has_images_bytes_rate_and_time_left() -> None:
+    record = {"event": "tick", "phase": "copy", "images_done": 12, "images_total": 40,
+              "bytes_done": int(1.2 * GIB), "bytes_total": int(3.4 * GIB), "rate": 85 * MIB, "eta": 26.4,
+              "elapsed": 14}
+    assert format_record("image_mirror", record) == \
+        "image_mirror: 12/40 images, 1.2 GiB/3.4 GiB, 85.0 MiB/s, ~26 s left, 14 s elapsed"
+
+
+def test_an_image_line_names_the_image_and_an_early_line_the_phase() -> None:
+    image = {"event": "image", "phase": "copy", "image": "quay.io/a/b:1", "status": "copied", "images_done": 1,
+             "images_total": 2, "bytes_done": 0, "bytes_total": 0, "rate": None, "eta": None, "elapsed": 2}
+    assert format_record("image_mirror", image) == "image_mirror: copied quay.io/a/b:1, 1/2 images, 2 s elapsed"
+    resolving = {"event": "tick", "phase": "resolve", "images_total": 0, "elapsed": 3}
+    assert format_record("image_mirror", resolving) == "image_mirror: resolving, 3 s elapsed"
+    writing = {"event": "phase", "phase": "write_map", "images_done": 2, "images_total": 2, "eta": 0, "elapsed": 61}
+    assert format_record("x", writing, unit="parts") == "x: 2/2 parts, writing the mirror map, 1 min 01 s elapsed"
+
+
+def test_durations() -> None:
+    assert [duration(s) for s in (0, 59.4, 61, 3599, 7380)] == ["0 s", "59 s", "1 min 01 s", "59 min 59 s",
+                                                                 "2 h 03 min"]
+
+
+def test_one_poll_shows_every_image_end_then_the_latest_state() -> None:
+    records = [{"event": "start", "phase": "start"},
+               {"event": "tick", "phase": "copy", "images_done": 0, "images_total": 2},
+               {"event": "image", "phase": "copy", "image": "a", "status": "copied", "images_done": 1,
+                "images_total": 2},
+               {"event": "tick", "phase": "copy", "images_done": 1, "images_total": 2, "elapsed": 5},
+               {"event": "end", "phase": "copy"}]
+    assert lines_to_show("m", records) == ["m: copied a, 1/2 images, 0 s elapsed", "m: 1/2 images, 5 s elapsed"]
+    assert lines_to_show("m", records[:3]) == ["m: copied a, 1/2 images, 0 s elapsed"]
+    assert lines_to_show("m", [records[0], records[-1]]) == []

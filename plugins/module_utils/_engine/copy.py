@@ -237,7 +237,6 @@ class Copier:
             job.finished = root.ended if root is not None else None
         return self.counts
 
-
     def _scheduler(self) -> Scheduler:
         return Scheduler(self.concurrency, self.deadline, self.cancel,
                          on_done=self._task_done if self.progress is not None else None)

@@ -61,7 +61,7 @@ def test_an_image_line_names_the_image_and_an_early_line_the_phase() -> None:
 
 def test_durations() -> None:
     assert [duration(s) for s in (0, 59.4, 61, 3599, 7380)] == ["0 s", "59 s", "1 min 01 s", "59 min 59 s",
-                                                                 "2 h 03 min"]
+                                                                "2 h 03 min"]
 
 
 def test_one_poll_shows_every_image_end_then_the_latest_state() -> None:

@@ -227,10 +227,14 @@ def start_playbook(workdir: Path, playbook: str, extra_vars: dict):
     })
     log = open(workdir / "killed-run.log", "wb")
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(workdir / "killed-inventory.ini"),
              "-e", "@" + str(workdir / "killed-vars.json"), str(workdir / "killed-playbook.yml")],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        # the module runs from this directory; with progress on it is started in the background
+        # (as async does) and leaves ansible-playbook's process tree: kill_tree finds it by it
+        proc.remote_temp = env["ANSIBLE_REMOTE_TEMP"]  # type: ignore[attr-defined]
+        return proc
     finally:
         log.close()
 
@@ -264,6 +268,10 @@ def kill_tree(proc) -> list[int]:
     import signal
 
     pids = _tree(proc.pid)
+    remote_temp = getattr(proc, "remote_temp", None)
+    if remote_temp:  # the module started in the background, and what it started
+        for pid in _running_from(remote_temp):
+            pids.extend(p for p in _tree(pid) if p not in pids)
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -272,6 +280,15 @@ def kill_tree(proc) -> list[int]:
     proc.wait(30)
     wait_for(lambda: not set(pids) & set(_alive()), 30, "the killed processes to go away")
     return pids
+
+
+def _running_from(directory: str) -> list[int]:
+    """Processes whose command line names a file under *directory*."""
+    import subprocess
+
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [int(line.split(None, 1)[0]) for line in out.splitlines()
+            if len(line.split(None, 1)) == 2 and directory + "/" in line.split(None, 1)[1]]
 
 
 def _alive() -> list[int]:

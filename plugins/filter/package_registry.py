@@ -35,8 +35,10 @@ DEFAULT_TAG = "latest"
 DISTRIBUTION = "docker.elastic.co/package-registry/distribution"
 #: where the TLS directory of the host is mounted in the container, and the files it holds
 TLS_MOUNT = "/etc/package-registry/tls"
-TLS_CERT, TLS_KEY = "tls.crt", "tls.key"
-HTTP_PORT, HTTPS_PORT = 8080, 443
+TLS_CERT = "tls.crt"
+TLS_KEY = "tls.key"
+HTTP_PORT = 8080
+HTTPS_PORT = 443
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 _ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")  # nosec B104 - addresses compared, not bound
 

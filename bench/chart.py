@@ -63,10 +63,10 @@ def draw(rows: list[Row], path: Path, title: str = "") -> Path:
     panels = profiles(drawn)
     height = 0.9 + 0.62 * len(names)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2.4, height), sharey=True, squeeze=False)
-    bar = 0.8 / len(SERIES)
+    bar_height = 0.8 / len(SERIES)
     for ax, profile in zip(axes[0], panels):
         by_name = {label(r): r for r in drawn if (r.get("link") or "loopback") == profile}
-        _panel(ax, names, by_name, bar)
+        _panel(ax, names, by_name, bar_height)
         ax.set_title(profile, fontsize=10)
         ax.set_xlabel("seconds (median wall time)", fontsize=8)
     axes[0][0].set_yticks(range(len(names)), names, fontsize=8)
@@ -83,7 +83,7 @@ def draw(rows: list[Row], path: Path, title: str = "") -> Path:
     return path
 
 
-def _panel(ax: Any, names: list[str], by_name: dict[str, Row], bar: float) -> None:
+def _panel(ax: Any, names: list[str], by_name: dict[str, Row], bar_height: float) -> None:
     """One profile's bars: per row, one bar per series, with its value written after it."""
     top = max((r.get(key) or 0) for r in by_name.values() for key, _name, _color in SERIES) or 1.0
     for idx, name in enumerate(names):
@@ -92,8 +92,8 @@ def _panel(ax: Any, names: list[str], by_name: dict[str, Row], bar: float) -> No
             value = row.get(key) if row else None
             if value is None:
                 continue
-            y = idx - 0.4 + bar * (pos + 0.5)
-            ax.barh(y, value, height=bar * 0.95, color=color)
+            y = idx - 0.4 + bar_height * (pos + 0.5)
+            ax.barh(y, value, height=bar_height * 0.95, color=color)
             ax.text(value + top * 0.01, y, "%.1f" % value, va="center", fontsize=6)
     ax.set_xlim(0, top * 1.15)
     ax.grid(axis="x", alpha=0.3)

@@ -115,6 +115,22 @@ class Entry:
     platforms: tuple[str, ...] = ()
     size: int = 0
     attachments: tuple[str, ...] = ()
+    #: the upstream digest when the mirror serves a different one (an index filtered to some
+    #: platforms); None when the mirror serves the source's own digest
+    source_digest: str | None = None
+    #: the registry or repository the image was fetched through (a pull-through proxy); None when
+    #: it was fetched from the registry its source names
+    source_via: str | None = None
+
+    @property
+    def upstream_digest(self) -> str:
+        """The digest the source registry serves for this image."""
+        return self.source_digest or self.digest
+
+    @property
+    def filtered(self) -> bool:
+        """True when the mirror serves a different digest than the source (see source_digest)."""
+        return self.source_digest is not None and self.source_digest != self.digest
 
     @property
     def source_tag(self) -> str | None:
@@ -138,8 +154,9 @@ class Entry:
         return dest.ref.without_tag().with_digest(self.digest) if dest is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as the map file holds it (key order is the file's)."""
-        return {
+        """The entry as the map file holds it (key order is the file's; the optional keys are
+        written only when set, so maps of unfiltered, direct runs keep their text)."""
+        out: dict[str, Any] = {
             "source": str(self.source),
             "source_tag": self.source_tag,
             "digest": self.digest,
@@ -149,6 +166,11 @@ class Entry:
             "destination": str(self.destination),
             "attachments": list(self.attachments),
         }
+        if self.source_digest is not None:
+            out["source_digest"] = self.source_digest
+        if self.source_via is not None:
+            out["source_via"] = self.source_via
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "entry") -> Entry:
@@ -165,11 +187,16 @@ class Entry:
             platforms = _strings(data.get("platforms"), "platforms")
             attachments = _strings(data.get("attachments"), "attachments")
             size = int(data.get("size") or 0)
+            source_digest = _ref.validate_digest(data["source_digest"]) if data.get("source_digest") else None
+            source_via = data.get("source_via") or None
+            if source_via is not None and not isinstance(source_via, str):
+                raise ValueError("source_via must be a string")
         except (InvalidReference, ValueError, TypeError) as exc:
             raise MirrorMapError("%s (%s): %s" % (where, data.get("source", "?"), exc)) from None
         if not isinstance(data["media_type"], str):
             raise MirrorMapError("%s (%s): media_type must be a string" % (where, data["source"]))
-        return cls(source, digest, data["media_type"], destination, platforms, size, attachments)
+        return cls(source, digest, data["media_type"], destination, platforms, size, attachments,
+                   source_digest, source_via)
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

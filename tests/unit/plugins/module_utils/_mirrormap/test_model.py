@@ -67,7 +67,20 @@ def test_entry_round_trips_through_its_dict() -> None:
     assert M.Entry.from_dict(data) == e
 
 
+def test_a_filtered_entry_keeps_both_digests_and_the_proxy_it_came_through() -> None:
+    e = M.Entry(R.parse("quay.io/org/app:1.0"), D2, INDEX, M.parse_destination("mirror:5000/org/app:1.0"),
+                ("linux/amd64",), 10, (), source_digest=D1, source_via="proxy.corp/quay-remote")
+    data = e.to_dict()
+    assert (data["digest"], data["source_digest"], data["source_via"]) == (D2, D1, "proxy.corp/quay-remote")
+    assert M.Entry.from_dict(data) == e
+    assert e.filtered and e.upstream_digest == D1
+    plain = entry("quay.io/org/app:1.0", "mirror:5000/org/app:1.0")
+    assert not plain.filtered and plain.upstream_digest == D1
+
+
 @pytest.mark.parametrize("change, message", [
+    ({"source_digest": "sha256:abc"}, "sha256 digest must have 64 hex digits"),
+    ({"source_via": 5}, "source_via must be a string"),
     ({"digest": None}, r"images\[3\] \(quay.io/org/app:1.0\): missing digest"),
     ({"digest": "sha256:abc"}, "sha256 digest must have 64 hex digits"),
     ({"source": "Quay.io/Org/App"}, "lower-case"),

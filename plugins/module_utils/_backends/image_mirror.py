@@ -58,6 +58,7 @@ def argument_spec() -> dict[str, Any]:
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
             "progress_interval": {"type": "float", "default": 5.0},
+            "platforms": {"type": "list", "elements": "str", "default": []},
         },
     })
 
@@ -105,7 +106,8 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
             limits=Limits(params["concurrency"], params["space_check"]),
             state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params)),
             sharding=Sharding(shard, params["shard_wait"]),
-            verify=params["verify"], attachments=params["attachments"], check_mode=check_mode)
+            verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
+            platforms=tuple(params.get("platforms") or ()))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return ModuleRun(request, chunk, map_path)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._mirrormap.model import MirrorMap
+from .._oci.platforms import parse_filter
 from .shard import Shard
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
@@ -91,7 +92,8 @@ class MirrorRequest:
     *dest*: a registry (``host[:port][/namespace]``) or ``oci:PATH``. *src*: ``oci:PATH`` or
     ``dir:PATH`` (None: registries). *verify*: resolve every image fully (no lockfile) and check
     each blob and manifest at the destination; whatever is missing is copied. *attachments*: copy
-    signatures, attestations and referrers with their images.
+    signatures, attestations and referrers with their images. *platforms*: copy only these
+    platforms of each image (a filtered index gets a digest of its own; see platforms.py).
     """
 
     images: tuple[Any, ...]
@@ -104,10 +106,15 @@ class MirrorRequest:
     verify: bool = False
     attachments: bool = True
     check_mode: bool = False
+    #: ``os/arch[/variant]`` to copy of each image (empty: every platform); see platforms.py
+    platforms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, tuple):
             object.__setattr__(self, "images", tuple(self.images or ()))
+        if not isinstance(self.platforms, tuple):
+            object.__setattr__(self, "platforms", tuple(self.platforms or ()))
+        parse_filter(self.platforms)  # ValueError naming the bad value
 
     @property
     def lock(self) -> MirrorMap | None:

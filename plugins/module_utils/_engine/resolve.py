@@ -21,6 +21,7 @@ from .._mirrormap.model import Entry, MirrorMap
 from .._oci import graph as _graph
 from .._oci import manifest as _manifest
 from .._oci.errors import ManifestError, NotFound, OCIError
+from . import platforms as _platforms
 from .job import ImageJob, Status
 from .repos import attachment_tags, referrers_tag
 
@@ -89,10 +90,13 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     entry = lock.get((job.source, str(job.destination)))
     if entry is None:
         return False
-    digest = job.expect_digest
-    if digest is None:
-        found = job.src.resolve(job.src_ident, image=job.source)
-        digest = found[0] if found else None
+    if job.platform_filter:
+        digest = _platforms.lock_digest(job, entry)
+    else:
+        digest = job.expect_digest
+        if digest is None:
+            found = job.src.resolve(job.src_ident, image=job.source)
+            digest = found[0] if found else None
     if digest != entry.digest:
         return False
     if job.dest.current_digest(job.dest_ident, image=job.source) != digest:
@@ -119,10 +123,12 @@ def _resolve_full(job: ImageJob) -> None:
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
     root = _manifest.parse(data, ctype, expected_digest=job.expect_digest,
                            where="manifest of %s" % job.src.describe(job.src_ident))
+    cache = _platforms.ManifestCache(job)
+    root = _platforms.select(job, root, cache, "manifest of %s" % image)
 
     def fetch(desc: _manifest.Descriptor, where: str) -> tuple[bytes, str | None]:
         try:
-            data, ctype = job.src.fetch_manifest(desc.digest, image=image)
+            data, ctype = cache.fetch(desc, where)
         except NotFound as exc:
             parent = where.rsplit(" > ", 1)[0] if " > " in where else "manifest of %s" % image
             raise ManifestError("%s: the index lists %s, which the source does not have (%s)" % (
@@ -136,7 +142,7 @@ def _resolve_full(job: ImageJob) -> None:
     job.blobs = blobs
     job.digest = root.digest
     job.media_type = root.media_type
-    job.platforms = graph.platforms
+    job.platforms = graph.platforms or list(job.filtered_platforms)
     job.size = graph.size
     job.before = job.dest.current_digest(job.dest_ident, image=image)
     complete = job.before == root.digest

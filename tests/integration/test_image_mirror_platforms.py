@@ -193,3 +193,56 @@ def test_a_bad_platform_is_refused_naming_it(source, registry_factory):
                     pool=pool_for(src, dest))
     assert "platforms of %s: platform 'amd64'" % refs["multi"] in report["failed"][0]["error"]
     assert MirrorMap(report["map"]) == MirrorMap()
+
+
+def test_a_filtered_layout_crosses_in_a_bundle_and_keeps_both_digests(source, tmp_path, registry_factory, skopeo):
+    """Connected side: filter into a layout (a tagged and a digest-only source), pack. Air-gapped
+    side: verify, unpack, push to the mirror: every map on the way records both digests."""
+    from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack
+    from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
+    from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
+    from ansible_collections.airgap.mirror.plugins.module_utils._bundle.verify import verify
+    from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mapio
+
+    src, images, refs = source
+    multi = images["multi"]
+    by_digest = "%s/plat/multi@%s" % (src.host, multi.digest)
+    out = tmp_path / "connected"
+    first = mirror(MirrorRequest([refs["multi"], by_digest], "oci:%s" % out, platforms=("linux/s390x",)),
+                   pool=pool_for(src))
+    assert not first["failed"], first["failed"]
+    map_path = tmp_path / "connected.yml"
+    mapio.write(str(map_path), first["map"])
+    filtered = {e.digest for e in first["map"]}
+    assert len(filtered) == 1 and multi.digest not in filtered
+    (mirror_digest,) = filtered
+
+    media = tmp_path / "media"
+    pack(plan_pack(str(out), mirror_map=str(map_path), part_size="64K"), str(media))
+    assert verify(str(media))["valid"]
+    far = tmp_path / "far" / "layout"
+    far_map = tmp_path / "far" / "layout-map.yml"
+    unpack(str(media), str(far), mirror_map=str(far_map))
+    unpacked = mapio.load(str(far_map))
+    assert {(e.digest, e.source_digest) for e in unpacked} == {(mirror_digest, multi.digest)}
+    assert len(unpacked) == 2
+    stored = {"sha256:" + name for name in os.listdir(far / "blobs" / "sha256")}
+    assert stored == expected(mirror_digest, multi, ("linux/s390x",))
+
+    # the air-gapped mirror: pushed from the unpacked layout, the map still names the source's digest
+    dest = registry_factory()
+    pushed = mirror(MirrorRequest(["all"], dest.host, src="oci:%s" % far), pool=pool_for(dest))
+    assert not pushed["failed"], pushed["failed"]
+    assert {(e.digest, e.source_digest) for e in pushed["map"]} == {(mirror_digest, multi.digest)}
+    destinations = sorted(str(e.destination) for e in pushed["map"])
+    # a digest-only source keeps the tag made from its source digest; it points at the filtered index
+    assert destinations == ["%s/plat/multi:mirror-sha256-%s" % (dest.host, multi.digest.split(":")[1]),
+                            "%s/plat/multi:v1" % dest.host]
+    for name in destinations:
+        assert skopeo.digest_of("docker://" + name, registry=dest) == mirror_digest
+    assert stored_blobs(dest) == expected(mirror_digest, multi, ("linux/s390x",))
+    # and a re-run from the layout with that map as lockfile is a no-op
+    again = mirror(MirrorRequest(["all"], dest.host, src="oci:%s" % far,
+                                 state=State(lock=pushed["map"], previous=pushed["map"])), pool=pool_for(dest))
+    assert not again["changed"] and {i["status"] for i in again["images"]} == {"present"}
+    assert {(e.digest, e.source_digest) for e in again["map"]} == {(mirror_digest, multi.digest)}

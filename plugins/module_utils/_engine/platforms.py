@@ -14,13 +14,11 @@ and the destination serves. A changed filter gives another digest, so the image 
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._mirrormap.model import Entry
 from .._oci import graph as _graph
 from .._oci import manifest as _manifest
 from .._oci import platforms as _platforms
-from .._oci.errors import ManifestError, NotFound
+from .._oci.errors import DigestMismatch, ManifestError, NotFound
 from .job import ImageJob
 
 #: a config larger than this is not an image config worth reading for its platform
@@ -62,10 +60,28 @@ class ManifestCache:
         return data
 
 
+def recorded_source_digest(job: ImageJob) -> str | None:
+    """For a layout source: the source digest its index.json records for a filtered image."""
+    recorded = getattr(job.src, "recorded_source_digest", None)
+    return recorded(job.src_ident) if recorded is not None and job.src_ident else None
+
+
+def expected_digest(job: ImageJob) -> str | None:
+    """What the source's top manifest must hash to: the pinned digest, except for a layout holding
+    that image filtered (its ref name pins the source's digest; the layout's own is checked)."""
+    if job.expect_digest is not None and recorded_source_digest(job) == job.expect_digest:
+        found = job.src.resolve(job.src_ident, image=job.source)
+        return found[0] if found else None
+    return job.expect_digest
+
+
 def select(job: ImageJob, root: _manifest.Manifest, cache: ManifestCache, where: str) -> _manifest.Manifest:
     """The root the job copies: *root* filtered to the job's platforms (root itself without a
     filter). Sets ``source_digest``, ``filtered_platforms`` and ``bytes_filtered_out`` on the job.
     Raises :class:`~.._oci.platforms.NoMatchingPlatform` (an image without a wanted platform)."""
+    recorded = recorded_source_digest(job)
+    if recorded is not None and recorded != root.digest:
+        job.source_digest = recorded  # filtered on its way into the layout it is read from
     if not job.platform_filter:
         return root
     # the whole image first, to tell what the filter saves (its manifests are fetched once)
@@ -77,7 +93,7 @@ def select(job: ImageJob, root: _manifest.Manifest, cache: ManifestCache, where:
         cache.add(man)
     job.filtered_platforms = list(sel.kept)
     if sel.filtered:
-        job.source_digest = root.digest
+        job.source_digest = job.source_digest or root.digest
         kept = _graph.walk(sel.root, cache.fetch, where)
         job.bytes_filtered_out = max(0, full.size - kept.size)
     return sel.root
@@ -88,19 +104,14 @@ def lock_digest(job: ImageJob, entry: Entry) -> str | None:
     *entry* was made from (else None: resolve it in full)."""
     try:
         data, ctype = job.src.fetch_manifest(job.src_ident, image=job.source)
-        root = _manifest.parse(data, ctype, expected_digest=job.expect_digest, where="manifest of %s" % job.source)
-    except (NotFound, ManifestError):
+        root = _manifest.parse(data, ctype, expected_digest=expected_digest(job), where="manifest of %s" % job.source)
+    except (NotFound, ManifestError, DigestMismatch):
         return None
-    if root.digest != entry.upstream_digest:
+    if root.digest not in (entry.upstream_digest, entry.digest):
         return None
     cache = ManifestCache(job)
     sel = _platforms.select(root, job.platform_filter, cache.fetch, cache.config_platform,
                             "manifest of %s" % job.source, image=job.source)
     job.filtered_platforms = list(sel.kept)
-    if sel.filtered:
-        job.source_digest = root.digest
+    job.source_digest = recorded_source_digest(job) or (root.digest if sel.filtered else None)
     return sel.root.digest
-
-
-def describe_filter(job: Any) -> str:
-    return ", ".join(str(p) for p in job.platform_filter)

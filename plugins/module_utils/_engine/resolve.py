@@ -93,7 +93,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     if job.platform_filter:
         digest = _platforms.lock_digest(job, entry)
     else:
-        digest = job.expect_digest
+        digest = _platforms.expected_digest(job)
         if digest is None:
             found = job.src.resolve(job.src_ident, image=job.source)
             digest = found[0] if found else None
@@ -108,6 +108,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
         if not set(wanted) <= set(entry.attachments):
             return False
     job.digest = digest
+    job.source_digest = job.source_digest or entry.source_digest
     job.before = digest
     job.media_type = entry.media_type
     job.platforms = list(entry.platforms)
@@ -121,7 +122,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
 def _resolve_full(job: ImageJob) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
-    root = _manifest.parse(data, ctype, expected_digest=job.expect_digest,
+    root = _manifest.parse(data, ctype, expected_digest=_platforms.expected_digest(job),
                            where="manifest of %s" % job.src.describe(job.src_ident))
     cache = _platforms.ManifestCache(job)
     root = _platforms.select(job, root, cache, "manifest of %s" % image)

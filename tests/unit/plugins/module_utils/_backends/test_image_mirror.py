@@ -150,3 +150,11 @@ def test_result_has_the_timings_of_every_phase_and_the_requests_per_registry(tmp
     assert out["requests"] == {"quay.io": 7, "mirror:5000": 3}
     assert out["timings"]["resolve"] == 1.5 and out["timings"]["copy"] == 2.25
     assert 0 <= out["timings"]["write_map"] < 5
+
+
+def test_platforms_reach_the_request_and_bad_ones_are_named():
+    assert B.prepare(params(), check_mode=False).request.platforms == ()
+    run = B.prepare(params(platforms=["linux/amd64", "linux/arm64/v8"]), check_mode=False)
+    assert run.request.platforms == ("linux/amd64", "linux/arm64/v8")
+    with pytest.raises(UserError, match=r"platforms: platform 'linux' is not of the form os/arch\[/variant\]"):
+        B.prepare(params(platforms=["linux/amd64", "linux"]), check_mode=False)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
@@ -260,3 +261,49 @@ def test_a_filtered_layout_crosses_in_a_bundle_and_keeps_both_digests(source, tm
     # skopeo, asked for the source's digest at the mirror, finds nothing: why the refusal
     with pytest.raises(SkopeoError):
         skopeo.inspect_raw("docker://%s/plat/multi@%s" % (dest.host, multi.digest), registry=dest)
+
+
+MODULE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Mirror the images
+      airgap.mirror.image_mirror:
+        images: "{{ images }}"
+        dest: "{{ dest }}"
+        platforms: "{{ platforms }}"
+        insecure_registries: "{{ insecure }}"
+        mirror_map: "{{ map_path }}"
+    - name: Pairs for a prefix mirror
+      ansible.builtin.set_fact:
+        pairs: "{{ lookup('ansible.builtin.file', map_path) | airgap.mirror.registries_conf_pairs(filtered_digests=mode) }}"
+"""
+
+
+def test_the_module_and_the_pairs_filter(source, registry_factory, ansible_run, tmp_path):
+    src, images, refs = source
+    multi = images["multi"]
+    dest = registry_factory()
+    by_digest = "%s/plat/multi@%s" % (src.host, multi.digest)
+    extra = {"images": [by_digest, {"src": refs["single"], "platforms": []}], "dest": dest.host,
+             "platforms": ["linux/amd64", "linux/ppc64le"], "insecure": [src.host, dest.host],
+             "map_path": str(tmp_path / "map.yml"), "mode": "fail"}
+    res = ansible_run.playbook(MODULE_PLAY, extra_vars=extra)
+    result = res.one("Mirror the images")["result"]
+    assert res.one("Mirror the images")["changed"], res.output
+    (image, single) = result["images"]
+    assert image["source_digest"] == multi.digest and image["platforms"] == ["linux/amd64", "linux/ppc64le"]
+    assert result["totals"]["bytes_filtered_out"] > 0
+    assert "source_digest" not in single
+    written = yaml.safe_load((tmp_path / "map.yml").read_text())["images"]
+    assert {e["source"]: e.get("source_digest") for e in written} == {by_digest: multi.digest, refs["single"]: None}
+    # the map as a prefix mirror's input: refused, naming the image, before anything is written
+    assert res.rc != 0 and res.failed and res.failed[0]["task"] == "Pairs for a prefix mirror"
+    assert "registries_conf_pairs: 1 image(s) are pinned by the digest of their source" in res.output
+    assert by_digest in res.output and image["digest"] in res.output
+    # again, warning only: the module changes nothing, the pairs are made
+    res = ansible_run.playbook(MODULE_PLAY, extra_vars=dict(extra, mode="warn"))
+    assert res.rc == 0, res.output
+    assert not res.one("Mirror the images")["changed"]
+    assert {i["status"] for i in res.one("Mirror the images")["result"]["images"]} == {"present"}
+    assert "registries_conf_pairs: 1 image(s) are pinned" in res.output

@@ -39,9 +39,10 @@ def source(tmp_path_factory):
     """A source registry with the 4-platform index (``multi:v1``) and a linux/arm64 image (``single:v1``)."""
     from support.registry import Registry
     layout = I.OCILayout(tmp_path_factory.mktemp("platforms") / "oci")
-    members = [I.build_image(layout, None, platform=p, layers=[I.add_large_layer(layout, 64 * 1024 * (n + 1), seed=n),
-                                                                {"etc/platform": p}])
-               for n, p in enumerate(PLATFORMS)]
+    members = []
+    for n, plat in enumerate(PLATFORMS):
+        layers = [I.add_large_layer(layout, 64 * 1024 * (n + 1), seed=n), {"etc/platform": plat}]
+        members.append(I.build_image(layout, None, platform=plat, layers=layers))
     multi = I.build_index(layout, "multi", members, annotations={"org.opencontainers.image.title": "four"})
     single = I.build_image(layout, "single", platform="linux/arm64")
     reg = Registry(tmp_path_factory.mktemp("src-registry"))
@@ -133,7 +134,8 @@ def test_filtered_to_two_platforms_into_a_layout(source, tmp_path, registry_fact
     wanted = ("linux/amd64", "linux/ppc64le")
     check = mirror(MirrorRequest([refs["multi"]], "oci:%s" % out, platforms=wanted, check_mode=True),
                    pool=pool_for(src))
-    kept_bytes = sum(m.total_size - m.size for m in multi.children if m.platform["architecture"] in ("amd64", "ppc64le"))
+    kept_bytes = sum(m.total_size - m.size for m in multi.children
+                     if m.platform["architecture"] in ("amd64", "ppc64le"))
     # check mode: the bytes after filtering, and what the filter saves
     assert check["totals"]["unique_bytes"] == kept_bytes
     assert check["totals"]["bytes_to_copy"] == kept_bytes
@@ -276,7 +278,8 @@ MODULE_PLAY = """
         mirror_map: "{{ map_path }}"
     - name: Pairs for a prefix mirror
       ansible.builtin.set_fact:
-        pairs: "{{ lookup('ansible.builtin.file', map_path) | airgap.mirror.registries_conf_pairs(filtered_digests=mode) }}"
+        pairs: >-
+          {{ lookup('ansible.builtin.file', map_path) | airgap.mirror.registries_conf_pairs(filtered_digests=mode) }}
 """
 
 

@@ -133,6 +133,19 @@ options:
       - Read an existing O(mirror_map) to skip work already done. Turn off to re-check every image fully.
     type: bool
     default: true
+  map_prune:
+    description:
+      - What becomes of the entries of O(mirror_map) for images this task does not list.
+      - V(true) drops them, so the map (and a bundle packed from it with M(airgap.mirror.transfer_bundle))
+        holds exactly the images of this task. V(false) keeps them, so the map keeps describing
+        everything the mirror holds across tasks that each mirror a part of it.
+      - Either way, an image of this task replaces the entry of the same source, and an image that
+        fails keeps its entry from before the run (a failed copy moves no tag, so it still describes the
+        mirror). The same rule applies when M(airgap.mirror.transfer_bundle) unpacks into a map.
+      - Nothing is deleted from the mirror itself.
+    type: bool
+    default: true
+    version_added: 1.1.0
   attachments:
     description:
       - Copy artifacts attached to each image with it - cosign signatures, attestations and SBOMs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import resource
+from collections.abc import Iterable
 from typing import Any
 
 from .._mirrormap import io as _io
@@ -55,15 +56,17 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
     return result
 
 
-def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[Entry], MirrorMap, int]:
+def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = True,
+                rejected: Iterable[ImageJob] = ()) -> tuple[list[Entry], MirrorMap, int]:
     """The entries of the images in place after the run, in the request's order; the mirror map
-    they make with *previous*; and how many entries of failed images were kept from *previous*
-    (a failed copy never moves a destination tag or ref, so that entry still describes the mirror,
-    and a failed re-run does not shrink the map)."""
-    earlier = previous.by_key() if previous is not None else {}
+    they make with *previous* (``_mirrormap/io.merge``: pruned to the images of this request when
+    *prune*); and how many entries of failed images were kept from *previous* (a failed copy never
+    moves a destination tag or ref, so that entry still describes the mirror, and a failed re-run
+    does not shrink the map)."""
+    earlier = previous if previous is not None else MirrorMap()
     ordered: list[Entry] = []
     run: list[Entry] = []
-    kept: set[tuple[str, str]] = set()
+    kept = 0
     for job in jobs:
         target = job.target
         if target is None:
@@ -74,10 +77,17 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[
                           tuple(tags or job.attachment_tags))
             run.append(entry)
             ordered.append(entry)
-        elif job.status == Status.FAILED and (job.source, str(target)) in earlier:
-            kept.add((job.source, str(target)))
-            ordered.append(earlier[(job.source, str(target))])
-    return ordered, _io.merge(previous, run, _io.MergePolicy.REPLACE, keep=kept), len(kept)
+        elif job.status == Status.FAILED and job.src_ref is not None:
+            old = earlier.by_source(job.src_ref)
+            kept += len(old)
+            ordered.extend(old)
+    requested = {_source_text(j) for j in list(jobs) + list(rejected)} if prune else None
+    return ordered, _io.merge(previous, run, prune_to=requested), kept
+
+
+def _source_text(job: ImageJob) -> str:
+    """The source of *job* as the map writes it."""
+    return str(job.src_ref) if job.src_ref is not None else job.source
 
 
 def _diff(jobs: list[ImageJob]) -> dict[str, dict[str, str | None]]:
@@ -97,12 +107,12 @@ def _diff(jobs: list[ImageJob]) -> dict[str, dict[str, str | None]]:
 
 def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, Any], counts: Counts,
            check_mode: bool, stats: dict[str, int], seconds: float,
-           previous: MirrorMap | None = None) -> dict[str, Any]:
+           previous: MirrorMap | None = None, prune: bool = True) -> dict[str, Any]:
     """The report of a run. ``mirror_map`` holds the entries as the module returns them (dicts);
     ``map`` is the :class:`MirrorMap` to write."""
     images = [image_result(j, check_mode) for j in list(rejected) + list(jobs)]
     attachments = [image_result(a, check_mode) for j in jobs for a in j.attachments]
-    entries, mirror_map, kept = map_entries(jobs, previous)
+    entries, mirror_map, kept = map_entries(jobs, previous, prune, rejected)
 
     def count(status: Status) -> int:
         return sum(1 for i in images if i["status"] == status.value)

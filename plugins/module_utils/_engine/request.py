@@ -57,11 +57,14 @@ class State:
     *lock*: the map read as lockfile (an image whose source digest it records and the destination
     holds costs one request). *previous*: the map as it was before this run; a failed image keeps
     its entry from it. *state_dir*: where interrupted uploads are recorded (None: not recorded).
+    *prune_map*: the map after the run holds only the images of this request (False: entries of
+    other images stay; see ``_mirrormap/io.merge``).
     """
 
     lock: MirrorMap | None = None
     previous: MirrorMap | None = None
     state_dir: str | None = None
+    prune_map: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,7 +85,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
         result = report(jobs, rejected, planned, counts, check_mode, pool.stats.as_dict(),
-                        time.monotonic() - started, request.state.previous)
+                        time.monotonic() - started, request.state.previous, request.state.prune_map)
         result["timings"] = {"resolve": round(resolved - started, 3), "copy": round(time.monotonic() - resolved, 3)}
         result["requests"] = pool.stats.by_registry()
         if assignment is not None and shard is not None:

@@ -209,9 +209,11 @@ class MirroredRepo(RegistryRepo):
                 try:
                     value = call(repo)
                 except RegistryError as exc:  # absent, refused, unreachable: the next one may have it
-                    errors.append(exc)
+                    errors.append(_through(exc, repo, via))
                     tried.append("%s (%s)" % (repo.describe(), exc.message))
                     continue
+                except OCIError as exc:  # wrong content: never taken from the next one instead
+                    raise _through(exc, repo, via) from None
                 if found(value):
                     self.chosen = (repo, via)
                     self.client, self.repository = repo.client, repo.repository
@@ -232,6 +234,16 @@ class MirroredRepo(RegistryRepo):
 
     def list_tags(self, image: str | None = None) -> list[str]:
         return self._first(lambda repo: repo.list_tags(image=image), lambda value: True)
+
+
+def _through(error: OCIError, repo: RegistryRepo, via: bool) -> OCIError:
+    """*error* saying which pull-through source gave it."""
+    if not via:
+        return error
+    clone = error.copy_for(error.image)
+    clone.message = "from the pull-through source %s: %s" % (repo.describe(), error.message)
+    clone.args = (clone.message,)
+    return clone
 
 
 def source_repo(pool: Any, ref: _ref.Reference, mirrors: SourceMirrors | None) -> RegistryRepo:

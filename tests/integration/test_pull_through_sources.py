@@ -206,3 +206,29 @@ def test_without_source_mirrors_the_reference_names_the_registry(proxy, registry
     assert "source_via" not in report["images"][0]
     assert report["mirror_map"][0]["destination"] == dest.host + "/mirror/quay-remote/org/app:1.0"
     assert "source_via" not in mirrormap_io.dumps(report["map"])  # a map without it writes as before
+
+
+ROLE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: airgap.mirror.mirror_images
+"""
+
+
+def test_mirror_images_role_passes_the_pull_through_sources(proxy, registry_factory, ansible_run, tmp_path):
+    reg, images = proxy
+    dest = registry_factory()
+    map_path = tmp_path / "role-map.yml"
+    res = ansible_run.playbook(ROLE_PLAY, extra_vars={
+        "mirror_images_images": ["docker.io/library/nginx:1.27"],
+        "mirror_images_registry": dest.host + "/mirror",
+        "mirror_images_insecure_registries": [reg.host, dest.host],
+        "mirror_images_mirror_map": str(map_path),
+        "mirror_images_source_mirrors": {"docker.io": reg.host + "/dockerhub"}})
+    assert res.rc == 0, res.output
+    entry = yaml.safe_load(map_path.read_text())["images"][0]
+    assert entry["source"] == "docker.io/library/nginx:1.27"
+    assert entry["source_via"] == reg.host + "/dockerhub/library/nginx"
+    assert entry["destination"] == dest.host + "/mirror/library/nginx:1.27"
+    assert entry["digest"] == images["nginx"].digest

@@ -274,7 +274,9 @@ options:
         it; a digest-pinned image whose location serves other bytes fails, naming the image and the location.
       - The credentials, CA and O(insecure_registries) of a location are those of its registry (the host
         contacted); O(src_username) and O(src_password) also go to the locations' registries.
-      - Images that no prefix matches are fetched from the registry their reference names.
+      - Images that no prefix matches are fetched from the registry their reference names. Has no effect
+        when O(src) is set (the images are read from a layout or a C(dir:) tree then).
+      - See C(docs/pull-through.md) in the collection.
     type: dict
     version_added: 1.3.0
   source_mirrors_file:

@@ -102,7 +102,8 @@ class SourceMirrors:
     (off by default: across an air gap one wants to know where the bytes came from)."""
 
     def __init__(self, rules: Iterable[Rule] = (), fallback: bool = False) -> None:
-        self.rules = tuple(sorted(rules, key=lambda r: (-len(r.prefix), r.prefix)))
+        # the longest prefix first; a wildcard (registries.conf *.example.com) only after every exact one
+        self.rules = tuple(sorted(rules, key=lambda r: (r.registry.startswith("*."), -len(r.prefix), r.prefix)))
         self.fallback = fallback
         seen: set[str] = set()
         for rule in self.rules:

@@ -65,6 +65,9 @@ def test_blocked_and_broken_rules_name_the_image():
     with pytest.raises(SourceRoutingError, match="wildcards are not supported"):
         cands(m, "reg.example.com/a:1")
     assert cands(m, "quay.io/good/x:1") == [("quay.io", "good/x", False)]
+    exact = SourceMirrors([Rule("*.example.com", error="wildcards"),
+                           Rule("a.example.com", mirrors=(Location("p.corp"),))])
+    assert cands(exact, "a.example.com/x:1") == [("p.corp", "x", True)]
 
 
 def test_bad_options_are_refused_by_name():

@@ -57,8 +57,8 @@ def test_a_registries_conf_file_gives_mirrors_in_order():
     rules, insecure = rules_of_text(CONF, "sources.conf")
     assert insecure == ["backup.corp:5000"]
     m = SourceMirrors(rules)
-    assert cands(m, "quay.io/org/app:1") == [("proxy.corp", "quay-remote/org/app", True),
-                                              ("backup.corp:5000", "quay/org/app", True)]
+    assert cands(m, "quay.io/org/app:1") == [
+        ("proxy.corp", "quay-remote/org/app", True), ("backup.corp:5000", "quay/org/app", True)]
     # digest-only mirror: a tag goes to the primary location, a digest to the mirror
     assert cands(m, "registry.redhat.io/ubi9/ubi:9") == [("registry.redhat.io", "ubi9/ubi", False)]
     assert cands(m, "registry.redhat.io/ubi9/ubi@" + D) == [("proxy.corp", "rh/ubi9/ubi", True)]

@@ -92,7 +92,8 @@ def test_source_repo_keeps_the_real_name(pool):
     assert repo.describe("1.0") == "quay.io/org/app:1.0" and repo.describe(D) == "quay.io/org/app@" + D
     assert repo.via is None  # nothing fetched yet
     plain = source_repo(pool, R.parse("ghcr.io/x/y:1"), m)
-    assert type(plain) is RegistryRepo and plain.describe() == "ghcr.io/x/y"
+    assert isinstance(plain, RegistryRepo) and not isinstance(plain, MirroredRepo)
+    assert plain.describe() == "ghcr.io/x/y"
 
 
 def test_build_jobs_names_destinations_by_the_real_source(pool):

@@ -63,6 +63,9 @@ def proxy(tmp_path_factory):
     I.seed_registry(images["ubi"], reg, "rh/ubi9/ubi", "9.4")
     I.seed_registry(images["other"], reg, "quay-remote/org/tool", "2.0")  # not the image asked for below
     I.seed_registry(images["upstream"], reg, "upstream/team/svc", "3")
+    # a cosign-style signature of the app, next to it in the proxy repository
+    sig_tag = images["app"].digest.replace(":", "-") + ".sig"
+    I.seed_registry(I.build_image(layout, "sig", layers=[{"sig": "signature\n"}]), reg, "quay-remote/org/app", sig_tag)
     yield reg, images
     reg.stop()
 
@@ -155,6 +158,11 @@ location = "%(proxy)s/nothing-here"
     assert report["images"][0]["source_via"] == reg.host + "/quay-remote/org/app"
     assert report["mirror_map"][0]["source"] == "quay.io/org/app:1.0"
     assert report["mirror_map"][0]["destination"] == dest.host + "/mirror/org/app:1.0"
+    # the signature travels with its image, named by the real source too
+    sig_tag = images["app"].digest.replace(":", "-") + ".sig"
+    assert [(a["source"], a["destination"], a["status"]) for a in report["attachments"]] == [
+        ("quay.io/org/app:" + sig_tag, dest.host + "/mirror/org/app:" + sig_tag, "copied")]
+    assert report["attachments"][0]["source_via"] == reg.host + "/quay-remote/org/app"
     # the first mirror was asked and did not have it
     assert reg.filter(("GET", "HEAD"), r"/v2/empty-remote/app/manifests/")
 

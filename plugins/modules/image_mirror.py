@@ -269,6 +269,52 @@ options:
     type: float
     default: 5
     version_added: 1.1.0
+  source_mirrors:
+    description:
+      - Pull-through sources - where to fetch the images of a source registry or repository prefix from,
+        for a connected side that reaches public registries only through a proxy-cache repository
+        (Artifactory or Nexus remote repositories, a Harbor or Quay proxy cache, Satellite).
+      - A dict of source prefix (C(host[:port][/path])) to a location C(host[:port][/namespace]), or a list of
+        locations tried in order (the next one when a location does not have the image, refuses the
+        credentials or cannot be reached). The repository path under the prefix is appended to the
+        location; with C(quay.io) mapped to C(proxy.corp/quay-remote), C(quay.io/org/app:1.0) is fetched
+        from C(proxy.corp/quay-remote/org/app:1.0).
+      - The longest matching prefix wins, on repository-path boundaries (C(quay.io/org) matches
+        C(quay.io/org/app), not C(quay.io/organic/app)). Prefixes are matched against normalized names;
+        Docker Hub aliases are C(docker.io), and an official image such as C(nginx) is C(docker.io/library/nginx).
+      - The image keeps its real name - the destination is named from it (O(mapping)), the mirror map
+        records it as C(source) and the location used as C(source_via) - and digests are checked against
+        it; a digest-pinned image whose location serves other bytes fails, naming the image and the location.
+      - The credentials, CA and O(insecure_registries) of a location are those of its registry (the host
+        contacted); O(src_username) and O(src_password) also go to the locations' registries.
+      - Images that no prefix matches are fetched from the registry their reference names. Has no effect
+        when O(src) is set (the images are read from a layout or a C(dir:) tree then).
+      - See C(docs/pull-through.md) in the collection.
+    type: dict
+    version_added: 1.1.0
+  source_mirrors_file:
+    description:
+      - A containers-registries.conf(5) version 2 file (such as the connected side's
+        C(/etc/containers/registries.conf) or a drop-in) to take the pull-through sources from, instead
+        of O(source_mirrors).
+      - Each C([[registry]]) is a source prefix (its C(prefix), else its C(location)); its C([[registry.mirror]])
+        locations are tried in order, honouring C(mirror-by-digest-only) and C(pull-from-mirror). When no
+        mirror applies to an image, it is fetched from the C(location) (which rewrites the prefix when it
+        differs from it). C(blocked) images fail; C(insecure) registries are spoken to as
+        O(insecure_registries) are. A version 1 file, an unknown key and a wildcard prefix (C(*.example.com))
+        that an image matches are errors; other top-level settings (short names) do not concern the
+        fully qualified images of this module.
+    type: path
+    version_added: 1.1.0
+  source_mirrors_fallback:
+    description:
+      - When every pull-through location of an image failed, fetch it from the source itself (for
+        O(source_mirrors_file), its C(location)), as containers/image does.
+      - Off by default, so that the bytes that cross the air gap come from where O(source_mirrors) says;
+        C(source_via) in the mirror map then tells which images came from a proxy and which did not.
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - The mirror map lists the images copied or found present in this run. An image that fails keeps
     the entry it had in the map before the run (same source and destination), because a failed copy
@@ -340,6 +386,26 @@ EXAMPLES = r"""
     images: [all]
     dest: microshift-quay:8443
 
+- name: Fetch public images through the connected side's Artifactory remote repositories
+  airgap.mirror.image_mirror:
+    images:
+      - quay.io/org/app:1.0          # from proxy.corp/quay-remote/org/app:1.0
+      - nginx:1.27                   # docker.io/library/nginx, from proxy.corp/dockerhub/library/nginx:1.27
+      - registry.redhat.io/ubi9/ubi:9.4
+    source_mirrors:
+      quay.io: proxy.corp/quay-remote
+      docker.io: proxy.corp/dockerhub
+      registry.redhat.io/ubi9: proxy.corp/rh-ubi9
+    auth_file: ~/.config/containers/auth.json   # holds the credentials of proxy.corp
+    dest: mirror.example.com:8443                # mirror.example.com:8443/org/app:1.0 ...
+    mirror_map: /srv/mirror/mirror-map.yml       # source quay.io/org/app:1.0, source_via proxy.corp/quay-remote/org/app
+
+- name: The same, with the registries.conf the connected side's podman already uses
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    source_mirrors_file: /etc/containers/registries.conf.d/50-proxy.conf
+    dest: mirror.example.com:8443
+
 - name: Credentials for a whole play through the action group
   module_defaults:
     group/airgap.mirror.registry:
@@ -410,6 +476,14 @@ images:
       description: Attached artifact tags copied with the image.
       type: list
       elements: str
+    source_via:
+      description:
+        - The pull-through repository the image was (or, in check mode, would be) fetched from (see
+          O(source_mirrors)); for an image found present through the mirror map, the one its entry records.
+      type: str
+      returned: when the image was fetched through a pull-through source
+      sample: proxy.corp/quay-remote/org/app
+      version_added: 1.1.0
     error:
       description: Why the image failed, or why it was deferred.
       type: str

@@ -27,6 +27,7 @@ from .._mirrormap.model import MirrorMap
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 from .argspec import client_pool, merge_spec, registry_argument_spec
+from .source_mirrors import from_params as source_mirrors_of
 
 #: the statuses of an image the mirror map has something to say about
 _WORTH_A_MAP = (Status.COPIED.value, Status.PRESENT.value, Status.WOULD_COPY.value)
@@ -59,7 +60,11 @@ def argument_spec() -> dict[str, Any]:
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
             "progress_interval": {"type": "float", "default": 5.0},
+            "source_mirrors": {"type": "dict"},
+            "source_mirrors_file": {"type": "path"},
+            "source_mirrors_fallback": {"type": "bool", "default": False},
         },
+        "mutually_exclusive": [["source_mirrors", "source_mirrors_file"]],
     })
 
 
@@ -79,6 +84,8 @@ class ModuleRun:
     request: MirrorRequest
     upload_chunk_size: int
     map_path: str | None
+    #: registries a source_mirrors_file marks insecure
+    insecure_sources: tuple[str, ...] = ()
 
 
 def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
@@ -99,6 +106,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     map_path = params["mirror_map"]
     as_lock = bool(map_path) and params["use_mirror_map"] and not params["verify"]
     previous = read_map(map_path, as_lock)
+    sources, insecure = source_mirrors_of(params)
     try:
         request = MirrorRequest(
             images=tuple(params["images"]), dest=params["dest"], src=params["src"],
@@ -107,10 +115,11 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
             state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params),
                         prune_map=params["map_prune"]),
             sharding=Sharding(shard, params["shard_wait"]),
-            verify=params["verify"], attachments=params["attachments"], check_mode=check_mode)
+            verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
+            source_mirrors=sources)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return ModuleRun(request, chunk, map_path)
+    return ModuleRun(request, chunk, map_path, tuple(insecure))
 
 
 def check_references(params: dict[str, Any]) -> None:
@@ -201,10 +210,17 @@ def source_registries(images: list[Any]) -> list[str]:
 
 
 def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
-    """The client pool of the run: explicit credentials go to the source and destination registries."""
+    """The client pool of the run: explicit credentials go to the source and destination registries
+    (and to the pull-through registries the sources are fetched from)."""
     kind, location = parse_location(params["dest"])
     dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
-    return client_pool(params, source_registries(params["images"]), dest_registry,
+    sources = source_registries(params["images"])
+    if run.request.source_mirrors:
+        sources = sorted(set(sources) | set(run.request.source_mirrors.hosts()))
+    if run.insecure_sources:
+        params = dict(params, insecure_registries=list(params.get("insecure_registries") or ())
+                      + list(run.insecure_sources))
+    return client_pool(params, sources, dest_registry,
                        max_connections=max(16, run.request.limits.concurrency * 2),
                        upload_chunk_size=run.upload_chunk_size)
 

@@ -24,6 +24,7 @@ from .direxport import DirExport, find_dir_exports
 from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
+from .sources import SourceMirrors, source_repo
 
 
 def parse_location(text: str) -> tuple[str, str]:
@@ -47,7 +48,8 @@ def timestamp_tag(index: int, now: datetime.datetime | None = None) -> str:
 
 
 def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = None, naming: Naming = Naming(),
-               warnings: list[str] | None = None) -> tuple[list[ImageJob], list[ImageJob]]:
+               warnings: list[str] | None = None,
+               sources: SourceMirrors | None = None) -> tuple[list[ImageJob], list[ImageJob]]:
     """Make jobs from the requested images.
 
     *images*: strings (source references; with *src*: ref names of the layout, relative paths of a
@@ -57,7 +59,7 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     Returns ``(jobs, errors)``; *errors* are jobs that failed already (bad references, collisions).
     *naming* says how registry destinations are named. *pool* is the ClientPool of the run.
     Warnings about the input (a dir: tree that ``naming.src_registry`` may mislabel) are appended
-    to *warnings* when given.
+    to *warnings* when given. *sources*: pull-through rules for registry sources (sources.py).
     """
     dest_kind, dest_path = parse_location(dest)
     if dest_kind == "oci":
@@ -80,7 +82,8 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     seen: set[tuple[str, str | None]] = set()
     dest_owner: dict[str | None, ImageJob] = {}
     # one timestamp for the whole run, as the seed's script
-    ctx = _Context(pool, mapping, layout_dest, src_layout, dir_tree, naming.tag_style, datetime.datetime.now())
+    ctx = _Context(pool, mapping, layout_dest, src_layout, dir_tree, naming.tag_style, datetime.datetime.now(),
+                   sources)
     for n, item in enumerate(expanded, start=1):
         explicit_dest = None
         if isinstance(item, dict):
@@ -160,6 +163,7 @@ class _Context:
     dir_tree: DirTree | None
     tag_style: str
     now: datetime.datetime
+    sources: SourceMirrors | None = None
 
 
 def _make_job(ctx: _Context, name: str, explicit_dest: str | None, index: int) -> ImageJob:
@@ -223,7 +227,7 @@ def _source_job(ctx: _Context, name: str, explicit_dest: str | None) -> ImageJob
     if src_ident is None:
         src_ref = src_ref.with_tag("latest")
         src_ident = "latest"
-    repo = RegistryRepo(ctx.pool.get(src_ref.registry), src_ref.repository)
+    repo = source_repo(ctx.pool, src_ref, ctx.sources)
     return ImageJob(str(src_ref), repo, src_ident, None, None, src_ref=src_ref, expect_digest=src_ref.digest)
 
 

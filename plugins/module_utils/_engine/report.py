@@ -48,6 +48,8 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
         "blobs": dict(job.blob_counts),
         "attachments": [a.attachment_name for a in job.attachments] or list(job.attachment_tags),
     }
+    if job.source_via is not None:
+        result["source_via"] = job.source_via
     if job.missing:
         result["missing"] = list(job.missing)
     if job.error is not None:
@@ -74,7 +76,7 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = 
         if job.status in IN_PLACE and job.src_ref is not None and job.digest and job.media_type:
             tags = [a.attachment_name for a in job.attachments if a.status in IN_PLACE]
             entry = Entry(job.src_ref, job.digest, job.media_type, target, tuple(job.platforms), int(job.size),
-                          tuple(tags or job.attachment_tags))
+                          tuple(tags or job.attachment_tags), source_via=job.source_via)
             run.append(entry)
             ordered.append(entry)
         elif job.status == Status.FAILED and job.src_ref is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._mirrormap.model import MirrorMap
 from .shard import Shard
+from .sources import SourceMirrors
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
 MAPPING_MODES = ("keep", "scoped", "flatten")
@@ -94,7 +95,8 @@ class MirrorRequest:
     *dest*: a registry (``host[:port][/namespace]``) or ``oci:PATH``. *src*: ``oci:PATH`` or
     ``dir:PATH`` (None: registries). *verify*: resolve every image fully (no lockfile) and check
     each blob and manifest at the destination; whatever is missing is copied. *attachments*: copy
-    signatures, attestations and referrers with their images.
+    signatures, attestations and referrers with their images. *source_mirrors*: pull-through
+    sources (see sources.py; None: every image is fetched from the registry its reference names).
     """
 
     images: tuple[Any, ...]
@@ -107,6 +109,7 @@ class MirrorRequest:
     verify: bool = False
     attachments: bool = True
     check_mode: bool = False
+    source_mirrors: SourceMirrors | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, tuple):

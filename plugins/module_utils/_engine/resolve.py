@@ -111,14 +111,17 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     job.attachment_tags = list(entry.attachments)
     job.status = Status.PRESENT
     job.from_lock = True
+    job.locked_via = entry.source_via
     return True
 
 
 def _resolve_full(job: ImageJob) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
+    via = getattr(job.src, "via", None)
     root = _manifest.parse(data, ctype, expected_digest=job.expect_digest,
-                           where="manifest of %s" % job.src.describe(job.src_ident))
+                           where="manifest of %s%s" % (job.src.describe(job.src_ident),
+                                                       " (fetched through %s)" % via if via else ""))
 
     def fetch(desc: _manifest.Descriptor, where: str) -> tuple[bytes, str | None]:
         try:

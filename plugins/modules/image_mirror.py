@@ -133,6 +133,21 @@ options:
       - Read an existing O(mirror_map) to skip work already done. Turn off to re-check every image fully.
     type: bool
     default: true
+  immutable_tags:
+    description:
+      - Regular expressions (each must match the whole tag) of source tags you declare never move, for example
+        V(^v?\d+\.\d+\.\d+$) for release tags.
+      - An image requested by such a tag, which O(mirror_map) records and the destination still holds, is taken from
+        the map without any request to its source registry - neither its digest nor new signatures or other
+        attachments are looked up there. A re-run of a large list over a slow link then costs one request per
+        image, to the mirror.
+      - If such a tag does move upstream, the mirror keeps the image it has; a run with O(use_mirror_map=false) or
+        O(verify=true) looks at the source again. Tags not matching, and images the map does not record, are
+        resolved as usual.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
   map_prune:
     description:
       - What becomes of the entries of O(mirror_map) for images this task does not list.
@@ -340,6 +355,13 @@ EXAMPLES = r"""
     mirror_map: /srv/mirror/mirror-map.yml
   delegate_to: mirror-host
 
+- name: Re-run a long list of release-tagged images over a slow link, asking only the mirror
+  airgap.mirror.image_mirror:
+    images: "{{ catalog_images }}"
+    dest: mirror.example.com:8443
+    mirror_map: /srv/mirror/mirror-map.yml
+    immutable_tags: ['v?\d+\.\d+\.\d+']
+
 - name: One of three workers mirroring one release together (hosts of group mirror_workers)
   airgap.mirror.image_mirror:
     images: "{{ release_images }}"
@@ -476,6 +498,11 @@ images:
       description: Attached artifact tags copied with the image.
       type: list
       elements: str
+    source_checked:
+      description: V(false) when the image was taken from the mirror map without asking its source (O(immutable_tags)).
+      type: bool
+      returned: when false
+      version_added: 1.1.0
     source_via:
       description:
         - The pull-through repository the image was (or, in check mode, would be) fetched from (see
@@ -526,6 +553,10 @@ totals:
       type: int
     kept_in_map:
       description: Failed images whose entry from the mirror map as it was before the run is kept in it.
+      type: int
+      version_added: 1.1.0
+    source_not_checked:
+      description: Images taken from the mirror map without any request to their source (O(immutable_tags)).
       type: int
       version_added: 1.1.0
     shard:

@@ -48,6 +48,7 @@ def argument_spec() -> dict[str, Any]:
             "mirror_map": {"type": "path"},
             "use_mirror_map": {"type": "bool", "default": True},
             "map_prune": {"type": "bool", "default": True},
+            "immutable_tags": {"type": "list", "elements": "str", "default": []},
             "attachments": {"type": "bool", "default": True},
             "concurrency": {"type": "int", "default": 8},
             "upload_chunk_size": {"type": "str", "default": "64M"},
@@ -113,7 +114,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
             naming=Naming(params["mapping"], params["overrides"] or {}, params["tag_style"], params["src_registry"]),
             limits=Limits(params["concurrency"], params["space_check"]),
             state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params),
-                        prune_map=params["map_prune"]),
+                        prune_map=params["map_prune"], immutable_tags=tuple(params["immutable_tags"] or ())),
             sharding=Sharding(shard, params["shard_wait"]),
             verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
             source_mirrors=sources)

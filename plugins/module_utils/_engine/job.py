@@ -71,6 +71,8 @@ class ImageJob:
         self.attachments: list[ImageJob] = []
         self.attachment_tags: list[str] = []
         self.from_lock = False
+        #: False when the image was taken from the lockfile without asking the source (immutable tags)
+        self.source_checked = True
         self.locked_via: str | None = None  # source_via of the lockfile entry of an image found present
         self.missing: list[str] = []  # digests a deep check (verify) found missing at the destination
         self.bytes = 0

@@ -50,6 +50,8 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
     }
     if job.source_via is not None:
         result["source_via"] = job.source_via
+    if not job.source_checked:
+        result["source_checked"] = False
     if job.missing:
         result["missing"] = list(job.missing)
     if job.error is not None:
@@ -129,6 +131,7 @@ def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, An
         "other_shard": count(Status.OTHER_SHARD),
         "repaired": sum(1 for j in jobs if j.missing and j.status == Status.COPIED),
         "kept_in_map": kept,
+        "source_not_checked": sum(1 for j in jobs if not j.source_checked),
         "attachments": len(attachments),
         "unique_blobs": len(planned),
         "unique_bytes": sum(d.size for d in planned.values()),

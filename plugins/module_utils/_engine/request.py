@@ -12,6 +12,7 @@ demo, the benchmark and the tests build it directly. Every value has the module'
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,13 +60,31 @@ class State:
     holds costs one request). *previous*: the map as it was before this run; a failed image keeps
     its entry from it. *state_dir*: where interrupted uploads are recorded (None: not recorded).
     *prune_map*: the map after the run holds only the images of this request (False: entries of
-    other images stay; see ``_mirrormap/io.merge``).
+    other images stay; see ``_mirrormap/io.merge``). *immutable_tags*: regular expressions (full
+    match) of source tags the user declares never move: an image with such a tag that the lockfile
+    records and the destination holds is taken from the lockfile without asking the source at all
+    (neither its digest nor new attachments).
     """
 
     lock: MirrorMap | None = None
     previous: MirrorMap | None = None
     state_dir: str | None = None
     prune_map: bool = True
+    immutable_tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "immutable_tags", tuple(self.immutable_tags or ()))
+        self.immutable_patterns()
+
+    def immutable_patterns(self) -> tuple[re.Pattern[str], ...]:
+        """*immutable_tags* compiled; a bad expression is a ValueError naming it."""
+        out = []
+        for text in self.immutable_tags:
+            try:
+                out.append(re.compile(text))
+            except re.error as exc:
+                raise ValueError("immutable_tags: %r is not a regular expression: %s" % (text, exc)) from None
+        return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)

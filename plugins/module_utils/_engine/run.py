@@ -56,7 +56,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)
-        resolve(jobs, concurrency=concurrency, lock=request.lock, attachments=request.attachments)
+        resolve(jobs, concurrency=concurrency, lock=request.lock, attachments=request.attachments,
+                immutable=request.state.immutable_patterns())
         if request.verify:
             _verify(jobs, concurrency=concurrency)
         planned = unique_blobs(jobs)

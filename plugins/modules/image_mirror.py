@@ -179,7 +179,10 @@ options:
     default: 64M
   concurrency:
     description:
-      - Requests and transfers in flight at once, across all images and blobs.
+      - Blob transfers and copy steps in flight at once, across all images and blobs.
+      - Looking images up (manifests, tag lists, existence checks - small answers whose time is the
+        round trip) runs four times as many requests at once, at most 32 and never fewer than this;
+        each registry's connection pool (twice this, at least 16) bounds them per registry.
     type: int
     default: 8
   verify:

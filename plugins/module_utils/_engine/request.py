@@ -21,6 +21,11 @@ from .shard import Shard
 from .sources import SourceMirrors
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
+
+#: the most requests for small answers in flight at once (see Limits.small_requests); each
+#: registry's connection pool (ClientOptions.max_connections: image_mirror sets twice concurrency, at
+#: least 16) bounds them per registry too
+SMALL_REQUESTS_MAX = 32
 MAPPING_MODES = ("keep", "scoped", "flatten")
 
 
@@ -50,6 +55,14 @@ class Limits:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+
+    @property
+    def small_requests(self) -> int:
+        """Requests in flight while resolving and checking (manifests, tag lists, HEADs): small
+        answers whose time is the round trip, not the bandwidth, so four times *concurrency*
+        (at most :data:`SMALL_REQUESTS_MAX`, never fewer than *concurrency*). Blob transfers keep
+        *concurrency*."""
+        return max(self.concurrency, min(4 * self.concurrency, SMALL_REQUESTS_MAX))
 
 
 @dataclasses.dataclass(frozen=True)

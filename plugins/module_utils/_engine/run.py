@@ -56,10 +56,10 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)
-        resolve(jobs, concurrency=concurrency, lock=request.lock, attachments=request.attachments,
+        resolve(jobs, concurrency=request.limits.small_requests, lock=request.lock, attachments=request.attachments,
                 immutable=request.state.immutable_patterns())
         if request.verify:
-            _verify(jobs, concurrency=concurrency)
+            _verify(jobs, concurrency=request.limits.small_requests)
         planned = unique_blobs(jobs)
         resolved = time.monotonic()
         progress.plan(len(jobs) + len(rejected), 0,
@@ -77,7 +77,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         elif any(j.status == Status.COPY for j in iter_jobs(jobs)) and \
                 not _space_refused(jobs, request.limits.space_check):
             if check_mode:
-                counts.would_bytes, counts.would_blobs = estimate(jobs, concurrency)
+                counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
                                 sessions=sessions, progress=progress)

@@ -79,7 +79,10 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     selected, unselected = expand_selections(images, pool, src_layout, dir_exports is not None)
     expanded = _expand(selected, src_layout, dir_exports)
     jobs: list[ImageJob] = []
-    failed: list[ImageJob] = [_failed_job(entry, error) for entry, error in unselected]
+    failed: list[ImageJob] = []
+    for entry, error in unselected:
+        failed.append(_failed_job(entry, error))
+        failed[-1].selection = entry  # the map keeps what earlier runs recorded of it
     seen: set[tuple[str, str | None]] = set()
     dest_owner: dict[str | None, ImageJob] = {}
     # one timestamp for the whole run, as the seed's script

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import resource
+from collections.abc import Iterable
 from typing import Any
 
 from .._mirrormap import io as _io
@@ -55,11 +56,13 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
     return result
 
 
-def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[Entry], MirrorMap, int]:
+def map_entries(jobs: list[ImageJob], previous: MirrorMap | None,
+                rejected: Iterable[ImageJob] = ()) -> tuple[list[Entry], MirrorMap, int]:
     """The entries of the images in place after the run, in the request's order; the mirror map
     they make with *previous*; and how many entries of failed images were kept from *previous*
     (a failed copy never moves a destination tag or ref, so that entry still describes the mirror,
-    and a failed re-run does not shrink the map)."""
+    and a failed re-run does not shrink the map). A tag selection that failed (*rejected* jobs
+    with a ``selection``) keeps the entries of its repository's tags."""
     earlier = previous.by_key() if previous is not None else {}
     ordered: list[Entry] = []
     run: list[Entry] = []
@@ -77,6 +80,12 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[
         elif job.status == Status.FAILED and (job.source, str(target)) in earlier:
             kept.add((job.source, str(target)))
             ordered.append(earlier[(job.source, str(target))])
+    repos = {job.selection for job in rejected if job.selection}
+    have = {entry.key for entry in run}
+    for key, entry in earlier.items():
+        if repos and entry.source.name in repos and entry.source.tag and key not in have and key not in kept:
+            kept.add(key)
+            ordered.append(entry)
     return ordered, _io.merge(previous, run, _io.MergePolicy.REPLACE, keep=kept), len(kept)
 
 
@@ -102,7 +111,7 @@ def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, An
     ``map`` is the :class:`MirrorMap` to write."""
     images = [image_result(j, check_mode) for j in list(rejected) + list(jobs)]
     attachments = [image_result(a, check_mode) for j in jobs for a in j.attachments]
-    entries, mirror_map, kept = map_entries(jobs, previous)
+    entries, mirror_map, kept = map_entries(jobs, previous, rejected)
 
     def count(status: Status) -> int:
         return sum(1 for i in images if i["status"] == status.value)

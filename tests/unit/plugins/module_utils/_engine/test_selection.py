@@ -84,3 +84,25 @@ def test_build_jobs_makes_one_job_per_tag(layout, pool, tmp_path):
 ])
 def test_next_link(header, expected):
     assert next_link(header) == expected
+
+
+def test_a_failed_selection_keeps_the_map_entries_of_its_repository(layout, pool, tmp_path):
+    from ansible_collections.airgap.mirror.plugins.module_utils._engine.report import map_entries
+    from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import (
+        Entry, MirrorMap, RegistryDestination)
+    from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
+
+    digest = "sha256:" + "2" * 64
+
+    def entry(src):
+        ref = R.parse(src)
+        return Entry(ref, digest, M.OCI_MANIFEST, RegistryDestination(R.parse("m:5000/" + ref.repository + ":" +
+                                                                              ref.tag)), (), 1)
+
+    previous = MirrorMap([entry(REPO + ":1.0.0"), entry(REPO + ":0.9.0"), entry("quay.io/org/other:1")])
+    jobs, failed = build_jobs([{"src": REPO, "tags": {"include": "nothing"}}], "m:5000", pool,
+                              src="oci:" + layout.path)
+    assert jobs == [] and failed[0].selection == REPO
+    _ordered, mirror_map, kept = map_entries(jobs, previous, failed)
+    assert kept == 2
+    assert sorted(str(e.source) for e in mirror_map) == [REPO + ":0.9.0", REPO + ":1.0.0"]

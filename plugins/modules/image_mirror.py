@@ -73,7 +73,7 @@ options:
         C(REPOSITORY:TAG) image - in the results, in check mode and in the mirror map (one entry per tag).
         C(tags) is a dict with any of these keys, applied in this order (an empty dict selects every tag).
       - C(include) - a regular expression (Python syntax) or a list of them; a tag is kept when one matches
-        the whole tag (V(8\.16\..*) keeps C(8.16.1) but not C(v8.16.1)).
+        the whole tag (V(8\\.16\\..*) keeps C(8.16.1) but not C(v8.16.1)).
       - C(exclude) - the same; a tag that one matches whole is dropped.
       - C(semver) - a version range as npm writes it - V(>=8.16.0 <8.17.0) (a space or a comma is AND,
         V(||) is OR; also V(8.16.x), V(~8.16.1), V(^8.16.1), V(8.15 - 8.16), V(*)). Only tags that are

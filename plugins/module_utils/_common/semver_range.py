@@ -148,8 +148,8 @@ def _comparators(token: str, whole: str) -> list[Comparator]:
     if part.major is None:  # *, x: every release (">=0.0.0"); "<*" and ">*" select nothing
         return [(">=", _version(0, 0, 0))] if op in ("=", ">=", "<=", "~", "^") else [("<", _version(0, 0, 0))]
     if op == "~":
-        return [(">=", part.low()), ("<", _version(part.major, part.minor + 1, 0) if part.minor is not None
-                                      else _version(part.major + 1, 0, 0))]
+        top = _version(part.major, part.minor + 1, 0) if part.minor is not None else _version(part.major + 1, 0, 0)
+        return [(">=", part.low()), ("<", top)]
     if op == "^":
         return [(">=", part.low()), ("<", _caret_top(part))]
     if part.full:

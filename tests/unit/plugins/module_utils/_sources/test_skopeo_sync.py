@@ -34,8 +34,8 @@ def test_skopeo_sync_credentials_refused_and_never_echoed():
     ("r.io:\n  tls-verify: false\n  images: {a: [b]}\n",
      "sync.yml:2: r.io.tls-verify: tls-verify: False is not taken from an image list: list the registry in "
      "image_mirror's insecure_registries"),
-    ("r.io:\n  cert-dir: /certs\n", "sync.yml:2: r.io.cert-dir: cert-dir is not taken from an image list: put "
-                                      "the registry's CA in ca_path"),
+    ("r.io:\n  cert-dir: /certs\n",
+     "sync.yml:2: r.io.cert-dir: cert-dir is not taken from an image list: put the registry's CA in ca_path"),
 ])
 def test_skopeo_sync_transport_settings_refused(text, message):
     with pytest.raises(SourceError) as err:

@@ -66,6 +66,28 @@ options:
         several registries.
       - A dict with keys C(src) and C(dest) gives an explicit destination reference (a registry
         reference, or for a layout destination the ref name to record).
+      - A dict with keys C(src) and C(tags) selects tags of the repository C(src) (a repository without
+        tag or digest, for example C(docker.elastic.co/elasticsearch/elasticsearch)). The repository's
+        tags are listed when the run is planned (the registry's paginated C(/v2/NAME/tags/list), or the
+        ref names C(REPOSITORY:TAG) of an O(src) layout), and each selected tag becomes an ordinary
+        C(REPOSITORY:TAG) image - in the results, in check mode and in the mirror map (one entry per tag).
+        C(tags) is a dict with any of these keys, applied in this order (an empty dict selects every tag).
+      - C(include) - a regular expression (Python syntax) or a list of them; a tag is kept when one matches
+        the whole tag (V(8\\.16\\..*) keeps C(8.16.1) but not C(v8.16.1)).
+      - C(exclude) - the same; a tag that one matches whole is dropped.
+      - C(semver) - a version range as npm writes it - V(>=8.16.0 <8.17.0) (a space or a comma is AND,
+        V(||) is OR; also V(8.16.x), V(~8.16.1), V(^8.16.1), V(8.15 - 8.16), V(*)). Only tags that are
+        semantic versions (C(MAJOR.MINOR.PATCH), a leading C(v) accepted) are kept. A pre-release
+        (C(8.16.0-rc1), and C(8.16.1-amd64), which semantic versioning reads as one) is kept only when
+        the range names a pre-release of the same C(MAJOR.MINOR.PATCH) (V(>=8.16.0-rc1 <8.17.0)), as
+        npm and Masterminds/semver decide; V(*) is every release.
+      - C(newest) - N, the N highest semantic versions among the tags left (pre-releases included unless
+        C(semver) left them out; tags that are not versions are dropped).
+      - A selection that selects no tag fails its entry, naming the selector and the number of tags the
+        repository has. A bad selector (a regular expression that does not compile, a bad range, C(newest)
+        that is not a positive number, an unknown key, a C(src) with a tag or digest) fails the task before
+        anything is copied. A C(dest) given with C(tags) is a repository; each tag keeps its name there.
+        A re-run that selects the same tags changes nothing.
     type: list
     elements: raw
     required: true
@@ -379,6 +401,23 @@ EXAMPLES = r"""
     verify: true
     mirror_map: /srv/mirror/mirror-map.yml
   run_once: true
+
+- name: Every 8.16 patch release of Elasticsearch, and the three newest releases of Kibana
+  airgap.mirror.image_mirror:
+    images:
+      - src: docker.elastic.co/elasticsearch/elasticsearch
+        tags:
+          semver: ">=8.16.0 <8.17.0"
+      - src: docker.elastic.co/kibana/kibana
+        tags:
+          semver: "*"
+          newest: 3
+      - src: quay.io/org/app
+        tags:
+          include: ['v2\.\d+\.\d+', 'stable']
+          exclude: '.*-(rc|beta)\d*'
+    dest: mirror.example.com:8443
+    mirror_map: /srv/mirror/mirror-map.yml
 
 - name: Mirror to disk, for removable media
   airgap.mirror.image_mirror:

@@ -26,6 +26,7 @@ from .._mirrormap import io as _io
 from .._mirrormap.model import MirrorMap
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
+from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
 from .source_mirrors import from_params as source_mirrors_of
 
@@ -93,6 +94,8 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     """The run the parameters ask for. Raises :class:`UserError` (the module's message) for
     parameters that cannot work together, or :class:`CredentialsInReference`."""
     check_references(params)
+    for item in params["images"] or ():
+        selection_of(item)  # a bad tag selector fails the task before anything is listed
     if params["concurrency"] < 1:
         raise UserError("concurrency must be at least 1")
     try:

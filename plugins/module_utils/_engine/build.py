@@ -24,6 +24,7 @@ from .direxport import DirExport, find_dir_exports
 from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
+from .selection import expand_selections
 from .sources import SourceMirrors, source_repo
 
 
@@ -55,7 +56,8 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     *images*: strings (source references; with *src*: ref names of the layout, relative paths of a
     dir: tree or the full source references of its exports (see dirtree.py), or ``"all"``) or dicts
     ``{"src": ..., "dest": ...}`` with an explicit destination reference (a registry reference with
-    tag, or a ref name for a layout destination).
+    tag, or a ref name for a layout destination), or ``{"src": REPOSITORY, "tags": SELECTOR}``: the
+    repository's tags that SELECTOR selects, listed now (selection.py).
     Returns ``(jobs, errors)``; *errors* are jobs that failed already (bad references, collisions).
     *naming* says how registry destinations are named. *pool* is the ClientPool of the run.
     Warnings about the input (a dir: tree that ``naming.src_registry`` may mislabel) are appended
@@ -76,9 +78,13 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     if src_kind == "registry":
         raise ValueError("src must be oci:PATH or dir:PATH (leave it out to read from registries)")
 
-    expanded = _expand(images, src_layout, dir_exports)
+    selected, unselected = expand_selections(images, pool, src_layout, dir_exports is not None)
+    expanded = _expand(selected, src_layout, dir_exports)
     jobs: list[ImageJob] = []
     failed: list[ImageJob] = []
+    for entry, error in unselected:
+        failed.append(_failed_job(entry, error))
+        failed[-1].selection = entry  # the map keeps what earlier runs recorded of it
     seen: set[tuple[str, str | None]] = set()
     dest_owner: dict[str | None, ImageJob] = {}
     # one timestamp for the whole run, as the seed's script

@@ -75,6 +75,7 @@ class ImageJob:
         self.source_checked = True
         self.locked_via: str | None = None  # source_via of the lockfile entry of an image found present
         self.missing: list[str] = []  # digests a deep check (verify) found missing at the destination
+        self.selection: str | None = None  # the repository of a tag selection that failed (selection.py)
         self.bytes = 0
         self.blob_counts = {"copied": 0, "mounted": 0, "skipped": 0}
         self.started: float | None = None

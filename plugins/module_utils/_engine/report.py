@@ -66,7 +66,8 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = 
     they make with *previous* (``_mirrormap/io.merge``: pruned to the images of this request when
     *prune*); and how many entries of failed images were kept from *previous* (a failed copy never
     moves a destination tag or ref, so that entry still describes the mirror, and a failed re-run
-    does not shrink the map)."""
+    does not shrink the map). A tag selection that failed (*rejected* jobs with a ``selection``)
+    keeps the entries of its repository's tags."""
     earlier = previous if previous is not None else MirrorMap()
     ordered: list[Entry] = []
     run: list[Entry] = []
@@ -85,7 +86,15 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = 
             old = earlier.by_source(job.src_ref)
             kept += len(old)
             ordered.extend(old)
-    requested = {_source_text(j) for j in list(jobs) + list(rejected)} if prune else None
+    rejected = list(rejected)
+    repos = {job.selection for job in rejected if job.selection}
+    produced = {str(e.source) for e in run}
+    selected = [e for e in earlier if repos and e.source.name in repos and e.source.tag
+                and str(e.source) not in produced]
+    kept += len(selected)
+    ordered.extend(selected)
+    requested = {_source_text(j) for j in list(jobs) + rejected} | {str(e.source) for e in selected} \
+        if prune else None
     return ordered, _io.merge(previous, run, prune_to=requested), kept
 
 

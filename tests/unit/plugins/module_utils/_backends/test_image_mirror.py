@@ -150,3 +150,11 @@ def test_result_has_the_timings_of_every_phase_and_the_requests_per_registry(tmp
     assert out["requests"] == {"quay.io": 7, "mirror:5000": 3}
     assert out["timings"]["resolve"] == 1.5 and out["timings"]["copy"] == 2.25
     assert 0 <= out["timings"]["write_map"] < 5
+
+
+def test_a_bad_tag_selector_fails_before_the_run():
+    with pytest.raises(UserError, match=r"^quay.io/org/app: tags.semver: 'x.y.z.w' in the range"):
+        B.prepare(params(images=["a.io/b:1", {"src": "quay.io/org/app", "tags": {"semver": ">=x.y.z.w"}}]),
+                  check_mode=False)
+    run = B.prepare(params(images=[{"src": "quay.io/org/app", "tags": {"newest": 2}}]), check_mode=True)
+    assert run.request.images == ({"src": "quay.io/org/app", "tags": {"newest": 2}},)

@@ -249,3 +249,35 @@ def test_skopeo_sync_file_selects_what_skopeo_sync_copies(source, registry_facto
     assert re.search(r"%s:\d+: %s\.credentials: credentials is not taken from an image list"
                      % (re.escape(str(ours)), re.escape(registry.host)), res.output), res.output
     assert "hunter2-secret" not in res.output
+
+
+ROLE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: The role with a tag selection
+      ansible.builtin.include_role:
+        name: airgap.mirror.mirror_images
+      vars:
+        mirror_images_images:
+          - "{{ single }}"
+          - src: "{{ repo }}"
+            tags: {include: '9\\..*'}
+        mirror_images_registry: "{{ dest }}"
+        mirror_images_insecure_registries: "{{ insecure }}"
+"""
+
+
+def test_the_mirror_images_role_passes_selections_through(source, registry_factory, ansible_run, skopeo, tmp_path):
+    """``mirror_images_images`` takes tag selections as well as references (a selection used to be
+    turned into its string form by the role's list assembly)."""
+    registry, _upstream, _image = source
+    dest = registry_factory()
+    play = tmp_path / "role.yml"
+    play.write_text(ROLE_PLAY)
+    repo = "%s/%s" % (registry.host, REPO)
+    res = ansible_run.playbook(play, extra_vars={"repo": repo, "single": repo + ":8.16.0", "dest": dest.host,
+                                                 "insecure": [registry.host, dest.host]})
+    assert res.rc == 0, res.output
+    assert skopeo.list_tags("docker://%s/%s" % (dest.host, REPO), registry=dest) == \
+        sorted(["8.16.0"] + [t for t in TAGS if re.fullmatch(r"9\..*", t)])

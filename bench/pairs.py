@@ -69,7 +69,7 @@ def paired(bench: Bench, key: str, wl: W.Workload, n: int, skopeo_fn: RunFn, our
         row = _row(bench, wl, runs, (sk_runs, sync_runs), target if idx == 0 else None,
                    note + (", %s" % name if name else ""), lfloor)
         verdict = link_verdict(key, row["ours"], row["ratio"], lfloor, bench.results.fixed_cost) \
-            if bench.profile.simulated and idx == 0 else None
+            if bench.profile.simulated else None
         if verdict is not None:  # on a link, issue 16's targets replace the loopback ones
             row.update(target=None, link_target=verdict[0], result=verdict[1])
     bench.results.records[key] = record

@@ -50,6 +50,10 @@ def ours_r2r(bench: Bench, wl: W.Workload, tag: str, keep: bool = False, **extra
     return out
 
 
+#: the release-tag pattern the no-op re-run declares immutable (every workload's tags are releases)
+IMMUTABLE = r"v?\d+(\.\d+)+"
+
+
 def registry_to_registry(bench: Bench, wl: W.Workload, n: int) -> None:
     """(a)/(b) registry -> registry (the seed's loop, skopeo sync, ours), then the no-op re-runs
     on the last round's registries."""
@@ -83,18 +87,23 @@ def noop(bench: Bench, wl: W.Workload, n: int, kept: dict[str, Accounted]) -> No
     def skopeo_noop(i: int) -> Accounted:
         return bench.runner.skopeo_loop("noop-%d" % i, wl.name, sk_kept["script"], sk_reg)
 
-    def ours_noop(i: int, lock: bool = True) -> Accounted:
+    def ours_noop(i: int, lock: bool = True, immutable: bool = False) -> Accounted:
         args = bench.module_args(wl, our_reg.host, mirror_map=str(our_kept["map_path"]))
         if not lock:
             args["use_mirror_map"] = False
-        out = bench.runner.ours_run("noop-%d%s" % (i, "" if lock else "-nolock"), wl.name, args, our_reg)
+        if immutable:
+            args["immutable_tags"] = [IMMUTABLE]
+        suffix = "" if lock and not immutable else "-nolock" if not lock else "-immutable"
+        out = bench.runner.ours_run("noop-%d%s" % (i, suffix), wl.name, args, our_reg)
         t = out["res"]["result"]
         if t.get("changed") or t["totals"].get("copied"):
             bench.results.problems.append("%s no-op re-run reported changes: %s" % (wl.name, t["totals"]))
         return out
 
     paired(bench, "%s r->r no-op" % wl.name, wl, n, skopeo_noop,
-           [("mirror map as lockfile", ours_noop), ("use_mirror_map: false", lambda i: ours_noop(i, False))],
+           [("mirror map as lockfile", ours_noop),
+            ("immutable_tags", lambda i: ours_noop(i, immutable=True)),
+            ("use_mirror_map: false", lambda i: ours_noop(i, False))],
            TARGETS["b r->r no-op"] if wl.name == "b" else None, "no-op re-run",
            sync_fn=lambda i: skopeo_sync.again(bench, wl, "noop-%d" % i, kept["sync"]), link_bytes=0)
     for reg in (sk_reg, kept["sync"]["reg"], our_reg):

@@ -70,7 +70,7 @@ def elastic_images(stack_version: Any, eck_version: Any = None, include: Any = N
 
 
 @reported(name="airgap.mirror.skopeo_sync_images")
-def skopeo_sync_images(data: Any, source_name: str | None = None) -> list[str]:
+def skopeo_sync_images(data: Any, source_name: str | None = None) -> list[Any]:
     return _skopeo_sync.read_skopeo_sync(data, source_name)
 
 

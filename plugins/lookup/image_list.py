@@ -29,7 +29,9 @@ options:
       - The format of the files.
       - V(microshift) - MicroShift C(release-<arch>.json) (every value of C(.images)).
       - V(ess) - the ESS installer's C(images_digests.yml).
-      - V(skopeo_sync) - a C(skopeo sync --src yaml) file (C(images) only).
+      - V(skopeo_sync) - a C(skopeo sync --src yaml) file; its tag selections (C(images-by-tag-regex),
+        C(images-by-semver), an empty tag list) are dictionaries C({src, tags}) for M(airgap.mirror.image_mirror)
+        (see P(airgap.mirror.skopeo_sync_images#filter)).
       - V(list) - one reference per line, C(#) comments, blank lines; or a YAML list.
       - V(query) - any JSON or YAML document, with the JMESPath O(query).
     type: str
@@ -78,6 +80,8 @@ RETURN = r"""
 _raw:
   description:
     - Normalized image references, deduplicated across the files, in file order.
+    - For O(format=skopeo_sync), also tag selections - dictionaries C({src, tags}) that
+      M(airgap.mirror.image_mirror) takes in O(airgap.mirror.image_mirror#module:images).
     - With O(records=true), one dictionary per entry, from all files.
   type: list
   elements: raw
@@ -122,4 +126,9 @@ class LookupModule(LookupBase):
             results.extend(_read(fmt, raw, path, query, records, default_tag))
         if records:
             return results
-        return list(dict.fromkeys(results))
+        # references are strings; tag selections of skopeo sync files are dictionaries
+        unique: list[Any] = []
+        for item in results:
+            if item not in unique:
+                unique.append(item)
+        return unique

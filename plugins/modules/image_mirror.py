@@ -67,6 +67,28 @@ options:
         several registries.
       - A dict with keys C(src) and C(dest) gives an explicit destination reference (a registry
         reference, or for a layout destination the ref name to record).
+      - A dict with keys C(src) and C(tags) selects tags of the repository C(src) (a repository without
+        tag or digest, for example C(docker.elastic.co/elasticsearch/elasticsearch)). The repository's
+        tags are listed when the run is planned (the registry's paginated C(/v2/NAME/tags/list), or the
+        ref names C(REPOSITORY:TAG) of an O(src) layout), and each selected tag becomes an ordinary
+        C(REPOSITORY:TAG) image - in the results, in check mode and in the mirror map (one entry per tag).
+        C(tags) is a dict with any of these keys, applied in this order (an empty dict selects every tag).
+      - C(include) - a regular expression (Python syntax) or a list of them; a tag is kept when one matches
+        the whole tag (V(8\\.16\\..*) keeps C(8.16.1) but not C(v8.16.1)).
+      - C(exclude) - the same; a tag that one matches whole is dropped.
+      - C(semver) - a version range as npm writes it - V(>=8.16.0 <8.17.0) (a space or a comma is AND,
+        V(||) is OR; also V(8.16.x), V(~8.16.1), V(^8.16.1), V(8.15 - 8.16), V(*)). Only tags that are
+        semantic versions (C(MAJOR.MINOR.PATCH), a leading C(v) accepted) are kept. A pre-release
+        (C(8.16.0-rc1), and C(8.16.1-amd64), which semantic versioning reads as one) is kept only when
+        the range names a pre-release of the same C(MAJOR.MINOR.PATCH) (V(>=8.16.0-rc1 <8.17.0)), as
+        npm and Masterminds/semver decide; V(*) is every release.
+      - C(newest) - N, the N highest semantic versions among the tags left (pre-releases included unless
+        C(semver) left them out; tags that are not versions are dropped).
+      - A selection that selects no tag fails its entry, naming the selector and the number of tags the
+        repository has. A bad selector (a regular expression that does not compile, a bad range, C(newest)
+        that is not a positive number, an unknown key, a C(src) with a tag or digest) fails the task before
+        anything is copied. A C(dest) given with C(tags) is a repository; each tag keeps its name there.
+        A re-run that selects the same tags changes nothing.
       - A dict may also have the key C(platforms), which replaces O(platforms) for that image (C([]) copies
         every platform of it).
     type: list
@@ -136,6 +158,34 @@ options:
       - Read an existing O(mirror_map) to skip work already done. Turn off to re-check every image fully.
     type: bool
     default: true
+  immutable_tags:
+    description:
+      - Regular expressions (each must match the whole tag) of source tags you declare never move, for example
+        V(^v?\d+\.\d+\.\d+$) for release tags.
+      - An image requested by such a tag, which O(mirror_map) records and the destination still holds, is taken from
+        the map without any request to its source registry - neither its digest nor new signatures or other
+        attachments are looked up there. A re-run of a large list over a slow link then costs one request per
+        image, to the mirror.
+      - If such a tag does move upstream, the mirror keeps the image it has; a run with O(use_mirror_map=false) or
+        O(verify=true) looks at the source again. Tags not matching, and images the map does not record, are
+        resolved as usual.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
+  map_prune:
+    description:
+      - What becomes of the entries of O(mirror_map) for images this task does not list.
+      - V(true) drops them, so the map (and a bundle packed from it with M(airgap.mirror.transfer_bundle))
+        holds exactly the images of this task. V(false) keeps them, so the map keeps describing
+        everything the mirror holds across tasks that each mirror a part of it.
+      - Either way, an image of this task replaces the entry of the same source, and an image that
+        fails keeps its entry from before the run (a failed copy moves no tag, so it still describes the
+        mirror). The same rule applies when M(airgap.mirror.transfer_bundle) unpacks into a map.
+      - Nothing is deleted from the mirror itself.
+    type: bool
+    default: true
+    version_added: 1.1.0
   attachments:
     description:
       - Copy artifacts attached to each image with it - cosign signatures, attestations and SBOMs
@@ -154,7 +204,10 @@ options:
     default: 64M
   concurrency:
     description:
-      - Requests and transfers in flight at once, across all images and blobs.
+      - Blob transfers and copy steps in flight at once, across all images and blobs.
+      - Looking images up (manifests, tag lists, existence checks - small answers whose time is the
+        round trip) runs four times as many requests at once, at most 32 and never fewer than this;
+        each registry's connection pool (twice this, at least 16) bounds them per registry.
     type: int
     default: 8
   verify:
@@ -284,7 +337,53 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 1.3.0
+    version_added: 1.1.0
+  source_mirrors:
+    description:
+      - Pull-through sources - where to fetch the images of a source registry or repository prefix from,
+        for a connected side that reaches public registries only through a proxy-cache repository
+        (Artifactory or Nexus remote repositories, a Harbor or Quay proxy cache, Satellite).
+      - A dict of source prefix (C(host[:port][/path])) to a location C(host[:port][/namespace]), or a list of
+        locations tried in order (the next one when a location does not have the image, refuses the
+        credentials or cannot be reached). The repository path under the prefix is appended to the
+        location; with C(quay.io) mapped to C(proxy.corp/quay-remote), C(quay.io/org/app:1.0) is fetched
+        from C(proxy.corp/quay-remote/org/app:1.0).
+      - The longest matching prefix wins, on repository-path boundaries (C(quay.io/org) matches
+        C(quay.io/org/app), not C(quay.io/organic/app)). Prefixes are matched against normalized names;
+        Docker Hub aliases are C(docker.io), and an official image such as C(nginx) is C(docker.io/library/nginx).
+      - The image keeps its real name - the destination is named from it (O(mapping)), the mirror map
+        records it as C(source) and the location used as C(source_via) - and digests are checked against
+        it; a digest-pinned image whose location serves other bytes fails, naming the image and the location.
+      - The credentials, CA and O(insecure_registries) of a location are those of its registry (the host
+        contacted); O(src_username) and O(src_password) also go to the locations' registries.
+      - Images that no prefix matches are fetched from the registry their reference names. Has no effect
+        when O(src) is set (the images are read from a layout or a C(dir:) tree then).
+      - See C(docs/pull-through.md) in the collection.
+    type: dict
+    version_added: 1.1.0
+  source_mirrors_file:
+    description:
+      - A containers-registries.conf(5) version 2 file (such as the connected side's
+        C(/etc/containers/registries.conf) or a drop-in) to take the pull-through sources from, instead
+        of O(source_mirrors).
+      - Each C([[registry]]) is a source prefix (its C(prefix), else its C(location)); its C([[registry.mirror]])
+        locations are tried in order, honouring C(mirror-by-digest-only) and C(pull-from-mirror). When no
+        mirror applies to an image, it is fetched from the C(location) (which rewrites the prefix when it
+        differs from it). C(blocked) images fail; C(insecure) registries are spoken to as
+        O(insecure_registries) are. A version 1 file, an unknown key and a wildcard prefix (C(*.example.com))
+        that an image matches are errors; other top-level settings (short names) do not concern the
+        fully qualified images of this module.
+    type: path
+    version_added: 1.1.0
+  source_mirrors_fallback:
+    description:
+      - When every pull-through location of an image failed, fetch it from the source itself (for
+        O(source_mirrors_file), its C(location)), as containers/image does.
+      - Off by default, so that the bytes that cross the air gap come from where O(source_mirrors) says;
+        C(source_via) in the mirror map then tells which images came from a proxy and which did not.
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - The mirror map lists the images copied or found present in this run. An image that fails keeps
     the entry it had in the map before the run (same source and destination), because a failed copy
@@ -310,6 +409,13 @@ EXAMPLES = r"""
     mirror_map: /srv/mirror/mirror-map.yml
   delegate_to: mirror-host
 
+- name: Re-run a long list of release-tagged images over a slow link, asking only the mirror
+  airgap.mirror.image_mirror:
+    images: "{{ catalog_images }}"
+    dest: mirror.example.com:8443
+    mirror_map: /srv/mirror/mirror-map.yml
+    immutable_tags: ['v?\d+\.\d+\.\d+']
+
 - name: One of three workers mirroring one release together (hosts of group mirror_workers)
   airgap.mirror.image_mirror:
     images: "{{ release_images }}"
@@ -324,6 +430,23 @@ EXAMPLES = r"""
     verify: true
     mirror_map: /srv/mirror/mirror-map.yml
   run_once: true
+
+- name: Every 8.16 patch release of Elasticsearch, and the three newest releases of Kibana
+  airgap.mirror.image_mirror:
+    images:
+      - src: docker.elastic.co/elasticsearch/elasticsearch
+        tags:
+          semver: ">=8.16.0 <8.17.0"
+      - src: docker.elastic.co/kibana/kibana
+        tags:
+          semver: "*"
+          newest: 3
+      - src: quay.io/org/app
+        tags:
+          include: ['v2\.\d+\.\d+', 'stable']
+          exclude: '.*-(rc|beta)\d*'
+    dest: mirror.example.com:8443
+    mirror_map: /srv/mirror/mirror-map.yml
 
 - name: Mirror to disk, for removable media
   airgap.mirror.image_mirror:
@@ -365,6 +488,26 @@ EXAMPLES = r"""
     platforms: [linux/amd64]
     dest: mirror.example.com:8443
     mirror_map: /srv/mirror/mirror-map.yml
+
+- name: Fetch public images through the connected side's Artifactory remote repositories
+  airgap.mirror.image_mirror:
+    images:
+      - quay.io/org/app:1.0          # from proxy.corp/quay-remote/org/app:1.0
+      - nginx:1.27                   # docker.io/library/nginx, from proxy.corp/dockerhub/library/nginx:1.27
+      - registry.redhat.io/ubi9/ubi:9.4
+    source_mirrors:
+      quay.io: proxy.corp/quay-remote
+      docker.io: proxy.corp/dockerhub
+      registry.redhat.io/ubi9: proxy.corp/rh-ubi9
+    auth_file: ~/.config/containers/auth.json   # holds the credentials of proxy.corp
+    dest: mirror.example.com:8443                # mirror.example.com:8443/org/app:1.0 ...
+    mirror_map: /srv/mirror/mirror-map.yml       # source quay.io/org/app:1.0, source_via proxy.corp/quay-remote/org/app
+
+- name: The same, with the registries.conf the connected side's podman already uses
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    source_mirrors_file: /etc/containers/registries.conf.d/50-proxy.conf
+    dest: mirror.example.com:8443
 
 - name: Credentials for a whole play through the action group
   module_defaults:
@@ -413,7 +556,7 @@ images:
         filtered index's.
       type: str
       returned: when the image was filtered
-      version_added: 1.3.0
+      version_added: 1.1.0
     size:
       description: Bytes of every manifest and blob of the image.
       type: int
@@ -444,6 +587,19 @@ images:
       description: Attached artifact tags copied with the image.
       type: list
       elements: str
+    source_checked:
+      description: V(false) when the image was taken from the mirror map without asking its source (O(immutable_tags)).
+      type: bool
+      returned: when false
+      version_added: 1.1.0
+    source_via:
+      description:
+        - The pull-through repository the image was (or, in check mode, would be) fetched from (see
+          O(source_mirrors)); for an image found present through the mirror map, the one its entry records.
+      type: str
+      returned: when the image was fetched through a pull-through source
+      sample: proxy.corp/quay-remote/org/app
+      version_added: 1.1.0
     error:
       description: Why the image failed, or why it was deferred.
       type: str
@@ -488,6 +644,10 @@ totals:
       description: Failed images whose entry from the mirror map as it was before the run is kept in it.
       type: int
       version_added: 1.1.0
+    source_not_checked:
+      description: Images taken from the mirror map without any request to their source (O(immutable_tags)).
+      type: int
+      version_added: 1.1.0
     shard:
       description:
         - This worker's share (sharded runs) - C(index), C(count), C(assigned_blobs), C(assigned_bytes),
@@ -508,7 +668,7 @@ totals:
         - Bytes of the manifests and blobs that O(platforms) left out of the images to copy (or, in check
           mode, that would be copied) - what the filter saves. V(0) without a filter.
       type: int
-      version_added: 1.3.0
+      version_added: 1.1.0
     bytes_transferred:
       description: Bytes sent to the destination.
       type: int

@@ -118,9 +118,20 @@ options:
         entries for the bundled images are stored in the bundle's manifest, and without O(images) exactly
         its images (and their attached signatures) are packed.
       - With O(action=unpack), a mirror map to update with the bundle's images, their destinations pointing at
-        O(layout) (C(oci:LAYOUT:REF)); entries of other sources are kept. The O(layout) path must then contain
-        no C(:), which C(oci:LAYOUT:REF) cannot carry.
+        O(layout) (C(oci:LAYOUT:REF)); entries of other sources are kept (see O(map_prune)). The O(layout) path
+        must then contain no C(:), which C(oci:LAYOUT:REF) cannot carry.
     type: path
+  map_prune:
+    description:
+      - With O(action=unpack) and O(mirror_map), drop the map's entries of images this bundle does not carry,
+        so the map holds exactly the bundle's images (for sites that receive full bundles).
+      - V(false) keeps them, so a site that receives delta bundles (O(previous)) keeps every image it received.
+      - Either way the bundle's images replace the entries of the same sources; this is the rule
+        M(airgap.mirror.image_mirror) applies too (its O(airgap.mirror.image_mirror#module:map_prune)).
+      - Nothing is deleted from the layout.
+    type: bool
+    default: false
+    version_added: 1.1.0
   previous:
     description:
       - Make an incremental bundle that leaves out the configs and layers the other side already has.

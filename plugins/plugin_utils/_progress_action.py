@@ -11,8 +11,9 @@ and writes its result to ``<async_dir>/<jid>``), and tells it, through its ``pro
 option, to append its progress to a file next to that one. Then, every ``progress_interval``
 seconds, it runs ONE shell command on the host (``tail -c +OFFSET`` of the progress file and
 ``cat`` of the job's status file) and prints the new lines through Ansible's ``Display``; once
-the status file holds the module's result, it fetches that result with ``async_status`` (the
-same module and parsing as ``async``/``poll`` use) and removes both files.
+the status file holds the module's result, it decodes that result as ``async_status`` would
+return it (the status file is what ``async_status`` reads; the decoding is the one every module
+result goes through) and removes both files.
 
 Why this way, and not another:
 
@@ -23,11 +24,12 @@ Why this way, and not another:
   thread reads the file would share one connection object between two threads, which connection
   plugins do not promise to support.
 - A poll is one cheap shell command (no Python started on the host, one round trip over ssh
-  with ControlPersist); only the final fetch runs a module. ``tail -c +N`` reads only what is
-  new, so a long run costs nothing more per poll than a short one.
+  with ControlPersist), and the last poll already carries the result, so no second module runs
+  to fetch it (running ``async_status`` for it cost about 0.4 s per task). ``tail -c +N`` reads
+  only what is new, so a long run costs nothing more per poll than a short one.
 - Lines are printed by the worker through ``Display``, which forwards them to the controller's
   console; AWX records them in its job output as it does every other display line.
-- The final result is what ``async_status`` returns, minus the keys async adds
+- The final result is what ``async_status`` would return, minus the keys async adds
   (``ansible_job_id``, ``started``, ``finished``, ``results_file``), and with the task's own
   ``progress_file`` value in ``invocation``: the same as without progress except timings.
 
@@ -46,6 +48,7 @@ import json
 import secrets
 import shlex
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ansible.errors import AnsibleError
@@ -54,6 +57,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
+from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import ProgressReader, lines_to_show
 
@@ -65,10 +69,14 @@ ASYNC_LIMIT = 7 * 24 * 3600
 #: the keys async adds to a module's result, which a run without progress does not have
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file")
 
-#: seconds before the first look at the job (then half as long again each time, up to the
-#: interval): a short run is noticed within half its time, a long one costs a poll per interval
-FIRST_POLL = 0.1
-POLL_GROWTH = 1.5
+#: seconds before the first look at the job (then a quarter as long again each time, up to the
+#: interval): a short run is noticed within a quarter of its time, a long one costs a poll per
+#: interval (a poll is one shell command: ``tail``, ``printf`` and ``cat``)
+FIRST_POLL = 0.05
+POLL_GROWTH = 1.25
+
+#: how ``_execute_module`` decodes the output of a Python module (``ModuleMetadataV1`` default)
+SERIALIZATION_PROFILE = "legacy"
 
 #: what separates the progress file's new bytes from the job's status in one poll's output
 MARKER = "--airgap-mirror-progress-status--"
@@ -138,13 +146,13 @@ class ProgressAction(ActionBase):
                 self._remove_tmp_path(self._connection._shell.tmpdir)
                 return started
             status_file = self._connection._shell.join_path(async_dir, jid)
-            self._follow(reader, path, status_file, interval)
+            status = self._follow(reader, path, status_file, interval)
         except BaseException:  # interrupted, timed out (the task keyword timeout): stop the module too
             self._stop_module(reader, path)
             self._clean_up([status_file] + ([path] if own_file else []))
             raise
         try:
-            final = self._fetch(jid, async_dir, task_vars)
+            final = self._decode(status)
         finally:
             self._clean_up([status_file] + ([path] if own_file else []))
         for key in ASYNC_KEYS:
@@ -165,8 +173,9 @@ class ProgressAction(ActionBase):
             self._task.async_val = saved
         return started
 
-    def _follow(self, reader: ProgressReader, path: str, status_file: str, interval: float) -> None:
-        """Print the progress until the job's status file holds its result: the job is asked
+    def _follow(self, reader: ProgressReader, path: str, status_file: str, interval: float) -> str:
+        """Print the progress until the job's status file holds its result, and return that
+        file's text: the job is asked
         after :data:`FIRST_POLL` seconds, then :data:`POLL_GROWTH` times as late each time up to
         *interval* (a short run ends nearly as soon as without progress); a line that an image
         ended is printed when read, the state every *interval* seconds."""
@@ -187,7 +196,7 @@ class ProgressAction(ActionBase):
             for line in lines:
                 display.display(line)
             if finished:
-                return
+                return status
             if due:
                 shown = now
                 pending = []
@@ -231,12 +240,16 @@ class ProgressAction(ActionBase):
         except (IndexError, ValueError):
             return 0
 
-    def _fetch(self, jid: str, async_dir: str, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """The module's result, as ``async_status`` returns it."""
-        final: dict[str, Any] = self._execute_module(module_name="ansible.legacy.async_status",
-                                                     module_args={"jid": jid, "_async_dir": async_dir},
-                                                     task_vars=task_vars)
-        return final
+    def _decode(self, status: str) -> dict[str, Any]:
+        """The module's result from the text of its status file, as ``async_status`` returns it:
+        ``async_status`` prints that file's JSON, and ``_execute_module`` decodes a module's output
+        with its serialization profile (every Python module's, ours and async_status's alike, is
+        ``legacy``), moves a non-list ``results`` aside and drops internal keys."""
+        data: dict[str, Any] = self._parse_returned_data({"stdout": status, "stderr": ""}, SERIALIZATION_PROFILE)
+        if "results" in data and (not isinstance(data["results"], Sequence) or isinstance(data["results"], str)):
+            data["ansible_module_results"] = data.pop("results")
+        remove_internal_keys(data)
+        return data
 
 
 def _finished(status: str) -> bool:

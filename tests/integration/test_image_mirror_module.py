@@ -158,6 +158,40 @@ def test_a_failed_rerun_keeps_the_map_entries_of_images_still_in_the_mirror(tmp_
     assert map_path.read_text() == map_text, "a run whose every image failed must not rewrite the map"
 
 
+def test_map_prune_decides_whether_entries_of_images_not_listed_stay(tmp_path, play, registry_factory,
+                                                                     ansible_run, sample_layout, skopeo):
+    """Two tasks mirroring two halves of a set into one map: with ``map_prune: false`` the map keeps
+    the first half's entries (still in the mirror); by default the map holds exactly the task's
+    images. A re-run of the same task with the same map changes nothing."""
+    src = registry_factory()
+    pushed = sample_layout.seed(src, prefix="prune/")
+    dest = registry_factory()
+    map_path = tmp_path / "mirror-map.yml"
+    refs = sorted(pushed.values())
+    first, second = refs[:1], refs[1:]
+    extra = {"dest": dest.host, "insecure": [src.host, dest.host], "map_path": str(map_path)}
+    keep_play = tmp_path / "keep.yml"
+    keep_play.write_text(PLAY + "        map_prune: false\n")
+
+    def sources():
+        return sorted(e["source"] for e in yaml.safe_load(map_path.read_text())["images"])
+
+    assert ansible_run.playbook(play, extra_vars=dict(extra, images=first)).rc == 0
+    assert sources() == first
+    res = ansible_run.playbook(keep_play, extra_vars=dict(extra, images=second))
+    assert res.rc == 0, res.output
+    assert sources() == sorted(refs)
+    assert res.one("Mirror the images")["result"]["mirror_map"] == [
+        e for e in yaml.safe_load(map_path.read_text())["images"] if e["source"] in second]
+    res = ansible_run.playbook(keep_play, extra_vars=dict(extra, images=second))
+    assert res.rc == 0 and not res.one("Mirror the images")["changed"], res.output
+    res = ansible_run.playbook(play, extra_vars=dict(extra, images=second))
+    assert res.rc == 0 and res.one("Mirror the images")["changed"], res.output
+    assert sources() == second
+    for entry in yaml.safe_load(map_path.read_text())["images"]:
+        assert skopeo.digest_of("docker://" + entry["destination"], registry=dest) == entry["digest"]
+
+
 def _with_use_map(play, use_map):
     path = play.parent / ("play-use-map-%s.yml" % str(use_map).lower())
     path.write_text(PLAY + "        use_mirror_map: %s\n" % str(use_map).lower())

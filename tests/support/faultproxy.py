@@ -36,8 +36,8 @@ Usage::
 
 Faults:
 
-- ``status=N`` (with ``retry_after=S``, ``body=b"..."``): answer N without forwarding (the request
-  body is read and dropped). A distribution-style error JSON is the default body.
+- ``status=N`` (with ``retry_after=S``, ``body=b"..."``, ``headers={...}``): answer N without
+  forwarding (the request body is read and dropped). A distribution-style error JSON is the default body.
 - ``reset_response_after=N``: forward, send the response head and N bytes of its body, then reset
   the connection (TCP RST: SO_LINGER 0). ``0`` resets before the head: the registry did the work
   (stored a chunk, a manifest) but the client never hears of it. Data still in flight when the
@@ -100,6 +100,7 @@ class Rule:
     status: Optional[int] = None
     retry_after: Optional[str] = None
     body: Optional[bytes] = None
+    headers: Optional[dict] = None
     reset_response_after: Optional[int] = None
     cut_response_after: Optional[int] = None
     reset_request_after: Optional[int] = None
@@ -235,7 +236,7 @@ class FaultProxy:
 
     def add_rule(self, method: Optional[str] = None, path: Optional[str] = None, *, times: Optional[int] = 1,
                  skip: int = 0, **action) -> Rule:
-        unknown = set(action) - set(_ACTIONS) - {"retry_after", "body"}
+        unknown = set(action) - set(_ACTIONS) - {"retry_after", "body", "headers"}
         if unknown:
             raise TypeError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
         if not any(action.get(a) is not None for a in _ACTIONS):
@@ -461,6 +462,7 @@ class FaultProxy:
                ("Docker-Distribution-Api-Version", "registry/2.0")]
         if rule.retry_after is not None:
             out.append(("Retry-After", rule.retry_after))
+        out.extend((rule.headers or {}).items())
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out) + "\r\n"
         client.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else body))
         exchange.status = status

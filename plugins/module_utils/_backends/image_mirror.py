@@ -26,7 +26,9 @@ from .._mirrormap import io as _io
 from .._mirrormap.model import MirrorMap
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
+from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
+from .source_mirrors import from_params as source_mirrors_of
 
 #: the statuses of an image the mirror map has something to say about
 _WORTH_A_MAP = (Status.COPIED.value, Status.PRESENT.value, Status.WOULD_COPY.value)
@@ -46,6 +48,8 @@ def argument_spec() -> dict[str, Any]:
                           "default": "deterministic"},
             "mirror_map": {"type": "path"},
             "use_mirror_map": {"type": "bool", "default": True},
+            "map_prune": {"type": "bool", "default": True},
+            "immutable_tags": {"type": "list", "elements": "str", "default": []},
             "attachments": {"type": "bool", "default": True},
             "concurrency": {"type": "int", "default": 8},
             "upload_chunk_size": {"type": "str", "default": "64M"},
@@ -58,8 +62,12 @@ def argument_spec() -> dict[str, Any]:
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
             "progress_interval": {"type": "float", "default": 5.0},
+            "source_mirrors": {"type": "dict"},
+            "source_mirrors_file": {"type": "path"},
+            "source_mirrors_fallback": {"type": "bool", "default": False},
             "platforms": {"type": "list", "elements": "str", "default": []},
         },
+        "mutually_exclusive": [["source_mirrors", "source_mirrors_file"]],
     })
 
 
@@ -79,12 +87,16 @@ class ModuleRun:
     request: MirrorRequest
     upload_chunk_size: int
     map_path: str | None
+    #: registries a source_mirrors_file marks insecure
+    insecure_sources: tuple[str, ...] = ()
 
 
 def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     """The run the parameters ask for. Raises :class:`UserError` (the module's message) for
     parameters that cannot work together, or :class:`CredentialsInReference`."""
     check_references(params)
+    for item in params["images"] or ():
+        selection_of(item)  # a bad tag selector fails the task before anything is listed
     if params["concurrency"] < 1:
         raise UserError("concurrency must be at least 1")
     try:
@@ -99,18 +111,20 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     map_path = params["mirror_map"]
     as_lock = bool(map_path) and params["use_mirror_map"] and not params["verify"]
     previous = read_map(map_path, as_lock)
+    sources, insecure = source_mirrors_of(params)
     try:
         request = MirrorRequest(
             images=tuple(params["images"]), dest=params["dest"], src=params["src"],
             naming=Naming(params["mapping"], params["overrides"] or {}, params["tag_style"], params["src_registry"]),
             limits=Limits(params["concurrency"], params["space_check"]),
-            state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params)),
+            state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params),
+                        prune_map=params["map_prune"], immutable_tags=tuple(params["immutable_tags"] or ())),
             sharding=Sharding(shard, params["shard_wait"]),
             verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
-            platforms=tuple(params.get("platforms") or ()))
+            source_mirrors=sources, platforms=tuple(params.get("platforms") or ()))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return ModuleRun(request, chunk, map_path)
+    return ModuleRun(request, chunk, map_path, tuple(insecure))
 
 
 def check_references(params: dict[str, Any]) -> None:
@@ -201,10 +215,17 @@ def source_registries(images: list[Any]) -> list[str]:
 
 
 def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
-    """The client pool of the run: explicit credentials go to the source and destination registries."""
+    """The client pool of the run: explicit credentials go to the source and destination registries
+    (and to the pull-through registries the sources are fetched from)."""
     kind, location = parse_location(params["dest"])
     dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
-    return client_pool(params, source_registries(params["images"]), dest_registry,
+    sources = source_registries(params["images"])
+    if run.request.source_mirrors:
+        sources = sorted(set(sources) | set(run.request.source_mirrors.hosts()))
+    if run.insecure_sources:
+        params = dict(params, insecure_registries=list(params.get("insecure_registries") or ())
+                      + list(run.insecure_sources))
+    return client_pool(params, sources, dest_registry,
                        max_connections=max(16, run.request.limits.concurrency * 2),
                        upload_chunk_size=run.upload_chunk_size)
 

@@ -44,6 +44,7 @@ def module_spec() -> dict[str, Any]:
             "images": {"type": "list", "elements": "str"},
             "mirror_map": {"type": "path"},
             "previous": {"type": "path"},
+            "map_prune": {"type": "bool", "default": False},
             "space_check": {"type": "bool", "default": True},
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
@@ -68,6 +69,7 @@ class BundleRequest:
     previous: str | None
     space_check: bool
     check_mode: bool
+    map_prune: bool = False
 
 
 def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
@@ -79,9 +81,11 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
             raise UserError("%s is only used with action=pack" % option)
     if params["progress_interval"] <= 0:
         raise UserError("progress_interval must be more than 0 seconds")
+    if params["map_prune"] and not (action == "unpack" and params["mirror_map"]):
+        raise UserError("map_prune is only used with action=unpack and a mirror_map")
     return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
                          params["images"], params["mirror_map"], params["previous"], params["space_check"],
-                         check_mode)
+                         check_mode, params["map_prune"])
 
 
 def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
@@ -109,7 +113,8 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
         if request.layout is None:  # required_if
             raise AssertionError('bug: expected request.layout is not None')
         report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
-                        check_space=request.space_check, progress=on_progress, mirror_map=request.mirror_map)
+                        check_space=request.space_check, progress=on_progress, mirror_map=request.mirror_map,
+                        map_prune=request.map_prune)
     for extra in report["extra"]:
         warn(extra["message"])
     return report

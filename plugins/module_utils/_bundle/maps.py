@@ -4,7 +4,7 @@
 #
 # PRIVATE to the airgap.mirror collection: may change without notice.
 """A bundle and the mirror map: the map's images selected for a pack, the map embedded in the
-bundle manifest, and the map an unpack writes (merged with ``MergePolicy.UPDATE``: the bundle's
+bundle manifest, and the map an unpack writes (merged by ``_mirrormap/io.merge``: the bundle's
 images replace the entries of the same sources, every other entry stays).
 
 Entries and destinations are the types of ``_mirrormap/model.py``; files go through
@@ -76,16 +76,19 @@ def unpacked_entries(doc: dict[str, Any], layout_path: str) -> list[Entry]:
     return out
 
 
-def write_unpacked(path: str | None, doc: dict[str, Any], layout_path: str, check_mode: bool) -> bool:
-    """Merge the bundle's images into the mirror map at *path* (entries of the same source are
-    replaced). Returns True when the file changed (or would change)."""
+def write_unpacked(path: str | None, doc: dict[str, Any], layout_path: str, check_mode: bool,
+                   prune: bool = False) -> bool:
+    """Merge the bundle's images into the mirror map at *path* with the one rule of
+    ``_mirrormap/io.merge`` (entries of the same sources are replaced, the others stay; with *prune*
+    only the bundle's images stay). Returns True when the file changed (or would change)."""
     if not path:
         return False
     try:
         existing = _mapio.load_if_exists(path)
     except (OSError, MirrorMapError) as exc:
         raise BundleError("cannot read the mirror map to update: %s" % exc) from None
-    merged = _mapio.merge(existing, unpacked_entries(doc, layout_path), _mapio.MergePolicy.UPDATE)
+    entries = unpacked_entries(doc, layout_path)
+    merged = _mapio.merge(existing, entries, prune_to={str(e.source) for e in entries} if prune else None)
     try:
         return _mapio.write(os.path.abspath(path), merged, check_mode)
     except OSError as exc:

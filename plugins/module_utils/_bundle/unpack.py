@@ -30,8 +30,9 @@ from .report import timing
 
 def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
            check_space: bool = True, progress: Progress | None = None,
-           mirror_map: str | None = None) -> dict[str, Any]:
-    """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing).
+           mirror_map: str | None = None, map_prune: bool = False) -> dict[str, Any]:
+    """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing),
+    and record its images in *mirror_map* (pruned to them when *map_prune*; see maps.write_unpacked).
 
     Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
     space, then one pass over the stream (members checked, blobs verified as they are written,
@@ -48,7 +49,7 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
         except ValueError as exc:
             raise BundleError("the mirror map %s cannot record the unpacked images: %s" % (mirror_map, exc)) from None
     with bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
-        return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map)
+        return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map, map_prune)
 
 
 def _open_layout(path: str) -> Any:
@@ -102,7 +103,7 @@ def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any]
 
 
 def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
-            progress: Progress | None, mirror_map: str | None) -> dict[str, Any]:
+            progress: Progress | None, mirror_map: str | None, map_prune: bool) -> dict[str, Any]:
     started = time.monotonic()
     doc = read_manifest(bundle_dir, name)
     layout = _open_layout(layout_path)
@@ -137,7 +138,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
         if incomplete:
             raise BundleError(missing_message(incomplete, layout_path, "recorded by the bundle are incomplete"))
-        map_changed = _maps.write_unpacked(mirror_map, doc, layout_path, check_mode)
+        map_changed = _maps.write_unpacked(mirror_map, doc, layout_path, check_mode, map_prune)
         report.update(changed=map_changed, status="present", images=image_results(), blobs_written=0,
                       bytes_written=0, mirror_map=mirror_map)
         report.update(timing(started, 0))
@@ -174,7 +175,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         annotations={SOURCE_DIGEST: i["source_digest"]} if i.get("source_digest") else None))
         for i in doc["images"]])
     layout.cleanup_state()
-    _maps.write_unpacked(mirror_map, doc, layout_path, False)
+    _maps.write_unpacked(mirror_map, doc, layout_path, False, map_prune)
     report.update(changed=True, status="unpacked", images=image_results(), blobs_written=written,
                   bytes_written=written_bytes, mirror_map=mirror_map)
     report.update(timing(started, doc["tar"]["size"]))

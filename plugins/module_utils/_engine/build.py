@@ -25,6 +25,8 @@ from .direxport import DirExport, find_dir_exports
 from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
+from .selection import expand_selections
+from .sources import SourceMirrors, source_repo
 
 
 def parse_location(text: str) -> tuple[str, str]:
@@ -49,18 +51,21 @@ def timestamp_tag(index: int, now: datetime.datetime | None = None) -> str:
 
 def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = None, naming: Naming = Naming(),
                warnings: list[str] | None = None,
+               sources: SourceMirrors | None = None,
                platforms: Iterable[str] = ()) -> tuple[list[ImageJob], list[ImageJob]]:
     """Make jobs from the requested images.
 
     *images*: strings (source references; with *src*: ref names of the layout, relative paths of a
     dir: tree or the full source references of its exports (see dirtree.py), or ``"all"``) or dicts
     ``{"src": ..., "dest": ...}`` with an explicit destination reference (a registry reference with
-    tag, or a ref name for a layout destination).
+    tag, or a ref name for a layout destination), or ``{"src": REPOSITORY, "tags": SELECTOR}``: the
+    repository's tags that SELECTOR selects, listed now (selection.py).
     Returns ``(jobs, errors)``; *errors* are jobs that failed already (bad references, collisions).
     *naming* says how registry destinations are named. *pool* is the ClientPool of the run.
     Warnings about the input (a dir: tree that ``naming.src_registry`` may mislabel) are appended
-    to *warnings* when given. *platforms*: ``os/arch[/variant]`` to copy of each image (empty: all);
-    a dict entry's ``platforms`` key overrides it for that image (``[]``: all).
+    to *warnings* when given. *sources*: pull-through rules for registry sources (sources.py).
+    *platforms*: ``os/arch[/variant]`` to copy of each image (empty: all); a dict entry's
+    ``platforms`` key overrides it for that image (``[]``: all).
     """
     wanted = _platforms.parse_filter(platforms)
     dest_kind, dest_path = parse_location(dest)
@@ -78,13 +83,18 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     if src_kind == "registry":
         raise ValueError("src must be oci:PATH or dir:PATH (leave it out to read from registries)")
 
-    expanded = _expand(images, src_layout, dir_exports)
+    selected, unselected = expand_selections(images, pool, src_layout, dir_exports is not None)
+    expanded = _expand(selected, src_layout, dir_exports)
     jobs: list[ImageJob] = []
     failed: list[ImageJob] = []
+    for entry, error in unselected:
+        failed.append(_failed_job(entry, error))
+        failed[-1].selection = entry  # the map keeps what earlier runs recorded of it
     seen: set[tuple[str, str | None]] = set()
     dest_owner: dict[str | None, ImageJob] = {}
     # one timestamp for the whole run, as the seed's script
-    ctx = _Context(pool, mapping, layout_dest, src_layout, dir_tree, naming.tag_style, datetime.datetime.now())
+    ctx = _Context(pool, mapping, layout_dest, src_layout, dir_tree, naming.tag_style, datetime.datetime.now(),
+                   sources)
     for n, item in enumerate(expanded, start=1):
         explicit_dest = None
         job_platforms = wanted
@@ -173,6 +183,7 @@ class _Context:
     dir_tree: DirTree | None
     tag_style: str
     now: datetime.datetime
+    sources: SourceMirrors | None = None
 
 
 def _make_job(ctx: _Context, name: str, explicit_dest: str | None, index: int) -> ImageJob:
@@ -236,7 +247,7 @@ def _source_job(ctx: _Context, name: str, explicit_dest: str | None) -> ImageJob
     if src_ident is None:
         src_ref = src_ref.with_tag("latest")
         src_ident = "latest"
-    repo = RegistryRepo(ctx.pool.get(src_ref.registry), src_ref.repository)
+    repo = source_repo(ctx.pool, src_ref, ctx.sources)
     return ImageJob(str(src_ref), repo, src_ident, None, None, src_ref=src_ref, expect_digest=src_ref.digest)
 
 

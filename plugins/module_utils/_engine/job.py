@@ -72,7 +72,11 @@ class ImageJob:
         self.attachments: list[ImageJob] = []
         self.attachment_tags: list[str] = []
         self.from_lock = False
+        #: False when the image was taken from the lockfile without asking the source (immutable tags)
+        self.source_checked = True
+        self.locked_via: str | None = None  # source_via of the lockfile entry of an image found present
         self.missing: list[str] = []  # digests a deep check (verify) found missing at the destination
+        self.selection: str | None = None  # the repository of a tag selection that failed (selection.py)
         self.bytes = 0
         self.blob_counts = {"copied": 0, "mounted": 0, "skipped": 0}
         self.started: float | None = None
@@ -90,6 +94,15 @@ class ImageJob:
         if self.referrer is not None:
             return str(self.referrer[1]["digest"])
         return str(self.dest_ident).rsplit(":", 1)[-1]
+
+    @property
+    def source_via(self) -> str | None:
+        """The pull-through repository the image was fetched from (None: from its own registry).
+        An image the lockfile found in place keeps what its entry records."""
+        if self.from_lock:
+            return self.locked_via
+        via = getattr(self.src, "via", None)
+        return via if isinstance(via, str) else None
 
     @property
     def destination(self) -> str | None:

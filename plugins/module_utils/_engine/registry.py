@@ -22,6 +22,7 @@ set-up and the authentication state (see http/transport.py); it is safe to share
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urljoin
 
@@ -37,6 +38,8 @@ from .http.transport import HTTPX_IMPORT_ERROR, Transport, httpx
 
 # HTTPX_IMPORT_ERROR for the module's missing_required_lib; Deadline where callers import it from here
 __all__ = ["HTTPX_IMPORT_ERROR", "Deadline", "RegistryClient"]
+
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel\s*=\s*"?next"?', re.IGNORECASE)
 
 # a manifest PUT refused for a child or blob that is there when checked again is sent again so often
 MANIFEST_RECHECKS = 3
@@ -162,11 +165,17 @@ class RegistryClient(Transport):
         self._check(resp, (202, 200), "DELETE manifest %s@%s" % (repo, digest), image)
         return True
 
-    def list_tags(self, repo: str, image: str | None = None) -> list[str]:
-        """Every tag of a repository ([] if the repository does not exist), following pagination."""
+    def list_tags(self, repo: str, image: str | None = None, page_size: int | None = None) -> list[str]:
+        """Every tag of a repository ([] if the repository does not exist), following pagination:
+        ``Link: <...>; rel="next"`` headers, relative or absolute. *page_size*: the ``n`` asked
+        for (None: the registry's default page)."""
         tags: list[str] = []
         url: str | None = self._url("/v2/%s/tags/list" % repo)
+        if page_size:
+            url = "%s?n=%d" % (url, page_size)
+        seen: set[str] = set()
         while url:
+            seen.add(url)
             resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),), what="list tags",
                                            image=image, redirects=True)
             if resp.status_code == 404:
@@ -179,11 +188,11 @@ class RegistryClient(Transport):
                 raise RegistryError("tag list of %s is not JSON" % repo, url=url, image=image) from None
             finally:
                 resp.close()
-            link = resp.headers.get("link")
-            url = None
-            if link and 'rel="next"' in link:
-                target = link.split(";")[0].strip().strip("<>")
-                url = urljoin(self.base + "/", target)
+            target = next_link(resp.headers.get("link"))
+            url = urljoin(url, target) if target else None
+            if url in seen:
+                raise RegistryError("the tag list of %s links back to a page already read" % repo, url=url,
+                                    image=image)
         return tags
 
     def referrers(self, repo: str, digest: str, image: str | None = None) -> dict[str, Any] | None:
@@ -357,3 +366,9 @@ class RegistryClient(Transport):
                     raise
                 location = None  # a new session for the next attempt
                 self._wait(self.retry.delay(attempt - 1), "blob upload")
+
+
+def next_link(header: str | None) -> str | None:
+    """The target of the ``rel="next"`` link of a ``Link`` header (RFC 8288), or None."""
+    match = _NEXT_LINK.search(header or "")
+    return match.group(1).strip() if match else None

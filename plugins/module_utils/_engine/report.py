@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import resource
+from collections.abc import Iterable
 from typing import Any
 
 from .._mirrormap import io as _io
@@ -49,6 +50,10 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
     }
     if job.source_digest is not None:
         result["source_digest"] = job.source_digest
+    if job.source_via is not None:
+        result["source_via"] = job.source_via
+    if not job.source_checked:
+        result["source_checked"] = False
     if job.missing:
         result["missing"] = list(job.missing)
     if job.error is not None:
@@ -57,15 +62,18 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
     return result
 
 
-def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[Entry], MirrorMap, int]:
+def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = True,
+                rejected: Iterable[ImageJob] = ()) -> tuple[list[Entry], MirrorMap, int]:
     """The entries of the images in place after the run, in the request's order; the mirror map
-    they make with *previous*; and how many entries of failed images were kept from *previous*
-    (a failed copy never moves a destination tag or ref, so that entry still describes the mirror,
-    and a failed re-run does not shrink the map)."""
-    earlier = previous.by_key() if previous is not None else {}
+    they make with *previous* (``_mirrormap/io.merge``: pruned to the images of this request when
+    *prune*); and how many entries of failed images were kept from *previous* (a failed copy never
+    moves a destination tag or ref, so that entry still describes the mirror, and a failed re-run
+    does not shrink the map). A tag selection that failed (*rejected* jobs with a ``selection``)
+    keeps the entries of its repository's tags."""
+    earlier = previous if previous is not None else MirrorMap()
     ordered: list[Entry] = []
     run: list[Entry] = []
-    kept: set[tuple[str, str]] = set()
+    kept = 0
     for job in jobs:
         target = job.target
         if target is None:
@@ -73,13 +81,29 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None) -> tuple[list[
         if job.status in IN_PLACE and job.src_ref is not None and job.digest and job.media_type:
             tags = [a.attachment_name for a in job.attachments if a.status in IN_PLACE]
             entry = Entry(job.src_ref, job.digest, job.media_type, target, tuple(job.platforms), int(job.size),
-                          tuple(tags or job.attachment_tags), source_digest=job.source_digest)
+                          tuple(tags or job.attachment_tags), source_digest=job.source_digest,
+                          source_via=job.source_via)
             run.append(entry)
             ordered.append(entry)
-        elif job.status == Status.FAILED and (job.source, str(target)) in earlier:
-            kept.add((job.source, str(target)))
-            ordered.append(earlier[(job.source, str(target))])
-    return ordered, _io.merge(previous, run, _io.MergePolicy.REPLACE, keep=kept), len(kept)
+        elif job.status == Status.FAILED and job.src_ref is not None:
+            old = earlier.by_source(job.src_ref)
+            kept += len(old)
+            ordered.extend(old)
+    rejected = list(rejected)
+    repos = {job.selection for job in rejected if job.selection}
+    produced = {str(e.source) for e in run}
+    selected = [e for e in earlier if repos and e.source.name in repos and e.source.tag
+                and str(e.source) not in produced]
+    kept += len(selected)
+    ordered.extend(selected)
+    requested = {_source_text(j) for j in list(jobs) + rejected} | {str(e.source) for e in selected} \
+        if prune else None
+    return ordered, _io.merge(previous, run, prune_to=requested), kept
+
+
+def _source_text(job: ImageJob) -> str:
+    """The source of *job* as the map writes it."""
+    return str(job.src_ref) if job.src_ref is not None else job.source
 
 
 def _diff(jobs: list[ImageJob]) -> dict[str, dict[str, str | None]]:
@@ -99,12 +123,12 @@ def _diff(jobs: list[ImageJob]) -> dict[str, dict[str, str | None]]:
 
 def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, Any], counts: Counts,
            check_mode: bool, stats: dict[str, int], seconds: float,
-           previous: MirrorMap | None = None) -> dict[str, Any]:
+           previous: MirrorMap | None = None, prune: bool = True) -> dict[str, Any]:
     """The report of a run. ``mirror_map`` holds the entries as the module returns them (dicts);
     ``map`` is the :class:`MirrorMap` to write."""
     images = [image_result(j, check_mode) for j in list(rejected) + list(jobs)]
     attachments = [image_result(a, check_mode) for j in jobs for a in j.attachments]
-    entries, mirror_map, kept = map_entries(jobs, previous)
+    entries, mirror_map, kept = map_entries(jobs, previous, prune, rejected)
 
     def count(status: Status) -> int:
         return sum(1 for i in images if i["status"] == status.value)
@@ -119,6 +143,7 @@ def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, An
         "other_shard": count(Status.OTHER_SHARD),
         "repaired": sum(1 for j in jobs if j.missing and j.status == Status.COPIED),
         "kept_in_map": kept,
+        "source_not_checked": sum(1 for j in jobs if not j.source_checked),
         "attachments": len(attachments),
         "unique_blobs": len(planned),
         "unique_bytes": sum(d.size for d in planned.values()),

@@ -12,14 +12,21 @@ demo, the benchmark and the tests build it directly. Every value has the module'
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .._mirrormap.model import MirrorMap
 from .._oci.platforms import parse_filter
 from .shard import Shard
+from .sources import SourceMirrors
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
+
+#: the most requests for small answers in flight at once (see Limits.small_requests); each
+#: registry's connection pool (ClientOptions.max_connections: image_mirror sets twice concurrency, at
+#: least 16) bounds them per registry too
+SMALL_REQUESTS_MAX = 32
 MAPPING_MODES = ("keep", "scoped", "flatten")
 
 
@@ -50,6 +57,14 @@ class Limits:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
 
+    @property
+    def small_requests(self) -> int:
+        """Requests in flight while resolving and checking (manifests, tag lists, HEADs): small
+        answers whose time is the round trip, not the bandwidth, so four times *concurrency*
+        (at most :data:`SMALL_REQUESTS_MAX`, never fewer than *concurrency*). Blob transfers keep
+        *concurrency*."""
+        return max(self.concurrency, min(4 * self.concurrency, SMALL_REQUESTS_MAX))
+
 
 @dataclasses.dataclass(frozen=True)
 class State:
@@ -58,11 +73,32 @@ class State:
     *lock*: the map read as lockfile (an image whose source digest it records and the destination
     holds costs one request). *previous*: the map as it was before this run; a failed image keeps
     its entry from it. *state_dir*: where interrupted uploads are recorded (None: not recorded).
+    *prune_map*: the map after the run holds only the images of this request (False: entries of
+    other images stay; see ``_mirrormap/io.merge``). *immutable_tags*: regular expressions (full
+    match) of source tags the user declares never move: an image with such a tag that the lockfile
+    records and the destination holds is taken from the lockfile without asking the source at all
+    (neither its digest nor new attachments).
     """
 
     lock: MirrorMap | None = None
     previous: MirrorMap | None = None
     state_dir: str | None = None
+    prune_map: bool = True
+    immutable_tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "immutable_tags", tuple(self.immutable_tags or ()))
+        self.immutable_patterns()
+
+    def immutable_patterns(self) -> tuple[re.Pattern[str], ...]:
+        """*immutable_tags* compiled; a bad expression is a ValueError naming it."""
+        out = []
+        for text in self.immutable_tags:
+            try:
+                out.append(re.compile(text))
+            except re.error as exc:
+                raise ValueError("immutable_tags: %r is not a regular expression: %s" % (text, exc)) from None
+        return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +128,10 @@ class MirrorRequest:
     *dest*: a registry (``host[:port][/namespace]``) or ``oci:PATH``. *src*: ``oci:PATH`` or
     ``dir:PATH`` (None: registries). *verify*: resolve every image fully (no lockfile) and check
     each blob and manifest at the destination; whatever is missing is copied. *attachments*: copy
-    signatures, attestations and referrers with their images. *platforms*: copy only these
-    platforms of each image (a filtered index gets a digest of its own; see platforms.py).
+    signatures, attestations and referrers with their images. *source_mirrors*: pull-through
+    sources (see sources.py; None: every image is fetched from the registry its reference names).
+    *platforms*: copy only these platforms of each image (a filtered index gets a digest of its
+    own; see platforms.py).
     """
 
     images: tuple[Any, ...]
@@ -106,6 +144,7 @@ class MirrorRequest:
     verify: bool = False
     attachments: bool = True
     check_mode: bool = False
+    source_mirrors: SourceMirrors | None = None
     #: ``os/arch[/variant]`` to copy of each image (empty: every platform); see platforms.py
     platforms: tuple[str, ...] = ()
 

@@ -13,7 +13,9 @@ HEAD on the destination and nothing else.
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -56,27 +58,28 @@ class _TagCache:
 
 
 def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None = None,
-            attachments: bool = True) -> list[ImageJob]:
+            attachments: bool = True, immutable: Sequence[re.Pattern[str]] = ()) -> list[ImageJob]:
     """Resolve every job (concurrently). Failures are recorded on the job, never raised.
 
     *lock*: the mirror map of an earlier run, whose entries spare a full resolution of an image the
-    destination already holds. *attachments*: also find the artifacts attached to each image."""
+    destination already holds. *attachments*: also find the artifacts attached to each image.
+    *immutable*: patterns of source tags declared never to move (see ``State.immutable_tags``)."""
     entries = lock.by_key() if lock is not None else {}
     tags = _TagCache()
     todo = [j for j in jobs if j.status == Status.PENDING]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        list(pool.map(lambda job: _resolve_job(job, entries, tags, attachments), todo))
+        list(pool.map(lambda job: _resolve_job(job, entries, tags, attachments, immutable), todo))
     pending = [a for job in todo for a in job.attachments if a.status == Status.PENDING]
     if pending:
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            list(pool.map(lambda att: _resolve_job(att, {}, tags, False), pending))
+            list(pool.map(lambda att: _resolve_job(att, {}, tags, False, ()), pending))
     return jobs
 
 
 def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
-                 attachments: bool) -> None:
+                 attachments: bool, immutable: Sequence[re.Pattern[str]]) -> None:
     try:
-        if not _from_lock(job, lock, tags, attachments):
+        if not _from_lock(job, lock, tags, attachments, immutable):
             _resolve_full(job)
             if attachments and job.src.kind in ("registry", "layout"):
                 _find_attachments(job, tags)
@@ -86,22 +89,27 @@ def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCa
         job.fail(OCIError("internal error while resolving: %s: %s" % (type(exc).__name__, exc)))
 
 
-def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache, attachments: bool) -> bool:
+def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache, attachments: bool,
+               immutable: Sequence[re.Pattern[str]] = ()) -> bool:
     entry = lock.get((job.source, str(job.destination)))
     if entry is None:
         return False
-    if job.platform_filter:
+    trusted = False
+    if job.platform_filter:  # the source index is filtered again: its digest and the filter's
         digest = _platforms.lock_digest(job, entry)
     else:
         digest = _platforms.expected_digest(job)
-        if digest is None:
+        trusted = digest is None and _immutable(job, immutable)
+        if trusted:  # the user declared this tag never moves: the lockfile's digest is the source's
+            digest = entry.digest
+        elif digest is None:
             found = job.src.resolve(job.src_ident, image=job.source)
             digest = found[0] if found else None
     if digest != entry.digest:
         return False
     if job.dest.current_digest(job.dest_ident, image=job.source) != digest:
         return False
-    if attachments and job.src.kind == "registry":
+    if attachments and job.src.kind == "registry" and not trusted:
         wanted = attachment_tags(tags.get(job.src, job.source), [digest])
         if referrers_tag(digest) not in wanted:
             wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
@@ -116,14 +124,24 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     job.attachment_tags = list(entry.attachments)
     job.status = Status.PRESENT
     job.from_lock = True
+    job.source_checked = not trusted
+    job.locked_via = entry.source_via
     return True
+
+
+def _immutable(job: ImageJob, patterns: Sequence[re.Pattern[str]]) -> bool:
+    """Whether *job*'s source tag matches one of *patterns* (a full match)."""
+    tag = job.src_ref.tag if job.src_ref is not None and job.src.kind == "registry" else None
+    return tag is not None and any(p.fullmatch(tag) for p in patterns)
 
 
 def _resolve_full(job: ImageJob) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
+    via = getattr(job.src, "via", None)
     root = _manifest.parse(data, ctype, expected_digest=_platforms.expected_digest(job),
-                           where="manifest of %s" % job.src.describe(job.src_ident))
+                           where="manifest of %s%s" % (job.src.describe(job.src_ident),
+                                                       " (fetched through %s)" % via if via else ""))
     cache = _platforms.ManifestCache(job)
     root = _platforms.select(job, root, cache, "manifest of %s" % image)
 

@@ -52,13 +52,15 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     try:
         progress.set_phase("resolve")
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
-                                    warnings=warnings, platforms=request.platforms)
+                                    warnings=warnings, sources=request.source_mirrors,
+                                    platforms=request.platforms)
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)
-        resolve(jobs, concurrency=concurrency, lock=request.lock, attachments=request.attachments)
+        resolve(jobs, concurrency=request.limits.small_requests, lock=request.lock, attachments=request.attachments,
+                immutable=request.state.immutable_patterns())
         if request.verify:
-            _verify(jobs, concurrency=concurrency)
+            _verify(jobs, concurrency=request.limits.small_requests)
         planned = unique_blobs(jobs)
         resolved = time.monotonic()
         progress.plan(len(jobs) + len(rejected), 0,
@@ -76,7 +78,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         elif any(j.status == Status.COPY for j in iter_jobs(jobs)) and \
                 not _space_refused(jobs, request.limits.space_check):
             if check_mode:
-                counts.would_bytes, counts.would_blobs = estimate(jobs, concurrency)
+                counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
                                 sessions=sessions, progress=progress)
@@ -85,7 +87,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
         result = report(jobs, rejected, planned, counts, check_mode, pool.stats.as_dict(),
-                        time.monotonic() - started, request.state.previous)
+                        time.monotonic() - started, request.state.previous, request.state.prune_map)
         result["timings"] = {"resolve": round(resolved - started, 3), "copy": round(time.monotonic() - resolved, 3)}
         result["requests"] = pool.stats.by_registry()
         if assignment is not None and shard is not None:

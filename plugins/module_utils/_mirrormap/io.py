@@ -21,15 +21,18 @@ The file is YAML (JSON is accepted too)::
 Entries are sorted by source so the file is stable across runs (no timestamps in it), which keeps
 a re-run that changes nothing from rewriting it. The map doubles as the lockfile of the next run.
 
-Every writer of the file goes through :func:`merge`, whose two policies are the only ways a map
-changes: ``replace`` (a mirroring run: the map becomes what this run mirrored, and an image that
-failed keeps its earlier entry) and ``update`` (an unpacked bundle, or a run told to merge: the
-run's images replace the entries of the same sources, every other entry stays).
+Every writer of the file (``image_mirror``, and ``transfer_bundle`` when it unpacks) goes through
+:func:`merge`, and it has one rule: the map describes the mirror, and an image has one place in it.
+A run's entries replace the entries of the same sources; every other entry stays, because nothing
+a run does removes an image from the mirror (an image that failed, or one this run was not asked
+for, is still there). Entries leave the map only when the writer is told to *prune* it to a set of
+sources (``map_prune``): ``image_mirror`` prunes to the images it was asked for by default, so its
+map — and a bundle packed from it — holds exactly what the task lists; an unpack adds to the map
+by default, so a site that receives delta bundles keeps every image it received.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 from collections.abc import Collection, Iterable
@@ -43,13 +46,6 @@ try:
     HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML is a declared dependency
     HAS_YAML = False
-
-
-class MergePolicy(enum.Enum):
-    """How a run's entries are combined with the map already on disk."""
-
-    REPLACE = "replace"
-    UPDATE = "update"
 
 
 def dumps(mirror_map: MirrorMap | Iterable[Entry]) -> str:
@@ -115,21 +111,19 @@ def load_if_exists(path: str | None) -> MirrorMap | None:
         return None
 
 
-def merge(previous: MirrorMap | None, run: Iterable[Entry], policy: MergePolicy,
-          keep: Collection[tuple[str, str]] = ()) -> MirrorMap:
-    """The map after a run that produced *run*.
+def merge(previous: MirrorMap | None, run: Iterable[Entry], prune_to: Collection[str] | None = None) -> MirrorMap:
+    """The map after a run that produced the entries *run* (see the module docstring).
 
-    ``REPLACE``: the run's entries, plus the previous entries whose key is in *keep* (images that
-    failed: a failed copy never moves a destination, so their entries still describe the mirror).
-    ``UPDATE``: the previous entries of sources the run did not produce, plus the run's entries.
+    The run's entries replace every previous entry of the same source; the other previous entries
+    stay. With *prune_to* (source references as the map writes them), a previous entry the run did
+    not replace stays only when its source is in *prune_to*.
     """
     run = list(run)
+    produced = {str(e.source) for e in run}
     old = previous.entries if previous is not None else ()
-    if policy is MergePolicy.REPLACE:
-        have = {e.key for e in run}
-        return MirrorMap(run + [e for e in old if e.key in keep and e.key not in have])
-    sources = {e.source for e in run}
-    return MirrorMap([e for e in old if e.source not in sources] + run)
+    kept = [e for e in old if str(e.source) not in produced
+            and (prune_to is None or str(e.source) in prune_to)]
+    return MirrorMap(kept + run)
 
 
 def write(path: str, mirror_map: MirrorMap, check_mode: bool = False) -> bool:

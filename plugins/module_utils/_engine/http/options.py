@@ -28,6 +28,8 @@ DEFAULT_UPLOAD_CHUNK = 64 * 1024 * 1024
 # blobs up to this size are asked about and started in one request (see RegistryClient.ensure_blob);
 # sending one again where a registry cannot tell us it has it costs about as much as asking first
 DEFAULT_PROBE_MAX = 8 * 1024 * 1024
+# registries cap a page of tags (Quay at 100); the Link header gives the rest
+DEFAULT_TAG_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class ClientOptions:
     chunked_threshold: int = DEFAULT_CHUNKED_THRESHOLD
     upload_chunk_size: int = DEFAULT_UPLOAD_CHUNK
     probe_max: int = DEFAULT_PROBE_MAX
+    #: tags asked for in one page of a tag list (``?n=``; the ``Link`` header gives the next page)
+    tag_page_size: int = DEFAULT_TAG_PAGE
 
     @classmethod
     def build(cls, insecure_registries: Iterable[str] | None = (), certs_dirs: Iterable[str] | None = None,

@@ -77,7 +77,7 @@ def test_elastic_filter():
 
 def test_skopeo_list_and_query_filters():
     assert FILTERS["skopeo_sync_images"](fixture("skopeo-sync.yml"))[3] == "quay.io/coreos/etcd:latest"
-    with pytest.raises(AnsibleFilterError, match="airgap.mirror.skopeo_sync_images: sync.yml:4: .*not supported"):
+    with pytest.raises(AnsibleFilterError, match="airgap.mirror.skopeo_sync_images: sync.yml:6: .*credentials is not taken"):
         FILTERS["skopeo_sync_images"](fixture("skopeo-sync-regex.yml"), source_name="sync.yml")
     assert FILTERS["parse_image_list"](["nginx"], default_tag="1.25") == ["docker.io/library/nginx:1.25"]
     with pytest.raises(AnsibleFilterError, match=r"airgap.mirror.parse_image_list: refs.txt:2: invalid image"):

@@ -152,6 +152,14 @@ def test_result_has_the_timings_of_every_phase_and_the_requests_per_registry(tmp
     assert 0 <= out["timings"]["write_map"] < 5
 
 
+def test_a_bad_tag_selector_fails_before_the_run():
+    with pytest.raises(UserError, match=r"^quay.io/org/app: tags.semver: 'x.y.z.w' in the range"):
+        B.prepare(params(images=["a.io/b:1", {"src": "quay.io/org/app", "tags": {"semver": ">=x.y.z.w"}}]),
+                  check_mode=False)
+    run = B.prepare(params(images=[{"src": "quay.io/org/app", "tags": {"newest": 2}}]), check_mode=True)
+    assert run.request.images == ({"src": "quay.io/org/app", "tags": {"newest": 2}},)
+
+
 def test_platforms_reach_the_request_and_bad_ones_are_named():
     assert B.prepare(params(), check_mode=False).request.platforms == ()
     run = B.prepare(params(platforms=["linux/amd64", "linux/arm64/v8"]), check_mode=False)

@@ -30,6 +30,16 @@ def test_pack_only_options_are_refused_for_other_actions():
         backend.build_request(params(action="verify", bundle="/b", name="../x"), False)
 
 
+@pytest.mark.parametrize("action, mirror_map", [("pack", "/m.yml"), ("verify", None), ("unpack", None)])
+def test_map_prune_needs_an_unpack_into_a_map(action, mirror_map):
+    with pytest.raises(UserError, match="^map_prune is only used with action=unpack and a mirror_map$"):
+        backend.build_request(params(action=action, bundle="/b", layout="/l", mirror_map=mirror_map,
+                                     map_prune=True), False)
+    request = backend.build_request(params(action="unpack", bundle="/b", layout="/l", mirror_map="/m.yml",
+                                           map_prune=True), False)
+    assert request.map_prune
+
+
 def test_run_and_result_on_a_real_bundle(tmp_path):
     layout = I.OCILayout(tmp_path / "l")
     I.build_image(layout, "example.com/app:1", layers=[{"a": "1"}])

@@ -37,6 +37,11 @@ def test_unpack_writes_the_mirror_map_for_the_new_layout(tmp_path):
     # the mirror map is part of what "already unpacked" means
     again = unpack(str(tmp_path / "b"), str(tmp_path / "out"), mirror_map=str(tmp_path / "out-map.yml"))
     assert not again["changed"]
+    # pruned, the map holds exactly the bundle's images; the same rule as image_mirror's map_prune
+    pruned = unpack(str(tmp_path / "b"), str(tmp_path / "out"), mirror_map=str(tmp_path / "out-map.yml"),
+                    map_prune=True)
+    assert pruned["changed"]
+    assert [str(e.source) for e in mapio.load(str(tmp_path / "out-map.yml"))] == ["quay.io/org/app:1.0"]
 
 
 def test_mirror_map_selects_the_images_and_must_agree_with_the_layout(tmp_path, releases):

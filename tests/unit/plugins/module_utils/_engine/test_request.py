@@ -38,3 +38,8 @@ def test_a_request_is_frozen():
     request = MirrorRequest([], "m")
     with pytest.raises(AttributeError):
         request.dest = "other"
+
+
+@pytest.mark.parametrize("concurrency, small", [(1, 4), (2, 8), (8, 32), (16, 32), (40, 40)])
+def test_small_requests_are_four_times_the_transfers_up_to_32_and_never_fewer(concurrency, small):
+    assert Limits(concurrency).small_requests == small

@@ -53,3 +53,22 @@ def test_a_failed_image_keeps_its_earlier_entry(source, tmp_path):
     assert [e["source"] for e in report["mirror_map"]] == [REF, OTHER]
     assert report["totals"]["kept_in_map"] == 1
     assert [str(e.source) for e in report["map"]] == [REF, OTHER]
+
+
+def test_without_pruning_the_entries_of_other_images_stay(source, tmp_path):
+    path, digest = source
+    dest = "oci:%s" % (tmp_path / "out")
+    other = {"source": "quay.io/org/elsewhere:1", "digest": digest,
+             "media_type": "application/vnd.oci.image.index.v1+json",
+             "destination": "%s:quay.io/org/elsewhere:1" % dest}
+    stale_ref = {"source": REF, "digest": "sha256:" + "9" * 64, "media_type": other["media_type"],
+                 "destination": "mirror:5000/org/app:1"}
+    previous = mirrormap_io.coerce([other, stale_ref])
+    report = mirror(MirrorRequest([REF], dest, src="oci:%s" % path, attachments=False,
+                                  state=State(previous=previous, prune_map=False)))
+    # REF's new entry replaces its old one (another destination); the other image's entry stays
+    assert [(str(e.source), e.digest) for e in report["map"]] == [(REF, digest), ("quay.io/org/elsewhere:1", digest)]
+    assert [e["source"] for e in report["mirror_map"]] == [REF]  # what this run returns: its own images
+    pruned = mirror(MirrorRequest([REF], dest, src="oci:%s" % path, attachments=False,
+                                  state=State(previous=previous)))
+    assert [str(e.source) for e in pruned["map"]] == [REF]

@@ -74,22 +74,24 @@ def test_coerce_takes_text_documents_lists_and_maps() -> None:
         IO.coerce(3)
 
 
-def test_replace_keeps_only_the_run_and_the_entries_it_was_told_to_keep() -> None:
+def test_a_run_replaces_the_entries_of_its_sources_and_keeps_the_rest() -> None:
+    old_a = entry("quay.io/org/a:1", "oci:/l:quay.io/org/a:1", D1)
+    old_b = entry("quay.io/org/b:1", "mirror:5000/org/b:1", D1)
+    new_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D2)
+    merged = IO.merge(M.MirrorMap([old_a, old_b]), [new_a])
+    assert list(merged) == [new_a, old_b]
+    assert list(IO.merge(None, [new_a])) == [new_a]
+
+
+def test_pruning_keeps_only_the_entries_of_the_given_sources() -> None:
     old_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D1)
     old_b = entry("quay.io/org/b:1", "mirror:5000/org/b:1", D1)
     old_c = entry("quay.io/org/c:1", "mirror:5000/org/c:1", D1)
     new_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D2)
-    merged = IO.merge(M.MirrorMap([old_a, old_b, old_c]), [new_a], IO.MergePolicy.REPLACE, keep={old_b.key, old_a.key})
+    # b failed in this run (asked for, not produced): its entry stays; c was not asked for: pruned
+    merged = IO.merge(M.MirrorMap([old_a, old_b, old_c]), [new_a], prune_to={"quay.io/org/a:1", "quay.io/org/b:1"})
     assert list(merged) == [new_a, old_b]
-
-
-def test_update_replaces_the_entries_of_the_run_sources_and_keeps_the_rest() -> None:
-    old_a = entry("quay.io/org/a:1", "oci:/l:quay.io/org/a:1", D1)
-    old_b = entry("quay.io/org/b:1", "mirror:5000/org/b:1", D1)
-    new_a = entry("quay.io/org/a:1", "mirror:5000/org/a:1", D2)
-    merged = IO.merge(M.MirrorMap([old_a, old_b]), [new_a], IO.MergePolicy.UPDATE)
-    assert list(merged) == [new_a, old_b]
-    assert list(IO.merge(None, [new_a], IO.MergePolicy.UPDATE)) == [new_a]
+    assert list(IO.merge(M.MirrorMap([old_a, old_b, old_c]), [new_a], prune_to=set())) == [new_a]
 
 
 def test_write_is_atomic_and_only_when_the_text_changes(tmp_path) -> None:

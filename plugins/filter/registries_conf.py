@@ -14,16 +14,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ansible.utils.display import Display
+
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 
 @reported
-def registries_conf_pairs(data: Any) -> list[dict[str, str]]:
+def registries_conf_pairs(data: Any, filtered_digests: str = "fail") -> list[dict[str, str]]:
     """Source prefix -> mirror prefix pairs covering the images of a mirror map."""
     if isinstance(data, bytes):
         data = data.decode("utf-8")
-    return rc.pairs_from_mirror_map(data, origin="<mirror map text>")
+    warnings: list[str] = []
+    pairs = rc.pairs_from_mirror_map(data, origin="<mirror map text>", filtered_digests=filtered_digests,
+                                     warnings=warnings)
+    for warning in warnings:
+        Display().warning("registries_conf_pairs: %s" % warning)
+    return pairs
 
 
 @reported

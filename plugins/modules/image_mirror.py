@@ -18,7 +18,8 @@ description:
     destination and mounted into the other repositories of the same registry; into a layout it is
     stored once in the shared C(blobs/).
   - All platforms of an index are copied and digests are always preserved (manifests are copied
-    byte for byte). Blobs are pushed before their manifest and children before their index, so no tag
+    byte for byte), unless O(platforms) selects some platforms; then a filtered index is written,
+    with a digest of its own that the mirror map records next to the source's. Blobs are pushed before their manifest and children before their index, so no tag
     ever points at something missing. Every blob written to disk is verified against its digest; a
     registry verifies what it receives.
   - Every image is attempted; the task fails at the end if any image failed, listing each with its
@@ -88,6 +89,8 @@ options:
         that is not a positive number, an unknown key, a C(src) with a tag or digest) fails the task before
         anything is copied. A C(dest) given with C(tags) is a repository; each tag keeps its name there.
         A re-run that selects the same tags changes nothing.
+      - A dict may also have the key C(platforms), which replaces O(platforms) for that image (C([]) copies
+        every platform of it).
     type: list
     elements: raw
     required: true
@@ -309,6 +312,32 @@ options:
     type: float
     default: 5
     version_added: 1.1.0
+  platforms:
+    description:
+      - Copy only these platforms of each image, each C(os/arch[/variant]) (V(linux/amd64), V(linux/arm64/v8)).
+        Empty (the default) copies every platform.
+      - A platform matches when its OS and architecture are equal and, when the entry names a variant, its
+        variant too (V(linux/arm64) matches C(arm64/v8); an arm64 image without a variant is C(v8)).
+      - "An index keeps only the manifests of these platforms and their blobs; a new index listing exactly
+        those manifests (descriptors and annotations as the source wrote them, in its order) is written, with
+        a digest of its own: RV(images[].digest) and the mirror map's C(digest) are the mirror's, and
+        C(source_digest) is the source's. An index that keeps every one of its manifests is copied unchanged."
+      - A single-platform image is copied as it is when the platform of its config matches, and fails
+        otherwise. An artifact that names no platform (no image config) is copied as it is.
+      - An image none of whose platforms matches fails, naming the platforms it has.
+      - BuildKit attestation manifests (platform C(unknown/unknown)) are kept only with the manifest they
+        describe. Signatures and attestations tagged for the source index digest (C(sha256-<hex>.sig)) are not
+        copied with a filtered index (they do not sign its digest); those of the kept manifests are.
+      - A digest-only source keeps its destination tag C(mirror-sha256-<source digest>) (see O(tag_style)),
+        which then points at the filtered index.
+      - With O(mirror_map) as lockfile, a re-run fetches the source index (one GET instead of a HEAD) and
+        filters it again; the same filter gives the same digest and nothing is copied, a changed one copies
+        the image again.
+      - See C(docs/platforms.md), also for consumers that can only pull the source's digest.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
   source_mirrors:
     description:
       - Pull-through sources - where to fetch the images of a source registry or repository prefix from,
@@ -450,6 +479,16 @@ EXAMPLES = r"""
     images: [all]
     dest: microshift-quay:8443
 
+- name: Only what an x86_64 site runs (the mirror map records both digests of each filtered index)
+  airgap.mirror.image_mirror:
+    images:
+      - docker.elastic.co/elasticsearch/elasticsearch:8.16.1
+      - src: docker.io/library/busybox:1.36
+        platforms: [linux/amd64, linux/arm64]   # this image: two platforms
+    platforms: [linux/amd64]
+    dest: mirror.example.com:8443
+    mirror_map: /srv/mirror/mirror-map.yml
+
 - name: Fetch public images through the connected side's Artifactory remote repositories
   airgap.mirror.image_mirror:
     images:
@@ -507,9 +546,17 @@ images:
       description: Media type of that manifest or index.
       type: str
     platforms:
-      description: Platforms of an index (C(os/arch[/variant])); empty for a single manifest.
+      description:
+        - Platforms of an index (C(os/arch[/variant])); empty for a single manifest.
+        - With O(platforms), the platforms copied (also for a single manifest).
       type: list
       elements: str
+    source_digest:
+      description: The source's digest, when O(platforms) left something out and RV(images[].digest) is the
+        filtered index's.
+      type: str
+      returned: when the image was filtered
+      version_added: 1.1.0
     size:
       description: Bytes of every manifest and blob of the image.
       type: int
@@ -616,6 +663,12 @@ totals:
     bytes_to_copy:
       description: In check mode, bytes of the blobs missing from the destination.
       type: int
+    bytes_filtered_out:
+      description:
+        - Bytes of the manifests and blobs that O(platforms) left out of the images to copy (or, in check
+          mode, that would be copied) - what the filter saves. V(0) without a filter.
+      type: int
+      version_added: 1.1.0
     bytes_transferred:
       description: Bytes sent to the destination.
       type: int

@@ -40,3 +40,17 @@ def mirror_map(sources: Iterable[str], dest: str = "mirror:5000", mode: str = "k
 def dumps(entries: Iterable[MODEL.Entry]) -> str:
     """The text of a map holding *entries*."""
     return MMIO.dumps(MODEL.MirrorMap(entries))
+
+
+def filtered_digest(digest: str) -> str:
+    """A stand-in for the digest of *digest*'s index filtered to some platforms."""
+    import hashlib
+    return "sha256:" + hashlib.sha256(("filtered " + digest).encode()).hexdigest()
+
+
+def filtered(text: str, platforms: Iterable[str] = ("linux/amd64",)) -> str:
+    """The map *text* as a run with a platforms filter writes it: each entry's mirror digest is
+    :func:`filtered_digest` of its digest, which becomes its ``source_digest``."""
+    import dataclasses
+    return dumps(dataclasses.replace(e, digest=filtered_digest(e.digest), source_digest=e.digest,
+                                     platforms=tuple(platforms)) for e in MMIO.loads(text))

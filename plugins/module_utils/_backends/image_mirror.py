@@ -65,6 +65,7 @@ def argument_spec() -> dict[str, Any]:
             "source_mirrors": {"type": "dict"},
             "source_mirrors_file": {"type": "path"},
             "source_mirrors_fallback": {"type": "bool", "default": False},
+            "platforms": {"type": "list", "elements": "str", "default": []},
         },
         "mutually_exclusive": [["source_mirrors", "source_mirrors_file"]],
     })
@@ -120,7 +121,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
                         prune_map=params["map_prune"], immutable_tags=tuple(params["immutable_tags"] or ())),
             sharding=Sharding(shard, params["shard_wait"]),
             verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
-            source_mirrors=sources)
+            source_mirrors=sources, platforms=tuple(params.get("platforms") or ()))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return ModuleRun(request, chunk, map_path, tuple(insecure))

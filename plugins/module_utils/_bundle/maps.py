@@ -71,7 +71,8 @@ def unpacked_entries(doc: dict[str, Any], layout_path: str) -> list[Entry]:
         except (OCIError, ValueError):
             continue
         out.append(Entry(source, image["digest"], image["media_type"], LayoutDestination(layout_path, ref_name),
-                         tuple(image.get("platforms") or ()), int(image.get("total_size") or image["size"])))
+                         tuple(image.get("platforms") or ()), int(image.get("total_size") or image["size"]),
+                         source_digest=image.get("source_digest") or None))
     return out
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .._common.sizes import human_size, parse_size
-from .._engine.layout import LAYOUT_VERSION, REF_NAME, Layout
+from .._engine.layout import LAYOUT_VERSION, REF_NAME, SOURCE_DIGEST, Layout
 from .._oci import manifest as _manifest
 from . import maps as _maps
 from .errors import BundleError
@@ -78,19 +78,27 @@ class PackPlan:
             if graph.desc.artifact_type:
                 entry["artifactType"] = graph.desc.artifact_type
             entry["annotations"] = {REF_NAME: graph.ref_name}
+            if graph.desc.annotations.get(SOURCE_DIGEST):  # a platform-filtered image: its source's digest
+                entry["annotations"][SOURCE_DIGEST] = graph.desc.annotations[SOURCE_DIGEST]
             manifests.append(entry)
         return {"schemaVersion": 2, "mediaType": _manifest.OCI_INDEX, "manifests": manifests}
 
     def images(self) -> list[dict[str, Any]]:
-        return [{
-            "ref_name": g.ref_name,
-            "digest": g.desc.digest,
-            "media_type": g.desc.media_type,
-            "size": g.desc.size,
-            "total_size": g.total_size,
-            "platforms": list(g.platforms),
-            "blobs": sorted(g.digests),
-        } for g in sorted(self.graphs, key=lambda g: g.ref_name)]
+        out = []
+        for g in sorted(self.graphs, key=lambda g: g.ref_name):
+            image: dict[str, Any] = {
+                "ref_name": g.ref_name,
+                "digest": g.desc.digest,
+                "media_type": g.desc.media_type,
+                "size": g.desc.size,
+                "total_size": g.total_size,
+                "platforms": list(g.platforms),
+                "blobs": sorted(g.digests),
+            }
+            if g.desc.annotations.get(SOURCE_DIGEST):
+                image["source_digest"] = g.desc.annotations[SOURCE_DIGEST]
+            out.append(image)
+        return out
 
     def document(self, parts: list[tuple[str, int, str]] | None) -> dict[str, Any]:
         """The manifest; *parts* is [(name, size, sha256)] (None: sizes only, hashes unknown yet)."""

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from .._common.sizes import human_size
-from .._engine.layout import Layout, free_bytes
+from .._engine.layout import SOURCE_DIGEST, Layout, free_bytes
 from .._mirrormap.model import check_layout_path
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError
@@ -170,8 +170,10 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
     if incomplete:
         raise BundleError(missing_message(incomplete, layout_path, "are incomplete after unpacking (index.json "
                                           "left unchanged)"))
-    layout.set_refs([(i["ref_name"], _manifest.Descriptor(i["media_type"], i["digest"], i["size"]))
-                     for i in doc["images"]])
+    layout.set_refs([(i["ref_name"], _manifest.Descriptor(
+        i["media_type"], i["digest"], i["size"],
+        annotations={SOURCE_DIGEST: i["source_digest"]} if i.get("source_digest") else None))
+        for i in doc["images"]])
     layout.cleanup_state()
     _maps.write_unpacked(mirror_map, doc, layout_path, False, map_prune)
     report.update(changed=True, status="unpacked", images=image_results(), blobs_written=written,

@@ -16,6 +16,7 @@ from typing import Any
 
 from .._mirrormap.model import check_layout_path
 from .._mirrormap.naming import Mapping, digest_tag
+from .._oci import platforms as _platforms
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference, LayoutError, OCIError
 from .dirtree import DirTree
@@ -50,7 +51,8 @@ def timestamp_tag(index: int, now: datetime.datetime | None = None) -> str:
 
 def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = None, naming: Naming = Naming(),
                warnings: list[str] | None = None,
-               sources: SourceMirrors | None = None) -> tuple[list[ImageJob], list[ImageJob]]:
+               sources: SourceMirrors | None = None,
+               platforms: Iterable[str] = ()) -> tuple[list[ImageJob], list[ImageJob]]:
     """Make jobs from the requested images.
 
     *images*: strings (source references; with *src*: ref names of the layout, relative paths of a
@@ -62,7 +64,10 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     *naming* says how registry destinations are named. *pool* is the ClientPool of the run.
     Warnings about the input (a dir: tree that ``naming.src_registry`` may mislabel) are appended
     to *warnings* when given. *sources*: pull-through rules for registry sources (sources.py).
+    *platforms*: ``os/arch[/variant]`` to copy of each image (empty: all); a dict entry's
+    ``platforms`` key overrides it for that image (``[]``: all).
     """
+    wanted = _platforms.parse_filter(platforms)
     dest_kind, dest_path = parse_location(dest)
     if dest_kind == "oci":
         check_layout_path(dest_path)  # the mirror map records oci:PATH:REF
@@ -92,13 +97,21 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
                    sources)
     for n, item in enumerate(expanded, start=1):
         explicit_dest = None
+        job_platforms = wanted
         if isinstance(item, dict):
-            unknown = set(item) - {"src", "dest"}
+            unknown = set(item) - {"src", "dest", "platforms"}
             if unknown or "src" not in item:
-                failed.append(_failed_job(str(item), "an image entry needs 'src' (and optionally 'dest'), got %s"
+                failed.append(_failed_job(str(item), "an image entry needs 'src' (and optionally 'dest' and "
+                                          "'platforms'), got %s"
                                           % ", ".join(sorted(item))))
                 continue
             name, explicit_dest = item["src"], item.get("dest")
+            if "platforms" in item:
+                try:
+                    job_platforms = _platforms.parse_filter(item["platforms"], "platforms of %s" % item["src"])
+                except ValueError as exc:
+                    failed.append(_failed_job(item["src"], exc))
+                    continue
         else:
             name = item
         if not isinstance(name, str):
@@ -109,6 +122,7 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
         except (OCIError, ValueError) as exc:
             failed.append(_failed_job(name, exc))
             continue
+        job.platform_filter = job_platforms
         key = (job.source, job.destination)
         if key in seen:
             continue

@@ -88,7 +88,8 @@ class Copier:
         return sent
 
     def _push_manifest(self, job: ImageJob, dest: Any, ident: str, man: _manifest.Manifest, root: bool) -> None:
-        dest.put_manifest(ident, man, image=job.source, root=root)
+        dest.put_manifest(ident, man, image=job.source, root=root,
+                          source_digest=job.source_digest if root and man is job.root else None)
         with self._lock:
             self.counts["manifests"] += 1
 

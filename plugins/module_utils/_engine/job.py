@@ -16,6 +16,7 @@ from .._mirrormap.model import Destination, LayoutDestination, RegistryDestinati
 from .._oci import manifest as _manifest
 from .._oci import reference as _ref
 from .._oci.errors import OCIError
+from .._oci.platforms import Platform
 from .repos import is_digest
 
 
@@ -80,6 +81,12 @@ class ImageJob:
         self.blob_counts = {"copied": 0, "mounted": 0, "skipped": 0}
         self.started: float | None = None
         self.finished: float | None = None
+        #: the platforms to copy (empty: all); see platforms.py
+        self.platform_filter: tuple[Platform, ...] = ()
+        #: with a filter that left something out: the source's digest (``digest`` is the mirror's)
+        self.source_digest: str | None = None
+        self.filtered_platforms: list[str] = []
+        self.bytes_filtered_out = 0
 
     @property
     def attachment_name(self) -> str:

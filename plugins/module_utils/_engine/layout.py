@@ -38,6 +38,9 @@ from .direxport import READ_CHUNK, FileChunks
 from .._oci.reference import validate_digest
 
 REF_NAME = "org.opencontainers.image.ref.name"
+#: index.json annotation of an image filtered to some platforms: the digest of its source (the
+#: layout holds an index with another digest; see platforms.py)
+SOURCE_DIGEST = "io.github.airgap-mirror.source-digest"
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 STATE_DIR = ".airgap-state"
 
@@ -317,7 +320,10 @@ class Layout:
                     entry = {"mediaType": desc.media_type, "digest": desc.digest, "size": desc.size}
                     if desc.artifact_type:
                         entry["artifactType"] = desc.artifact_type
-                    entry["annotations"] = {REF_NAME: name}
+                    notes = {REF_NAME: name}
+                    if desc.annotations.get(SOURCE_DIGEST):
+                        notes[SOURCE_DIGEST] = desc.annotations[SOURCE_DIGEST]
+                    entry["annotations"] = notes
                     for i, existing in enumerate(manifests):
                         if (existing.get("annotations") or {}).get(REF_NAME) == name:
                             manifests[i] = entry

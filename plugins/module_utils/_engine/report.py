@@ -48,6 +48,8 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
         "blobs": dict(job.blob_counts),
         "attachments": [a.attachment_name for a in job.attachments] or list(job.attachment_tags),
     }
+    if job.source_digest is not None:
+        result["source_digest"] = job.source_digest
     if job.source_via is not None:
         result["source_via"] = job.source_via
     if not job.source_checked:
@@ -79,7 +81,8 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = 
         if job.status in IN_PLACE and job.src_ref is not None and job.digest and job.media_type:
             tags = [a.attachment_name for a in job.attachments if a.status in IN_PLACE]
             entry = Entry(job.src_ref, job.digest, job.media_type, target, tuple(job.platforms), int(job.size),
-                          tuple(tags or job.attachment_tags), source_via=job.source_via)
+                          tuple(tags or job.attachment_tags), source_digest=job.source_digest,
+                          source_via=job.source_via)
             run.append(entry)
             ordered.append(entry)
         elif job.status == Status.FAILED and job.src_ref is not None:
@@ -144,6 +147,9 @@ def report(jobs: list[ImageJob], rejected: list[ImageJob], planned: dict[Any, An
         "attachments": len(attachments),
         "unique_blobs": len(planned),
         "unique_bytes": sum(d.size for d in planned.values()),
+        # bytes the platforms filter kept from crossing (images to copy only)
+        "bytes_filtered_out": sum(j.bytes_filtered_out for j in jobs
+                                  if j.status in (Status.COPY, Status.COPIED)),
         "bytes_to_copy": counts.would_bytes if check_mode else None,
         "blobs_to_copy": counts.would_blobs if check_mode else None,
         "blobs_copied": counts.blobs["copied"],

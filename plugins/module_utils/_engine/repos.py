@@ -20,7 +20,7 @@ from typing import Any
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, NotFound
 from .direxport import DirExport
-from .layout import Layout
+from .layout import SOURCE_DIGEST, Layout
 
 ATTACHMENT_SUFFIXES = (".sig", ".att", ".sbom")
 
@@ -103,7 +103,7 @@ class RegistryRepo:
                                        session=session, from_repo=mount_from.repository if mount_from else None)
 
     def put_manifest(self, ident: str, manifest: _manifest.Manifest, image: str | None = None,
-                     root: bool = False) -> None:
+                     root: bool = False, source_digest: str | None = None) -> None:
         self.client.put_manifest(self.repository, ident, manifest.data, manifest.media_type, image=image)
 
 
@@ -212,11 +212,18 @@ class LayoutRepo:
         return "copied"
 
     def put_manifest(self, ident: str, manifest: _manifest.Manifest, image: str | None = None,
-                     root: bool = False) -> None:
-        """Store the manifest; a root manifest is also recorded in index.json under its ref name."""
+                     root: bool = False, source_digest: str | None = None) -> None:
+        """Store the manifest; a root manifest is also recorded in index.json under its ref name
+        (with the digest of its source when it was filtered to some platforms)."""
         self.layout.put_bytes(manifest.digest, manifest.data, image=image)
         if root:
-            self.layout.set_refs([(self.ref_name(ident), manifest.descriptor())])
+            notes = {SOURCE_DIGEST: source_digest} if source_digest else None
+            self.layout.set_refs([(self.ref_name(ident), manifest.descriptor(annotations=notes))])
+
+    def recorded_source_digest(self, ident: str) -> str | None:
+        """The source digest index.json records for a filtered image (None: the image is its source's)."""
+        desc = self.layout.find(self.ref_name(ident))
+        return desc.annotations.get(SOURCE_DIGEST) if desc is not None else None
 
 
 class DirExportImage:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._mirrormap.model import MirrorMap
+from .._oci.platforms import parse_filter
 from .shard import Shard
 from .sources import SourceMirrors
 
@@ -129,6 +130,8 @@ class MirrorRequest:
     each blob and manifest at the destination; whatever is missing is copied. *attachments*: copy
     signatures, attestations and referrers with their images. *source_mirrors*: pull-through
     sources (see sources.py; None: every image is fetched from the registry its reference names).
+    *platforms*: copy only these platforms of each image (a filtered index gets a digest of its
+    own; see platforms.py).
     """
 
     images: tuple[Any, ...]
@@ -142,10 +145,15 @@ class MirrorRequest:
     attachments: bool = True
     check_mode: bool = False
     source_mirrors: SourceMirrors | None = None
+    #: ``os/arch[/variant]`` to copy of each image (empty: every platform); see platforms.py
+    platforms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, tuple):
             object.__setattr__(self, "images", tuple(self.images or ()))
+        if not isinstance(self.platforms, tuple):
+            object.__setattr__(self, "platforms", tuple(self.platforms or ()))
+        parse_filter(self.platforms)  # ValueError naming the bad value
 
     @property
     def lock(self) -> MirrorMap | None:

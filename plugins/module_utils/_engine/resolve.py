@@ -23,6 +23,7 @@ from .._mirrormap.model import Entry, MirrorMap
 from .._oci import graph as _graph
 from .._oci import manifest as _manifest
 from .._oci.errors import ManifestError, NotFound, OCIError
+from . import platforms as _platforms
 from .job import ImageJob, Status
 from .repos import attachment_tags, referrers_tag
 
@@ -93,13 +94,17 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     entry = lock.get((job.source, str(job.destination)))
     if entry is None:
         return False
-    digest = job.expect_digest
-    trusted = digest is None and _immutable(job, immutable)
-    if trusted:  # the user declared this tag never moves: the lockfile's digest is the source's
-        digest = entry.digest
-    elif digest is None:
-        found = job.src.resolve(job.src_ident, image=job.source)
-        digest = found[0] if found else None
+    trusted = False
+    if job.platform_filter:  # the source index is filtered again: its digest and the filter's
+        digest = _platforms.lock_digest(job, entry)
+    else:
+        digest = _platforms.expected_digest(job)
+        trusted = digest is None and _immutable(job, immutable)
+        if trusted:  # the user declared this tag never moves: the lockfile's digest is the source's
+            digest = entry.digest
+        elif digest is None:
+            found = job.src.resolve(job.src_ident, image=job.source)
+            digest = found[0] if found else None
     if digest != entry.digest:
         return False
     if job.dest.current_digest(job.dest_ident, image=job.source) != digest:
@@ -111,6 +116,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
         if not set(wanted) <= set(entry.attachments):
             return False
     job.digest = digest
+    job.source_digest = job.source_digest or entry.source_digest
     job.before = digest
     job.media_type = entry.media_type
     job.platforms = list(entry.platforms)
@@ -133,13 +139,15 @@ def _resolve_full(job: ImageJob) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
     via = getattr(job.src, "via", None)
-    root = _manifest.parse(data, ctype, expected_digest=job.expect_digest,
+    root = _manifest.parse(data, ctype, expected_digest=_platforms.expected_digest(job),
                            where="manifest of %s%s" % (job.src.describe(job.src_ident),
                                                        " (fetched through %s)" % via if via else ""))
+    cache = _platforms.ManifestCache(job)
+    root = _platforms.select(job, root, cache, "manifest of %s" % image)
 
     def fetch(desc: _manifest.Descriptor, where: str) -> tuple[bytes, str | None]:
         try:
-            data, ctype = job.src.fetch_manifest(desc.digest, image=image)
+            data, ctype = cache.fetch(desc, where)
         except NotFound as exc:
             parent = where.rsplit(" > ", 1)[0] if " > " in where else "manifest of %s" % image
             raise ManifestError("%s: the index lists %s, which the source does not have (%s)" % (
@@ -153,7 +161,7 @@ def _resolve_full(job: ImageJob) -> None:
     job.blobs = blobs
     job.digest = root.digest
     job.media_type = root.media_type
-    job.platforms = graph.platforms
+    job.platforms = graph.platforms or list(job.filtered_platforms)
     job.size = graph.size
     job.before = job.dest.current_digest(job.dest_ident, image=image)
     complete = job.before == root.digest

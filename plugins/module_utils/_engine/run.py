@@ -52,7 +52,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     try:
         progress.set_phase("resolve")
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
-                                    warnings=warnings, sources=request.source_mirrors)
+                                    warnings=warnings, sources=request.source_mirrors,
+                                    platforms=request.platforms)
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)

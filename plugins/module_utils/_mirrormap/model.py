@@ -252,13 +252,14 @@ class MirrorMap:
         """The entry a consumer should use for *source*, and how it matched.
 
         A source with a digest matches an entry of the same repository with that digest (the
-        image's or the one its source was pinned to), preferring the same tag; otherwise a tagged
+        image's, the one its source was pinned to, or the source's digest of an image the mirror
+        holds filtered to some platforms), preferring the same tag; otherwise a tagged
         source matches an entry of the same repository and tag. Returns ``(entry, "digest" |
         "tag")`` or ``(None, None)``; ties go to the first destination in sort order.
         """
         candidates = self._by_name.get(source.name, ())
         if source.digest:
-            found = [e for e in candidates if source.digest in (e.digest, e.source.digest)]
+            found = [e for e in candidates if source.digest in (e.digest, e.source.digest, e.source_digest)]
             if found:
                 found.sort(key=lambda e: (e.source.tag != source.tag, str(e.destination)))
                 return found[0], "digest"

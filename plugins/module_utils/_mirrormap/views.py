@@ -8,7 +8,8 @@
 :func:`labeled_entries` reads what a filter is given (text, document, list of entry dicts or a
 :class:`MirrorMap`) into entries labelled ``images[N]`` for messages; :func:`source_prefix_pairs`
 is the ``source prefix -> mirror prefix`` view that :meth:`Mapping.source_prefix_pairs` gives for a
-mapping, derived here from what the map records.
+mapping, derived here from what the map records; :func:`filtered_pinned` names the images a
+prefix mirror cannot serve by the digest their source pins (a platform-filtered index).
 """
 
 from __future__ import annotations
@@ -76,3 +77,12 @@ def source_prefix_pairs(entries: MirrorMap | Iterable[tuple[str, Entry]]) -> lis
         else:
             pairs.extend((name, repos[name][0].name) for name in sorted(repos))
     return pairs
+
+
+def filtered_pinned(entries: MirrorMap | Iterable[tuple[str, Entry]]) -> list[tuple[str, Entry]]:
+    """The registry entries whose source pins a digest that the mirror does not serve: the image
+    was filtered to some platforms, so the mirror holds an index with another digest
+    (``entry.digest``) than the one a pull of ``source@digest`` asks a prefix mirror for."""
+    labeled = [("images[%d]" % n, e) for n, e in enumerate(entries)] if isinstance(entries, MirrorMap) else entries
+    return [(label, e) for label, e in labeled
+            if e.registry_destination is not None and e.filtered and e.source.digest is not None]

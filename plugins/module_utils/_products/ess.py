@@ -130,14 +130,16 @@ def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", 
     """Compute the override tree for the containers that are in the mirror map.
 
     *image_digest*: ``keep`` writes ``image_digest`` when the mirrored image has the installer's
-    digest (a mirrored image whose digest differs is an error naming the container); ``mirror``
+    digest (a mirrored image whose digest differs is an error naming the container; an image the
+    mirror holds filtered to some platforms gets the mirror's digest, the only one it serves); ``mirror``
     writes the digest of the image in the mirror (the seed's "regenerated" digest); ``drop`` never
     writes it. *on_missing*: ``fail`` raises for installer containers absent from the mirror map,
     ``warn`` only reports them. *include*/*exclude*: ``component`` or ``component/container``
     glob patterns limiting which containers are considered at all.
 
     Returns a dict: ``tree`` (component -> container -> fields), ``overridden``, ``missing``,
-    ``digest_changed`` (names whose mirrored digest differs from the installer's), ``matches``
+    ``digest_changed`` (names whose mirrored digest differs from the installer's), ``filtered``
+    (names pinned to the mirror's digest of a platform-filtered image, in ``keep`` mode), ``matches``
     (name -> {source, destination, matched_by}), ``servers`` (the registries the override points
     at, sorted) and ``warnings``.
     """
@@ -151,6 +153,7 @@ def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", 
     overridden: list[str] = []
     missing: list[str] = []
     changed: list[str] = []
+    filtered: list[str] = []
     matches: dict[str, dict[str, str | None]] = {}
     warnings: list[str] = []
     for (component, container), spec in containers.items():
@@ -170,7 +173,8 @@ def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", 
         dest = entry.registry_destination.ref
         if not dest.tag:
             raise ESSError("%s: the mirror destination %s has no tag; ESS needs image_tag" % (name, dest))
-        digest_differs = bool(spec.get("image_digest")) and entry.digest != spec["image_digest"]
+        # a platform-filtered image: the mirror serves entry.digest for the installer's (upstream) digest
+        digest_differs = bool(spec.get("image_digest")) and entry.upstream_digest != spec["image_digest"]
         if digest_differs:
             changed.append(name)
         fields = {
@@ -186,7 +190,10 @@ def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", 
                     "to pin what the mirror holds, or image_digest=drop" %
                     (name, src.without_digest(), entry.digest, spec["image_digest"])
                 )
-            fields["image_digest"] = spec["image_digest"]
+            # the mirror cannot serve the installer's digest of a filtered index: pin the mirror's
+            fields["image_digest"] = entry.digest if entry.filtered else spec["image_digest"]
+            if entry.filtered:
+                filtered.append(name)
         elif image_digest == "mirror":
             fields["image_digest"] = entry.digest
         tree.setdefault(component, {})[container] = dict(sorted(fields.items()))
@@ -202,11 +209,16 @@ def build_override(installer: Any, mirror_map: Any, image_digest: str = "keep", 
         warnings.append(message)
     if changed and image_digest != "keep":
         warnings.append("mirrored digest differs from the installer's for: %s" % ", ".join(changed))
+    if filtered:
+        warnings.append("image_digest is the mirror's for %s: the mirror holds these images filtered to some "
+                        "platforms, as an index with a digest of its own (the installer's digest is the source's; "
+                        "see docs/platforms.md)" % ", ".join(filtered))
     return {
         "tree": tree,
         "overridden": overridden,
         "missing": missing,
         "digest_changed": changed,
+        "filtered": filtered,
         "matches": matches,
         "servers": sorted({fields["image_repository_server"] for members in tree.values()
                            for fields in members.values()}),

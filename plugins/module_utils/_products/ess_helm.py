@@ -197,7 +197,7 @@ def build_values(chart_values: Any, mirror_map: Any, pull_secret: str | None = N
         if dest is None:
             raise ESSHelmError("%s: %s is mirrored to an OCI layout (%s), not a registry; the chart can "
                                "only pull from a registry" % (comp.name, comp.source, entry.destination))
-        if comp.source.digest and entry.digest != comp.source.digest:
+        if comp.source.digest and entry.upstream_digest != comp.source.digest:
             raise ESSHelmError("%s: the values pin %s but the mirror holds %s with digest %s (the tag moved "
                                "since it was mirrored); re-mirror by digest" %
                                (comp.name, comp.source.digest, comp.source.without_digest(), entry.digest))

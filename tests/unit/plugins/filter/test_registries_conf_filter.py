@@ -124,3 +124,38 @@ def test_toml_filter():
 
 def test_filters_are_registered():
     assert set(F.FilterModule().filters()) == {"registries_conf_pairs", "registries_conf_toml"}
+
+
+def _filtered(entries, which):
+    """*entries* with those of the sources *which* mirrored filtered to linux/amd64."""
+    out = []
+    for entry in entries:
+        if entry["source"] in which:
+            entry = dict(entry, source_digest=entry["digest"], digest="sha256:" + "ff" * 32, platforms=["linux/amd64"])
+        out.append(entry)
+    return out
+
+
+def test_a_digest_pinned_filtered_image_is_refused_naming_it(monkeypatch):
+    entries = _filtered(_map(M.Mapping("mirror.example.com:8443")), {SOURCES[0], "registry.redhat.io/ubi9/ubi:9.4"})
+    with pytest.raises(AnsibleFilterError) as exc:
+        F.registries_conf_pairs(entries)
+    text = str(exc.value)
+    # the digest-pinned one is named, with both digests; the tagged one is not a problem for a prefix mirror
+    assert text.startswith("registries_conf_pairs: 1 image(s) are pinned by the digest of their source")
+    assert SOURCES[0] in text and "sha256:" + "ff" * 32 in text and "linux/amd64" in text and "images[0]" in text
+    assert "ubi9" not in text and "filtered_digests=warn" in text
+    warned = []
+    monkeypatch.setattr(F.Display, "warning", lambda self, msg, *a, **k: warned.append(msg))
+    pairs = F.registries_conf_pairs(entries, filtered_digests="warn")
+    assert pairs == F.registries_conf_pairs(_map(M.Mapping("mirror.example.com:8443")))
+    assert len(warned) == 1 and SOURCES[0] in warned[0]
+    with pytest.raises(AnsibleFilterError, match="filtered_digests must be one of fail, warn, not 'maybe'"):
+        F.registries_conf_pairs(entries, filtered_digests="maybe")
+
+
+def test_a_filtered_entry_is_found_by_its_source_digest():
+    entries = _filtered(_map(M.Mapping("mirror.example.com:8443")), {"registry.redhat.io/ubi9/ubi:9.4"})
+    mirror_map = mirrormap.coerce(entries)
+    entry, how = mirror_map.lookup(R.parse("registry.redhat.io/ubi9/ubi@" + D1))
+    assert how == "digest" and entry is not None and entry.filtered and entry.pinned.digest == "sha256:" + "ff" * 32

@@ -158,3 +158,11 @@ def test_a_bad_tag_selector_fails_before_the_run():
                   check_mode=False)
     run = B.prepare(params(images=[{"src": "quay.io/org/app", "tags": {"newest": 2}}]), check_mode=True)
     assert run.request.images == ({"src": "quay.io/org/app", "tags": {"newest": 2}},)
+
+
+def test_platforms_reach_the_request_and_bad_ones_are_named():
+    assert B.prepare(params(), check_mode=False).request.platforms == ()
+    run = B.prepare(params(platforms=["linux/amd64", "linux/arm64/v8"]), check_mode=False)
+    assert run.request.platforms == ("linux/amd64", "linux/arm64/v8")
+    with pytest.raises(UserError, match=r"platforms: platform 'linux' is not of the form os/arch\[/variant\]"):
+        B.prepare(params(platforms=["linux/amd64", "linux"]), check_mode=False)

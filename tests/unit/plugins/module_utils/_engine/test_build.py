@@ -70,3 +70,20 @@ def test_a_layout_path_with_a_colon_is_refused_before_anything_is_done(pool, tmp
     with pytest.raises(ValueError, match="contains ':'"):
         build_jobs(["quay.io/a/b:1"], "oci:%s/x:y" % tmp_path, pool)
     assert not (tmp_path / "x:y").exists()
+
+
+def test_platforms_of_the_run_and_of_one_entry(pool):
+    from ansible_collections.airgap.mirror.plugins.module_utils._oci.platforms import Platform
+    jobs, failed = build_jobs(["quay.io/org/a:1", {"src": "quay.io/org/b:1", "platforms": ["linux/arm64/v8"]},
+                               {"src": "quay.io/org/c:1", "platforms": []},
+                               {"src": "quay.io/org/d:1", "platforms": ["arm64"]},
+                               {"src": "quay.io/org/e:1", "platforms": "linux/amd64"}],
+                              "m:5000", pool, platforms=["linux/amd64", "linux/s390x"])
+    assert [j.platform_filter for j in jobs] == [
+        (Platform("linux", "amd64"), Platform("linux", "s390x")), (Platform("linux", "arm64", "v8"),), ()]
+    errors = {j.source: str(j.error) for j in failed}
+    assert "platforms of quay.io/org/d:1: platform 'arm64' is not of the form os/arch[/variant]" in \
+        errors["quay.io/org/d:1"]
+    assert "platforms of quay.io/org/e:1 must be a list" in errors["quay.io/org/e:1"]
+    with pytest.raises(ValueError, match="'linux/' is not of the form"):
+        build_jobs(["quay.io/org/a:1"], "m:5000", pool, platforms=["linux/"])

@@ -194,3 +194,22 @@ def test_settings_keep_other_pull_secrets():
     assert E.settings_edits(None, "mirror-pull", current="other: 1\n", keys=KEYS)[0]["value"] == ["mirror-pull"]
     with pytest.raises(E.ESSError, match="not a list"):
         E.settings_edits(None, "mirror-pull", current="spec:\n  install:\n    dockerSecrets: corp-pull\n", keys=KEYS)
+
+
+def test_a_filtered_image_is_pinned_to_the_mirror_digest():
+    """The mirror holds the images filtered to linux/amd64: an index of its own digest, the only one
+    it serves; the installer's digest is the source's (the map's source_digest)."""
+    text = mirror_maps.filtered(mirror_map(ALL))
+    report = E.build_override(installer(), text)
+    haproxy = report["tree"]["adminbot"]["haproxy"]
+    assert haproxy["image_digest"] == mirror_maps.filtered_digest(HAPROXY)
+    assert report["matches"]["adminbot/haproxy"]["matched_by"] == "digest"  # by the source digest
+    assert report["digest_changed"] == [] and "adminbot/haproxy" in report["filtered"]
+    assert any("filtered" in w and "adminbot/haproxy" in w for w in report["warnings"])
+    # made from tags: matched by the source digest too, the same pin
+    tags = [s.split("@", maxsplit=1)[0] for s in ALL]
+    by_tag = mirror_maps.filtered(mirror_map(tags, digests=dict(zip(tags, (ELEMENTWEB, HAPROXY, PIPE)))))
+    report = E.build_override(installer(), by_tag)
+    assert report["tree"]["adminbot"]["haproxy"]["image_digest"] == mirror_maps.filtered_digest(HAPROXY)
+    assert E.build_override(installer(), text, image_digest="mirror")["tree"]["adminbot"]["haproxy"][
+        "image_digest"] == mirror_maps.filtered_digest(HAPROXY)

@@ -192,3 +192,12 @@ def test_dump_is_stable_block_yaml_with_a_header():
 
     assert H.dump_values({"haproxy": {"image": {"pullSecrets": [{"name": Tagged("pull")}]}}}) == (
         "haproxy:\n  image:\n    pullSecrets:\n    - name: pull\n")
+
+
+def test_a_filtered_image_pinned_by_its_source_digest_gets_the_mirror_digest():
+    source_digest = "sha256:" + "cd" * 32
+    pinned = {"haproxy": {"image": {"digest": source_digest}}}
+    text = mirror_maps.filtered(mirror_map([EXPECTED["haproxy"]], digests={EXPECTED["haproxy"]: source_digest}))
+    report = H.build_values(chart_values(), text, include=["haproxy"], site_values=pinned)
+    assert report["values"]["haproxy"]["image"]["digest"] == mirror_maps.filtered_digest(source_digest)
+    assert report["matches"]["haproxy"]["matched_by"] == "digest"

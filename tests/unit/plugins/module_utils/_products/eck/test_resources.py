@@ -97,3 +97,22 @@ def test_each_resource_is_checked_for_the_image_it_will_pull():
     assert len(missing) == 7 and "docker.elastic.co/kibana/kibana:8.16.1" in missing[1]
     with pytest.raises(IMG.ECKError, match="has no default image"):
         RES.resource_pull({"kind": "Beat", "metadata": {"name": "b"}, "spec": {"version": V, "type": "otelbeat"}}, plan)
+
+
+def test_a_filtered_image_is_in_the_mirror_by_the_mirror_digest_only():
+    """Mirrored with a platforms filter: spec.image pinned to the mirror's digest pulls, pinned to
+    the source's (upstream) digest does not (the mirror holds another index)."""
+    from support import mirror_maps
+    text = mirror_maps.filtered(mirror_map(sources()))
+    plan = make_plan(text, V, KINDS)
+    resource = RES.resource_with_mirror(load_all("eck-resources.yaml")[0], plan)
+    es = next(e for e in MMIO.loads(text) if "/elasticsearch/" in str(e.source))
+    assert es.filtered
+    by_mirror = dict(resource, spec=dict(resource["spec"], image="%s/elasticsearch/elasticsearch@%s"
+                                         % (MIRROR, es.digest)))
+    assert RES.verify_resources([by_mirror], plan)[1] == []
+    by_source = dict(resource, spec=dict(resource["spec"], image="%s/elasticsearch/elasticsearch@%s"
+                                         % (MIRROR, es.source_digest)))
+    assert RES.verify_resources([by_source], plan)[1] == [
+        "Elasticsearch elastic/quickstart: %s/elasticsearch/elasticsearch@%s is not in the mirror map"
+        % (MIRROR, es.source_digest)]

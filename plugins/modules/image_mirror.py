@@ -169,6 +169,8 @@ options:
       - If such a tag does move upstream, the mirror keeps the image it has; a run with O(use_mirror_map=false) or
         O(verify=true) looks at the source again. Tags not matching, and images the map does not record, are
         resolved as usual.
+      - An image filtered by O(platforms) (or its entry's C(platforms)) still costs one GET of its source index, which
+        the filter is applied to again.
     type: list
     elements: str
     default: []

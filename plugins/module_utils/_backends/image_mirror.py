@@ -18,6 +18,7 @@ from typing import Any
 from .._common.errors import UserError
 from .._common.sizes import parse_size
 from .._engine.build import parse_location
+from .._engine.http.limits import RegistryLimits
 from .._engine.job import Status
 from .._engine.plan import ClientPool
 from .._engine.request import Limits, MirrorRequest, Naming, Sharding, State
@@ -48,6 +49,7 @@ def argument_spec() -> dict[str, Any]:
             "use_mirror_map": {"type": "bool", "default": True},
             "attachments": {"type": "bool", "default": True},
             "concurrency": {"type": "int", "default": 8},
+            "registry_limits": {"type": "dict"},
             "upload_chunk_size": {"type": "str", "default": "64M"},
             "state_dir": {"type": "path"},
             "verify": {"type": "bool", "default": False},
@@ -78,6 +80,8 @@ class ModuleRun:
     request: MirrorRequest
     upload_chunk_size: int
     map_path: str | None
+    #: connections and requests per second per registry (the registry_limits option)
+    registry_limits: RegistryLimits | None = None
 
 
 def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
@@ -108,7 +112,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
             verify=params["verify"], attachments=params["attachments"], check_mode=check_mode)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return ModuleRun(request, chunk, map_path)
+    return ModuleRun(request, chunk, map_path, RegistryLimits.parse(params.get("registry_limits")))
 
 
 def check_references(params: dict[str, Any]) -> None:
@@ -204,7 +208,7 @@ def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
     dest_registry = _ref.parse_registry_prefix(location)[0] if kind == "registry" else None
     return client_pool(params, source_registries(params["images"]), dest_registry,
                        max_connections=max(16, run.request.limits.concurrency * 2),
-                       upload_chunk_size=run.upload_chunk_size)
+                       upload_chunk_size=run.upload_chunk_size, registry_limits=run.registry_limits)
 
 
 def map_worth_writing(report: dict[str, Any]) -> bool:
@@ -233,6 +237,7 @@ def result(report: dict[str, Any], run: ModuleRun, diff: bool) -> tuple[dict[str
         "mirror_map": report["mirror_map"],
         "timings": dict(report.get("timings") or {}, write_map=0.0),
         "requests": report.get("requests") or {},
+        "limit_wait_seconds": report.get("limit_wait_seconds") or {},
     }
     started = time.monotonic()
     problems = []

@@ -85,7 +85,8 @@ def format_record(label: str, record: Record, unit: str = "images") -> str:
 
 def lines_to_show(label: str, records: list[Record], unit: str = "images") -> list[str]:
     """The console lines of the records read in one poll: every ``image`` record (an image
-    ended) and every ``limit`` record (a registry's rate limit makes the run wait), then the latest other record if it came after the last ``image`` one (the state now).
+    ended) and every ``limit`` record (a registry's rate limit makes the run wait), then the latest
+    other record if it came after the last ``image`` one (the state now).
     ``start`` and ``end`` are not shown (the task's own lines say that)."""
     lines = []
     latest: Record | None = None

@@ -325,7 +325,8 @@ class FaultProxy:
             over = budget["used"] > budget["limit"]
             style, limit, window = budget["style"], budget["limit"], budget["window"]
         if style == "docker":
-            headers = [("RateLimit-Limit", f"{limit};w={window:g}"), ("RateLimit-Remaining", f"{remaining};w={window:g}")]
+            headers = [("RateLimit-Limit", f"{limit};w={window:g}"),
+                       ("RateLimit-Remaining", f"{remaining};w={window:g}")]
         elif style == "x":
             headers = [("X-RateLimit-Limit", str(limit)), ("X-RateLimit-Remaining", str(remaining)),
                        ("X-RateLimit-Reset", str(int(time.time() + left) + 1))]

@@ -212,6 +212,31 @@ options:
         each registry's connection pool (twice this, at least 16) bounds them per registry.
     type: int
     default: 8
+  registry_limits:
+    description:
+      - Limits per registry, keyed by registry host (C(host[:port]); V(docker.io) for Docker Hub), and
+        the key V(default) for every registry without a key of its own. Each value is a dictionary
+        with C(connections) (requests in flight to that registry at once, a whole number) and/or
+        C(requests_per_second) (requests started per second, fractions allowed, such as V(0.5)); a
+        missing one is no limit. Without this option, nothing is limited but O(concurrency).
+      - Every request to the registry counts, its token service and the redirects it answers with
+        included; a streamed blob download holds its connection until its last byte. Up to one
+        second's worth of requests (at least one) may start at once after a quiet spell, then they are
+        paced at the rate.
+      - The source and the destination are limited separately, so a slow vendor registry does not hold
+        up the pushes to the mirror. The workers are shared (O(concurrency)); a worker waiting for a
+        source's limit does not copy anything else meanwhile, so a tight source limit leaves fewer
+        workers for the destination. A blob is read from its source before its upload starts, so a
+        worker waiting for the source holds no connection to the destination.
+      - Independent of this option, a registry's C(RateLimit-Remaining)/C(RateLimit-Reset) headers (also
+        C(X-RateLimit-*), a reset above 10^9 being epoch seconds) make requests to it wait until the
+        reset (at most 300 seconds) once it says no more requests remain than its C(connections)
+        (default 1), before it would answer 429; the wait is shown in the progress and as a warning.
+        Docker Hub sends C(ratelimit-remaining) without a reset; a warning then says how much is left.
+        429 answers and C(Retry-After) are honoured as always (O(retries)).
+      - RV(limit_wait_seconds) tells how long the requests to each registry waited.
+    type: dict
+    version_added: 1.1.0
   verify:
     description:
       - Trust nothing already in the destination. The mirror map is not used as lockfile, every image
@@ -449,6 +474,17 @@ EXAMPLES = r"""
           exclude: '.*-(rc|beta)\d*'
     dest: mirror.example.com:8443
     mirror_map: /srv/mirror/mirror-map.yml
+
+- name: Pull from Docker Hub gently (anonymous quota), push to the mirror as fast as it takes
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    dest: mirror.example.com:8443
+    registry_limits:
+      docker.io:
+        connections: 2
+        requests_per_second: 0.5
+      default:
+        connections: 8
 
 - name: Mirror to disk, for removable media
   airgap.mirror.image_mirror:
@@ -749,6 +785,18 @@ requests:
   sample:
     quay.io: 212
     mirror.example.com:8443: 187
+limit_wait_seconds:
+  description:
+    - Seconds the requests to each registry waited for its limits (O(registry_limits)) and for the
+      pauses its rate-limit headers asked for, summed over the requests (several requests wait at
+      once, so this can exceed the run's time), by registry name.
+    - A registry whose requests waited long is the one its limit slows down.
+  returned: when the images were resolved (also when some failed)
+  type: dict
+  version_added: 1.1.0
+  sample:
+    docker.io: 41.5
+    mirror.example.com:8443: 0.0
 """
 
 import traceback

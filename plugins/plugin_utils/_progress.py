@@ -63,6 +63,8 @@ def format_record(label: str, record: Record, unit: str = "images") -> str:
     parts = []
     if record.get("event") == "image":
         parts.append("%s %s" % (record.get("status", "done"), record.get("image", "?")))
+    elif record.get("event") == "limit":  # a registry's rate limit makes the run wait
+        parts.append(str(record.get("message", "waiting for a registry's rate limit")))
     phase = record.get("phase")
     if phase in ("start", "resolve"):
         parts.append("resolving%s" % (" %d %s" % (record["images_total"], unit) if record.get("images_total") else ""))
@@ -83,12 +85,13 @@ def format_record(label: str, record: Record, unit: str = "images") -> str:
 
 def lines_to_show(label: str, records: list[Record], unit: str = "images") -> list[str]:
     """The console lines of the records read in one poll: every ``image`` record (an image
-    ended), then the latest other record if it came after the last ``image`` one (the state now).
+    ended) and every ``limit`` record (a registry's rate limit makes the run wait), then the latest
+    other record if it came after the last ``image`` one (the state now).
     ``start`` and ``end`` are not shown (the task's own lines say that)."""
     lines = []
     latest: Record | None = None
     for record in records:
-        if record.get("event") == "image":
+        if record.get("event") in ("image", "limit"):
             lines.append(format_record(label, record, unit))
             latest = None
         elif record.get("event") not in ("start", "end"):

@@ -22,6 +22,7 @@ PLAY = """
         dest_password: "{{ password | default(omit) }}"
         ca_path: "{{ ca | default(omit) }}"
         mirror_map: "{{ map_path }}"
+        registry_limits: "{{ limits | default(omit) }}"
 """
 
 
@@ -313,3 +314,25 @@ def test_registry_options_from_module_defaults_group(seeded, tmp_path, registry_
     assert [e["destination"] for e in yaml.safe_load(map_path.read_text())["images"]] == [written["destination"]]
     assert dest.password not in res.stdout + res.stderr
     assert dest.password not in json.dumps(res.results)
+
+
+def test_registry_limits_through_the_module(seeded, play, tmp_path, registry_factory, ansible_run, plain_registry):
+    """registry_limits reach the engine: the limited source's requests waited, the destination's
+    did not (RV limit_wait_seconds); a wrong limit is refused naming its key."""
+    dest = registry_factory()
+    extra = {"images": sorted(seeded.values()), "dest": dest.host, "insecure": [plain_registry.host, dest.host],
+             "map_path": str(tmp_path / "map.yml"),
+             "limits": {plain_registry.host: {"requests_per_second": 4}, "default": {"requests_per_second": 1000}}}
+    res = ansible_run.playbook(play, extra_vars=extra)
+    assert res.rc == 0, res.output
+    r = res.one("Mirror the images")["result"]
+    assert r["totals"]["copied"] == len(seeded)
+    assert r["requests"][plain_registry.host] > 8
+    assert r["limit_wait_seconds"][plain_registry.host] > 0
+    assert r["limit_wait_seconds"][dest.host] == 0.0
+
+    extra["limits"] = {plain_registry.host: {"connections": 0}}
+    res = ansible_run.playbook(play, extra_vars=extra)
+    assert res.rc != 0
+    assert "registry_limits.%s.connections must be a whole number of at least 1" % plain_registry.host \
+        in res.one("Mirror the images")["result"]["msg"]

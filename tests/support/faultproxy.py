@@ -32,6 +32,14 @@ Usage::
                                                  # .bytes_in (request body) .bytes_out (response
                                                  # body) .fault .started .ended
     m = proxy.mark(); ...; proxy.exchanges(since=m)
+    proxy.peak_in_flight                         # most requests in flight at once (head read ->
+                                                 # response sent), since start or reset_peak()
+
+    # a registry's rate limit: N requests per fixed window of S seconds (the window starts with
+    # its first request); every answer carries RateLimit-Limit/-Remaining/-Reset (seconds, rounded
+    # up), and a request over the budget is answered 429 with Retry-After (not forwarded)
+    proxy.rate_limit(20, 2.0)                    # style="x": X-RateLimit-* with an epoch reset;
+                                                 # style="docker": Docker Hub's "N;w=S", no reset
     proxy.stop()
 
 Faults:
@@ -145,6 +153,11 @@ class Exchange:
     bytes_out: int = 0
     fault: Optional[str] = None
     ended: Optional[float] = None
+    #: headers the proxy added to the answer (the rate limit)
+    extra_headers: list = field(default_factory=list)
+    #: when the exchange stopped counting as in flight: just before its last bytes were sent (the
+    #: client cannot be done with it earlier), or when it failed
+    flight_ended: Optional[float] = None
 
     @property
     def range(self) -> Optional[str]:
@@ -183,6 +196,9 @@ class FaultProxy:
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
         self._sockets: set = set()
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        self._budget: Optional[dict] = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -275,6 +291,51 @@ class FaultProxy:
         """Request body bytes received from clients by matching exchanges."""
         return sum(e.bytes_in for e in self.exchanges(method, path, since=since))
 
+    def _land(self, exchange: Exchange) -> None:
+        """The exchange is no longer in flight (once)."""
+        with self._lock:
+            if exchange.flight_ended is None:
+                exchange.flight_ended = time.monotonic()
+                self._in_flight -= 1
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_in_flight = self._in_flight
+
+    def rate_limit(self, limit: Optional[int], window: float = 1.0, style: str = "ietf") -> None:
+        """Answer as a registry with a rate limit of *limit* requests per *window* seconds
+        (None: no limit). *style*: ``ietf`` (``RateLimit-*``, reset in seconds), ``x``
+        (``X-RateLimit-*``, reset in epoch seconds), ``docker`` (``ratelimit-remaining: N;w=S``)."""
+        with self._lock:
+            self._budget = None if limit is None else {"limit": limit, "window": window, "style": style,
+                                                       "start": None, "used": 0}
+
+    def _take_budget(self) -> tuple[list, Optional[int]]:
+        """The rate-limit headers of the next answer, and the Retry-After of a 429 (None: go on)."""
+        with self._lock:
+            budget = self._budget
+            if budget is None:
+                return [], None
+            now = time.monotonic()
+            if budget["start"] is None or now >= budget["start"] + budget["window"]:
+                budget["start"], budget["used"] = now, 0
+            budget["used"] += 1
+            left = budget["start"] + budget["window"] - now
+            reset = max(1, int(-(-left // 1)))
+            remaining = max(0, budget["limit"] - budget["used"])
+            over = budget["used"] > budget["limit"]
+            style, limit, window = budget["style"], budget["limit"], budget["window"]
+        if style == "docker":
+            headers = [("RateLimit-Limit", f"{limit};w={window:g}"),
+                       ("RateLimit-Remaining", f"{remaining};w={window:g}")]
+        elif style == "x":
+            headers = [("X-RateLimit-Limit", str(limit)), ("X-RateLimit-Remaining", str(remaining)),
+                       ("X-RateLimit-Reset", str(int(time.time() + left) + 1))]
+        else:
+            headers = [("RateLimit-Limit", str(limit)), ("RateLimit-Remaining", str(remaining)),
+                       ("RateLimit-Reset", str(reset))]
+        return headers, (reset if over else None)
+
     def _pick(self, method: str, path: str) -> Optional[Rule]:
         with self._lock:
             for rule in self._rules:
@@ -305,9 +366,15 @@ class FaultProxy:
                 exchange = Exchange(method, target, {k.lower(): v for k, v in headers}, time.monotonic())
                 with self._lock:
                     self._log.append(exchange)
+                    self._in_flight += 1
+                    self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
                 rule = self._pick(method, target)
                 if rule is not None:
                     exchange.fault = rule.describe()
+                exchange.extra_headers, retry_after = self._take_budget()
+                if retry_after is not None and (rule is None or rule.status is None):
+                    rule = Rule(None, None, status=429, retry_after=str(retry_after))
+                    exchange.fault = "rate limit: 429"
                 upstream = None
                 try:
                     if rule is not None and rule.status is not None:
@@ -328,6 +395,7 @@ class FaultProxy:
                     return
                 finally:
                     exchange.ended = time.monotonic()
+                    self._land(exchange)
                     if upstream is not None:
                         upstream.close()
                 if not keep:
@@ -384,12 +452,15 @@ class FaultProxy:
             client_close = True  # a body delimited by the end of the connection
         lines = [f"HTTP/1.1 {resp.status} {resp.reason}"]
         lines += [f"{name}: {value}" for name, value in resp.getheaders() if name.lower() not in _HOP]
+        lines += [f"{name}: {value}" for name, value in exchange.extra_headers]
         if client_close:
             lines.append("Connection: close")
+        total = None if resp_chunked else int(exchange.response_headers.get("content-length") or 0)
+        if no_body or total == 0:
+            self._land(exchange)
         client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         if no_body:
             return not client_close
-        total = None if resp_chunked else int(exchange.response_headers.get("content-length") or 0)
         corrupt_at = None
         if rule is not None and rule.corrupt_at is not None:
             corrupt_at = rule.corrupt_at if rule.corrupt_at >= 0 else (total or 0) // 2
@@ -414,6 +485,7 @@ class FaultProxy:
         if total is not None and sent < total:
             raise _Reset()  # the registry went away mid-body: so does the client's connection
         if resp_chunked:
+            self._land(exchange)
             client.sendall(b"0\r\n\r\n")
         return not client_close
 
@@ -435,6 +507,9 @@ class FaultProxy:
             piece = data[i:i + step]
             if rule is not None and rule.throttle:
                 _throttle(rule.throttle, exchange.started, exchange.bytes_out + len(piece))
+            total = exchange.response_headers.get("content-length")
+            if not chunked and total is not None and exchange.bytes_out + len(piece) >= int(total):
+                self._land(exchange)  # the last bytes: the client may be done as soon as they arrive
             client.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
             exchange.bytes_out += len(piece)
 
@@ -463,7 +538,9 @@ class FaultProxy:
         if rule.retry_after is not None:
             out.append(("Retry-After", rule.retry_after))
         out.extend((rule.headers or {}).items())
+        out += exchange.extra_headers
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out) + "\r\n"
+        self._land(exchange)
         client.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else body))
         exchange.status = status
         exchange.response_headers = {k.lower(): v for k, v in out}

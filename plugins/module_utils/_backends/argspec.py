@@ -53,9 +53,10 @@ def merge_spec(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_pool(params: dict[str, Any], source_registries: Iterable[str] = (), dest_registry: str | None = None,
-                max_connections: int = 16, upload_chunk_size: int | None = None) -> ClientPool:
+                max_connections: int = 16, upload_chunk_size: int | None = None,
+                registry_limits: Any = None) -> ClientPool:
     """A ClientPool from the module parameters. Explicit credentials go to *dest_registry* and to
-    every registry in *source_registries*."""
+    every registry in *source_registries*. *registry_limits*: a parsed ``RegistryLimits``."""
     from .._engine.auth import CredentialStore
     from .._engine.plan import ClientPool, explicit_credentials
     from .._engine.http.options import ClientOptions
@@ -69,6 +70,8 @@ def client_pool(params: dict[str, Any], source_registries: Iterable[str] = (), d
     sizes: dict[str, Any] = {}
     if upload_chunk_size:
         sizes = {"chunked_threshold": upload_chunk_size, "upload_chunk_size": upload_chunk_size}
+    if registry_limits is not None:
+        sizes["registry_limits"] = registry_limits
     options = ClientOptions.build(
         insecure_registries=params.get("insecure_registries") or (),
         credentials=store,

@@ -18,6 +18,7 @@ from typing import Any
 from .._common.errors import UserError
 from .._common.sizes import parse_size
 from .._engine.build import parse_location
+from .._engine.http.limits import RegistryLimits
 from .._engine.job import Status
 from .._engine.plan import ClientPool
 from .._engine.request import Limits, MirrorRequest, Naming, Sharding, State
@@ -52,6 +53,7 @@ def argument_spec() -> dict[str, Any]:
             "immutable_tags": {"type": "list", "elements": "str", "default": []},
             "attachments": {"type": "bool", "default": True},
             "concurrency": {"type": "int", "default": 8},
+            "registry_limits": {"type": "dict"},
             "upload_chunk_size": {"type": "str", "default": "64M"},
             "state_dir": {"type": "path"},
             "verify": {"type": "bool", "default": False},
@@ -89,6 +91,8 @@ class ModuleRun:
     map_path: str | None
     #: registries a source_mirrors_file marks insecure
     insecure_sources: tuple[str, ...] = ()
+    #: connections and requests per second per registry (the registry_limits option)
+    registry_limits: RegistryLimits | None = None
 
 
 def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
@@ -124,7 +128,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
             source_mirrors=sources, platforms=tuple(params.get("platforms") or ()))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return ModuleRun(request, chunk, map_path, tuple(insecure))
+    return ModuleRun(request, chunk, map_path, tuple(insecure), RegistryLimits.parse(params.get("registry_limits")))
 
 
 def check_references(params: dict[str, Any]) -> None:
@@ -227,7 +231,7 @@ def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
                       + list(run.insecure_sources))
     return client_pool(params, sources, dest_registry,
                        max_connections=max(16, run.request.limits.concurrency * 2),
-                       upload_chunk_size=run.upload_chunk_size)
+                       upload_chunk_size=run.upload_chunk_size, registry_limits=run.registry_limits)
 
 
 def map_worth_writing(report: dict[str, Any]) -> bool:
@@ -256,6 +260,7 @@ def result(report: dict[str, Any], run: ModuleRun, diff: bool) -> tuple[dict[str
         "mirror_map": report["mirror_map"],
         "timings": dict(report.get("timings") or {}, write_map=0.0),
         "requests": report.get("requests") or {},
+        "limit_wait_seconds": report.get("limit_wait_seconds") or {},
     }
     started = time.monotonic()
     problems = []

@@ -75,6 +75,21 @@ class SourceCursor:
             if chunk:
                 yield chunk
 
+    def prime(self, offset: int) -> None:
+        """Open the source at *offset* and read its first chunk now, before the request that sends
+        it starts: a source that waits for its registry's limits (http/limits.py) then holds no
+        connection of the destination, and connections are always taken source first."""
+        if offset != self._offset or self._iter is None:
+            self.close()
+            self._source = self._opener(offset)
+            self._iter = iter(self._source)
+            self._offset = offset
+        if not self._pending:
+            try:
+                self._pending = next(self._iter, b"")
+            except OCIError as exc:
+                raise SourceError(exc) from None
+
     def close(self) -> None:
         if self._source is not None:
             close_quietly(self._source)
@@ -213,6 +228,12 @@ def send_body(client: Transport, method: str, location: str, scopes: Sequence[st
         if params:
             sep = "&" if "?" in url else "?"
             url = url + sep + "&".join("%s=%s" % kv for kv in params.items())
+        if length > 0:
+            try:
+                cursor.prime(offset)
+            except SourceError as exc:
+                exc.error.transient = False  # the source already retried on its own
+                raise exc.error from None
         counted = Counting(cursor.take(offset, length), client.stats, client.deadline,
                            "an upload to %s" % redact_url(url))
         resp = _send_once(client, method, url, scopes, headers, counted, image)
@@ -238,7 +259,7 @@ def _send_once(client: Transport, method: str, url: str, scopes: Sequence[str], 
             hdrs["Authorization"] = value
     try:
         client.stats.request(client.registry)
-        resp = client._client.send(client._client.build_request(method, url, headers=hdrs, content=body))
+        resp = client._send(client._client.build_request(method, url, headers=hdrs, content=body))
     except httpx.TransportError as exc:
         raise RegistryError("upload interrupted: %s" % short(exc), url=url, image=image,
                             transient=True) from None

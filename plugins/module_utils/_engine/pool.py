@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from .auth import CredentialStore
+from .http.limits import Limiters
 from .http.options import ClientOptions, Shared
 from .http.retry import Deadline, RetryPolicy
 from .registry import RegistryClient
@@ -31,7 +32,9 @@ class ClientPool:
         if options.credentials is None:
             options = replace(options, credentials=CredentialStore())
         self.options = options
-        self.shared = Shared(retry=RetryPolicy(attempts=options.retries), deadline=deadline or Deadline())
+        self.shared = Shared(retry=RetryPolicy(attempts=options.retries), deadline=deadline or Deadline(),
+                             limiters=Limiters(options.registry_limits))
+        self.limiters = self.shared.limiters
         self.deadline = self.shared.deadline
         self.stats = self.shared.stats
         self.cancel = self.shared.cancel

@@ -35,7 +35,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     *warnings*: a list that warnings about the input are appended to (see ``build_jobs``).
     *progress*: counts images and bytes as the copy goes (phases ``resolve`` and ``copy``; the
     caller starts and stops it). The report's ``timings`` has the seconds of each phase, and
-    ``requests`` the requests sent to each registry.
+    ``requests`` the requests sent to each registry, ``limit_wait_seconds`` how long requests to each
+    registry waited for its limits (``pool.options.registry_limits``, its rate-limit headers).
 
     In a sharded run (``request.sharding``), images left to the other workers are
     ``other_shard``, and images whose blobs another worker had not uploaded within
@@ -49,6 +50,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     concurrency = request.limits.concurrency
     check_mode = request.check_mode
     progress = progress or Progress()
+    pool.limiters.listener = lambda message, seconds: progress.emit("limit", message=message, wait=round(seconds, 1))
     try:
         progress.set_phase("resolve")
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
@@ -90,6 +92,9 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                         time.monotonic() - started, request.state.previous, request.state.prune_map)
         result["timings"] = {"resolve": round(resolved - started, 3), "copy": round(time.monotonic() - resolved, 3)}
         result["requests"] = pool.stats.by_registry()
+        result["limit_wait_seconds"] = pool.limiters.waited()
+        if warnings is not None:
+            warnings.extend(pool.limiters.messages)
         if assignment is not None and shard is not None:
             result["totals"]["shard"] = assignment.summary(shard.index)
             result["changed"] = result["changed"] or bool(counts.blobs["copied"] or counts.blobs["mounted"])

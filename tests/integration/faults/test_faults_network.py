@@ -139,7 +139,9 @@ def test_lost_chunk_answer_checks_the_session_then_starts_over(bed, tmp_path, re
     cut = next(i for i, e in enumerate(ups) if e.fault)
     lost = ups[cut]
     assert lost.status == 202  # the registry took the chunk
-    after = [(e.method, e.status) for e in ups[cut + 1:]]
+    # the small config blob is uploaded (one PUT) at the same time, in no set order: leave it out
+    after = [(e.method, e.status) for e in ups[cut + 1:]
+             if not (e.method == "PUT" and bed.layer.digest not in e.path)]
     assert after[0] == ("GET", 404), after  # the engine asked; distribution had dropped the session
     assert after[1] == ("POST", 202) and after[-1] == ("PUT", 201), after
     verify_registry_image(bed.dst, "app/big:1", bed.big.digest, tmp_path)

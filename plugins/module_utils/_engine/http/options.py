@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..._oci import reference as _ref
+from .limits import Limiters, RegistryLimits
 from .retry import Deadline, RetryPolicy
 from .tls import CERTS_DIRS
 
@@ -40,7 +41,7 @@ class ClientOptions:
     unverified TLS. ``retries``: attempts of a request before it fails. Sizes are in bytes:
     ``chunk_size`` of a download read, ``chunked_threshold`` above which an upload is chunked,
     ``upload_chunk_size`` of one chunk, ``probe_max`` the largest blob asked about in the POST
-    that starts its upload."""
+    that starts its upload. ``registry_limits``: per-registry limits (limits.py)."""
 
     credentials: CredentialStore | None = None
     ca_path: str | None = None
@@ -57,6 +58,8 @@ class ClientOptions:
     probe_max: int = DEFAULT_PROBE_MAX
     #: tags asked for in one page of a tag list (``?n=``; the ``Link`` header gives the next page)
     tag_page_size: int = DEFAULT_TAG_PAGE
+    #: connections and requests per second per registry (see limits.py); None: no limits
+    registry_limits: RegistryLimits | None = None
 
     @classmethod
     def build(cls, insecure_registries: Iterable[str] | None = (), certs_dirs: Iterable[str] | None = None,
@@ -106,10 +109,11 @@ class Stats:
 
 @dataclass
 class Shared:
-    """What every client of one run shares: the retry policy, the deadline, the counters and the
-    cancellation event."""
+    """What every client of one run shares: the retry policy, the deadline, the counters, the
+    cancellation event and the per-registry limiters."""
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     deadline: Deadline = field(default_factory=Deadline)
     stats: Stats = field(default_factory=Stats)
     cancel: threading.Event = field(default_factory=threading.Event)
+    limiters: Limiters = field(default_factory=Limiters)

@@ -24,6 +24,7 @@ from ..._oci.reference import registry_endpoint
 from ..auth import Authenticator
 from .errors import is_plain_http_answer, is_tls_verify_error, refusal, short
 from .options import ClientOptions, Shared
+from .limits import Limiters
 from .retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from .tls import shared_ssl_context
 
@@ -47,7 +48,8 @@ class Transport:
         if httpx is None:
             raise OCIError("the httpx Python library is required: %s" % HTTPX_IMPORT_ERROR)
         options = options or ClientOptions()
-        shared = shared or Shared(retry=RetryPolicy(attempts=options.retries))
+        shared = shared or Shared(retry=RetryPolicy(attempts=options.retries),
+                                  limiters=Limiters(options.registry_limits))
         self.registry = registry
         self.options = options
         self.endpoint = registry_endpoint(registry)
@@ -56,6 +58,7 @@ class Transport:
         self.deadline = shared.deadline
         self.stats = shared.stats
         self.cancel = shared.cancel
+        self.limiter = shared.limiters.get(registry)
         ctx = shared_ssl_context(self.endpoint if registry != "docker.io" else registry, options.ca_path,
                                  options.client_cert, options.client_key, self.insecure, options.certs_dirs)
         no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -100,7 +103,7 @@ class Transport:
             if self.insecure:
                 # one quick TLS probe: an insecure registry may well speak plain HTTP
                 try:
-                    self._client.get("https://%s/v2/" % self.endpoint).close()
+                    self._send(self._client.build_request("GET", "https://%s/v2/" % self.endpoint)).close()
                 except httpx.TransportError:
                     scheme = "http"
             url = "%s://%s/v2/" % (scheme, self.endpoint)
@@ -164,7 +167,7 @@ class Transport:
                 request = self._client.build_request(method, url, headers=hdrs, content=body, params=params,
                                                      data=data)
                 self.stats.request(self.registry)
-                resp = self._client.send(request, stream=stream, follow_redirects=redirects)
+                resp = self._send(request, stream=stream, redirects=redirects)
             except httpx.TransportError as exc:
                 self._raise_unretryable(exc, url, image)
                 attempt += 1
@@ -193,6 +196,35 @@ class Transport:
                 self._wait(self.retry.delay(attempt - 1, retry_after), what)
                 continue
             return resp
+
+    def _send(self, request: httpx.Request, stream: bool = False, redirects: bool = False) -> httpx.Response:
+        """THE place every request to this registry goes through (its token service and the
+        redirects it answers with included): wait for the registry's limits (a connection slot,
+        a pause its rate-limit headers asked for, a token), send, note the rate-limit headers of
+        its answer. The slot is held until the response is closed."""
+        slot = self.limiter.acquire(self._limit_wait)
+        try:
+            resp = self._client.send(request, stream=stream, follow_redirects=redirects)
+        except BaseException:
+            slot.release()
+            raise
+        self.limiter.observe((resp.history[0] if resp.history else resp).headers)
+        if resp.is_closed:
+            slot.release()
+        else:
+            resp.stream = _Releasing(resp.stream, slot.release)
+        return resp
+
+    def _limit_wait(self, seconds: float) -> None:
+        """Wait *seconds* for this registry's limits; give up when the run is cancelled or its
+        deadline would pass first."""
+        self.deadline.check("a request to %s" % self.registry)
+        remaining = self.deadline.remaining()
+        if remaining is not None and seconds >= remaining:
+            raise DeadlineExceeded("the deadline of %ss would pass while waiting %.1fs for the limits of %s"
+                                   % (self.deadline.seconds, seconds, self.registry))
+        if self.cancel.wait(seconds) if seconds > 0 else self.cancel.is_set():
+            raise OCIError("cancelled")
 
     def _raise_unretryable(self, exc: httpx.TransportError, url: str, image: str | None) -> None:
         """Raise what a transport error that trying again cannot cure means (an untrusted
@@ -235,3 +267,20 @@ class Transport:
 
     def _url(self, path: str) -> str:
         return self.base + path
+
+
+class _Releasing(httpx.SyncByteStream if httpx is not None else object):  # type: ignore[misc]
+    """A response body that calls *release* once it is closed (read to its end or not)."""
+
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    def __iter__(self) -> Any:
+        return iter(self._inner)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._release()

@@ -74,3 +74,12 @@ def test_one_poll_shows_every_image_end_then_the_latest_state() -> None:
     assert lines_to_show("m", records) == ["m: copied a, 1/2 images, 0 s elapsed", "m: 1/2 images, 5 s elapsed"]
     assert lines_to_show("m", records[:3]) == ["m: copied a, 1/2 images, 0 s elapsed"]
     assert lines_to_show("m", [records[0], records[-1]]) == []
+
+
+def test_a_limit_record_is_always_shown_with_its_message() -> None:
+    records = [{"event": "limit", "phase": "copy", "message": "quay.io: waiting 20.0s", "images_done": 0,
+                "images_total": 2, "elapsed": 4},
+               {"event": "tick", "phase": "copy", "images_done": 1, "images_total": 2, "elapsed": 5}]
+    assert lines_to_show("image_mirror", records) == [
+        "image_mirror: quay.io: waiting 20.0s, 0/2 images, 4 s elapsed",
+        "image_mirror: 1/2 images, 5 s elapsed"]

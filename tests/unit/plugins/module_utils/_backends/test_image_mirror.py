@@ -166,3 +166,29 @@ def test_platforms_reach_the_request_and_bad_ones_are_named():
     assert run.request.platforms == ("linux/amd64", "linux/arm64/v8")
     with pytest.raises(UserError, match=r"platforms: platform 'linux' is not of the form os/arch\[/variant\]"):
         B.prepare(params(platforms=["linux/amd64", "linux"]), check_mode=False)
+
+
+def test_registry_limits_become_the_pools_limits():
+    from ansible_collections.airgap.mirror.plugins.module_utils._engine.http.limits import HostLimit
+    run = B.prepare(params(registry_limits={"index.docker.io": {"requests_per_second": 0.5},
+                                            "default": {"connections": 4}}), check_mode=False)
+    assert run.registry_limits is not None
+    assert run.registry_limits.for_registry("docker.io") == HostLimit(None, 0.5)
+    pool = B.pool_for(params(registry_limits={}), run)
+    try:
+        assert pool.limiters.get("docker.io").limit == HostLimit(None, 0.5)
+        assert pool.limiters.get("mirror:5000").limit == HostLimit(4, None)
+    finally:
+        pool.close()
+    assert B.prepare(params(), check_mode=False).registry_limits.for_registry("quay.io") == HostLimit()
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"quay.io": {"connections": 0}}, "registry_limits.quay.io.connections must be a whole number of at least 1"),
+    ({"default": {"requests_per_second": -2}}, "registry_limits.default.requests_per_second must be a number"),
+    ({"quay.io": {"burst": 3}}, "registry_limits.quay.io has unknown keys burst"),
+])
+def test_refused_registry_limits(value, message):
+    with pytest.raises(UserError) as err:
+        B.prepare(params(registry_limits=value), check_mode=False)
+    assert message in str(err.value)

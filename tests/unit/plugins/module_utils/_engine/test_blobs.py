@@ -61,3 +61,29 @@ def test_counting_counts_uploaded_bytes():
     stats = Stats()
     assert b"".join(Counting([b"ab", b"cde"], stats)) == b"abcde"
     assert stats.as_dict()["bytes_uploaded"] == 5
+
+
+def test_prime_opens_the_source_before_the_upload_and_take_continues_from_it():
+    source = Source()
+    cursor = SourceCursor(source)
+    cursor.prime(0)
+    assert source.opened == [0]  # opened (and its first chunk read) before any byte is asked for
+    assert b"".join(cursor.take(0, 500)) == BLOB[:500]
+    cursor.prime(500)  # continues where it stopped: not opened again
+    assert b"".join(cursor.take(500, len(BLOB) - 500)) == BLOB[500:]
+    assert source.opened == [0]
+    cursor.prime(100)  # another offset: opened again there
+    assert source.opened == [0, 100] and b"".join(cursor.take(100, 50)) == BLOB[100:150]
+    cursor.close()
+
+
+def test_prime_wraps_a_source_error():
+    def failing(offset):
+        def gen():
+            if offset == 0:
+                raise OCIError("source gone")
+            yield b""
+        return gen()
+
+    with pytest.raises(SourceError):
+        SourceCursor(failing).prime(0)

@@ -217,19 +217,30 @@ def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitInfo | 
     return None
 
 
+#: per thread: how many connection slots (of any registry) it holds now
+_HELD_ANYWHERE = threading.local()
+
+
+def _held_anywhere() -> list[int]:
+    return _HELD_ANYWHERE.__dict__.setdefault("held", [0])
+
+
 class Slot:
     """A request's place among the connections of a registry: :meth:`release` (once) when its
     response is closed."""
 
-    __slots__ = ("_sem", "_held", "_lock", "_released")
+    __slots__ = ("_sem", "_held", "_anywhere", "_lock", "_released")
 
     def __init__(self, sem: threading.Semaphore | None, held: list[int] | None = None) -> None:
         self._sem = sem
         self._held = held
+        self._anywhere = _held_anywhere() if held is not None else None
         self._lock = threading.Lock()
         self._released = sem is None and held is None
         if held is not None:
             held[0] += 1
+        if self._anywhere is not None:
+            self._anywhere[0] += 1
 
     def release(self) -> None:
         with self._lock:
@@ -238,6 +249,8 @@ class Slot:
             self._released = True
         if self._held is not None:
             self._held[0] -= 1
+        if self._anywhere is not None:
+            self._anywhere[0] -= 1
         if self._sem is not None:
             self._sem.release()
 
@@ -264,6 +277,8 @@ class HostLimiter:
         self._warned_no_reset = False
         self._local = threading.local()
         self.waited = 0.0
+        #: downloads that went over the connection limit to feed an upload in progress
+        self.over_limit = 0
 
     @property
     def low_water(self) -> int:
@@ -271,10 +286,16 @@ class HostLimiter:
         as many requests as may be in flight at once."""
         return self.limit.connections or 1
 
-    def acquire(self, wait: Wait, poll: float = 0.5) -> Slot:
+    def acquire(self, wait: Wait, poll: float = 0.5, download: bool = False) -> Slot:
         """Wait for a connection slot, the end of a pause and a token; the slot to release when the
         response is closed. *wait(seconds)* sleeps (and raises to give up: cancelled, deadline);
-        a wait for a slot calls it with 0 every *poll* seconds."""
+        a wait for a slot calls it with 0 every *poll* seconds.
+
+        Connections are taken source first (the download, then the upload it feeds). A *download*
+        opened by a thread that already holds another registry's slot re-opens the source of an
+        upload in progress (after a broken stream): it must not wait for a slot, which threads
+        holding this registry's slots while they wait for the upload's registry may never free.
+        When none is free it goes over the limit by one, for the length of that download."""
         started = self._clock()
         slot = Slot(None)
         waited = False
@@ -285,11 +306,16 @@ class HostLimiter:
                     # this thread holds a slot of this registry already (the download feeding an
                     # upload to the same registry): waiting for another could wait forever
                     slot = Slot(None, held)
-                else:
-                    if not self._sem.acquire(blocking=False):
+                elif not self._sem.acquire(blocking=False):
+                    if download and _held_anywhere()[0] > 0:
+                        self.over_limit += 1
+                        slot = Slot(None, held)  # over the limit by one: see the docstring
+                    else:
                         waited = True
                         while not self._sem.acquire(timeout=poll):
                             wait(0.0)
+                        slot = Slot(self._sem, held)
+                else:
                     slot = Slot(self._sem, held)
             with self._lock:
                 pause = self._paused_until - self._clock()

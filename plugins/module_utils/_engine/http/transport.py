@@ -202,7 +202,7 @@ class Transport:
         redirects it answers with included): wait for the registry's limits (a connection slot,
         a pause its rate-limit headers asked for, a token), send, note the rate-limit headers of
         its answer. The slot is held until the response is closed."""
-        slot = self.limiter.acquire(self._limit_wait)
+        slot = self.limiter.acquire(self._limit_wait, download=request.method == "GET" and stream)
         try:
             resp = self._client.send(request, stream=stream, follow_redirects=redirects)
         except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -284,3 +285,58 @@ def test_limiters_one_per_registry_with_their_waits_and_messages():
     assert limiters.waited() == {"dest.example": 0.0, "src.example": pytest.approx(2.0)}
     dest.observe({"RateLimit-Remaining": "0", "RateLimit-Reset": "3"})
     assert heard == [3.0] and "dest.example" in limiters.messages[0]
+
+
+def test_a_download_feeding_an_upload_in_progress_never_waits_for_a_slot():
+    """One connection each at the source and the destination. Thread A holds the source's slot
+    (its download is open) and waits for the destination's; thread B uploads (holds the
+    destination's slot) and must re-open its source after a broken stream. Waiting for the
+    source's slot would wait forever; B goes over the source's limit by one instead, finishes, and
+    A gets its slot."""
+    src = HostLimiter("src.example", HostLimit(connections=1))
+    dst = HostLimiter("dst.example", HostLimit(connections=1))
+
+    def sleep(seconds):
+        if seconds:
+            time.sleep(seconds)
+
+    b_holds_dest = threading.Event()
+    a_holds_source = threading.Event()
+    a_done = threading.Event()
+    b_result = {}
+
+    def thread_a():
+        source = src.acquire(sleep, poll=0.05, download=True)
+        a_holds_source.set()
+        b_holds_dest.wait(5)
+        dest = dst.acquire(sleep, poll=0.05)  # waits until B is done
+        dest.release()
+        source.release()
+        a_done.set()
+
+    def thread_b():
+        dest = dst.acquire(sleep, poll=0.05)
+        b_holds_dest.set()
+        a_holds_source.wait(5)
+        again = src.acquire(sleep, poll=0.05, download=True)  # the re-opened source
+        b_result["over"] = src.over_limit
+        again.release()
+        dest.release()
+
+    threads = [threading.Thread(target=thread_a, daemon=True), threading.Thread(target=thread_b, daemon=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert a_done.is_set() and b_result == {"over": 1}
+    # a download opened by a thread that holds nothing waits as any request does
+    held = src.acquire(sleep, poll=0.05, download=True)
+    waited = []
+    other = threading.Thread(target=lambda: waited.append(src.acquire(sleep, poll=0.05, download=True)), daemon=True)
+    other.start()
+    other.join(0.3)
+    assert other.is_alive() and src.over_limit == 1
+    held.release()
+    other.join(5)
+    waited[0].release()
+    assert not other.is_alive()

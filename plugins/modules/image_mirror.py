@@ -161,7 +161,7 @@ options:
   immutable_tags:
     description:
       - Regular expressions (each must match the whole tag) of source tags you declare never move, for example
-        V(^v?\d+\.\d+\.\d+$) for release tags.
+        V(^v?[0-9]+[.][0-9]+[.][0-9]+$) for release tags.
       - An image requested by such a tag, which O(mirror_map) records and the destination still holds, is taken from
         the map without any request to its source registry - neither its digest nor new signatures or other
         attachments are looked up there. A re-run of a large list over a slow link then costs one request per

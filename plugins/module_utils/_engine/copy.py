@@ -122,12 +122,21 @@ class Copier:
             blob_task: dict[str, Task | None] = {}
             for desc in job.blobs.values():
                 key = (dest.key, desc.digest)
-                task = per_repo.get(key)
-                if task is None:
+                if key in per_repo:
+                    task = per_repo[key]
+                else:
                     scope = (dest.blob_scope, desc.digest)
                     first = primary.get(scope)
                     home = homes.get(scope)
-                    if first is None and home is not None and getattr(dest, "can_mount", False) and \
+                    if first is None and home is not None and home.dest.key == dest.key and scope in ready:
+                        # this is the blob's home and it is there (uploaded, or found by HEAD): no
+                        # request at all. Asked again, a registry re-links the blob here, and
+                        # distribution 2.8 was seen answering 202 (no mount) to another worker's
+                        # mount from here at that moment -- whose bytes then crossed twice
+                        primary[scope] = (None, dest)
+                        self._count(job, "skipped")
+                        task = None
+                    elif first is None and home is not None and getattr(dest, "can_mount", False) and \
                             home.dest.key != dest.key and (home.job.status == Status.PRESENT or scope in ready):
                         # the blob is already at home: mount it from there, no bytes
                         primary[scope] = (None, home.dest)

@@ -78,25 +78,32 @@ class RegistryClient(Transport):
         return digest, media_type, size
 
     def get_manifest(self, repo: str, ref: str, image: str | None = None) -> tuple[bytes, str]:
-        """(bytes, content type). Verifies the bytes when *ref* is a digest."""
+        """(bytes, content type). Verifies the bytes when *ref* is a digest. A body that breaks off
+        or stalls past the timeout is asked for again, like any transient failure."""
         url = self._url("/v2/%s/manifests/%s" % (repo, ref))
-        resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),),
-                                       headers={"Accept": _manifest.ACCEPT}, what="GET manifest", image=image,
-                                       redirects=True, stream=True)
-        try:
-            self._check(resp, (200,), "manifest %s@%s" % (repo, ref) if ":" in ref else
-                        "manifest %s:%s" % (repo, ref), image)
-            data = bytearray()
-            for chunk in resp.iter_bytes():
-                data += chunk
-                if len(data) > _manifest.MAX_MANIFEST_BYTES:
-                    raise RegistryError("manifest %s:%s is larger than %d bytes"
-                                        % (repo, ref, _manifest.MAX_MANIFEST_BYTES), url=url, image=image)
-        except httpx.TransportError as exc:
-            raise RegistryError("reading manifest %s:%s failed: %s" % (repo, ref, short(exc)), url=url,
-                                image=image, transient=True) from None
-        finally:
-            resp.close()
+        attempt = 0
+        while True:
+            resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),),
+                                           headers={"Accept": _manifest.ACCEPT}, what="GET manifest", image=image,
+                                           redirects=True, stream=True)
+            try:
+                self._check(resp, (200,), "manifest %s@%s" % (repo, ref) if ":" in ref else
+                            "manifest %s:%s" % (repo, ref), image)
+                data = bytearray()
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > _manifest.MAX_MANIFEST_BYTES:
+                        raise RegistryError("manifest %s:%s is larger than %d bytes"
+                                            % (repo, ref, _manifest.MAX_MANIFEST_BYTES), url=url, image=image)
+                break
+            except httpx.TransportError as exc:
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise RegistryError("reading manifest %s:%s failed after %d attempts: %s" % (
+                        repo, ref, attempt, short(exc)), url=url, image=image, transient=True) from None
+            finally:
+                resp.close()
+            self._wait(self.retry.delay(attempt - 1), "GET manifest")
         self.stats.add(bytes_down=len(data))
         content = bytes(data)
         if ref.startswith("sha256:") or ref.startswith("sha512:"):

@@ -88,6 +88,24 @@ def test_reset_mid_download(bed, tmp_path, recovery, dest_kind):
              done - gets[0].ended)
 
 
+def test_manifest_body_cut_short_is_fetched_again(bed, tmp_path, recovery):
+    """The connection ends 16 bytes into the body of the index: the engine asks for the manifest
+    again (there is nothing to resume in a document this small) and the copy completes."""
+    path = r"/app/multi/manifests/2$"
+    bed.psrc.add_rule("GET", path, cut_response_after=16)
+    report, _s = run_engine([f"{bed.psrc.host}/app/multi:2"], bed.pdst.host, insecure=bed.insecure)
+    done = time.monotonic()
+
+    assert report["failed"] == [], failures(report)
+    gets = bed.psrc.exchanges("GET", path)
+    assert len(gets) == 2 and gets[0].fault and gets[0].bytes_out == 16
+    assert gets[1].status == 200 and not gets[1].fault and gets[1].bytes_out > 16
+    verify_registry_image(bed.dst, "app/multi:2", bed.multi.digest, tmp_path)
+    assert audit_registry(bed.dst) == []
+    recovery("1 connection dropped mid-manifest (registry -> registry)", "complete; the manifest fetched again",
+             done - gets[0].ended)
+
+
 def test_reset_mid_upload_monolithic(bed, tmp_path, recovery):
     hexpart = bed.layer.digest.split(":", 1)[1]
     bed.pdst.add_rule("PUT", r"/blobs/uploads/.*" + hexpart, reset_request_after=3 * MiB)

@@ -167,6 +167,9 @@ class Exchange:
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5; an engine opening 16-32 connections at once would see
+    # connections wait in SYN retransmits, which no real registry front end imposes
+    request_queue_size = 128
 
     def __init__(self, address, proxy):
         self.proxy = proxy

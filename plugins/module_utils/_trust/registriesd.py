@@ -129,10 +129,7 @@ def _namespace(file_path: str, where: str, value: object) -> Namespace:
         return Namespace()
     if not isinstance(value, dict):
         raise RegistriesDError("registries.d %s: %s must be a mapping" % (file_path, where))
-    if value.get("lookaside") and value.get("sigstore"):
-        raise RegistriesDError("registries.d %s: %s sets both lookaside and its deprecated name sigstore"
-                               % (file_path, where))
-    lookaside = value.get("lookaside") or value.get("sigstore")
+    lookaside = value.get("lookaside") or value.get("sigstore")  # lookaside wins, as in containers/image
     if lookaside is not None:
         if not isinstance(lookaside, str) or not lookaside.startswith(SCHEMES):
             raise RegistriesDError("registries.d %s: %s: lookaside %r must be a file://, http:// or https:// URL"

@@ -18,6 +18,7 @@ A failure to read signatures (an unreachable lookaside server) is raised, not a 
 
 from __future__ import annotations
 
+import os
 import ssl
 import urllib.parse
 import urllib.request
@@ -34,7 +35,8 @@ from .policy import InsecureAcceptAnything, Policy, Reject, Requirement, SignedB
 from .registriesd import RegistriesD
 from .sigstore import decode_signature, signer
 
-BUILTIN_LOOKASIDE = "file:///var/lib/containers/sigstore"
+ROOT_LOOKASIDE = "file:///var/lib/containers/sigstore"
+USER_LOOKASIDE = ".local/share/containers/sigstore"  # under the home directory of a user other than root
 MAX_SIGNATURES = 128
 MAX_SIGNATURE_BYTES = 4 * 1024 * 1024
 FETCH_TIMEOUT = 60.0
@@ -96,6 +98,13 @@ class _Rejections:
         return self.best[1]
 
 
+def builtin_lookaside() -> str:
+    """containers/image's lookaside when registries.d sets none: root's, or the user's own."""
+    if os.geteuid() == 0:
+        return ROOT_LOOKASIDE
+    return "file://" + os.path.join(os.path.expanduser("~"), USER_LOOKASIDE)
+
+
 def lookaside_urls(base: str, ref: Reference, manifest_digest: str) -> Callable[[int], str]:
     """``n -> <base>/<repository path>@<algorithm>=<hex>/signature-<n>`` (containers-registries.d(5))."""
     algorithm, _sep, hexpart = manifest_digest.partition(":")
@@ -151,7 +160,7 @@ class _Context:
         self.fetch = fetch
         self._gpg: list[bytes] | None = None
         self._cosign: list[SigstoreSignature] | None = None
-        self.lookaside = registries_d.lookaside_for(source_ref) or BUILTIN_LOOKASIDE
+        self.lookaside = registries_d.lookaside_for(source_ref) or builtin_lookaside()
 
     def check(self, requirement: Requirement) -> _Outcome:
         if isinstance(requirement, InsecureAcceptAnything):

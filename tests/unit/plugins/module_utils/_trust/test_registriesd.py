@@ -58,7 +58,6 @@ def test_duplicate_default_names_both_files(tmp_path):
 
 @pytest.mark.parametrize("text,fragment", [
     ("docker:\n  quay.io:\n    lookaside: /var/lib/sigs\n", "file://, http:// or https://"),
-    ("docker:\n  quay.io:\n    lookaside: file:///a\n    sigstore: file:///b\n", "both lookaside and"),
     ("docker:\n  quay.io:\n    use-sigstore-attachments: 'yes'\n", "true or false"),
     ("docker: [1]\n", "mapping of scopes"),
     ("- 1\n", "top level must be a mapping"),
@@ -79,6 +78,12 @@ def test_default_directory_and_missing_directory(tmp_path, monkeypatch):
     assert load_registries_d(None).lookaside_for("busybox") == "file:///d"
     with pytest.raises(RegistriesDError, match="not a directory"):
         load_registries_d(str(tmp_path / "nope"))
+
+
+def test_lookaside_wins_over_the_deprecated_sigstore(tmp_path):
+    config = load_registries_d(make_dir(tmp_path, {"x.yaml": "docker:\n  quay.io:\n    sigstore: file:///old\n"
+                                                            "    lookaside: file:///new\n"}))
+    assert config.lookaside_for("quay.io/x") == "file:///new"
 
 
 def test_empty_file_and_empty_scope(tmp_path):

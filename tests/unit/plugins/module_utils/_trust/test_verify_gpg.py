@@ -220,3 +220,19 @@ def test_default_fetch(tmp_path):
         default_fetch("ftp://example.com/sig")
     with pytest.raises(SignatureFetchError, match="127.0.0.1:9"):
         default_fetch("http://127.0.0.1:9/sig")
+
+
+def test_builtin_lookaside_when_registries_d_sets_none(tmp_path, gpg_keys, monkeypatch):
+    from ansible_collections.airgap.mirror.plugins.module_utils._trust import verify as V
+    from ansible_collections.airgap.mirror.plugins.module_utils._trust.registriesd import RegistriesD
+    monkeypatch.setenv("HOME", str(tmp_path))
+    expected = "file:///var/lib/containers/sigstore" if os.geteuid() == 0 else \
+        "file://%s/.local/share/containers/sigstore" % tmp_path
+    assert V.builtin_lookaside() == expected
+    bed = Bed(tmp_path, gpg_keys)
+    _path, digest = manifest(tmp_path, "m")
+    asked = []
+    verdict = verify_image(bed.policy(bed.signed_by()), RegistriesD(), REF, digest, list,
+                           lambda url: asked.append(url))
+    assert asked == [expected + "/org/app@sha256=%s/signature-1" % digest[7:]]
+    assert verdict.reason == "unsigned: no GPG signature at " + asked[0]

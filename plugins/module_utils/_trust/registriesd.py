@@ -21,9 +21,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import yaml
-
 from .._common.errors import UserError
+
+try:
+    import yaml
+    YAML_IMPORT_ERROR: ImportError | None = None
+except ImportError as _exc:  # pragma: no cover - PyYAML is a declared dependency
+    yaml = None  # type: ignore[assignment]
+    YAML_IMPORT_ERROR = _exc
 from .._oci.reference import parse
 from .scopes import docker_scopes
 
@@ -110,6 +115,9 @@ def load_registries_d(path: str | None) -> RegistriesD:
 
 
 def _read(file_path: str) -> dict[str, object]:
+    if yaml is None:
+        raise RegistriesDError("registries.d %s: reading it needs the Python package PyYAML (%s)"
+                               % (file_path, YAML_IMPORT_ERROR))
     try:
         with open(file_path, "rb") as handle:
             doc = yaml.safe_load(handle)

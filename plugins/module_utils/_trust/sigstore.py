@@ -18,10 +18,16 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from .._common.errors import UserError
+
+try:
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    CRYPTOGRAPHY_IMPORT_ERROR: ImportError | None = None
+except ImportError as _exc:  # pragma: no cover - cryptography comes with ansible-core
+    CRYPTOGRAPHY_IMPORT_ERROR = _exc
 
 
 class KeyFormatError(ValueError):
@@ -38,6 +44,9 @@ class EcKey:
 
 def load_public_keys(pem: bytes) -> list[EcKey]:
     """Every ``PUBLIC KEY`` block of *pem* (at least one), each a P-256 key; :class:`KeyFormatError`."""
+    if CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        raise UserError("sigstoreSigned requirements need the Python package cryptography (%s)"
+                        % CRYPTOGRAPHY_IMPORT_ERROR)
     blocks = []
     marker_begin, marker_end = b"-----BEGIN PUBLIC KEY-----", b"-----END PUBLIC KEY-----"
     rest = pem

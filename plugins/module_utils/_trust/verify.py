@@ -25,8 +25,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
-
 from .._common.errors import UserError
 from .._oci.reference import Reference, parse, validate_digest
 from . import openpgp
@@ -34,6 +32,13 @@ from .payload import ATOMIC_TYPE, COSIGN_TYPE, PayloadError, SignedIdentity, par
 from .policy import InsecureAcceptAnything, Policy, Reject, Requirement, SignedBy, SigstoreSigned
 from .registriesd import RegistriesD
 from .sigstore import decode_signature, signer
+
+try:
+    import httpx
+    HTTPX_IMPORT_ERROR: ImportError | None = None
+except ImportError as _exc:  # pragma: no cover - httpx is a declared dependency
+    httpx = None  # type: ignore[assignment]
+    HTTPX_IMPORT_ERROR = _exc
 
 ROOT_LOOKASIDE = "file:///var/lib/containers/sigstore"
 USER_LOOKASIDE = ".local/share/containers/sigstore"  # under the home directory of a user other than root
@@ -282,6 +287,9 @@ def default_fetch(url: str) -> bytes | None:
 
 
 def _http_get(url: str) -> bytes | None:
+    if httpx is None:
+        raise SignatureFetchError("signature %s: reading it needs the Python package httpx (%s)"
+                                  % (url, HTTPX_IMPORT_ERROR))
     try:
         with httpx.Client(verify=ssl.create_default_context(), timeout=FETCH_TIMEOUT,
                           follow_redirects=True, trust_env=True) as client:

@@ -411,6 +411,46 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  signature_policy:
+    description:
+      - A C(containers-policy.json(5)) file, the format skopeo, podman and CRI-O read. Every image must
+        satisfy the requirements of the most specific C(docker) scope matching its B(source) reference
+        before anything of it is copied; an image that does not is written nowhere (no blob, no tag, no
+        signature), and the task fails at the end naming each such image and the reason (unsigned,
+        untrusted key, payload for another digest, identity mismatch, malformed signature, rejected by
+        policy).
+      - Supported requirements are C(insecureAcceptAnything), C(reject), C(signedBy) (C(keyType=GPGKeys);
+        C(keyPath), C(keyPaths), C(keyData)) and C(sigstoreSigned) (public keys C(keyPath), C(keyPaths),
+        C(keyData), C(keyDatas)), each with any C(signedIdentity). Others (C(fulcio), C(pki), Rekor keys) are
+        refused when the file is read, naming them; never silently accepted.
+      - GPG signatures are read from the lookaside store O(registries_d) names for the source; sigstore
+        signatures from the C(sha256-<hex>.sig) tag next to the image. The accepted GPG signatures travel
+        with the image, as an artifact tagged C(sha256-<hex>.gpgsig) next to it (in a layout, a bundle and
+        the mirror), so that the air-gapped side verifies them again with the same policy
+        (O(src=oci:PATH)) and writes them to O(lookaside_dir).
+      - The mirror map records per image C(verified) (C(kind) and the C(keys) that accepted it).
+      - An image taken from the mirror map by O(immutable_tags) is verified too, which asks its source
+        for its signatures. Not available with O(shard_count) above 1.
+      - See C(docs/signatures.md) in the collection.
+    type: path
+    version_added: 1.1.0
+  registries_d:
+    description:
+      - A C(containers-registries.d(5)) directory saying where the GPG signatures of a source live
+        (C(lookaside) URLs C(file://), C(http://), C(https://)) and whether sigstore attachments are used.
+      - Default is C(/etc/containers/registries.d) when it exists on the host running the module.
+      - Only with O(signature_policy).
+    type: path
+    version_added: 1.1.0
+  lookaside_dir:
+    description:
+      - Write the GPG signatures of the images in place after the run to this directory, laid out as a
+        C(lookaside) store (C(<repository path>@sha256=<hex>/signature-<n>)), for hosts to read (serve it
+        over HTTP, or point C(lookaside) at it with C(file://)). Files are replaced atomically; unchanged
+        ones are left alone. Not written in check mode.
+      - Only with O(signature_policy).
+    type: path
+    version_added: 1.1.0
 notes:
   - The mirror map lists the images copied or found present in this run. An image that fails keeps
     the entry it had in the map before the run (same source and destination), because a failed copy
@@ -442,6 +482,23 @@ EXAMPLES = r"""
     dest: mirror.example.com:8443
     mirror_map: /srv/mirror/mirror-map.yml
     immutable_tags: ['v?\d+\.\d+\.\d+']
+
+- name: Mirror to disk only what the site's signature policy accepts (connected side)
+  airgap.mirror.image_mirror:
+    images: "{{ release_images }}"
+    dest: oci:/media/transfer/images
+    signature_policy: /etc/airgap/policy.json
+    registries_d: /etc/airgap/registries.d
+    mirror_map: /media/transfer/mirror-map.yml
+
+- name: Verify again on the air-gapped side, push, and write the GPG signatures for the hosts
+  airgap.mirror.image_mirror:
+    images: all
+    src: oci:/media/transfer/images
+    dest: mirror.example.com:8443
+    signature_policy: /etc/airgap/policy.json
+    lookaside_dir: /srv/lookaside
+    mirror_map: /srv/mirror/mirror-map.yml
 
 - name: One of three workers mirroring one release together (hosts of group mirror_workers)
   airgap.mirror.image_mirror:
@@ -630,6 +687,12 @@ images:
       type: bool
       returned: when false
       version_added: 1.1.0
+    verified:
+      description: How the image passed O(signature_policy) - C(kind) (V(gpg) or V(sigstore)) and the C(keys) that accepted it.
+      type: dict
+      returned: when O(signature_policy) verified a signature of the image, or the mirror map entry the image was found present by records one
+      sample: {"kind": "gpg", "keys": ["9F1C34A0D2E4B8D37A6F1E0B5C2D4E6F8A0B1C2D"]}
+      version_added: 1.1.0
     source_via:
       description:
         - The pull-through repository the image was (or, in check mode, would be) fetched from (see
@@ -685,6 +748,16 @@ totals:
     source_not_checked:
       description: Images taken from the mirror map without any request to their source (O(immutable_tags)).
       type: int
+      version_added: 1.1.0
+    verified:
+      description: Images whose signatures O(signature_policy) verified.
+      type: int
+      returned: when O(signature_policy) is set
+      version_added: 1.1.0
+    lookaside_files_written:
+      description: Signature files written to O(lookaside_dir) (unchanged ones are not counted).
+      type: int
+      returned: when O(signature_policy) is set
       version_added: 1.1.0
     shard:
       description:

@@ -29,6 +29,7 @@ from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
+from .signature_policy import trust_of
 from .source_mirrors import from_params as source_mirrors_of
 
 #: the statuses of an image the mirror map has something to say about
@@ -68,6 +69,9 @@ def argument_spec() -> dict[str, Any]:
             "source_mirrors_file": {"type": "path"},
             "source_mirrors_fallback": {"type": "bool", "default": False},
             "platforms": {"type": "list", "elements": "str", "default": []},
+            "signature_policy": {"type": "path"},
+            "registries_d": {"type": "path"},
+            "lookaside_dir": {"type": "path"},
         },
         "mutually_exclusive": [["source_mirrors", "source_mirrors_file"]],
     })
@@ -125,7 +129,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
                         prune_map=params["map_prune"], immutable_tags=tuple(params["immutable_tags"] or ())),
             sharding=Sharding(shard, params["shard_wait"]),
             verify=params["verify"], attachments=params["attachments"], check_mode=check_mode,
-            source_mirrors=sources, platforms=tuple(params.get("platforms") or ()))
+            source_mirrors=sources, platforms=tuple(params.get("platforms") or ()), trust=trust_of(params))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return ModuleRun(request, chunk, map_path, tuple(insecure), RegistryLimits.parse(params.get("registry_limits")))

@@ -158,7 +158,7 @@ def _expand(images: Iterable[Any], src_layout: Layout | None, dir_exports: dict[
     return expanded
 
 
-_ATTACHMENT_TAG = re.compile(r"^(sha256|sha512)-[0-9a-f]+(\.sig|\.att|\.sbom)?$")
+_ATTACHMENT_TAG = re.compile(r"^(sha256|sha512)-[0-9a-f]+(\.sig|\.att|\.sbom|\.gpgsig)?$")
 
 
 def _is_attachment_name(name: str) -> bool:

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._mirrormap.model import Destination, LayoutDestination, RegistryDestination
+from .._mirrormap.model import Destination, LayoutDestination, RegistryDestination, Verified
 from .._oci import manifest as _manifest
 from .._oci import reference as _ref
 from .._oci.errors import OCIError
@@ -87,6 +87,10 @@ class ImageJob:
         self.source_digest: str | None = None
         self.filtered_platforms: list[str] = []
         self.bytes_filtered_out = 0
+        #: how the image was verified (signatures.py), or what the lockfile entry it was found by records
+        self.verified: Verified | None = None
+        #: the GPG signatures an attachment carries (the artifact signatures.py makes)
+        self.gpg_signatures: list[bytes] = []
 
     @property
     def attachment_name(self) -> str:

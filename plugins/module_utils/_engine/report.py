@@ -54,6 +54,8 @@ def image_result(job: ImageJob, check_mode: bool) -> dict[str, Any]:
         result["source_via"] = job.source_via
     if not job.source_checked:
         result["source_checked"] = False
+    if job.verified is not None:
+        result["verified"] = job.verified.to_dict()
     if job.missing:
         result["missing"] = list(job.missing)
     if job.error is not None:
@@ -82,7 +84,7 @@ def map_entries(jobs: list[ImageJob], previous: MirrorMap | None, prune: bool = 
             tags = [a.attachment_name for a in job.attachments if a.status in IN_PLACE]
             entry = Entry(job.src_ref, job.digest, job.media_type, target, tuple(job.platforms), int(job.size),
                           tuple(tags or job.attachment_tags), source_digest=job.source_digest,
-                          source_via=job.source_via)
+                          source_via=job.source_via, verified=job.verified)
             run.append(entry)
             ordered.append(entry)
         elif job.status == Status.FAILED and job.src_ref is not None:

@@ -22,7 +22,7 @@ from .._oci.errors import LayoutError, NotFound
 from .direxport import DirExport
 from .layout import SOURCE_DIGEST, Layout
 
-ATTACHMENT_SUFFIXES = (".sig", ".att", ".sbom")
+ATTACHMENT_SUFFIXES = (".sig", ".att", ".sbom", ".gpgsig")
 
 
 def is_digest(ident: object) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from .._mirrormap.model import MirrorMap
 from .._oci.platforms import parse_filter
 from .shard import Shard
+from .signatures import Trust
 from .sources import SourceMirrors
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
@@ -131,7 +132,8 @@ class MirrorRequest:
     signatures, attestations and referrers with their images. *source_mirrors*: pull-through
     sources (see sources.py; None: every image is fetched from the registry its reference names).
     *platforms*: copy only these platforms of each image (a filtered index gets a digest of its
-    own; see platforms.py).
+    own; see platforms.py). *trust*: the signature policy every image must satisfy before anything
+    of it is written (see signatures.py).
     """
 
     images: tuple[Any, ...]
@@ -147,6 +149,8 @@ class MirrorRequest:
     source_mirrors: SourceMirrors | None = None
     #: ``os/arch[/variant]`` to copy of each image (empty: every platform); see platforms.py
     platforms: tuple[str, ...] = ()
+    #: verify signatures before copying (``signature_policy``; None: nothing is verified); see signatures.py
+    trust: Trust | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, tuple):

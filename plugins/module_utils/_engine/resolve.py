@@ -126,6 +126,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     job.from_lock = True
     job.source_checked = not trusted
     job.locked_via = entry.source_via
+    job.verified = entry.verified  # the same digest: what was checked when it was mirrored still holds
     return True
 
 

@@ -22,6 +22,8 @@ from .report import Counts, report
 from .request import MirrorRequest
 from .resume import UploadSessions
 from .shard import homes, run_shard
+from .signatures import check as _check_signatures
+from .signatures import write_lookaside
 
 
 def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any = None,
@@ -56,6 +58,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
                                     warnings=warnings, sources=request.source_mirrors,
                                     platforms=request.platforms)
+        if shard is not None and request.trust is not None:
+            raise OCIError("signature_policy cannot be used in a sharded run yet: verify with one worker")
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)
@@ -63,6 +67,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                 immutable=request.state.immutable_patterns())
         if request.verify:
             _verify(jobs, concurrency=request.limits.small_requests)
+        if request.trust is not None:  # before anything is copied: a refused image writes nothing
+            _check_signatures(jobs, request.trust, concurrency=request.limits.small_requests)
         planned = unique_blobs(jobs)
         resolved = time.monotonic()
         progress.plan(len(jobs) + len(rejected), 0,
@@ -86,6 +92,9 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                                 sessions=sessions, progress=progress)
                 counts.blobs = copier.run(jobs, homes=homes(jobs))
         _cleanup_layouts(jobs)
+        lookaside = 0
+        if request.trust is not None and request.trust.lookaside_dir and not check_mode:
+            lookaside = write_lookaside(jobs, request.trust.lookaside_dir)
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)
         result = report(jobs, rejected, planned, counts, check_mode, pool.stats.as_dict(),
@@ -93,6 +102,10 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         result["timings"] = {"resolve": round(resolved - started, 3), "copy": round(time.monotonic() - resolved, 3)}
         result["requests"] = pool.stats.by_registry()
         result["limit_wait_seconds"] = pool.limiters.waited()
+        if request.trust is not None:
+            result["totals"]["verified"] = sum(1 for job in jobs if job.verified is not None)
+            result["totals"]["lookaside_files_written"] = lookaside
+            result["changed"] = result["changed"] or bool(lookaside)
         if warnings is not None:
             warnings.extend(pool.limiters.messages)
         if assignment is not None and shard is not None:

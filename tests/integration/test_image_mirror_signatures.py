@@ -1,0 +1,204 @@
+"""``signature_policy``: images are verified against a containers-policy.json before anything of
+them is written. Real registries; GPG simple signatures made by the independent client
+(``skopeo standalone-sign`` with a throwaway key) in a ``file://`` lookaside store; skopeo with the
+same policy as the judge of what the air-gapped side serves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.signatures import Trust
+from ansible_collections.airgap.mirror.plugins.module_utils._trust.policy import load_policy
+from ansible_collections.airgap.mirror.plugins.module_utils._trust.registriesd import load_registries_d
+from ansible_collections.airgap.mirror.plugins.module_utils._trust.verify import default_fetch
+
+from support import gpg
+from support import images as I
+
+pytestmark = pytest.mark.integration
+
+
+def _manifest_bytes(image: I.Image) -> bytes:
+    return image.layout.blob_path(image.digest).read_bytes()
+
+
+def _sign(skopeo, key, manifest: bytes, identity: str, out: Path) -> None:
+    """A simple signature of *manifest* claiming *identity*, by skopeo (the independent client)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / ("manifest-%s.json" % out.name)
+    path.write_bytes(manifest)
+    skopeo.run(["standalone-sign", str(path), identity, key.fingerprint, "--output", str(out)],
+               env={"GNUPGHOME": str(key.home)})
+    path.unlink()
+
+
+def _lookaside_path(store: Path, repository: str, digest: str, n: int = 1) -> Path:
+    algorithm, hexdigest = digest.split(":", 1)
+    return store / ("%s@%s=%s" % (repository, algorithm, hexdigest)) / ("signature-%d" % n)
+
+
+def _trust(tmp_path: Path, scope: str, key_files: list[Path], lookaside: Path | None = None,
+           lookaside_dir: Path | None = None) -> Trust:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {scope: [{"type": "signedBy", "keyType": "GPGKeys",
+                                           "keyPaths": [str(k) for k in key_files]}]}},
+    }))
+    regd = tmp_path / "registries.d"
+    regd.mkdir(exist_ok=True)
+    if lookaside is not None:
+        (regd / "source.yaml").write_text(json.dumps({"docker": {scope: {"lookaside": lookaside.as_uri()}}}))
+    return Trust(load_policy(str(policy)), load_registries_d(str(regd)), default_fetch,
+                 str(lookaside_dir) if lookaside_dir else None)
+
+
+def _catalog(registry) -> list[str]:
+    status, _headers, body = registry.get("/v2/_catalog")
+    assert status == 200
+    return sorted(json.loads(body)["repositories"])
+
+
+@pytest.fixture
+def signed_source(tmp_path, registry_factory, skopeo):
+    """A source registry with four repositories: org/good (signed by the trusted key), org/unsigned,
+    org/other (signed by another key) and org/swapped (a trusted signature of org/good's manifest
+    stored as org/swapped's), and the lookaside store holding the signatures."""
+    src = registry_factory()
+    trusted, other = gpg.make_key(tmp_path / "k1", "trusted"), gpg.make_key(tmp_path / "k2", "other")
+    layout = I.OCILayout(tmp_path / "oci")
+    store = tmp_path / "lookaside"
+    made = {}
+    for name in ("good", "unsigned", "other", "swapped"):
+        image = I.build_image(layout, None, layers=[{"f": name}])
+        I.push_http(image, src, "org/" + name, "1.0")
+        made[name] = image
+    good = made["good"]
+    _sign(skopeo, trusted, _manifest_bytes(good), "%s/org/good:1.0" % src.host,
+          _lookaside_path(store, "org/good", good.digest))
+    _sign(skopeo, other, _manifest_bytes(made["other"]), "%s/org/other:1.0" % src.host,
+          _lookaside_path(store, "org/other", made["other"].digest))
+    _sign(skopeo, trusted, _manifest_bytes(good), "%s/org/swapped:1.0" % src.host,
+          _lookaside_path(store, "org/swapped", made["swapped"].digest))
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "trusted.asc").write_bytes(trusted.public)
+    (keys / "other.asc").write_bytes(other.public)
+    return src, made, store, keys, trusted, other
+
+
+def test_only_images_the_policy_accepts_are_written(tmp_path, registry_factory, signed_source):
+    src, made, store, keys, trusted, _other = signed_source
+    dest = registry_factory()
+    trust = _trust(tmp_path, "%s/org" % src.host, [keys / "trusted.asc"], lookaside=store)
+    refs = ["%s/org/%s:1.0" % (src.host, name) for name in made]
+    report = mirror(MirrorRequest(refs, dest.host, trust=trust),
+                    pool=ClientPool(insecure_registries=[src.host, dest.host]))
+
+    by_name = {i["source"].split("/")[-1].split(":")[0]: i for i in report["images"]}
+    assert by_name["good"]["status"] == "copied"
+    assert by_name["good"]["verified"] == {"kind": "gpg", "keys": [trusted.fingerprint]}
+    reasons = {name: by_name[name].get("error", "") for name in ("unsigned", "other", "swapped")}
+    assert "unsigned" in reasons["unsigned"], reasons
+    assert "untrusted key" in reasons["other"], reasons
+    assert "payload for another digest" in reasons["swapped"], reasons
+    assert {by_name[n]["error_type"] for n in reasons} == {"VerificationFailed"}
+    assert report["totals"]["verified"] == 1 and report["totals"]["failed"] == 3
+
+    # nothing of a refused image reached the mirror: not a blob (a blob upload makes the repository)
+    assert _catalog(dest) == ["org/good"]
+    digest = made["good"].digest
+    tags = json.loads(dest.get("/v2/org/good/tags/list")[2])["tags"]
+    assert sorted(tags) == ["1.0", digest.replace(":", "-") + ".gpgsig"]
+    entries = list(report["map"])
+    assert [str(e.source).split("/")[-1] for e in entries] == ["good:1.0"]
+    assert entries[0].verified.to_dict() == {"kind": "gpg", "keys": [trusted.fingerprint]}
+
+    # a re-run verifies again and writes nothing
+    again = mirror(MirrorRequest(refs[:1], dest.host, trust=trust),
+                   pool=ClientPool(insecure_registries=[src.host, dest.host]))
+    assert [i["status"] for i in again["images"]] == ["present"] and not again["changed"]
+    assert again["images"][0]["verified"]["keys"] == [trusted.fingerprint]
+
+
+def test_signatures_cross_in_the_layout_and_are_verified_again(tmp_path, registry_factory, signed_source, skopeo):
+    """Connected side: registry -> layout, verified. Air-gapped side: layout -> mirror, verified again
+    from the carried signatures alone (no lookaside configured there), written to a lookaside
+    directory; skopeo with the same policy then pulls through the mirror and accepts the image."""
+    src, made, store, keys, trusted, other = signed_source
+    connected = tmp_path / "connected"
+    connected.mkdir()
+    trust = _trust(connected, "%s/org" % src.host, [keys / "trusted.asc"], lookaside=store)
+    ref = "%s/org/good:1.0" % src.host
+    layout = tmp_path / "disk"
+    to_disk = mirror(MirrorRequest([ref], "oci:%s" % layout, trust=trust),
+                     pool=ClientPool(insecure_registries=[src.host]))
+    assert [i["status"] for i in to_disk["images"]] == ["copied"]
+    digest = made["good"].digest
+    names = [m["annotations"]["org.opencontainers.image.ref.name"]
+             for m in json.loads((layout / "index.json").read_text())["manifests"]]
+    assert sorted(names) == sorted([ref, "%s/org/good:%s.gpgsig" % (src.host, digest.replace(":", "-"))])
+
+    mirror_reg = registry_factory()
+    gapped = tmp_path / "gapped"
+    gapped.mkdir()
+    out = tmp_path / "served-lookaside"
+    # the air-gapped side trusts only the other key: refused, nothing pushed
+    refused = mirror(MirrorRequest(["all"], mirror_reg.host, src="oci:%s" % layout,
+                                   trust=_trust(gapped, "%s/org" % src.host, [keys / "other.asc"], lookaside_dir=out)),
+                     pool=ClientPool(insecure_registries=[mirror_reg.host]))
+    assert [i["status"] for i in refused["images"]] == ["failed"]
+    assert "untrusted key" in refused["images"][0]["error"]
+    assert _catalog(mirror_reg) == [] and not out.exists()
+
+    pushed = mirror(MirrorRequest(["all"], mirror_reg.host, src="oci:%s" % layout,
+                                  trust=_trust(gapped, "%s/org" % src.host, [keys / "trusted.asc"], lookaside_dir=out)),
+                    pool=ClientPool(insecure_registries=[mirror_reg.host]))
+    assert [i["status"] for i in pushed["images"]] == ["copied"]
+    assert pushed["images"][0]["verified"] == {"kind": "gpg", "keys": [trusted.fingerprint]}
+    assert pushed["totals"]["lookaside_files_written"] == 1
+    written = _lookaside_path(out, "org/good", digest)
+    assert written.read_bytes() == _lookaside_path(store, "org/good", digest).read_bytes()
+
+    # the judge: containers/image, with the policy, the written lookaside and the mirror configured
+    # as a registries.conf mirror of the source, which is gone. The policy applies to the source's
+    # name, the lookaside is looked up (and its path built) with the mirror's
+    src.stop()
+    judge = tmp_path / "judge"
+    (judge / "registries.d").mkdir(parents=True)
+    (judge / "policy.json").write_text(json.dumps({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {"%s/org" % src.host: [{"type": "signedBy", "keyType": "GPGKeys",
+                                                          "keyPath": str(keys / "trusted.asc")}]}}}))
+    (judge / "registries.conf").write_text(
+        '[[registry]]\nprefix = "%s"\nlocation = "%s"\n[[registry.mirror]]\nlocation = "%s"\ninsecure = true\n'
+        % (src.host, src.host, mirror_reg.host))
+    pulled = tmp_path / "pulled"
+    (judge / "registries.d" / "mirror.yaml").write_text(
+        json.dumps({"docker": {"%s/org" % src.host: {"lookaside": out.as_uri()}}}))
+    by_source = skopeo.run(["--policy", str(judge / "policy.json"), "--registries.d", str(judge / "registries.d"),
+                            "copy", "docker://%s/org/good@%s" % (src.host, digest), "dir:%s" % pulled],
+                           registries_conf=judge / "registries.conf", check=False)
+    assert by_source.returncode != 0 and "no signature exists" in by_source.stderr, by_source.stderr
+    (judge / "registries.d" / "mirror.yaml").write_text(
+        json.dumps({"docker": {"%s/org" % mirror_reg.host: {"lookaside": out.as_uri()}}}))
+    skopeo.run(["--policy", str(judge / "policy.json"), "--registries.d", str(judge / "registries.d"),
+                "copy", "--src-tls-verify=false", "docker://%s/org/good@%s" % (src.host, digest), "dir:%s" % pulled],
+               registries_conf=judge / "registries.conf")
+    assert (pulled / "manifest.json").read_bytes() == _manifest_bytes(made["good"])
+    # and refuses it when the policy trusts the other key (its own error text)
+    (judge / "policy.json").write_text(json.dumps({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {"%s/org" % src.host: [{"type": "signedBy", "keyType": "GPGKeys",
+                                                          "keyPath": str(keys / "other.asc")}]}}}))
+    failed = skopeo.run(["--policy", str(judge / "policy.json"), "--registries.d", str(judge / "registries.d"),
+                         "copy", "--src-tls-verify=false", "docker://%s/org/good@%s" % (src.host, digest),
+                         "dir:%s" % (tmp_path / "refused")],
+                        registries_conf=judge / "registries.conf", check=False)
+    assert failed.returncode != 0 and "Source image rejected" in failed.stderr, failed.stderr

@@ -18,7 +18,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._trust.policy import
 from ansible_collections.airgap.mirror.plugins.module_utils._trust.registriesd import load_registries_d
 from ansible_collections.airgap.mirror.plugins.module_utils._trust.verify import default_fetch
 
-from support import gpg
+from support import cosign, gpg
 from support import images as I
 
 pytestmark = pytest.mark.integration
@@ -202,3 +202,67 @@ def test_signatures_cross_in_the_layout_and_are_verified_again(tmp_path, registr
                          "dir:%s" % (tmp_path / "refused")],
                         registries_conf=judge / "registries.conf", check=False)
     assert failed.returncode != 0 and "Source image rejected" in failed.stderr, failed.stderr
+
+
+def _sigstore_trust(tmp_path: Path, scope: str, key_file: Path) -> Trust:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {scope: [{"type": "sigstoreSigned", "keyPath": str(key_file),
+                                           "signedIdentity": {"type": "matchRepository"}}]}},
+    }))
+    regd = tmp_path / "registries.d"
+    regd.mkdir(exist_ok=True)
+    (regd / "sigstore.yaml").write_text(json.dumps({"docker": {scope: {"use-sigstore-attachments": True}}}))
+    return Trust(load_policy(str(policy)), load_registries_d(str(regd)), default_fetch)
+
+
+def test_cosign_signatures_are_verified_on_both_sides_and_a_tampered_one_is_refused(tmp_path, registry_factory):
+    """A multi-platform index signed (index and per-platform manifests) in cosign's format; a second
+    image whose signature's payload was altered after signing. Registry -> layout -> mirror, with the
+    same sigstoreSigned policy (matchRepository, as cosign signs the repository only) on both sides."""
+    src = registry_factory()
+    key, other = cosign.make_key(), cosign.make_key()
+    (tmp_path / "cosign.pub").write_bytes(key.public_pem)
+    layout = I.OCILayout(tmp_path / "oci")
+    members = [I.build_image(layout, None, layers=[{"f": arch}], platform="linux/" + arch) for arch in ("amd64", "arm64")]
+    index = I.build_index(layout, None, members)
+    I.push_http(index, src, "org/multi", "1.0")
+    for image in [index] + members:
+        payload = cosign.make_payload("%s/org/multi" % src.host, image.digest)
+        cosign.push_signatures(src, "org/multi", image.digest, [(payload, key.sign(payload))])
+    tampered = I.build_image(layout, None, layers=[{"f": "tampered"}])
+    I.push_http(tampered, src, "org/tampered", "1.0")
+    payload = cosign.make_payload("%s/org/tampered" % src.host, tampered.digest)
+    signature = key.sign(payload)
+    cosign.push_signatures(src, "org/tampered", tampered.digest, [(payload.replace(b"}", b" }", 1), signature)])
+    foreign = I.build_image(layout, None, layers=[{"f": "foreign"}])
+    I.push_http(foreign, src, "org/foreign", "1.0")
+    payload = cosign.make_payload("%s/org/foreign" % src.host, foreign.digest)
+    cosign.push_signatures(src, "org/foreign", foreign.digest, [(payload, other.sign(payload))])
+
+    (tmp_path / "connected").mkdir()
+    trust = _sigstore_trust(tmp_path / "connected", "%s/org" % src.host, tmp_path / "cosign.pub")
+    disk = tmp_path / "disk"
+    refs = ["%s/org/%s:1.0" % (src.host, name) for name in ("multi", "tampered", "foreign")]
+    report = mirror(MirrorRequest(refs, "oci:%s" % disk, trust=trust), pool=ClientPool(insecure_registries=[src.host]))
+    by_name = {i["source"].split("/")[-1]: i for i in report["images"]}
+    assert by_name["multi:1.0"]["status"] == "copied"
+    assert by_name["multi:1.0"]["verified"] == {"kind": "sigstore", "keys": [key.fingerprint]}
+    assert "malformed signature" in by_name["tampered:1.0"]["error"] or \
+        "untrusted key" in by_name["tampered:1.0"]["error"], by_name["tampered:1.0"]
+    assert "untrusted key" in by_name["foreign:1.0"]["error"], by_name["foreign:1.0"]
+    # the index's signature and its platforms' travel as attachments; nothing of the refused images
+    names = sorted(m["annotations"]["org.opencontainers.image.ref.name"].split("/")[-1]
+                   for m in json.loads((disk / "index.json").read_text())["manifests"])
+    assert names == sorted(["multi:1.0"] + ["multi:%s" % cosign.signature_tag(i.digest) for i in [index] + members])
+
+    mirror_reg = registry_factory()
+    (tmp_path / "gapped").mkdir()
+    pushed = mirror(MirrorRequest(["all"], mirror_reg.host, src="oci:%s" % disk,
+                                  trust=_sigstore_trust(tmp_path / "gapped", "%s/org" % src.host, tmp_path / "cosign.pub")),
+                    pool=ClientPool(insecure_registries=[mirror_reg.host]))
+    assert [(i["status"], i["verified"]["kind"]) for i in pushed["images"]] == [("copied", "sigstore")]
+    assert cosign.read_signatures(mirror_reg, "org/multi", index.digest) == \
+        cosign.read_signatures(src, "org/multi", index.digest)
+    assert _catalog(mirror_reg) == ["org/multi"]

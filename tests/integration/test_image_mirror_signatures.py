@@ -266,3 +266,93 @@ def test_cosign_signatures_are_verified_on_both_sides_and_a_tampered_one_is_refu
     assert cosign.read_signatures(mirror_reg, "org/multi", index.digest) == \
         cosign.read_signatures(src, "org/multi", index.digest)
     assert _catalog(mirror_reg) == ["org/multi"]
+
+
+PLAY = """
+- name: Signature policy through the module
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Plan
+      airgap.mirror.image_mirror:
+        images: "{{ refs }}"
+        dest: "{{ dest }}"
+        insecure_registries: "{{ insecure }}"
+        signature_policy: "{{ policy }}"
+        registries_d: "{{ regd }}"
+      check_mode: true
+      ignore_errors: true
+      tags: [plan]
+
+    - name: Mirror
+      airgap.mirror.image_mirror:
+        images: "{{ refs }}"
+        dest: "{{ dest }}"
+        insecure_registries: "{{ insecure }}"
+        signature_policy: "{{ policy }}"
+        registries_d: "{{ regd }}"
+        mirror_map: "{{ map }}"
+      ignore_errors: true
+      tags: [run]
+
+    - name: A requirement the collection cannot check
+      airgap.mirror.image_mirror:
+        images: "{{ refs }}"
+        dest: "{{ dest }}"
+        insecure_registries: "{{ insecure }}"
+        signature_policy: "{{ fulcio }}"
+      ignore_errors: true
+      tags: [run]
+
+    - name: A lookaside directory without a policy
+      airgap.mirror.image_mirror:
+        images: "{{ refs }}"
+        dest: "{{ dest }}"
+        lookaside_dir: /tmp/never-written
+      ignore_errors: true
+      tags: [run]
+"""
+
+
+def test_the_module_names_each_refused_image_with_its_reason(tmp_path, registry_factory, signed_source, ansible_run):
+    src, made, store, keys, trusted, _other = signed_source
+    dest = registry_factory()
+    trust_dir = tmp_path / "trust"
+    trust_dir.mkdir()
+    _trust(trust_dir, "%s/org" % src.host, [keys / "trusted.asc"], lookaside=store)
+    fulcio = tmp_path / "fulcio.json"
+    fulcio.write_text(json.dumps({"default": [{"type": "sigstoreSigned", "fulcio": {
+        "caPath": "/etc/fulcio.pem", "oidcIssuer": "https://oauth2.sigstore.dev/auth", "subjectEmail": "a@b"},
+        "rekorPublicKeyPath": "/etc/rekor.pub"}]}))
+    refs = ["%s/org/%s:1.0" % (src.host, name) for name in made]
+    extra_vars = {
+        "refs": refs, "dest": dest.host, "insecure": [src.host, dest.host], "policy": str(trust_dir / "policy.json"),
+        "regd": str(trust_dir / "registries.d"), "map": str(tmp_path / "map.yml"), "fulcio": str(fulcio)}
+    res = ansible_run.playbook(PLAY, extra_vars=extra_vars, tags=["plan"])
+    assert res.rc == 0, res.output
+    record = res.one("Plan")  # check mode verifies too, and writes nothing
+    plan = record["result"]
+    assert record["failed"] and [i["status"] for i in plan["images"]] == ["would_copy", "failed", "failed", "failed"]
+    assert _catalog(dest) == [] and not (tmp_path / "map.yml").exists()
+
+    res = ansible_run.playbook(PLAY, extra_vars=extra_vars, tags=["run"])
+    assert res.rc == 0, res.output
+    record = res.one("Mirror")
+    done = record["result"]
+    assert record["failed"]
+    lines = done["msg"].splitlines()
+    for name, reason in (("unsigned", "unsigned"), ("other", "untrusted key"), ("swapped", "payload for another digest")):
+        assert any("/org/%s:1.0" % name in line and reason in line for line in lines), (name, done["msg"])
+    assert not any("/org/good:1.0" in line for line in lines), done["msg"]
+    assert _catalog(dest) == ["org/good"]
+    written = (tmp_path / "map.yml").read_text()
+    assert "verified:" in written and trusted.fingerprint in written and "/org/unsigned" not in written
+
+    record = res.one("A requirement the collection cannot check")
+    refused = record["result"]
+    assert record["failed"] and "fulcio" in refused["msg"] and str(fulcio) in refused["msg"], refused["msg"]
+    assert "images" not in refused, "refused before anything was resolved"
+    record = res.one("A lookaside directory without a policy")
+    orphan = record["result"]
+    assert record["failed"] and orphan["msg"].startswith("lookaside_dir needs signature_policy"), orphan["msg"]
+    assert max(trusted.secret.decode().splitlines(), key=len) not in res.stdout + res.stderr

@@ -1,12 +1,18 @@
 """The engine's side of ``signature_policy`` that needs no registry: the artifact that carries GPG
 signatures, the lookaside reader it serves, and the lookaside store written for hosts."""
 
-import json
 import os
 import stat
 
+import pytest
+
 from ansible_collections.airgap.mirror.plugins.module_utils._engine import signatures as S
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.job import ImageJob, Status
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, Sharding
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.shard import Shard
+from ansible_collections.airgap.mirror.plugins.module_utils._oci.errors import OCIError
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import manifest as M
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
 
@@ -67,3 +73,16 @@ def test_a_refused_image_loses_its_attachments_and_says_why():
     assert job.status is Status.FAILED and job.attachments == [] and job.attachment_tags == []
     assert isinstance(job.error, S.VerificationFailed)
     assert "signature verification failed: untrusted key" in str(job.error) and "quay.io/org/app:1.0" in str(job.error)
+
+
+def test_a_sharded_run_with_a_signature_policy_is_refused_before_anything_is_resolved():
+    def never(url):
+        raise AssertionError("nothing may be fetched")
+
+    pool = ClientPool()
+    request = MirrorRequest(["127.0.0.1:1/org/app:1"], "127.0.0.1:2", sharding=Sharding(Shard(0, 2)),
+                            trust=S.Trust(object(), object(), never))
+    with pytest.raises(OCIError, match="signature_policy cannot be used in a sharded run"):
+        mirror(request, pool=pool)
+    assert pool.stats.by_registry() == {}
+    pool.close()

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .._common.errors import UserError
-from .._oci.reference import parse
 from . import openpgp
 from .payload import MATCH_REPO_DIGEST_OR_EXACT, SignedIdentity, identity_from_json
-from .scopes import check_docker_scope, docker_scopes
+from .scopes import check_docker_scope, docker_scopes, source_reference
 from .sigstore import EcKey, KeyFormatError, load_public_keys
 
 DOCKER = "docker"
@@ -96,7 +95,7 @@ class Policy:
 
     def _match(self, source_ref: str) -> tuple[str | None, tuple[Requirement, ...]]:
         scopes = self.transports.get(DOCKER, {})
-        for scope in docker_scopes(parse(source_ref)) + [""]:
+        for scope in docker_scopes(source_reference(source_ref)) + [""]:
             if scope in scopes:
                 return scope, scopes[scope]
         return None, self.default

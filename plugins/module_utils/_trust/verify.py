@@ -26,11 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._common.errors import UserError
-from .._oci.reference import Reference, parse, validate_digest
+from .._oci.reference import Reference, validate_digest
 from . import openpgp
 from .payload import ATOMIC_TYPE, COSIGN_TYPE, PayloadError, SignedIdentity, parse_payload
 from .policy import InsecureAcceptAnything, Policy, Reject, Requirement, SignedBy, SigstoreSigned
 from .registriesd import RegistriesD
+from .scopes import source_reference
 from .sigstore import decode_signature, signer
 
 try:
@@ -125,7 +126,7 @@ def verify_image(policy: Policy, registries_d: RegistriesD, source_ref: str, man
     *sigstore* returns the image's cosign signatures (called once, only when a ``sigstoreSigned``
     requirement applies and registries.d enables attachments); *fetch* returns a lookaside
     object's bytes or None when absent (called for ``signature-1``, ``-2``, ... until None)."""
-    ref = parse(source_ref)
+    ref = source_reference(source_ref)
     validate_digest(manifest_digest, "manifest digest")
     requirements = policy.requirements_for(source_ref)
     context = _Context(registries_d, source_ref, ref, manifest_digest, sigstore, fetch)

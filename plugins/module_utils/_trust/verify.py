@@ -200,8 +200,8 @@ class _Context:
                 fingerprint, data = openpgp.verify_attached(requirement.keys, signature)
             except openpgp.OpenPGPError as exc:
                 if exc.reason == "untrusted key":
-                    rejections.add("untrusted key", "%s, not a key of %s" % (exc.detail or "signed by another key",
-                                                                            requirement.where))
+                    rejections.add("untrusted key", "%s (%s)" % (exc.detail or "signed by another key",
+                                                                requirement.where))
                 else:
                     rejections.add("malformed signature", str(exc))
                 continue

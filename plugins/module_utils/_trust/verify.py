@@ -200,8 +200,8 @@ class _Context:
                 fingerprint, data = openpgp.verify_attached(requirement.keys, signature)
             except openpgp.OpenPGPError as exc:
                 if exc.reason == "untrusted key":
-                    rejections.add("untrusted key", "%s (%s)" % (exc.detail or "signed by another key",
-                                                                requirement.where))
+                    detail = exc.detail or "signed by another key"
+                    rejections.add("untrusted key", "%s (%s)" % (detail, requirement.where))
                 else:
                     rejections.add("malformed signature", str(exc))
                 continue

@@ -72,6 +72,13 @@ class Verdict:
     keys: tuple[str, ...] = ()
     gpg_signatures: tuple[bytes, ...] = field(default=(), repr=False)
 
+    def verified(self) -> dict[str, object] | None:
+        """The mirror map entry's ``verified`` value: ``{"kind", "keys"}`` for an image accepted by
+        signatures, None when nothing was verified (refused, or accepted by insecureAcceptAnything)."""
+        if not self.accepted or self.kind == "none":
+            return None
+        return {"kind": self.kind, "keys": list(self.keys)}
+
 
 @dataclass
 class _Outcome:

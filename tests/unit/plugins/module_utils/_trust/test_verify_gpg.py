@@ -199,6 +199,7 @@ def test_reject_and_insecure_accept_anything(bed, tmp_path):
     assert rejected.reason == "rejected by policy: default, requirement 1 (reject)"
     anything = bed.verify(bed.policy([{"type": "insecureAcceptAnything"}]), REF, digest)
     assert (anything.accepted, anything.kind, anything.keys, anything.reason) == (True, "none", (), "")
+    assert anything.verified() is None
     assert bed.fetched == []
 
 

@@ -60,7 +60,8 @@ class Payload:
     docker_reference: str
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads` refusing duplicate keys (as containers/image)."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
@@ -81,7 +82,7 @@ def _exact(obj: object, keys: tuple[str, ...], where: str) -> dict[str, Any]:
 def parse_payload(data: bytes, kind: str = ATOMIC_TYPE) -> Payload:
     """Parse a payload whose ``critical.type`` must be *kind*; :class:`PayloadError` otherwise."""
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError("not JSON (%s)" % exc) from None
     top = _exact(doc, ("critical", "optional"), "the payload")

@@ -26,13 +26,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
 from .._common.errors import UserError
-from .._oci.reference import parse
 from . import openpgp
-from .payload import MATCH_REPO_DIGEST_OR_EXACT, SignedIdentity, identity_from_json
-from .scopes import check_docker_scope, docker_scopes
+from .payload import MATCH_REPO_DIGEST_OR_EXACT, SignedIdentity, identity_from_json, no_duplicate_keys
+from .scopes import check_docker_scope, docker_scopes, source_reference
 from .sigstore import EcKey, KeyFormatError, load_public_keys
 
 DOCKER = "docker"
@@ -96,7 +95,7 @@ class Policy:
 
     def _match(self, source_ref: str) -> tuple[str | None, tuple[Requirement, ...]]:
         scopes = self.transports.get(DOCKER, {})
-        for scope in docker_scopes(parse(source_ref)) + [""]:
+        for scope in docker_scopes(source_reference(source_ref)) + [""]:
             if scope in scopes:
                 return scope, scopes[scope]
         return None, self.default
@@ -111,15 +110,6 @@ class Policy:
         return self._match(source_ref)[1]
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key %r" % key)
-        result[key] = value
-    return result
-
-
 def load_policy(path: str) -> Policy:
     """Load and check a containers-policy.json(5) file; :class:`PolicyError` naming what is wrong."""
     try:
@@ -128,7 +118,7 @@ def load_policy(path: str) -> Policy:
     except OSError as exc:
         raise PolicyError("signature policy %s: cannot read it: %s" % (path, exc.strerror or exc)) from None
     try:
-        doc = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = json.loads(text.decode("utf-8"), object_pairs_hook=no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise PolicyError("signature policy %s: not valid JSON: %s" % (path, exc)) from None
     if not isinstance(doc, dict):

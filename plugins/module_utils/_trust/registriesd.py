@@ -29,8 +29,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - PyYAML is a declared dependency
     yaml = None  # type: ignore[assignment]
     YAML_IMPORT_ERROR = _exc
-from .._oci.reference import parse
-from .scopes import docker_scopes
+from .scopes import docker_scopes, source_reference
 
 DEFAULT_DIR = "/etc/containers/registries.d"
 DEFAULT_KEY = "default-docker"
@@ -59,7 +58,7 @@ class RegistriesD:
         self.scopes = dict(scopes or {})
 
     def _candidates(self, source_ref: str) -> list[Namespace]:
-        found = [self.scopes[s] for s in docker_scopes(parse(source_ref)) if s in self.scopes]
+        found = [self.scopes[s] for s in docker_scopes(source_reference(source_ref)) if s in self.scopes]
         return found + ([self.default] if self.default else [])
 
     def lookaside_for(self, source_ref: str) -> str | None:

@@ -19,6 +19,12 @@ from .._oci.errors import InvalidReference
 from .._oci.reference import Reference, parse, parse_registry_prefix
 
 
+def source_reference(text: str) -> Reference:
+    """An image's source reference as containers/image's docker transport takes it: a reference
+    with neither tag nor digest means ``:latest``."""
+    return parse(text, default_tag="latest")
+
+
 def docker_scopes(ref: Reference) -> list[str]:
     """Every scope that can apply to *ref*, most specific first (without ``""`` and ``default``).
 
@@ -61,7 +67,12 @@ def check_docker_scope(scope: str) -> str | None:
             host, _namespace = parse_registry_prefix(scope)
         except InvalidReference as exc:
             return str(exc)
-        return None if host == scope else "write the host as %r" % host
+        if host != scope:
+            return "write the host as %r" % host
+        if "." not in scope and ":" not in scope and scope != "localhost":
+            return ("a registry host has a '.' or a ':' or is localhost (for the Docker Hub repository write %r)"
+                    % parse(scope).name)
+        return None
     try:
         ref = parse(scope)
     except InvalidReference as exc:

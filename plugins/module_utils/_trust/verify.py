@@ -26,11 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._common.errors import UserError
-from .._oci.reference import Reference, parse, validate_digest
+from .._oci.reference import Reference, validate_digest
 from . import openpgp
 from .payload import ATOMIC_TYPE, COSIGN_TYPE, PayloadError, SignedIdentity, parse_payload
 from .policy import InsecureAcceptAnything, Policy, Reject, Requirement, SignedBy, SigstoreSigned
 from .registriesd import RegistriesD
+from .scopes import source_reference
 from .sigstore import decode_signature, signer
 
 try:
@@ -70,6 +71,13 @@ class Verdict:
     kind: str
     keys: tuple[str, ...] = ()
     gpg_signatures: tuple[bytes, ...] = field(default=(), repr=False)
+
+    def verified(self) -> dict[str, object] | None:
+        """The mirror map entry's ``verified`` value: ``{"kind", "keys"}`` for an image accepted by
+        signatures, None when nothing was verified (refused, or accepted by insecureAcceptAnything)."""
+        if not self.accepted or self.kind == "none":
+            return None
+        return {"kind": self.kind, "keys": list(self.keys)}
 
 
 @dataclass
@@ -125,7 +133,7 @@ def verify_image(policy: Policy, registries_d: RegistriesD, source_ref: str, man
     *sigstore* returns the image's cosign signatures (called once, only when a ``sigstoreSigned``
     requirement applies and registries.d enables attachments); *fetch* returns a lookaside
     object's bytes or None when absent (called for ``signature-1``, ``-2``, ... until None)."""
-    ref = parse(source_ref)
+    ref = source_reference(source_ref)
     validate_digest(manifest_digest, "manifest digest")
     requirements = policy.requirements_for(source_ref)
     context = _Context(registries_d, source_ref, ref, manifest_digest, sigstore, fetch)
@@ -199,8 +207,8 @@ class _Context:
                 fingerprint, data = openpgp.verify_attached(requirement.keys, signature)
             except openpgp.OpenPGPError as exc:
                 if exc.reason == "untrusted key":
-                    rejections.add("untrusted key", "%s, not a key of %s" % (exc.detail or "signed by another key",
-                                                                            requirement.where))
+                    detail = exc.detail or "signed by another key"
+                    rejections.add("untrusted key", "%s (%s)" % (detail, requirement.where))
                 else:
                     rejections.add("malformed signature", str(exc))
                 continue

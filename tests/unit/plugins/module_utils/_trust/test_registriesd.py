@@ -81,8 +81,8 @@ def test_default_directory_and_missing_directory(tmp_path, monkeypatch):
 
 
 def test_lookaside_wins_over_the_deprecated_sigstore(tmp_path):
-    config = load_registries_d(make_dir(tmp_path, {"x.yaml": "docker:\n  quay.io:\n    sigstore: file:///old\n"
-                                                            "    lookaside: file:///new\n"}))
+    text = "docker:\n  quay.io:\n    sigstore: file:///old\n    lookaside: file:///new\n"
+    config = load_registries_d(make_dir(tmp_path, {"x.yaml": text}))
     assert config.lookaside_for("quay.io/x") == "file:///new"
 
 

@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._oci.reference import parse
-from ansible_collections.airgap.mirror.plugins.module_utils._trust.scopes import check_docker_scope, docker_scopes
+from ansible_collections.airgap.mirror.plugins.module_utils._trust.scopes import (
+    check_docker_scope, docker_scopes, source_reference)
 
 
 def test_scopes_most_specific_first_with_wildcards():
@@ -35,6 +36,12 @@ def test_scopes_that_can_match(scope):
     ("index.docker.io/library/busybox", "docker.io/library/busybox"),
     ("*.example.com/ns", "wildcard"),
     ("Quay.IO", "quay.io"),
+    ("busybox", "docker.io/library/busybox"),
 ])
 def test_scopes_that_never_match_are_named(scope, fragment):
     assert fragment in check_docker_scope(scope)
+
+
+def test_a_bare_source_reference_means_latest():
+    assert str(source_reference("busybox")) == "docker.io/library/busybox:latest"
+    assert docker_scopes(source_reference("busybox"))[0] == "docker.io/library/busybox:latest"

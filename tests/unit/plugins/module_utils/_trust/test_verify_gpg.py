@@ -199,6 +199,7 @@ def test_reject_and_insecure_accept_anything(bed, tmp_path):
     assert rejected.reason == "rejected by policy: default, requirement 1 (reject)"
     anything = bed.verify(bed.policy([{"type": "insecureAcceptAnything"}]), REF, digest)
     assert (anything.accepted, anything.kind, anything.keys, anything.reason) == (True, "none", (), "")
+    assert anything.verified() is None
     assert bed.fetched == []
 
 
@@ -236,3 +237,9 @@ def test_builtin_lookaside_when_registries_d_sets_none(tmp_path, gpg_keys, monke
                            lambda url: asked.append(url))
     assert asked == [expected + "/org/app@sha256=%s/signature-1" % digest[7:]]
     assert verdict.reason == "unsigned: no GPG signature at " + asked[0]
+
+
+def test_a_bare_source_reference_is_judged_as_latest(bed, tmp_path):
+    path, digest = manifest(tmp_path, "n")
+    bed.sign("alice", path, "quay.io/org/app:latest", "quay.io/org/app", digest)
+    assert bed.verify(bed.policy(bed.signed_by()), "quay.io/org/app", digest).accepted

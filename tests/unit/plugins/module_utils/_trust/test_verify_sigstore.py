@@ -69,6 +69,7 @@ def test_signed_and_accepted(bed):
     assert (verdict.accepted, verdict.kind, verdict.reason) == (True, "sigstore", "")
     assert verdict.keys == (bed.keys["alice"].fingerprint,) and verdict.keys[0].startswith("sha256:")
     assert verdict.gpg_signatures == () and bed.calls == 1
+    assert verdict.verified() == {"kind": "sigstore", "keys": [bed.keys["alice"].fingerprint]}
 
 
 def test_cosign_identity_is_a_repository_so_the_default_rule_refuses_it(bed):
@@ -85,6 +86,7 @@ def test_unsigned(bed):
     verdict = bed.verify(bed.policy(), digest)
     assert not verdict.accepted and verdict.kind == "sigstore"
     assert verdict.reason == "unsigned: no sigstore signature for %s@%s" % (REPO, digest)
+    assert verdict.verified() is None
 
 
 def test_attachments_not_enabled_in_registries_d(tmp_path, cosign_keys):

@@ -107,6 +107,14 @@ def test_verify_attached(keys):
     assert _reason(O.verify_attached, [alice.public], detached) == "malformed signature"
 
 
+def test_public_key_of_a_secret_key(keys):
+    for key in keys.values():
+        public = O.public_key(key.secret)
+        assert b"PRIVATE" not in public and public.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        assert O.key_fingerprints([public]) == [key.fingerprint]
+    assert _reason(O.public_key, keys["alice"].public) == "malformed key"
+
+
 def test_passphrase_protected_key(keys):
     bob = keys["bob"]
     sig = O.sign_detached(bob.secret, DATA, passphrase="correct horse battery")

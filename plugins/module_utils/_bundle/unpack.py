@@ -37,9 +37,9 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
 
     Order: with *trusted* keys the manifest's signature and then every part's sha256 (so a changed
     part is refused before anything is written, check mode included); manifest checks, part sizes,
-    the layout has what an incremental bundle assumes, free space, then one pass over the stream (members checked, blobs verified as they are written,
-    part hashes checked as they are crossed), then every image checked complete, then
-    ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
+    the layout has what an incremental bundle assumes, free space, then one pass over the stream
+    (members checked, blobs verified as they are written, part hashes checked as they are crossed),
+    then every image checked complete, then ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
     readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
     concurrent writers (see :class:`Layout`). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)

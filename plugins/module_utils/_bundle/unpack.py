@@ -146,9 +146,10 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
     }
 
     def image_results(prefix: str = "") -> list[dict[str, Any]]:
-        return [{"ref_name": i["ref_name"], "digest": i["digest"], "media_type": i["media_type"],
-                 "previous_digest": old, "status": (prefix + s) if s != "present" else s,
-                 "total_size": i.get("total_size")} for i, old, s in image_status]
+        return [dict({"ref_name": i["ref_name"], "digest": i["digest"], "media_type": i["media_type"],
+                      "previous_digest": old, "status": (prefix + s) if s != "present" else s,
+                      "total_size": i.get("total_size")}, **({"verified": i["verified"]} if i.get("verified") else {}))
+                for i, old, s in image_status]
 
     if not to_write and not changing and layout.exists:
         incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]

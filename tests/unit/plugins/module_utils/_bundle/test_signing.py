@@ -148,6 +148,7 @@ def test_verify_and_unpack_with_the_right_key(keys, signed, tmp_path):
     done = unpack(str(bundle), str(tmp_path / "out"), trusted=trusted(keys, "alice"),
                   mirror_map=str(tmp_path / "out-map.yml"))
     assert done["status"] == "unpacked" and done["signature"]["fingerprint"] == alice.fingerprint
+    assert done["images"][0]["verified"] == {"kind": "gpg", "keys": [alice.fingerprint]}
     # what was verified at mirror time travels in the manifest and lands in the map on this side
     doc = json.loads((bundle / MANIFEST).read_text())
     assert doc["images"][0]["verified"] == {"kind": "gpg", "keys": [alice.fingerprint]}

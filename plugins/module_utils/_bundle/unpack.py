@@ -39,9 +39,9 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
     part is refused before anything is written, check mode included); manifest checks, part sizes,
     the layout has what an incremental bundle assumes, free space, then one pass over the stream
     (members checked, blobs verified as they are written, part hashes checked as they are crossed),
-    then every image checked complete, then ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
-    readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
-    concurrent writers (see :class:`Layout`). Returns a report dict."""
+    then every image checked complete, then ``index.json`` merged in one atomic replacement. The
+    bundle's lock is shared with other readers (a pack of it at the same time fails, or makes this
+    fail, at once); the layout takes concurrent writers (see :class:`Layout`). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
     layout_path = os.path.abspath(layout_path)
     check_name(name)

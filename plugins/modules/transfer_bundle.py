@@ -67,8 +67,8 @@ attributes:
         after the part-size and free-space checks; part hashes are checked only by a real run or O(action=verify).
       - O(action=verify) never changes anything (its lock file, C(.<name>.lock), exists only while it runs).
       - With O(verify_keys), check mode of O(action=verify) and O(action=unpack) checks the signature, and
-        O(action=unpack) every part's sha256, as a real run does; with O(signing_key), check mode of O(action=pack) signs in memory
-        (so a wrong passphrase fails) and writes no signature.
+        O(action=unpack) every part's sha256, as a real run does; with O(signing_key), check mode of
+        O(action=pack) signs in memory (so a wrong passphrase fails) and writes no signature.
   diff_mode:
     support: full
     details:

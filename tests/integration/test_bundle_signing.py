@@ -135,7 +135,7 @@ def airgapped_vars(connected, tmp_path, bundle, dest, verify_keys):
 
 
 def test_signed_bundle_is_accepted_by_gpg_and_crosses_the_gap(connected, media, tmp_path, ansible_run,
-                                                             registry_factory, skopeo):
+                                                              registry_factory, skopeo):
     alice = connected["alice"]
     # the independent client: gpg, in a home that holds only alice's public key
     home = tmp_path / "gnupg"

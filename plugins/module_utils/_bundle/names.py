@@ -104,9 +104,9 @@ def bundle_files(directory: str, name: str) -> dict[str, int]:
     except FileNotFoundError:
         return found
     parts, temps = part_pattern(name), temp_pattern(name)
+    named = (manifest_file_name(name), sums_file_name(name), signature_file_name(name))
     for entry in listing:
-        if parts.match(entry) or temps.match(entry) or entry in (manifest_file_name(name), sums_file_name(name),
-                                                                     signature_file_name(name)):
+        if parts.match(entry) or temps.match(entry) or entry in named:
             try:
                 found[entry] = os.lstat(os.path.join(directory, entry)).st_size
             except FileNotFoundError:

@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -170,3 +172,21 @@ def test_temporary_homes_are_private_and_removed(keys, monkeypatch, tmp_path):
         O.verify_detached([keys["bob"].public], sig, DATA)
     assert len(homes) == 3
     assert not any(os.path.exists(h) for h in homes)
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
+def test_verify_attached_reads_what_skopeo_sign_by_writes(keys, tmp_path):
+    """skopeo's simple signing (what --sign-by writes into a lookaside store), made by skopeo itself."""
+    alice = keys["alice"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}')
+    out = tmp_path / "signature-1"
+    subprocess.run(["skopeo", "standalone-sign", str(manifest), "example.com/org/app:1", alice.fingerprint,
+                    "-o", str(out)], env=alice.env(), check=True, capture_output=True, timeout=120)
+    alice.stop_agent()
+    fingerprint, payload = O.verify_attached([alice.public], out.read_bytes())
+    assert fingerprint == alice.fingerprint
+    body = json.loads(payload)
+    assert body["critical"]["type"] == "atomic container signature"
+    assert body["critical"]["identity"]["docker-reference"] == "example.com/org/app:1"
+    assert _reason(O.verify_attached, [keys["bob"].public], out.read_bytes()) == "untrusted key"

@@ -223,3 +223,16 @@ def test_malformed_signature_is_refused(keys, signed, tmp_path):
     bundle, _report = signed
     (bundle / SIG).write_bytes(b"-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all\n-----END PGP SIGNATURE-----\n")
     refuse(keys, tmp_path, bundle, "malformed signature")
+
+
+def test_key_files_that_cannot_be_used_are_named(keys, tmp_path):
+    with pytest.raises(BundleError, match="^cannot read the verify_keys file %s: No such file" % (tmp_path / "nope")):
+        load_trusted_keys([str(tmp_path / "nope")])
+    with pytest.raises(BundleError, match="^verify_keys is empty"):
+        load_trusted_keys([])
+    with pytest.raises(BundleError, match="^cannot read the signing_key %s" % (tmp_path / "nope")):
+        load_signing_key(str(tmp_path / "nope"))
+    both = load_trusted_keys([keys[2]["alice", "public"], keys[2]["mallory", "public"]])
+    assert both.fingerprints == (keys[0].fingerprint, keys[1].fingerprint)
+    secret = load_signing_key(keys[2]["mallory", "secret"], "open sesame")
+    assert "open sesame" not in repr(secret) and "PRIVATE" not in repr(secret)

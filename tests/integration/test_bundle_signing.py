@@ -31,7 +31,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import MirrorMap, Verified
 
 from support import images as I
-from support.gpg import gpg, make_key
+from support.gpg import gpg, make_key, stop_agent
 from support.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -140,8 +140,11 @@ def test_signed_bundle_is_accepted_by_gpg_and_crosses_the_gap(connected, media, 
     # the independent client: gpg, in a home that holds only alice's public key
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
-    gpg(home, "--import", str(connected["base"] / "alice.pub"))
-    checked = gpg(home, "--status-fd", "1", "--verify", str(media / SIG), str(media / MANIFEST))
+    try:
+        gpg(home, "--import", str(connected["base"] / "alice.pub"))
+        checked = gpg(home, "--status-fd", "1", "--verify", str(media / SIG), str(media / MANIFEST))
+    finally:
+        stop_agent(home)
     assert ("[GNUPG:] VALIDSIG " + alice.fingerprint).encode() in checked.stdout
     assert sorted(os.listdir(media)) == sorted([p for p in os.listdir(media) if ".tar." in p] +
                                                [MANIFEST, SIG, NAME + ".sha256"])

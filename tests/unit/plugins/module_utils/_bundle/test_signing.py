@@ -18,7 +18,7 @@ from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import Verified
 
 from support import images as I
-from support.gpg import gpg, make_key
+from support.gpg import gpg, make_key, stop_agent
 
 from .helpers import map_entry, pack
 
@@ -86,11 +86,14 @@ def test_pack_signs_the_manifest_in_a_format_gpg_verify_accepts(keys, signed, tm
     assert (bundle / SIG).read_bytes().startswith(b"-----BEGIN PGP SIGNATURE-----")
     home = tmp_path / "independent"
     home.mkdir(mode=0o700)
-    gpg(home, "--import", keys[2]["alice", "public"])
-    ok = gpg(home, "--status-fd", "1", "--verify", str(bundle / SIG), str(bundle / MANIFEST))
-    assert ("[GNUPG:] VALIDSIG %s" % alice.fingerprint).encode() in ok.stdout
-    (bundle / MANIFEST).write_bytes((bundle / MANIFEST).read_bytes().replace(b'"images"', b'"images" '))
-    assert gpg(home, "--verify", str(bundle / SIG), str(bundle / MANIFEST), check=False).returncode != 0
+    try:
+        gpg(home, "--import", keys[2]["alice", "public"])
+        ok = gpg(home, "--status-fd", "1", "--verify", str(bundle / SIG), str(bundle / MANIFEST))
+        assert ("[GNUPG:] VALIDSIG %s" % alice.fingerprint).encode() in ok.stdout
+        (bundle / MANIFEST).write_bytes((bundle / MANIFEST).read_bytes().replace(b'"images"', b'"images" '))
+        assert gpg(home, "--verify", str(bundle / SIG), str(bundle / MANIFEST), check=False).returncode != 0
+    finally:
+        stop_agent(home)
 
 
 def test_repack_is_idempotent_and_keeps_a_valid_signature(keys, signed, tmp_path):

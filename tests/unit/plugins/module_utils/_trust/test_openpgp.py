@@ -51,6 +51,7 @@ def test_sign_and_verify_detached_bytes_and_file(keys, tmp_path):
     # an independent client accepts it
     (tmp_path / "manifest.json.asc").write_bytes(sig)
     assert gpg(alice.home, "--verify", str(tmp_path / "manifest.json.asc"), str(path), check=False).returncode == 0
+    alice.stop_agent()
 
 
 def test_signature_from_gpg_itself_verifies(keys, tmp_path):

@@ -43,6 +43,15 @@ description:
   - I(Incremental) bundles (O(previous)) leave out the configs and layers the other side already has
     (differential mirroring); manifests are always included. Unpacking one into a layout that lacks the
     earlier transfer fails before anything is written, naming the images whose blobs are missing.
+  - I(Signed bundles) - with O(signing_key), O(action=pack) signs the manifest (which lists every part's sha256 and
+    every blob's digest) into C(<name>.bundle.json.asc), a detached armored OpenPGP signature that
+    C(gpg --verify <name>.bundle.json.asc <name>.bundle.json) accepts. With O(verify_keys), O(action=verify) and
+    O(action=unpack) refuse an unsigned bundle, a manifest changed after signing and a bundle signed by another
+    key, and O(action=unpack) checks every part's sha256 first, all before anything is written; the error names
+    the bundle and the reason. Without O(verify_keys) nothing changes, and RV(signature) says whether a signature
+    is present.
+  - The manifest records what was checked at mirror time - per image, the mirror map entry's C(verified) (the
+    signature kind and the keys) - and O(action=unpack) writes it back into the mirror map on the air-gapped side.
   - One module with an O(action) rather than three, because the three steps share one file format, the
     O(bundle)/O(name) pair and their results (parts, bytes, images), and one documentation page describes
     the whole hand-over.
@@ -57,6 +66,9 @@ attributes:
       - O(action=unpack) reports the images it would add or update and the blobs and bytes it would write,
         after the part-size and free-space checks; part hashes are checked only by a real run or O(action=verify).
       - O(action=verify) never changes anything (its lock file, C(.<name>.lock), exists only while it runs).
+      - With O(verify_keys), check mode of O(action=verify) and O(action=unpack) checks the signature, and
+        O(action=unpack) every part's sha256, as a real run does; with O(signing_key), check mode of
+        O(action=pack) signs in memory (so a wrong passphrase fails) and writes no signature.
   diff_mode:
     support: full
     details:
@@ -170,6 +182,33 @@ options:
     type: float
     default: 5
     version_added: 1.1.0
+  signing_key:
+    description:
+      - With O(action=pack), the path of an OpenPGP secret key (armored or binary, as C(gpg --export-secret-keys)
+        writes it) on the host that runs the module. The manifest is signed with it into C(<name>.bundle.json.asc),
+        a detached armored signature; C(gpg --verify <name>.bundle.json.asc <name>.bundle.json) checks it.
+      - A signature by the same key over the same manifest is kept (C(changed=false)); a pack of other content
+        without O(signing_key) removes the old signature with the old manifest.
+      - The key is used in a temporary GnuPG home (mode 0700, removed afterwards) and never appears in the result,
+        a message or a log. Needs GnuPG (C(gpg)) on that host.
+    type: path
+    version_added: 1.1.0
+  signing_key_passphrase:
+    description:
+      - The passphrase of O(signing_key), when it has one. Given to C(gpg) through a pipe, never on its command line.
+    type: str
+    version_added: 1.1.0
+  verify_keys:
+    description:
+      - With O(action=verify) and O(action=unpack), paths of OpenPGP public keys (armored or binary) on the host
+        that runs the module. The bundle must then be signed (C(<name>.bundle.json.asc)) by one of them, over the
+        manifest as it is; an unsigned bundle, a changed manifest and a bundle signed by another key are refused
+        before anything is written (no blob, no C(index.json) change, no mirror map change), and O(action=unpack)
+        checks every part's sha256 against the signed manifest before it writes the first blob.
+      - Needs GnuPG (C(gpgv), C(gpg)) on that host.
+    type: list
+    elements: path
+    version_added: 1.1.0
 notes:
   - By hand, a full bundle unpacks into a new directory with C(cat NAME.tar.* | tar -x -C DIR) after
     C(sha256sum -c NAME.sha256); the module adds the member checks, the digest checks, incremental bundles and
@@ -228,6 +267,25 @@ EXAMPLES = r"""
     name: release-4.18.1
     layout: /srv/mirror/layout
     mirror_map: /srv/mirror/layout-map.yml
+
+# Signed bundles: sign on the connected side, accept only that key on the air-gapped side
+- name: Pack and sign the manifest
+  airgap.mirror.transfer_bundle:
+    action: pack
+    layout: /srv/transfer/layout
+    mirror_map: /srv/transfer/mirror-map.yml
+    bundle: /media/usb
+    name: release-4.18.1
+    signing_key: /etc/airgap/bundle-signing.key
+    signing_key_passphrase: "{{ vault_bundle_signing_passphrase }}"
+
+- name: Unpack only a bundle signed by the transfer key
+  airgap.mirror.transfer_bundle:
+    action: unpack
+    bundle: /media/usb
+    name: release-4.18.1
+    layout: /srv/mirror/layout
+    verify_keys: [/etc/airgap/bundle-signing.pub]
 
 - name: Push everything into the mirror registry
   airgap.mirror.image_mirror:
@@ -303,6 +361,11 @@ images:
     previous_digest:
       description: With O(action=unpack), the digest the layout recorded for the ref name before (null when absent).
       type: str
+    verified:
+      description:
+        - What was verified when the image was mirrored (the mirror map entry's C(verified) - C(kind) V(gpg) or
+          V(sigstore) and the C(keys)), as the bundle's manifest records it; absent when nothing was.
+      type: dict
 bytes:
   description: Bytes of the tar stream, that is of all parts.
   returned: always
@@ -361,6 +424,18 @@ extra:
   returned: when O(action) is verify or unpack
   type: list
   elements: dict
+signature:
+  description:
+    - The manifest's detached OpenPGP signature C(<name>.bundle.json.asc).
+    - C(file) (its path) and C(present) (whether it is there) always.
+    - With O(signing_key) (O(action=pack)) - C(fingerprint) (the signing key's primary fingerprint) and C(status)
+      (V(written), V(present) or V(would_write)).
+    - With O(action=verify) and O(action=unpack) - C(verified) (true only when O(verify_keys) were given and the
+      signature passed) and C(fingerprint) (the signer's primary fingerprint, null when not verified).
+  returned: always
+  type: dict
+  sample: {"file": "/media/usb/release-4.18.1.bundle.json.asc", "present": true, "verified": true,
+           "fingerprint": "F12BB816D116713F45DEC0FCA5CA709C5D8864E2"}
 previous:
   description: The previous transfer record an incremental bundle was made against (C(kind), C(path), C(sha256), C(images)).
   returned: when O(action=pack)

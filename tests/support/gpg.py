@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GpgKey", "make_key", "gpg"]
+__all__ = ["GpgKey", "make_key", "gpg", "stop_agent"]
 
 
 @dataclass(frozen=True)

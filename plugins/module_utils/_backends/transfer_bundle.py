@@ -23,6 +23,7 @@ from .._bundle.manifest import read_manifest
 from .._bundle.names import DEFAULT_NAME, DEFAULT_PART_SIZE, check_name
 from .._bundle.pack import pack
 from .._bundle.plan import plan_pack
+from .._bundle.signing import load_signing_key, load_trusted_keys
 from .._bundle.unpack import unpack
 from .._bundle.verify import verify
 from .._common.errors import UserError
@@ -49,8 +50,12 @@ def module_spec() -> dict[str, Any]:
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
             "progress_interval": {"type": "float", "default": 5.0},
+            "signing_key": {"type": "path", "no_log": False},
+            "signing_key_passphrase": {"type": "str", "no_log": True},
+            "verify_keys": {"type": "list", "elements": "path", "no_log": False},
         },
         "required_if": [["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
+        "required_by": {"signing_key_passphrase": "signing_key"},
         "supports_check_mode": True,
     }
 
@@ -70,6 +75,9 @@ class BundleRequest:
     space_check: bool
     check_mode: bool
     map_prune: bool = False
+    signing_key: str | None = None
+    signing_key_passphrase: str | None = dataclasses.field(default=None, repr=False)
+    verify_keys: list[str] | None = None
 
 
 def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
@@ -83,9 +91,14 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
         raise UserError("progress_interval must be more than 0 seconds")
     if params["map_prune"] and not (action == "unpack" and params["mirror_map"]):
         raise UserError("map_prune is only used with action=unpack and a mirror_map")
+    if params.get("signing_key") is not None and action != "pack":
+        raise UserError("signing_key is only used with action=pack (verify and unpack check with verify_keys)")
+    if params.get("verify_keys") is not None and action == "pack":
+        raise UserError("verify_keys is only used with action=verify and action=unpack (pack signs with signing_key)")
     return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
                          params["images"], params["mirror_map"], params["previous"], params["space_check"],
-                         check_mode, params["map_prune"])
+                         check_mode, params["map_prune"], params.get("signing_key"),
+                         params.get("signing_key_passphrase"), params.get("verify_keys"))
 
 
 def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
@@ -96,6 +109,8 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
     if request.action == "pack":
         if request.layout is None:  # required_if
             raise AssertionError('bug: expected request.layout is not None')
+        signing_key = load_signing_key(request.signing_key, request.signing_key_passphrase) \
+            if request.signing_key else None
         plan = plan_pack(request.layout, name=request.name, part_size=request.part_size, images=request.images,
                          mirror_map=request.mirror_map, previous=request.previous)
         for warning in plan.warnings:
@@ -103,18 +118,19 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
         progress.plan(len(plan.part_names), sum(size for _digest, size in plan.blobs))
         progress.set_phase("pack")
         return pack(plan, request.bundle, check_mode=request.check_mode, check_space=request.space_check,
-                    progress=on_progress)
+                    progress=on_progress, signing_key=signing_key)
+    trusted = load_trusted_keys(request.verify_keys) if request.verify_keys is not None else None
     plan_from_manifest(progress, request)
     progress.set_phase(request.action)
     if request.action == "verify":
-        report = verify(request.bundle, name=request.name, progress=on_progress)
+        report = verify(request.bundle, name=request.name, progress=on_progress, trusted=trusted)
         report["changed"] = False
     else:
         if request.layout is None:  # required_if
             raise AssertionError('bug: expected request.layout is not None')
         report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
                         check_space=request.space_check, progress=on_progress, mirror_map=request.mirror_map,
-                        map_prune=request.map_prune)
+                        map_prune=request.map_prune, trusted=trusted)
     for extra in report["extra"]:
         warn(extra["message"])
     return report

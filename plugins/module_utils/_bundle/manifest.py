@@ -56,7 +56,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._mirrormap import io as _mapio
-from .._mirrormap.model import FORMAT as MAP_FORMAT, MirrorMapError
+from .._mirrormap.model import FORMAT as MAP_FORMAT, MirrorMapError, Verified
 from .._oci import reference as _ref
 from .errors import BundleError
 from .names import DEFAULT_NAME, FORMAT, TAR_WRITER, check_name, check_ref_name, manifest_file_name, part_pattern
@@ -80,6 +80,11 @@ def is_size(value: object) -> bool:
 
 def read_manifest_file(path: str) -> dict[str, Any]:
     """Load and validate a bundle manifest (the ``.bundle.json`` file)."""
+    return parse_manifest(read_manifest_bytes(path), path)
+
+
+def read_manifest_bytes(path: str) -> bytes:
+    """The bytes of the manifest at *path* (what its signature covers), not yet checked."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_MANIFEST_BYTES + 1)
@@ -90,6 +95,11 @@ def read_manifest_file(path: str) -> dict[str, Any]:
         raise BundleError("cannot read %s: %s" % (path, exc.strerror), part=os.path.basename(path)) from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise BundleError("%s is larger than %d bytes" % (path, MAX_MANIFEST_BYTES), part=os.path.basename(path))
+    return data
+
+
+def parse_manifest(data: bytes, path: str) -> dict[str, Any]:
+    """The validated manifest of the bytes *data* read from *path*."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -209,3 +219,8 @@ def _check_images(doc: dict[str, Any], bad: _Bad) -> None:
             raise bad("%s: %s is neither in the bundle's blobs nor in assumed_present" % (label, unknown[0]))
         if image["digest"] not in known:
             raise bad("%s: its manifest %s is not in the bundle" % (label, image["digest"]))
+        if image.get("verified") is not None:
+            try:
+                Verified.from_dict(image["verified"])
+            except ValueError as exc:
+                raise bad("%s: %s" % (label, exc)) from None

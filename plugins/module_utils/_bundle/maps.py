@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from .._mirrormap import io as _mapio
-from .._mirrormap.model import Entry, LayoutDestination, MirrorMap, MirrorMapError
+from .._mirrormap.model import Entry, LayoutDestination, MirrorMap, MirrorMapError, Verified
 from .._oci import reference as _ref
 from .._oci.errors import OCIError
 from .errors import BundleError, os_error
@@ -47,6 +47,16 @@ def embedded(mirror_map: MirrorMap, layout_path: str, ref_names: set[str]) -> li
     return [e.to_dict() for e in mirror_map if (layout_ref(e, layout_path) or str(e.source)) in ref_names]
 
 
+def verified_by_ref(mirror_map: MirrorMap, layout_path: str, ref_names: set[str]) -> dict[str, dict[str, Any]]:
+    """``{ref name: verified}`` of the bundled images whose map entry records what was verified."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in mirror_map:
+        ref_name = layout_ref(entry, layout_path) or str(entry.source)
+        if ref_name in ref_names and entry.verified is not None:
+            out.setdefault(ref_name, entry.verified.to_dict())
+    return out
+
+
 def unpacked_entries(doc: dict[str, Any], layout_path: str) -> list[Entry]:
     """Mirror map entries for the bundle's images, pointing at the unpacked layout."""
     refs = {i["ref_name"]: i for i in doc["images"]}
@@ -70,9 +80,10 @@ def unpacked_entries(doc: dict[str, Any], layout_path: str) -> list[Entry]:
             source = _ref.parse(ref_name)
         except (OCIError, ValueError):
             continue
+        verified = Verified.from_dict(image["verified"]) if image.get("verified") is not None else None
         out.append(Entry(source, image["digest"], image["media_type"], LayoutDestination(layout_path, ref_name),
                          tuple(image.get("platforms") or ()), int(image.get("total_size") or image["size"]),
-                         source_digest=image.get("source_digest") or None))
+                         source_digest=image.get("source_digest") or None, verified=verified))
     return out
 
 

@@ -6,8 +6,9 @@
 """Names: of a bundle, of its files, and of the images it carries (OCI ref names).
 
 A bundle *name* is 1 to 128 letters, digits, '.', '_' and '-'; its files in the bundle directory
-are ``<name>.tar.0001`` ... (the parts), ``<name>.sha256``, ``<name>.bundle.json`` (the manifest)
-and ``.<name>.lock``; an interrupted pack may leave ``.<name>.<file>.<random>.tmp`` files.
+are ``<name>.tar.0001`` ... (the parts), ``<name>.sha256``, ``<name>.bundle.json`` (the manifest),
+``<name>.bundle.json.asc`` (its detached OpenPGP signature, when signed) and ``.<name>.lock``; an
+interrupted pack may leave ``.<name>.<file>.<random>.tmp`` files.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def manifest_file_name(name: str) -> str:
     return "%s.bundle.json" % name
 
 
+def signature_file_name(name: str) -> str:
+    """The detached armored OpenPGP signature of the manifest (``gpg --verify`` finds the manifest by
+    dropping ``.asc``)."""
+    return "%s.bundle.json.asc" % name
+
+
 def sums_file_name(name: str) -> str:
     return "%s.sha256" % name
 
@@ -86,7 +93,7 @@ def part_pattern(name: str) -> re.Pattern[str]:
 
 def temp_pattern(name: str) -> re.Pattern[str]:
     """Matches the temporary files an interrupted pack of bundle *name* leaves."""
-    return re.compile(r"^\.%s\.(tar\.[0-9]{4,}|sha256|bundle\.json)\..*\.tmp$" % re.escape(name))
+    return re.compile(r"^\.%s\.(tar\.[0-9]{4,}|sha256|bundle\.json|bundle\.json\.asc)\..*\.tmp$" % re.escape(name))
 
 
 def bundle_files(directory: str, name: str) -> dict[str, int]:
@@ -97,8 +104,9 @@ def bundle_files(directory: str, name: str) -> dict[str, int]:
     except FileNotFoundError:
         return found
     parts, temps = part_pattern(name), temp_pattern(name)
+    named = (manifest_file_name(name), sums_file_name(name), signature_file_name(name))
     for entry in listing:
-        if parts.match(entry) or temps.match(entry) or entry in (manifest_file_name(name), sums_file_name(name)):
+        if parts.match(entry) or temps.match(entry) or entry in named:
             try:
                 found[entry] = os.lstat(os.path.join(directory, entry)).st_size
             except FileNotFoundError:

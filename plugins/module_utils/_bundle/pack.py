@@ -18,18 +18,20 @@ from .._engine.layout import free_bytes
 from .._oci import manifest as _manifest
 from .errors import BundleError, Progress, os_error
 from .lock import bundle_lock
-from .manifest import content_key, dumps, try_manifest
-from .names import CHUNK, bundle_files, manifest_file_name, sums_file_name
+from .manifest import content_key, dumps, read_manifest_bytes, try_manifest
+from .names import CHUNK, bundle_files, manifest_file_name, signature_file_name, sums_file_name
 from .parts import PartWriter, check_parts
 from .plan import PackPlan
 from .report import summary_lines, timing
+from .signing import SigningKey, sign
 from .tarstream import BLOCK, RECORD, padding, tar_header
 
 
 def pack(plan: PackPlan, bundle_dir: str, check_mode: bool = False, check_space: bool = True,
-         progress: Progress | None = None) -> dict[str, Any]:
+         progress: Progress | None = None, signing_key: SigningKey | None = None) -> dict[str, Any]:
     """Write the bundle planned by :func:`plan.plan_pack` into *bundle_dir* (created when missing),
-    under the bundle's exclusive lock (check mode: shared). Returns a report dict."""
+    under the bundle's exclusive lock (check mode: shared), and with *signing_key* the manifest's
+    detached signature (see signing.py). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
     created = []
     if not check_mode:
@@ -43,7 +45,9 @@ def pack(plan: PackPlan, bundle_dir: str, check_mode: bool = False, check_space:
             raise BundleError(os_error(exc, "creating the bundle directory %s" % bundle_dir)) from None
     try:
         with bundle_lock(bundle_dir, plan.name, exclusive=not check_mode, action="pack"):
-            return _pack(plan, bundle_dir, check_mode, check_space, progress)
+            report = _pack(plan, bundle_dir, check_mode, check_space, progress)
+            report["signature"] = _signature(plan, bundle_dir, report, check_mode, signing_key)
+            return report
     except BaseException:
         for directory in created:  # a refused pack leaves no directory behind (only empty ones go)
             with contextlib.suppress(OSError):
@@ -112,6 +116,23 @@ def _pack(plan: PackPlan, bundle_dir: str, check_mode: bool, check_space: bool,
         diff={"before": diff_before, "after": summary_lines(doc)})
     report.update(timing(started, plan.tar_size))
     return report
+
+
+def _signature(plan: PackPlan, bundle_dir: str, report: dict[str, Any], check_mode: bool,
+               signing_key: SigningKey | None) -> dict[str, Any]:
+    """Sign the manifest just written (or found present) with *signing_key*; without one, say
+    whether a signature of this manifest's bundle is there."""
+    path = os.path.join(bundle_dir, signature_file_name(plan.name))
+    if signing_key is None:
+        return {"present": report["status"] == "present" and os.path.exists(path), "file": path}
+    if report["status"] == "would_write":  # the manifest's part hashes are not known yet: sign what is planned
+        manifest = dumps(plan.document(None))
+    else:
+        manifest = read_manifest_bytes(report["manifest"])
+    signature = sign(bundle_dir, plan.name, manifest, signing_key, check_mode)
+    if signature["status"] != "present":
+        report["changed"] = True
+    return signature
 
 
 def _write(plan: PackPlan, bundle_dir: str, stale: dict[str, int],

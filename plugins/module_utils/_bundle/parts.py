@@ -19,7 +19,7 @@ from typing import IO, Any, NoReturn
 from .._common.fileio import fsync_dir
 from .._common.sizes import human_size
 from .errors import BundleError, Progress, os_error, problem
-from .names import CHUNK, bundle_files, manifest_file_name, sums_file_name, temp_pattern
+from .names import CHUNK, bundle_files, manifest_file_name, signature_file_name, sums_file_name, temp_pattern
 
 
 class PartWriter:
@@ -291,7 +291,7 @@ def extra_files(bundle_dir: str, doc: dict[str, Any]) -> list[dict[str, str]]:
     manifest = manifest_file_name(doc["name"])
     problems = []
     for entry in sorted(bundle_files(bundle_dir, doc["name"])):
-        if entry in listed or entry in (manifest, sums_file_name(doc["name"])):
+        if entry in listed or entry in (manifest, sums_file_name(doc["name"]), signature_file_name(doc["name"])):
             continue
         if temp_pattern(doc["name"]).match(entry):
             what = "extra file: a temporary file left by an interrupted pack"

@@ -33,7 +33,8 @@ class PackPlan:
 
     def __init__(self, layout: Any, name: str, part_size: int, graphs: list[LayoutGraph], blobs: Blobs,
                  assumed: Blobs, owners: dict[str, str], mirror_map: list[dict[str, Any]] | None,
-                 previous: dict[str, Any] | None, warnings: list[str]) -> None:
+                 previous: dict[str, Any] | None, warnings: list[str],
+                 verified: dict[str, dict[str, Any]] | None = None) -> None:
         self.layout = layout
         self.name = name
         self.part_size = part_size
@@ -44,6 +45,7 @@ class PackPlan:
         self.mirror_map = mirror_map
         self.previous = previous
         self.warnings = warnings
+        self.verified = verified or {}  # ref name -> the map entry's "verified" (what was checked at mirror time)
         self.index_bytes = dumps(self._index())
         self.layout_bytes = json.dumps(LAYOUT_VERSION).encode()
         self.members: list[tuple[str, int, str | None]] = [("oci-layout", len(self.layout_bytes), None)]
@@ -97,6 +99,8 @@ class PackPlan:
             }
             if g.desc.annotations.get(SOURCE_DIGEST):
                 image["source_digest"] = g.desc.annotations[SOURCE_DIGEST]
+            if g.ref_name in self.verified:
+                image["verified"] = self.verified[g.ref_name]
             out.append(image)
         return out
 
@@ -146,9 +150,12 @@ def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str =
         have, previous_summary = load_previous(previous, layout)
     blobs, assumed, owners = _split_blobs(graphs, have)
     embedded = None
+    verified = None
     if map_entries is not None:
         embedded = _maps.embedded(map_entries, layout.path, set(g.ref_name for g in graphs))
-    return PackPlan(layout, name, size, graphs, blobs, assumed, owners, embedded, previous_summary, warnings)
+        verified = _maps.verified_by_ref(map_entries, layout.path, set(g.ref_name for g in graphs))
+    return PackPlan(layout, name, size, graphs, blobs, assumed, owners, embedded, previous_summary, warnings,
+                    verified)
 
 
 def _split_blobs(graphs: list[LayoutGraph], have: dict[str, int]) -> tuple[Blobs, Blobs, dict[str, str]]:

@@ -22,24 +22,26 @@ from .errors import BundleError, Progress
 from .graphs import LayoutGraph, image_graph, missing_message
 from .intake import stream_into
 from .lock import bundle_lock
-from .manifest import read_manifest
 from .names import DEFAULT_NAME, check_name, manifest_file_name
 from .parts import check_parts, extra_files
 from .report import timing
+from .signing import TrustedKeys, read_signed
 
 
 def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
            check_space: bool = True, progress: Progress | None = None,
-           mirror_map: str | None = None, map_prune: bool = False) -> dict[str, Any]:
+           mirror_map: str | None = None, map_prune: bool = False,
+           trusted: TrustedKeys | None = None) -> dict[str, Any]:
     """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing),
     and record its images in *mirror_map* (pruned to them when *map_prune*; see maps.write_unpacked).
 
-    Order: manifest checks, part sizes, the layout has what an incremental bundle assumes, free
-    space, then one pass over the stream (members checked, blobs verified as they are written,
-    part hashes checked as they are crossed), then every image checked complete, then
-    ``index.json`` merged in one atomic replacement. The bundle's lock is shared with other
-    readers (a pack of it at the same time fails, or makes this fail, at once); the layout takes
-    concurrent writers (see :class:`Layout`). Returns a report dict."""
+    Order: with *trusted* keys the manifest's signature and then every part's sha256 (so a changed
+    part is refused before anything is written, check mode included); manifest checks, part sizes,
+    the layout has what an incremental bundle assumes, free space, then one pass over the stream
+    (members checked, blobs verified as they are written, part hashes checked as they are crossed),
+    then every image checked complete, then ``index.json`` merged in one atomic replacement. The
+    bundle's lock is shared with other readers (a pack of it at the same time fails, or makes this
+    fail, at once); the layout takes concurrent writers (see :class:`Layout`). Returns a report dict."""
     bundle_dir = os.path.abspath(bundle_dir)
     layout_path = os.path.abspath(layout_path)
     check_name(name)
@@ -49,7 +51,8 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
         except ValueError as exc:
             raise BundleError("the mirror map %s cannot record the unpacked images: %s" % (mirror_map, exc)) from None
     with bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
-        return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map, map_prune)
+        return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map, map_prune,
+                       trusted)
 
 
 def _open_layout(path: str) -> Any:
@@ -61,6 +64,15 @@ def _open_layout(path: str) -> Any:
         return Layout(path, create=True)
     except LayoutError as exc:
         raise BundleError("%s; unpack into a layout or into a new or empty directory" % exc.message) from None
+
+
+def _check_signed_parts(bundle_dir: str, doc: dict[str, Any]) -> None:
+    """Every part against the signed manifest's sha256, before anything is written."""
+    problems = check_parts(bundle_dir, doc, full=True)
+    if problems:
+        raise BundleError("the bundle %s in %s is refused: its parts do not match its signed manifest:\n%s"
+                          % (doc["name"], bundle_dir, "\n".join(p["message"] for p in problems)),
+                          part=problems[0]["part"], problems=problems)
 
 
 def _graphs_from_layout(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
@@ -103,9 +115,12 @@ def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any]
 
 
 def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
-            progress: Progress | None, mirror_map: str | None, map_prune: bool) -> dict[str, Any]:
+            progress: Progress | None, mirror_map: str | None, map_prune: bool,
+            trusted: TrustedKeys | None) -> dict[str, Any]:
     started = time.monotonic()
-    doc = read_manifest(bundle_dir, name)
+    doc, signature = read_signed(bundle_dir, name, trusted)
+    if trusted is not None:
+        _check_signed_parts(bundle_dir, doc)
     layout = _open_layout(layout_path)
     _check_assumed(layout, layout_path, doc)
     to_write = [b for b in doc["blobs"] if not layout.has_blob(b["digest"], b["size"])]
@@ -123,6 +138,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         "bytes_to_write": sum(b["size"] for b in to_write),
         "assumed_present": len(doc["assumed_present"]),
         "bytes": doc["tar"]["size"],
+        "signature": signature,
         "diff": {
             "before": "".join("%s %s\n" % (i["ref_name"], old or "(absent)") for i, old, _s in image_status),
             "after": "".join("%s %s\n" % (i["ref_name"], i["digest"]) for i, _old, _s in image_status),
@@ -130,9 +146,10 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
     }
 
     def image_results(prefix: str = "") -> list[dict[str, Any]]:
-        return [{"ref_name": i["ref_name"], "digest": i["digest"], "media_type": i["media_type"],
-                 "previous_digest": old, "status": (prefix + s) if s != "present" else s,
-                 "total_size": i.get("total_size")} for i, old, s in image_status]
+        return [dict({"ref_name": i["ref_name"], "digest": i["digest"], "media_type": i["media_type"],
+                      "previous_digest": old, "status": (prefix + s) if s != "present" else s,
+                      "total_size": i.get("total_size")}, **({"verified": i["verified"]} if i.get("verified") else {}))
+                for i, old, s in image_status]
 
     if not to_write and not changing and layout.exists:
         incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]

@@ -13,28 +13,30 @@ from typing import Any
 
 from .errors import Progress
 from .lock import bundle_lock
-from .manifest import read_manifest
 from .names import DEFAULT_NAME, check_name, manifest_file_name
 from .parts import check_parts, extra_files
 from .report import timing
+from .signing import TrustedKeys, read_signed
 
 
 def verify(bundle_dir: str, name: str = DEFAULT_NAME, full: bool = True,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, trusted: TrustedKeys | None = None) -> dict[str, Any]:
     """Check every part of a bundle against its manifest and look for extra parts.
 
     Never raises for a bad part: returns ``{"valid": bool, "problems": [...], "extra": [...],
-    "parts": [...]}``; files the manifest does not list are in ``extra`` and leave ``valid`` alone.
-    Raises :class:`BundleError` when the manifest itself is missing or invalid."""
+    "parts": [...], "signature": {...}}``; files the manifest does not list are in ``extra`` and
+    leave ``valid`` alone. Raises :class:`BundleError` when the manifest itself is missing or
+    invalid, or, with *trusted* keys, when its signature does not pass (see signing.read_signed)."""
     bundle_dir = os.path.abspath(bundle_dir)
     check_name(name)
     with bundle_lock(bundle_dir, name, exclusive=False, action="verify"):
-        return _verify(bundle_dir, name, full, progress)
+        return _verify(bundle_dir, name, full, progress, trusted)
 
 
-def _verify(bundle_dir: str, name: str, full: bool, progress: Progress | None) -> dict[str, Any]:
+def _verify(bundle_dir: str, name: str, full: bool, progress: Progress | None,
+            trusted: TrustedKeys | None) -> dict[str, Any]:
     started = time.monotonic()
-    doc = read_manifest(bundle_dir, name)
+    doc, signature = read_signed(bundle_dir, name, trusted)
     problems = check_parts(bundle_dir, doc, full=full, progress=progress)
     extra = extra_files(bundle_dir, doc)
     by_part: dict[str, str] = {}
@@ -56,6 +58,7 @@ def _verify(bundle_dir: str, name: str, full: bool, progress: Progress | None) -
         "blob_bytes": sum(b["size"] for b in doc["blobs"]),
         "assumed_present": len(doc["assumed_present"]),
         "bytes": doc["tar"]["size"],
+        "signature": signature,
     }
     report.update(timing(started, doc["tar"]["size"] if full else 0))
     return report

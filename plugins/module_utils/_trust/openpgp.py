@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from .._common.errors import UserError
 
 __all__ = ["OpenPGPError", "REASONS", "key_fingerprints", "verify_detached", "verify_attached",
-           "sign_detached"]
+           "sign_detached", "public_key"]
 
 REASONS = ("unsigned", "untrusted key", "bad signature", "malformed signature", "malformed key")
 TIMEOUT = 120
@@ -209,6 +209,25 @@ def verify_attached(keys: Sequence[bytes], message: bytes) -> tuple[str, bytes]:
             return fingerprint, f.read()
 
 
+def _import_secret(home: str, secret_key: bytes) -> None:
+    imported = _run(home, _gpg(home, "--status-fd", "1", "--import"), secret_key)
+    if imported.returncode != 0 or not any(line[0] == "IMPORT_OK" for line in _status(imported.stdout)):
+        raise OpenPGPError("malformed key", "the signing key holds no OpenPGP secret key")
+    listed = _run(home, _gpg(home, "--with-colons", "--list-secret-keys"))
+    if not _primary_fingerprints(listed.stdout):
+        raise OpenPGPError("malformed key", "the signing key holds no OpenPGP secret key")
+
+
+def public_key(secret_key: bytes) -> bytes:
+    """The armored public key(s) of an armored or binary *secret_key* (no passphrase needed)."""
+    with _home() as home:
+        _import_secret(home, secret_key)
+        exported = _run(home, _gpg(home, "--armor", "--export"))
+        if exported.returncode != 0 or not exported.stdout.strip():
+            raise OpenPGPError("malformed key", "cannot export the public key of the signing key")
+        return exported.stdout
+
+
 def sign_command(home: str, passphrase_fd: int, output: str, data_path: str) -> list[str]:
     """The ``gpg`` argv of sign_detached: the passphrase is read from *passphrase_fd*, never argv."""
     return _gpg(home, "--pinentry-mode", "loopback", "--passphrase-fd", str(passphrase_fd),
@@ -220,12 +239,7 @@ def sign_detached(secret_key: bytes, data: bytes | str, passphrase: str | None =
     (armored or binary). Raises OpenPGPError("malformed key") when the key cannot be read or
     unlocked (no secret key, missing or wrong passphrase)."""
     with _home() as home:
-        imported = _run(home, _gpg(home, "--status-fd", "1", "--import"), secret_key)
-        if imported.returncode != 0 or not any(line[0] == "IMPORT_OK" for line in _status(imported.stdout)):
-            raise OpenPGPError("malformed key", "the signing key holds no OpenPGP secret key")
-        listed = _run(home, _gpg(home, "--with-colons", "--list-secret-keys"))
-        if not _primary_fingerprints(listed.stdout):
-            raise OpenPGPError("malformed key", "the signing key holds no OpenPGP secret key")
+        _import_secret(home, secret_key)
         if isinstance(data, str):
             data_path = data
         else:

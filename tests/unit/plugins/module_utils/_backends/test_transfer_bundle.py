@@ -113,3 +113,43 @@ def test_progress_counts_parts_and_bytes_of_pack_verify_and_unpack(tmp_path):
 def test_progress_interval_must_be_positive():
     with pytest.raises(UserError, match="progress_interval"):
         backend.build_request(params(action="verify", bundle="/b", progress_interval=0), False)
+
+
+def test_signing_options_belong_to_their_actions_and_the_passphrase_stays_hidden():
+    spec = backend.module_spec()
+    options = spec["argument_spec"]
+    assert options["signing_key_passphrase"]["no_log"] is True
+    assert options["signing_key"]["no_log"] is False and options["verify_keys"]["no_log"] is False
+    assert spec["required_by"] == {"signing_key_passphrase": "signing_key"}
+    with pytest.raises(UserError, match="^signing_key is only used with action=pack"):
+        backend.build_request(params(action="unpack", bundle="/b", layout="/l", signing_key="/k"), False)
+    with pytest.raises(UserError, match="^verify_keys is only used with action=verify and action=unpack"):
+        backend.build_request(params(action="pack", bundle="/b", layout="/l", verify_keys=["/k"]), False)
+    request = backend.build_request(params(action="pack", bundle="/b", layout="/l", signing_key="/k",
+                                           signing_key_passphrase="hunter2-secret"), False)
+    assert request.signing_key_passphrase == "hunter2-secret" and "hunter2-secret" not in repr(request)
+
+
+def test_signed_pack_then_verify_through_the_backend(tmp_path):
+    from support.gpg import make_key
+
+    key = make_key(tmp_path / "gpg", "packer", passphrase="pass phrase")
+    (tmp_path / "secret.asc").write_bytes(key.secret)
+    (tmp_path / "public.asc").write_bytes(key.public)
+    layout = I.OCILayout(tmp_path / "l")
+    I.build_image(layout, "example.com/app:1", layers=[{"a": "1"}])
+    pack = backend.build_request(params(action="pack", bundle=str(tmp_path / "b"), layout=layout.path,
+                                        signing_key=str(tmp_path / "secret.asc"),
+                                        signing_key_passphrase="pass phrase"), False)
+    failed, result = backend.result(pack, backend.run(pack, print), diff_mode=False)
+    assert not failed and result["signature"]["fingerprint"] == key.fingerprint
+    assert "pass phrase" not in repr(result)
+    verify = backend.build_request(params(action="verify", bundle=str(tmp_path / "b"),
+                                          verify_keys=[str(tmp_path / "public.asc")]), True)
+    failed, result = backend.result(verify, backend.run(verify, print), diff_mode=False)
+    assert not failed and result["signature"]["verified"] and result["signature"]["fingerprint"] == key.fingerprint
+    os.unlink(tmp_path / "b" / "images.bundle.json.asc")
+    with pytest.raises(BundleError) as info:
+        backend.run(verify, print)
+    assert backend.failure(info.value) == {"msg": str(info.value), "part": "images.bundle.json.asc"}
+    assert "is refused: unsigned" in str(info.value)

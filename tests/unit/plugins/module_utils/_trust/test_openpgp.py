@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -49,6 +51,7 @@ def test_sign_and_verify_detached_bytes_and_file(keys, tmp_path):
     # an independent client accepts it
     (tmp_path / "manifest.json.asc").write_bytes(sig)
     assert gpg(alice.home, "--verify", str(tmp_path / "manifest.json.asc"), str(path), check=False).returncode == 0
+    alice.stop_agent()
 
 
 def test_signature_from_gpg_itself_verifies(keys, tmp_path):
@@ -101,10 +104,18 @@ def test_verify_attached(keys):
     index = bytes(message).find(b"atomic")
     if index >= 0:  # uncompressed literal: flip a payload byte
         tampered[index] ^= 0x20
-        assert _reason(O.verify_attached, [alice.public], bytes(tampered)) in ("bad signature",
-                                                                             "malformed signature")
+        reason = _reason(O.verify_attached, [alice.public], bytes(tampered))
+        assert reason in ("bad signature", "malformed signature")
     detached = O.sign_detached(alice.secret, payload)
     assert _reason(O.verify_attached, [alice.public], detached) == "malformed signature"
+
+
+def test_public_key_of_a_secret_key(keys):
+    for key in keys.values():
+        public = O.public_key(key.secret)
+        assert b"PRIVATE" not in public and public.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        assert O.key_fingerprints([public]) == [key.fingerprint]
+    assert _reason(O.public_key, keys["alice"].public) == "malformed key"
 
 
 def test_passphrase_protected_key(keys):
@@ -162,3 +173,21 @@ def test_temporary_homes_are_private_and_removed(keys, monkeypatch, tmp_path):
         O.verify_detached([keys["bob"].public], sig, DATA)
     assert len(homes) == 3
     assert not any(os.path.exists(h) for h in homes)
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
+def test_verify_attached_reads_what_skopeo_sign_by_writes(keys, tmp_path):
+    """skopeo's simple signing (what --sign-by writes into a lookaside store), made by skopeo itself."""
+    alice = keys["alice"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}')
+    out = tmp_path / "signature-1"
+    subprocess.run(["skopeo", "standalone-sign", str(manifest), "example.com/org/app:1", alice.fingerprint,
+                    "-o", str(out)], env=alice.env(), check=True, capture_output=True, timeout=120)
+    alice.stop_agent()
+    fingerprint, payload = O.verify_attached([alice.public], out.read_bytes())
+    assert fingerprint == alice.fingerprint
+    body = json.loads(payload)
+    assert body["critical"]["type"] == "atomic container signature"
+    assert body["critical"]["identity"]["docker-reference"] == "example.com/org/app:1"
+    assert _reason(O.verify_attached, [keys["bob"].public], out.read_bytes()) == "untrusted key"

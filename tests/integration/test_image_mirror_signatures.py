@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.signatures import Trust
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap_io
+from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap.model import Verified
 from ansible_collections.airgap.mirror.plugins.module_utils._trust.policy import load_policy
 from ansible_collections.airgap.mirror.plugins.module_utils._trust.registriesd import load_registries_d
 from ansible_collections.airgap.mirror.plugins.module_utils._trust.verify import default_fetch
@@ -356,3 +359,55 @@ def test_the_module_names_each_refused_image_with_its_reason(tmp_path, registry_
     orphan = record["result"]
     assert record["failed"] and orphan["msg"].startswith("lookaside_dir needs signature_policy"), orphan["msg"]
     assert max(trusted.secret.decode().splitlines(), key=len) not in res.stdout + res.stderr
+
+
+def _bundle(ansible_run, args: dict) -> dict:
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "tasks": [{"name": "Bundle", "airgap.mirror.transfer_bundle": args}]}]
+    res = ansible_run.playbook(yaml.safe_dump(play) + "\n")
+    assert res.rc == 0, res.output
+    return res.one("Bundle")["result"]
+
+
+def test_verified_images_cross_in_a_signed_bundle_and_are_verified_again(tmp_path, registry_factory, signed_source,
+                                                                       ansible_run):
+    """The whole boundary: verified to disk, packed and signed, the bundle's signature checked,
+    unpacked, the images verified again from what the bundle carried and pushed, the lookaside
+    written for the hosts; the mirror map records who signed, on both sides."""
+    src, made, store, keys, trusted, _other = signed_source
+    (tmp_path / "connected").mkdir()
+    trust = _trust(tmp_path / "connected", "%s/org" % src.host, [keys / "trusted.asc"], lookaside=store)
+    layout, map_file = tmp_path / "images", tmp_path / "map.yml"
+    digest_tag = made["good"].digest.replace(":", "-")
+    report = mirror(MirrorRequest(["%s/org/good:1.0" % src.host, "%s/org/unsigned:1.0" % src.host],
+                                  "oci:%s" % layout, trust=trust), pool=ClientPool(insecure_registries=[src.host]))
+    assert [i["status"] for i in report["images"]] == ["copied", "failed"]
+    mirrormap_io.write(str(map_file), report["map"])
+    secret = tmp_path / "signing.key"
+    secret.write_bytes(trusted.secret)
+    secret.chmod(0o600)
+    packed = _bundle(ansible_run, {"action": "pack", "layout": str(layout), "mirror_map": str(map_file),
+                                   "bundle": str(tmp_path / "media"), "name": "b", "signing_key": str(secret)})
+    assert packed["signature"]["fingerprint"] == trusted.fingerprint
+    doc = json.loads((tmp_path / "media" / "b.bundle.json").read_text())
+    # the image records who signed it; its carried signatures travel as an image of the bundle
+    assert [(i["ref_name"].rsplit(":", 1)[1], i.get("verified")) for i in doc["images"]] == [
+        ("1.0", {"kind": "gpg", "keys": [trusted.fingerprint]}), (digest_tag + ".gpgsig", None)]
+
+    unpacked = _bundle(ansible_run, {"action": "unpack", "bundle": str(tmp_path / "media"), "name": "b",
+                                     "layout": str(tmp_path / "gapped"), "mirror_map": str(tmp_path / "gapped.yml"),
+                                     "verify_keys": [str(keys / "trusted.asc")]})
+    assert unpacked["signature"]["verified"]
+    gapped_map = {str(e.source): e.verified for e in mirrormap_io.load(str(tmp_path / "gapped.yml"))}
+    assert gapped_map["%s/org/good:1.0" % src.host] == Verified("gpg", (trusted.fingerprint,))
+    mirror_reg = registry_factory()
+    (tmp_path / "airgapped").mkdir()
+    out = tmp_path / "lookaside-out"
+    pushed = mirror(MirrorRequest(["all"], mirror_reg.host, src="oci:%s" % (tmp_path / "gapped"),
+                                  trust=_trust(tmp_path / "airgapped", "%s/org" % src.host, [keys / "trusted.asc"],
+                                               lookaside_dir=out)),
+                    pool=ClientPool(insecure_registries=[mirror_reg.host]))
+    assert [(i["status"], i["verified"]["keys"]) for i in pushed["images"]] == [("copied", [trusted.fingerprint])]
+    digest = made["good"].digest
+    assert _lookaside_path(out, "org/good", digest).read_bytes() == _lookaside_path(store, "org/good", digest).read_bytes()
+    assert _catalog(mirror_reg) == ["org/good"]

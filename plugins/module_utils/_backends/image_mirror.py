@@ -29,7 +29,7 @@ from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
-from .signature_policy import trust_of
+from .signature_options import trust_of
 from .source_mirrors import from_params as source_mirrors_of
 
 #: the statuses of an image the mirror map has something to say about

@@ -15,6 +15,9 @@ same run and with the same venv and ansible-core:
   so the arguments are exactly those ansible-core passes. For ``image_mirror`` the task is a
   no-op: one image from an OCI layout into a layout that has it already (``progress: false``
   where the tree has the option: the module process alone, without the action's background run).
+  With ``--registry`` the destination is a repository of a loopback ``docker-registry`` instead
+  (the no-op then asks the registry, over HTTP, whether it has the image: a task that loads the
+  HTTP stack, as every task with a registry does; one between layouts does not).
   For the other modules the task passes one unknown option, so the module imports everything,
   builds its ``AnsibleModule`` and fails on the arguments: its start-up cost.
 
@@ -27,6 +30,7 @@ Usage (from the checkout)::
     .venv/bin/python bench/fixed_cost.py --tree /work/wt/old13 --tree .
     .venv/bin/python bench/fixed_cost.py --tree OLD --tree . --module image_mirror --module transfer_bundle
     .venv/bin/python bench/fixed_cost.py --tree OLD --tree . --runs 15 --imports 15 --files
+    .venv/bin/python bench/fixed_cost.py --tree OLD --tree . --registry   # the no-op into a registry
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support import images as I  # noqa: E402
+from support.registry import Registry  # noqa: E402
 
 BIN = Path(sys.executable).parent
 IMAGE = "quay.io/org/app:1"
@@ -94,7 +99,7 @@ def options_of(module: Path) -> set[str]:
 class Tree:
     """One checkout, reachable as ``ansible_collections.airgap.mirror`` under its own path."""
 
-    def __init__(self, path: str, work: Path, number: int) -> None:
+    def __init__(self, path: str, work: Path, number: int, registry: str | None = None) -> None:
         self.path = Path(path).resolve()
         self.label = "%d:%s" % (number, self.path.name)
         self.work = work / ("tree%d" % number)
@@ -103,12 +108,16 @@ class Tree:
         link.parent.mkdir(parents=True)
         link.symlink_to(self.path)
         self.kept: dict[str, Path] = {}
+        self.registry = registry
 
     def args(self, module: str, src: Path) -> dict[str, object]:
         """The task's arguments: a no-op for image_mirror, one unknown option for the others."""
         if module != "image_mirror":
             return {"fixed_cost_probe": 1}
-        args: dict[str, object] = {"src": "oci:%s" % src, "images": [IMAGE], "dest": "oci:%s" % (self.work / "dest")}
+        dest = "%s/%s" % (self.registry, self.work.name) if self.registry else "oci:%s" % (self.work / "dest")
+        args: dict[str, object] = {"src": "oci:%s" % src, "images": [IMAGE], "dest": dest}
+        if self.registry:
+            args["insecure_registries"] = [self.registry]
         if "progress" in options_of(self.path / "plugins" / "modules" / "image_mirror.py"):
             args["progress"] = False
         return args
@@ -200,7 +209,8 @@ def report_module(module: str, trees: list[Tree], src: Path, runs: int, show_fil
                 raise SystemExit("%s: the no-op task was not a no-op: %s" % (tree.label, result.get("msg", result)))
             cpu[tree.label].append(seconds)
             wall[tree.label].append(elapsed)
-    print("\n## %s (%d module runs per tree, %d builds)" % (module, runs, len(builds[trees[0].label])))
+    where = " into a registry" if module == "image_mirror" and trees[0].registry else ""
+    print("\n## %s%s (%d module runs per tree, %d builds)" % (module, where, runs, len(builds[trees[0].label])))
     print("%-24s %10s %9s %8s %11s %11s %12s" % ("tree", "payload", "zip", "mu files", "mu source",
                                                  "build CPU", "module CPU"))
     for tree in trees:
@@ -237,18 +247,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=9, help="module runs per tree (default 9)")
     parser.add_argument("--imports", type=int, default=0, metavar="N", help="print the N slowest imports")
     parser.add_argument("--files", action="store_true", help="list the module_utils files of each payload")
+    parser.add_argument("--registry", action="store_true", help="image_mirror's no-op into a loopback registry")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="airgap-fixed-cost-") as tmp:
         work = Path(tmp)
         layout = I.OCILayout(work / "src")
         I.build_image(layout, IMAGE, layers=[{"a": "1"}])
-        trees = [Tree(path, work, n + 1) for n, path in enumerate(args.tree or [str(ROOT)])]
-        print("python %s, %s" % (sys.version.split()[0], subprocess.run(
-            [str(BIN / "ansible"), "--version"], capture_output=True, text=True, check=False).stdout.splitlines()[0]))
-        for module in args.module or ["image_mirror"]:
-            report_module(module, trees, work / "src", args.runs, args.files)
-            if args.imports:
-                report_imports(module, trees, args.imports)
+        registry = Registry(work / "registry").start() if args.registry else None
+        trees = [Tree(path, work, n + 1, registry.host if registry else None)
+                 for n, path in enumerate(args.tree or [str(ROOT)])]
+        try:
+            version = subprocess.run([str(BIN / "ansible"), "--version"], capture_output=True, text=True,
+                                     check=False).stdout.splitlines()[0]
+            print("python %s, %s" % (sys.version.split()[0], version))
+            for module in args.module or ["image_mirror"]:
+                report_module(module, trees, work / "src", args.runs, args.files)
+                if args.imports:
+                    report_imports(module, trees, args.imports)
+        finally:
+            if registry:
+                registry.stop()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common import hostrecord as _hostrecord
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.names import check_location
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 Pair = Mapping[str, Any]
@@ -37,7 +37,7 @@ Pair = Mapping[str, Any]
 
 def _registry_of(location: Any, what: str) -> str:
     try:
-        registry: str = rc.check_location(location).partition("/")[0]
+        registry: str = check_location(location).partition("/")[0]
     except ValueError as exc:
         raise UserError("%s: %s" % (what, exc)) from None
     return registry
@@ -97,7 +97,7 @@ def rename_mirror_registries(pairs: Sequence[Pair] | None, names: Mapping[str, s
     out: list[Pair] = []
     for index, pair in enumerate(checked):
         _registry_of(pair["mirror"], "pairs[%d].mirror" % index)
-        host, sep, path = rc.check_location(pair["mirror"]).partition("/")
+        host, sep, path = check_location(pair["mirror"]).partition("/")
         if host in renames:
             used.add(host)
             host = renames[host]

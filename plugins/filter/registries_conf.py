@@ -16,7 +16,16 @@ from typing import Any
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import (
+    RegistriesConfError, build,
+)
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.pairs import (
+    pairs_from_mirror_map,
+)
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.render import render
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.validate import (
+    check_text, validate,
+)
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
 
@@ -26,8 +35,8 @@ def registries_conf_pairs(data: Any, filtered_digests: str = "fail") -> list[dic
     if isinstance(data, bytes):
         data = data.decode("utf-8")
     warnings: list[str] = []
-    pairs = rc.pairs_from_mirror_map(data, origin="<mirror map text>", filtered_digests=filtered_digests,
-                                     warnings=warnings)
+    pairs = pairs_from_mirror_map(data, origin="<mirror map text>", filtered_digests=filtered_digests,
+                                  warnings=warnings)
     for warning in warnings:
         Display().warning("registries_conf_pairs: %s" % warning)
     return pairs
@@ -37,15 +46,15 @@ def registries_conf_pairs(data: Any, filtered_digests: str = "fail") -> list[dic
 def registries_conf_toml(pairs: list[Any] | None, registries: list[Any] | None = None, mirror_insecure: bool = False,
                          mirror_by_digest_only: bool = True, mirror_registry_entry: bool = True) -> str:
     """The validated text of a registries.conf.d drop-in, as airgap.mirror.registries_conf writes it."""
-    entries = rc.build(
+    entries = build(
         registries=registries, pairs=pairs, mirror_insecure=mirror_insecure,
         mirror_by_digest_only=mirror_by_digest_only, mirror_registry_entry=mirror_registry_entry,
     )
     if not entries:
-        raise rc.RegistriesConfError("nothing to write: no pairs and no registries")
-    rc.validate(entries)
-    text = rc.render(entries)
-    rc.check_text(text, entries, "<registries_conf_toml>")
+        raise RegistriesConfError("nothing to write: no pairs and no registries")
+    validate(entries)
+    text = render(entries)
+    check_text(text, entries, "<registries_conf_toml>")
     return text
 
 

@@ -873,20 +873,20 @@ limit_wait_seconds:
 """
 
 import traceback
+from importlib.util import find_spec
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airgap.mirror.plugins.module_utils._backends import image_mirror as B
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._common.progress import Progress, progress_to
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.registry import HTTPX_IMPORT_ERROR
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 
 
 def main() -> None:
     module = AnsibleModule(supports_check_mode=True, **B.argument_spec())
-    if HTTPX_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("httpx"), exception=str(HTTPX_IMPORT_ERROR))
+    if find_spec("httpx") is None:  # imported with the first registry client (none between layouts)
+        module.fail_json(msg=missing_required_lib("httpx"), exception="No module named 'httpx'")
     try:
         run = B.prepare(module.params, module.check_mode)
     except B.CredentialsInReference as exc:

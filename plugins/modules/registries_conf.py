@@ -285,7 +285,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import DEFAULT_PATH
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf import dropin
 
 
@@ -305,7 +305,7 @@ def main() -> None:
     )
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", default=rc.DEFAULT_PATH),
+            path=dict(type="path", default=DEFAULT_PATH),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             registries=dict(
                 type="list", elements="dict", options=registry_spec, default=[],

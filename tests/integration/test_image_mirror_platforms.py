@@ -250,14 +250,19 @@ def test_a_filtered_layout_crosses_in_a_bundle_and_keeps_both_digests(source, tm
     assert not again["changed"] and {i["status"] for i in again["images"]} == {"present"}
     assert {(e.digest, e.source_digest) for e in again["map"]} == {(mirror_digest, multi.digest)}
     # a consumer that can only pull the source's digest through a prefix mirror is refused, naming it
-    from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
-    with pytest.raises(rc.RegistriesConfError) as exc:
-        rc.pairs_from_mirror_map(pushed["map"])
+    from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import (
+        RegistriesConfError,
+    )
+    from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.pairs import (
+        pairs_from_mirror_map,
+    )
+    with pytest.raises(RegistriesConfError) as exc:
+        pairs_from_mirror_map(pushed["map"])
     assert by_digest in str(exc.value)
     assert "the mirror serves %s, platforms linux/s390x" % mirror_digest in str(exc.value)
     assert "%s/plat/multi:v1" % src.host not in str(exc.value)  # a tagged source is pulled by tag
     warnings: list[str] = []
-    assert rc.pairs_from_mirror_map(pushed["map"], filtered_digests="warn", warnings=warnings) == [
+    assert pairs_from_mirror_map(pushed["map"], filtered_digests="warn", warnings=warnings) == [
         {"source": src.host, "mirror": dest.host}]
     assert len(warnings) == 1
     # skopeo, asked for the source's digest at the mirror, finds nothing: why the refusal

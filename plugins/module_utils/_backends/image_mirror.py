@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._common.errors import UserError
 from .._common.sizes import parse_size
@@ -23,14 +23,16 @@ from .._engine.job import Status
 from .._engine.plan import ClientPool
 from .._engine.request import Limits, MirrorRequest, Naming, Sharding, State
 from .._engine.shard import Shard
+from .._engine.sources import SourceMirrors
 from .._mirrormap import io as _io
 from .._mirrormap.model import MirrorMap
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference
 from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
-from .signature_options import trust_of
-from .source_mirrors import from_params as source_mirrors_of
+
+if TYPE_CHECKING:
+    from .._engine.signatures import Trust
 
 #: the statuses of an image the mirror map has something to say about
 _WORTH_A_MAP = (Status.COPIED.value, Status.PRESENT.value, Status.WOULD_COPY.value)
@@ -133,6 +135,28 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return ModuleRun(request, chunk, map_path, tuple(insecure), RegistryLimits.parse(params.get("registry_limits")))
+
+
+def source_mirrors_of(params: dict[str, Any]) -> tuple[SourceMirrors | None, list[str]]:
+    """The pull-through rules of ``source_mirrors`` / ``source_mirrors_file`` (None: neither is set)
+    and the registries the file marks insecure. The reader (with a registries.conf parser) is
+    imported only for a task that sets one: no other task's module process compiles it."""
+    if not params.get("source_mirrors") and not params.get("source_mirrors_file"):
+        return None, []
+    from .source_mirrors import from_params
+
+    return from_params(params)
+
+
+def trust_of(params: dict[str, Any]) -> Trust | None:
+    """The signature policy of ``signature_policy`` (None without one; ``registries_d`` or
+    ``lookaside_dir`` alone are refused by the reader). The reader, and the verification library
+    behind it, are imported only for a task that sets one of them."""
+    if not (params.get("signature_policy") or params.get("registries_d") or params.get("lookaside_dir")):
+        return None
+    from .signature_options import trust_of as read
+
+    return read(params)
 
 
 def check_references(params: dict[str, Any]) -> None:

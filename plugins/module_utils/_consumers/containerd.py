@@ -28,7 +28,7 @@ from typing import Any
 
 from .._common.errors import UserError
 from .._common.toml.emit import dumps as toml_dumps
-from .registries_conf import check_location
+from .registries_conf.names import check_location
 
 HEADER = "# Written by airgap.mirror (containerd_mirror_host): changes are overwritten.\n"
 DOCKER_HUB = "docker.io"

@@ -4,19 +4,24 @@
 #
 # PRIVATE to the airgap.mirror collection: may change without notice.
 """The registry clients of one run: one :class:`RegistryClient` per registry, created on first use
-from the run's :class:`ClientOptions`, sharing retry policy, deadline, counters and cancellation."""
+from the run's :class:`ClientOptions`, sharing retry policy, deadline, counters and cancellation.
+
+The HTTP stack (:mod:`.registry` and httpx) is imported with the first client: a run between OCI
+layouts and ``dir:`` trees, which has none, does not load it."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import CredentialStore
 from .http.limits import Limiters
 from .http.options import ClientOptions, Shared
 from .http.retry import Deadline, RetryPolicy
-from .registry import RegistryClient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import RegistryClient
 
 
 class ClientPool:
@@ -45,6 +50,8 @@ class ClientPool:
         with self._lock:
             client = self._clients.get(registry)
             if client is None:
+                from .registry import RegistryClient
+
                 client = self._clients[registry] = RegistryClient(registry, self.options, self.shared)
             return client
 

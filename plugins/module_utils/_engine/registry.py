@@ -34,10 +34,10 @@ from .chunked import ChunkedUpload, UploadState, session_lost, status_of
 from .http.errors import short
 from .http.options import ClientOptions, Shared
 from .http.retry import Deadline
-from .http.transport import HTTPX_IMPORT_ERROR, Transport, httpx
+from .http.transport import Transport, httpx
 
-# HTTPX_IMPORT_ERROR for the module's missing_required_lib; Deadline where callers import it from here
-__all__ = ["HTTPX_IMPORT_ERROR", "Deadline", "RegistryClient"]
+# Deadline where callers import it from here
+__all__ = ["Deadline", "RegistryClient"]
 
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel\s*=\s*"?next"?', re.IGNORECASE)
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._mirrormap.model import MirrorMap
 from .._oci.platforms import parse_filter
 from .shard import Shard
-from .signatures import Trust
 from .sources import SourceMirrors
+
+if TYPE_CHECKING:  # imported by a run that verifies signatures (run.py), not by every task
+    from .signatures import Trust
 
 TAG_STYLES = ("deterministic", "timestamp", "none")
 

@@ -22,8 +22,6 @@ from .report import Counts, report
 from .request import MirrorRequest
 from .resume import UploadSessions
 from .shard import homes, run_shard
-from .signatures import check as _check_signatures
-from .signatures import write_lookaside
 
 
 def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any = None,
@@ -68,7 +66,8 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if request.verify:
             _verify(jobs, concurrency=request.limits.small_requests)
         if request.trust is not None:  # before anything is copied: a refused image writes nothing
-            _check_signatures(jobs, request.trust, concurrency=request.limits.small_requests)
+            from .signatures import check as check_signatures  # only a run that verifies pays for it
+            check_signatures(jobs, request.trust, concurrency=request.limits.small_requests)
         planned = unique_blobs(jobs)
         resolved = time.monotonic()
         progress.plan(len(jobs) + len(rejected), 0,
@@ -94,6 +93,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         _cleanup_layouts(jobs)
         lookaside = 0
         if request.trust is not None and request.trust.lookaside_dir and not check_mode:
+            from .signatures import write_lookaside
             lookaside = write_lookaside(jobs, request.trust.lookaside_dir)
         if not check_mode:
             _cleanup_sessions(jobs, rejected, sessions)

@@ -26,25 +26,9 @@ same prefix replaces an earlier one entirely (mirrors are not merged): :func:`fi
 No Ansible imports.
 
 The package: :mod:`.names` (prefix and location checks), :mod:`.model` (constants, :func:`build`),
-:mod:`.validate`, :mod:`.render`, :mod:`.conflicts` and :mod:`.pairs` (from the mirror map). This
-module re-exports their API.
+:mod:`.validate`, :mod:`.render`, :mod:`.conflicts`, :mod:`.pairs` (from the mirror map) and
+:mod:`.dropin` (the module's file transaction). Import a name from the module that defines it:
+this package imports nothing, so a module that needs one part (``image_mirror``'s
+``source_mirrors_file`` reader needs the keys of :mod:`.model` and :mod:`.names`) does not carry the
+others (and the TOML emitter, the mirror map views) into its AnsiballZ payload.
 """
-
-from __future__ import annotations
-
-from .conflicts import conflict_warning, find_conflicts, prefixes_of_text
-from .model import (
-    DEFAULT_PATH, DIR_MODE, FILE_MODE, HEADER, MARKER, MIRROR_KEYS, PULL_FROM_MIRROR, REGISTRY_KEYS,
-    RegistriesConfError, build, entries_of,
-)
-from .names import check_location, check_prefix, effective_prefix
-from .pairs import pairs_from_mirror_map
-from .render import is_ours, render
-from .validate import check_text, validate
-
-__all__ = [
-    "DEFAULT_PATH", "DIR_MODE", "FILE_MODE", "HEADER", "MARKER", "MIRROR_KEYS", "PULL_FROM_MIRROR",
-    "REGISTRY_KEYS", "RegistriesConfError", "build", "check_location", "check_prefix", "check_text",
-    "conflict_warning", "effective_prefix", "entries_of", "find_conflicts", "is_ours",
-    "pairs_from_mirror_map", "prefixes_of_text", "render", "validate",
-]

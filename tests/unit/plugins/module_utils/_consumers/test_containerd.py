@@ -10,7 +10,9 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers import containerd as C
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as rc
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.pairs import (
+    pairs_from_mirror_map,
+)
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import model as MM
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import naming as M
 from ansible_collections.airgap.mirror.plugins.module_utils._oci import reference as R
@@ -48,7 +50,7 @@ SOURCES = ("quay.io/org/app:1", "docker.io/library/nginx:1.27", "registry.redhat
 
 
 def test_mirror_map_to_hosts_toml_same_paths():
-    pairs = rc.pairs_from_mirror_map(mirror_map("mirror.test:5000", sources=SOURCES))
+    pairs = pairs_from_mirror_map(mirror_map("mirror.test:5000", sources=SOURCES))
     files = C.containerd_hosts(pairs, ca_file=CA)
     assert sorted(files) == ["docker.io", "mirror.test:5000", "quay.io", "registry.redhat.io"]
     quay = hosts_doc(files["quay.io"])
@@ -64,7 +66,7 @@ def test_mirror_map_to_hosts_toml_same_paths():
 
 
 def test_namespace_prefix_is_override_path_with_the_full_v2_path():
-    pairs = rc.pairs_from_mirror_map(mirror_map("mirror.test:5000/ns", sources=SOURCES))
+    pairs = pairs_from_mirror_map(mirror_map("mirror.test:5000/ns", sources=SOURCES))
     files = C.containerd_hosts(pairs, ca_file=CA, mirror_registry_entry=False)
     assert sorted(files) == ["docker.io", "quay.io", "registry.redhat.io"]
     host = hosts_doc(files["quay.io"])["host"]
@@ -93,7 +95,7 @@ def test_repositories_under_one_prefix_collapse_to_the_registry():
 def test_repositories_sent_elsewhere_cannot_be_containerd_but_are_k3s_rewrites():
     mm = mirror_map("m.example.com/ns", overrides={"quay.io/a/two": "elsewhere/two"},
                     sources=("quay.io/a/one:1", "quay.io/a/two:1", "ghcr.io/x/y:1"))
-    pairs = rc.pairs_from_mirror_map(mm)
+    pairs = pairs_from_mirror_map(mm)
     assert {"source": "quay.io/a/two", "mirror": "m.example.com/elsewhere/two"} in pairs
     with pytest.raises(UserError, match="containerd cannot mirror the repositories of quay.io.*"
                                         "a/two -> elsewhere/two"):
@@ -131,7 +133,7 @@ def test_the_mirror_itself_is_no_route():
 
 
 def test_k3s_document_with_tls_and_auth():
-    pairs = rc.pairs_from_mirror_map(mirror_map("mirror.test:5000/ns", sources=SOURCES))
+    pairs = pairs_from_mirror_map(mirror_map("mirror.test:5000/ns", sources=SOURCES))
     doc = k3s_ok(C.k3s_registries(pairs, ca_file=CA, cert_file="/c.pem", key_file="/k.pem", username="u",
                                   password="p:w"))
     assert doc["mirrors"]["docker.io"] == {"endpoint": ["https://mirror.test:5000"], "rewrite": {"^(.*)$": "ns/$1"}}

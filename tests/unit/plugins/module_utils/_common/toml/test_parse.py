@@ -5,7 +5,8 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common.toml import parse as P
 from ansible_collections.airgap.mirror.plugins.module_utils._common.toml.errors import TOMLError
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import build
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.render import render
 
 PAIRS = [
     {"source": "registry.redhat.io", "mirror": "mirror.example.com:8443"},
@@ -107,7 +108,7 @@ def test_builtin_parser_differential_against_tomllib():
     import random
 
     rnd = random.Random(20261121)
-    seeds = [d for d in VALID_DOCS if d] + [R.render(R.build(pairs=PAIRS))]
+    seeds = [d for d in VALID_DOCS if d] + [render(build(pairs=PAIRS))]
     alphabet = list("[]{}\"'=.,#\n\r \t\\ab1_-+xeE:") + ['"""', "'''", "true", "inf"]
     disagreements = []
     for _round in range(4000):

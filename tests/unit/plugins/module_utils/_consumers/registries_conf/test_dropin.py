@@ -3,7 +3,10 @@ import os
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common.managed_file import ManagedFileError
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import (
+    DIR_MODE, FILE_MODE, RegistriesConfError,
+)
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.render import is_ours
 from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf import dropin
 
 PAIRS = [{"source": "quay.io", "mirror": "mirror.example.com:8443"}]
@@ -31,15 +34,15 @@ def test_present_check_mode_then_write_then_no_change(tmp_path):
     assert result["diff"]["before"] == "" and result["diff"]["after_header"] == str(path)
     assert not path.parent.exists()
     result, _warnings = run(params(path, create_dirs=True))
-    assert path.read_text() == result["content"] and R.is_ours(result["content"])
-    assert os.stat(path).st_mode & 0o7777 == R.FILE_MODE
-    assert os.stat(path.parent).st_mode & 0o7777 == R.DIR_MODE
+    assert path.read_text() == result["content"] and is_ours(result["content"])
+    assert os.stat(path).st_mode & 0o7777 == FILE_MODE
+    assert os.stat(path.parent).st_mode & 0o7777 == DIR_MODE
     assert result["prefixes"] == ["mirror.example.com:8443", "quay.io"]
     again, _warnings = run(params(path))
     assert not again["changed"]
     os.chmod(path, 0o600)
     fixed, _warnings = run(params(path))
-    assert fixed["changed"] and os.stat(path).st_mode & 0o7777 == R.FILE_MODE
+    assert fixed["changed"] and os.stat(path).st_mode & 0o7777 == FILE_MODE
 
 
 def test_conflicting_dropin_is_warned_about(tmp_path):
@@ -58,12 +61,12 @@ def test_absent_removes_only_our_file(tmp_path):
     run(params(path, state="absent"))
     assert not path.exists()
     path.write_text("# by hand\n")
-    with pytest.raises(R.RegistriesConfError, match="refusing to remove it"):
+    with pytest.raises(RegistriesConfError, match="refusing to remove it"):
         run(params(path, state="absent"))
 
 
 def test_refusals(tmp_path):
-    with pytest.raises(R.RegistriesConfError, match="ends in .conf"):
+    with pytest.raises(RegistriesConfError, match="ends in .conf"):
         run(params(tmp_path / "mirror.txt"))
-    with pytest.raises(R.RegistriesConfError, match="nothing to write"):
+    with pytest.raises(RegistriesConfError, match="nothing to write"):
         run(params(tmp_path / "x.conf", pairs=[]))

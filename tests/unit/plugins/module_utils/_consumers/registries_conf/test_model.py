@@ -1,6 +1,10 @@
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import (
+    RegistriesConfError, build,
+)
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.names import effective_prefix
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.validate import validate
 
 PAIRS = [
     {"source": "registry.redhat.io", "mirror": "mirror.example.com:8443"},
@@ -16,7 +20,7 @@ def _labelled(*tables):
 
 
 def test_build_seed_003_section_2_6():
-    entries = R.build(pairs=PAIRS)
+    entries = build(pairs=PAIRS)
     tables = [t for _l, t in entries]
     assert tables == [
         {"prefix": "mirror.example.com:8443", "location": "mirror.example.com:8443", "insecure": False},
@@ -25,11 +29,11 @@ def test_build_seed_003_section_2_6():
         {"prefix": "registry.redhat.io", "location": "registry.redhat.io", "insecure": False,
          "mirror-by-digest-only": True, "mirror": [{"location": "mirror.example.com:8443", "insecure": False}]},
     ]
-    R.validate(entries)
+    validate(entries)
 
 
 def test_build_options_and_labels():
-    entries = R.build(pairs=PAIRS[:1], mirror_insecure=True, mirror_by_digest_only=False, mirror_registry_entry=False)
+    entries = build(pairs=PAIRS[:1], mirror_insecure=True, mirror_by_digest_only=False, mirror_registry_entry=False)
     assert [label for label, _t in entries] == ["pairs[0] (registry.redhat.io -> mirror.example.com:8443)"]
     table = entries[0][1]
     assert table["mirror-by-digest-only"] is False
@@ -37,7 +41,7 @@ def test_build_options_and_labels():
 
 
 def test_build_registries_defaults():
-    entries = R.build(registries=[
+    entries = build(registries=[
         {"prefix": "quay.io/openshift-release-dev", "mirrors": [{"location": "m.example.com/ocp"}]},
         {"location": "docker.io"},
         {"prefix": "*.example.org", "blocked": True},
@@ -52,19 +56,19 @@ def test_build_registries_defaults():
     # a per-mirror pull-from-mirror: mirror-by-digest-only is left out (containers/image refuses both)
     assert "mirror-by-digest-only" not in tables[3]
     assert tables[3]["mirror"] == [{"location": "m.example.com/ghcr", "insecure": False, "pull-from-mirror": "digest-only"}]
-    R.validate(entries)
+    validate(entries)
 
 
 def test_build_mirror_entry_not_added_when_prefix_taken():
-    entries = R.build(registries=[{"prefix": "mirror.example.com:8443", "insecure": False}], pairs=PAIRS[:1])
-    assert [R.effective_prefix(t) for _l, t in entries].count("mirror.example.com:8443") == 1
+    entries = build(registries=[{"prefix": "mirror.example.com:8443", "insecure": False}], pairs=PAIRS[:1])
+    assert [effective_prefix(t) for _l, t in entries].count("mirror.example.com:8443") == 1
 
 
 def test_build_rejects_unknown_keys_and_bad_pairs():
-    with pytest.raises(R.RegistriesConfError, match=r"registries\[0\]: unknown key\(s\) mirror"):
-        R.build(registries=[{"prefix": "quay.io", "mirror": []}])
-    with pytest.raises(R.RegistriesConfError, match=r"pairs\[1\]"):
-        R.build(pairs=[PAIRS[0], {"source": "quay.io"}])
+    with pytest.raises(RegistriesConfError, match=r"registries\[0\]: unknown key\(s\) mirror"):
+        build(registries=[{"prefix": "quay.io", "mirror": []}])
+    with pytest.raises(RegistriesConfError, match=r"pairs\[1\]"):
+        build(pairs=[PAIRS[0], {"source": "quay.io"}])
 
 
 # ------------------------------------------------------------------ validation

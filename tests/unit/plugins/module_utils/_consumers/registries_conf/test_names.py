@@ -1,6 +1,8 @@
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.names import (
+    check_location, check_prefix,
+)
 
 D = "sha256:" + "ab" * 32
 
@@ -11,7 +13,7 @@ D = "sha256:" + "ab" * 32
     "quay.io/",
 ])
 def test_valid_prefixes(prefix):
-    assert R.check_prefix(prefix) == prefix.rstrip("/")
+    assert check_prefix(prefix) == prefix.rstrip("/")
 
 
 @pytest.mark.parametrize("prefix, reason", [
@@ -32,7 +34,7 @@ def test_valid_prefixes(prefix):
 ])
 def test_invalid_prefixes(prefix, reason):
     with pytest.raises(ValueError, match=reason):
-        R.check_prefix(prefix)
+        check_prefix(prefix)
 
 
 @pytest.mark.parametrize("location, reason", [
@@ -46,4 +48,4 @@ def test_invalid_prefixes(prefix, reason):
 ])
 def test_invalid_locations(location, reason):
     with pytest.raises(ValueError, match=reason):
-        R.check_location(location)
+        check_location(location)

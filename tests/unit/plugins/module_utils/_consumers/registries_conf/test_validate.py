@@ -1,6 +1,12 @@
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._consumers import registries_conf as R
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.model import (
+    RegistriesConfError, build,
+)
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.render import is_ours, render
+from ansible_collections.airgap.mirror.plugins.module_utils._consumers.registries_conf.validate import (
+    check_text, validate,
+)
 
 PAIRS = [
     {"source": "registry.redhat.io", "mirror": "mirror.example.com:8443"},
@@ -13,8 +19,8 @@ def _labelled(*tables):
 
 
 def _problem(tables, match):
-    with pytest.raises(R.RegistriesConfError, match=match):
-        R.validate(_labelled(*tables))
+    with pytest.raises(RegistriesConfError, match=match):
+        validate(_labelled(*tables))
 
 
 def test_duplicate_prefix_names_both_entries():
@@ -56,8 +62,8 @@ def test_other_structural_rules():
 
 
 def test_all_problems_are_reported_at_once():
-    with pytest.raises(R.RegistriesConfError) as info:
-        R.validate(_labelled({"prefix": "mirror"}, {"prefix": "https://x.example.com"}))
+    with pytest.raises(RegistriesConfError) as info:
+        validate(_labelled({"prefix": "mirror"}, {"prefix": "https://x.example.com"}))
     assert "entry 0" in str(info.value) and "entry 1" in str(info.value)
 
 
@@ -66,22 +72,22 @@ def test_all_problems_are_reported_at_once():
 
 @pytest.mark.parametrize("parser", ["builtin", "tomllib"])
 def test_render_and_check_text(parser):
-    entries = R.build(pairs=PAIRS, registries=[{"prefix": "*.example.org", "mirrors": [{"location": "m.example.com/org", "pull_from_mirror": "tag-only"}]}])
-    text = R.render(entries)
-    assert R.is_ours(text)
+    entries = build(pairs=PAIRS, registries=[{"prefix": "*.example.org", "mirrors": [{"location": "m.example.com/org", "pull_from_mirror": "tag-only"}]}])
+    text = render(entries)
+    assert is_ours(text)
     assert text.startswith("# Ansible managed by airgap.mirror.registries_conf")
-    assert R.check_text(text, entries, "/x.conf", parser=parser) == parser
+    assert check_text(text, entries, "/x.conf", parser=parser) == parser
 
 
 @pytest.mark.parametrize("parser", ["builtin", "tomllib"])
 def test_check_text_catches_differences(parser):
-    entries = R.build(pairs=PAIRS)
-    text = R.render(entries)
-    with pytest.raises(R.RegistriesConfError, match="does not read back"):
-        R.check_text(text.replace('insecure = false', 'insecure = false\nblocked = false', 1), entries, "/x.conf", parser)
-    with pytest.raises(R.RegistriesConfError, match="does not parse"):
-        R.check_text(text + "[[registry]\n", entries, "/x.conf", parser)
-    with pytest.raises(R.RegistriesConfError, match="unexpected top-level"):
-        R.check_text("short-name-mode = \"enforcing\"\n" + text, entries, "/x.conf", parser)
-    with pytest.raises(R.RegistriesConfError, match=r"/x.conf: \[\[registry\]\] #2 \(quay.io\): unknown key"):
-        R.check_text(text.replace('mirror-by-digest-only', 'mirror-by-digest-onyl', 1), entries, "/x.conf", parser)
+    entries = build(pairs=PAIRS)
+    text = render(entries)
+    with pytest.raises(RegistriesConfError, match="does not read back"):
+        check_text(text.replace('insecure = false', 'insecure = false\nblocked = false', 1), entries, "/x.conf", parser)
+    with pytest.raises(RegistriesConfError, match="does not parse"):
+        check_text(text + "[[registry]\n", entries, "/x.conf", parser)
+    with pytest.raises(RegistriesConfError, match="unexpected top-level"):
+        check_text("short-name-mode = \"enforcing\"\n" + text, entries, "/x.conf", parser)
+    with pytest.raises(RegistriesConfError, match=r"/x.conf: \[\[registry\]\] #2 \(quay.io\): unknown key"):
+        check_text(text.replace('mirror-by-digest-only', 'mirror-by-digest-onyl', 1), entries, "/x.conf", parser)

@@ -104,6 +104,34 @@ def parse_destination(text: str) -> Destination:
     return RegistryDestination(ref)
 
 
+VERIFIED_KINDS = ("gpg", "sigstore")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """What was checked before an image was mirrored: the signature *kind* (``gpg`` or
+    ``sigstore``) and the *keys* whose signatures passed (OpenPGP primary fingerprints for gpg)."""
+
+    kind: str
+    keys: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "keys": list(self.keys)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Verified:
+        """Raises ValueError when *data* is not ``{"kind": "gpg"|"sigstore", "keys": [str, ...]}``."""
+        if not isinstance(data, Mapping):
+            raise ValueError("verified must be a mapping with kind and keys")
+        kind = data.get("kind")
+        if kind not in VERIFIED_KINDS:
+            raise ValueError("verified.kind must be one of %s, not %r" % (", ".join(VERIFIED_KINDS), kind))
+        unknown = sorted(set(data) - {"kind", "keys"})
+        if unknown:
+            raise ValueError("verified has unknown keys: %s" % ", ".join(map(str, unknown)))
+        return cls(kind, _strings(data.get("keys"), "verified.keys"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One mirrored image: where it came from, what it is, and where it lives in the mirror."""
@@ -121,6 +149,8 @@ class Entry:
     #: the registry or repository the image was fetched through (a pull-through proxy); None when
     #: it was fetched from the registry its source names
     source_via: str | None = None
+    #: the signatures checked before the image was mirrored; None when none were
+    verified: Verified | None = None
 
     @property
     def upstream_digest(self) -> str:
@@ -170,6 +200,8 @@ class Entry:
             out["source_digest"] = self.source_digest
         if self.source_via is not None:
             out["source_via"] = self.source_via
+        if self.verified is not None:
+            out["verified"] = self.verified.to_dict()
         return out
 
     @classmethod
@@ -191,12 +223,13 @@ class Entry:
             source_via = data.get("source_via") or None
             if source_via is not None and not isinstance(source_via, str):
                 raise ValueError("source_via must be a string")
+            verified = Verified.from_dict(data["verified"]) if data.get("verified") is not None else None
         except (InvalidReference, ValueError, TypeError) as exc:
             raise MirrorMapError("%s (%s): %s" % (where, data.get("source", "?"), exc)) from None
         if not isinstance(data["media_type"], str):
             raise MirrorMapError("%s (%s): media_type must be a string" % (where, data["source"]))
         return cls(source, digest, data["media_type"], destination, platforms, size, attachments,
-                   source_digest, source_via)
+                   source_digest, source_via, verified)
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

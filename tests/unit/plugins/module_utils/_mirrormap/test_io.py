@@ -49,6 +49,35 @@ def test_the_text_round_trips_byte_for_byte() -> None:
     assert IO.dumps(mm) == TEXT
 
 
+def test_verified_round_trips_through_the_file_unchanged(tmp_path) -> None:
+    text = TEXT + """\
+- source: quay.io/org/signed:2.0
+  source_tag: '2.0'
+  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111
+  media_type: application/vnd.oci.image.manifest.v1+json
+  platforms: []
+  size: 5
+  destination: mirror:5000/org/signed:2.0
+  attachments: []
+  verified:
+    kind: gpg
+    keys:
+    - F12BB816D116713F45DEC0FCA5CA709C5D8864E2
+    - 5689692A29F02EB271D7316FA9AFEA22A39E5494
+"""
+    mm = IO.loads(text, "map.yml")
+    signed = mm.by_source("quay.io/org/signed:2.0")[0]
+    assert signed.verified == M.Verified("gpg", ("F12BB816D116713F45DEC0FCA5CA709C5D8864E2",
+                                                 "5689692A29F02EB271D7316FA9AFEA22A39E5494"))
+    assert all(e.verified is None for e in mm if e is not signed)
+    assert IO.dumps(mm) == text
+    path = str(tmp_path / "map.yml")
+    IO.write(path, mm)
+    assert IO.load(path) == mm and open(path, encoding="utf-8").read() == text
+    merged = IO.merge(mm, [entry("docker.io/library/nginx:1", "mirror:5000/library/nginx:1")])
+    assert merged.by_source("quay.io/org/signed:2.0")[0].verified == signed.verified
+
+
 @pytest.mark.parametrize("text, message", [
     ("format: other/v9\nimages: []\n", "unsupported format 'other/v9'"),
     ("images: {}\n", "expected a mapping with an 'images' list"),

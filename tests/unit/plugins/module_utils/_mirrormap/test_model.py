@@ -78,7 +78,23 @@ def test_a_filtered_entry_keeps_both_digests_and_the_proxy_it_came_through() -> 
     assert not plain.filtered and plain.upstream_digest == D1
 
 
+def test_verified_is_written_only_when_set_and_round_trips() -> None:
+    fpr = "F12BB816D116713F45DEC0FCA5CA709C5D8864E2"
+    plain = entry("quay.io/org/app:1.0", "mirror:5000/org/app:1.0")
+    assert "verified" not in plain.to_dict() and plain.verified is None
+    e = M.Entry(R.parse("quay.io/org/app:1.0"), D1, INDEX, M.parse_destination("mirror:5000/org/app:1.0"),
+                verified=M.Verified("gpg", (fpr,)))
+    data = e.to_dict()
+    assert list(data)[-1] == "verified" and data["verified"] == {"kind": "gpg", "keys": [fpr]}
+    assert M.Entry.from_dict(data) == e
+    assert M.Entry.from_dict(dict(data, verified={"kind": "sigstore", "keys": []})).verified == M.Verified("sigstore")
+
+
 @pytest.mark.parametrize("change, message", [
+    ({"verified": {"kind": "x509", "keys": []}}, "verified.kind must be one of gpg, sigstore"),
+    ({"verified": {"kind": "gpg", "keys": "ABC"}}, "verified.keys must be a list of strings"),
+    ({"verified": {"kind": "gpg", "keys": [], "by": 1}}, "verified has unknown keys: by"),
+    ({"verified": ["gpg"]}, "verified must be a mapping"),
     ({"source_digest": "sha256:abc"}, "sha256 digest must have 64 hex digits"),
     ({"source_via": 5}, "source_via must be a string"),
     ({"digest": None}, r"images\[3\] \(quay.io/org/app:1.0\): missing digest"),

@@ -206,3 +206,11 @@ def test_changed_request_restores_dropped_scopes_and_files(host):
     assert str(host / "etc/keys/vendor.gpg") in res["removed"] and not (host / "etc/keys/vendor.gpg").exists()
     H.run(params(host, state="absent"), False, print)
     assert json.loads((host / "etc/policy.json").read_text()) == SITE
+
+
+def test_present_without_signatures_gives_everything_back(host):
+    before = snapshot(host)
+    assert not H.run(params(host, signatures=[]), False, print)["changed"]
+    H.run(params(host), False, print)
+    assert H.run(params(host, signatures=[]), False, print)["changed"]
+    assert snapshot(host) == before

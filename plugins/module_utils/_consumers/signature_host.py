@@ -32,6 +32,38 @@ def _text(raw: bytes | None) -> str:
     return "" if raw is None else raw.decode("utf-8", "replace")
 
 
+def docker_scopes(text: str) -> set[str]:
+    """The scopes under ``docker:`` of a registries.d file: with PyYAML when the host has it, else
+    the keys one level under a top-level ``docker:`` line (hosts need not have PyYAML)."""
+    try:
+        import yaml
+    except ImportError:
+        return _scan_docker_scopes(text)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return set()
+    docker = doc.get("docker") if isinstance(doc, dict) else None
+    return {str(key) for key in docker} if isinstance(docker, dict) else set()
+
+
+def _scan_docker_scopes(text: str) -> set[str]:
+    found: set[str] = set()
+    inside, indent = False, None
+    for line in text.splitlines():
+        bare = line.split("#", 1)[0].rstrip() if not line.lstrip().startswith(("'", '"')) else line.rstrip()
+        if not bare.strip():
+            continue
+        depth = len(bare) - len(bare.lstrip())
+        if depth == 0:
+            inside, indent = bare.startswith("docker:"), None
+            continue
+        if inside and (indent is None or depth == indent) and bare.endswith(":"):
+            indent = depth
+            found.add(bare.strip()[:-1].strip().strip("'\""))
+    return found
+
+
 class Run:
     """One module run; :meth:`present` / :meth:`absent` fill ``result``."""
 
@@ -81,20 +113,13 @@ class Run:
 
     def _others_claim(self, scopes: list[str]) -> None:
         """containers/image refuses every pull when two registries.d files name one scope."""
-        import yaml  # ansible-core's own dependency
-
         ours = os.path.abspath(self.params["registries_d"])
         for path in sorted(glob.glob(os.path.join(os.path.dirname(ours), "*.yaml"))
                            + glob.glob(os.path.join(os.path.dirname(ours), "*.yml"))):
             if os.path.abspath(path) == ours:
                 continue
-            try:
-                with open(path, "rb") as handle:
-                    doc = yaml.safe_load(handle)
-            except (OSError, yaml.YAMLError):
-                continue
-            docker = doc.get("docker") if isinstance(doc, dict) else None
-            clash = sorted(set(scopes) & set(docker or {})) if isinstance(docker, dict) else []
+            raw = fileio.read_bytes(path)
+            clash = sorted(set(scopes) & docker_scopes(_text(raw)))
             if clash:
                 raise _sp.SignaturePolicyError(
                     "%s already names %s; containers/image refuses a scope that two registries.d files name "

@@ -214,3 +214,32 @@ def test_present_without_signatures_gives_everything_back(host):
     H.run(params(host), False, print)
     assert H.run(params(host, signatures=[]), False, print)["changed"]
     assert snapshot(host) == before
+
+
+REGISTRIES_D = """# a site's file
+default-docker:
+  lookaside: file:///x
+docker:
+  quay.io/vendor:
+    lookaside: https://example.com/sig  # a comment
+  "registry.redhat.io":
+    use-sigstore-attachments: true
+  'mirror.test:5000/x':
+    lookaside: file:///y
+"""
+
+
+def test_docker_scopes_with_and_without_pyyaml(monkeypatch):
+    want = {"quay.io/vendor", "registry.redhat.io", "mirror.test:5000/x"}
+    assert H.docker_scopes(REGISTRIES_D) == want
+    import builtins
+    real_import = builtins.__import__
+
+    def no_yaml(name, *args, **kwargs):
+        if name == "yaml":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_yaml)
+    assert H.docker_scopes(REGISTRIES_D) == want
+    assert H.docker_scopes("default-docker:\n  lookaside: file:///x\n") == set()

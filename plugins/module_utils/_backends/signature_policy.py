@@ -16,7 +16,7 @@ def module_kwargs() -> dict[str, Any]:
     signature = dict(
         scope=dict(type="str", required=True),
         kind=dict(type="str", required=True, choices=["gpg", "sigstore"]),
-        keys=dict(type="list", elements="dict", required=True, options=key),
+        keys=dict(type="list", elements="dict", required=True, options=key, no_log=False),  # public keys
         signed_identity=dict(type="dict"),
         lookaside=dict(type="str"),
     )

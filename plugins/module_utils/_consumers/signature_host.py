@@ -136,6 +136,12 @@ class Run:
                 self.warn("signatures scope %s matches no source of the mapping: only pulls by that name are "
                           "checked" % scope)
         self._others_claim(sorted(want.locations))
+        text = _sp.registries_d_text(want.locations)
+        current = ManagedFile.read(params["registries_d"])
+        if current.exists and current.raw != text.encode() and not _text(current.raw).startswith(_sp.HEADER):
+            raise _sp.SignaturePolicyError("%s exists and was not written by airgap.mirror.signature_policy; it is "
+                                           "left as it is (give another registries_d file name)"
+                                           % params["registries_d"])
         record_path = params["record"]
         old = _sp.parse_record(fileio.read_bytes(record_path), record_path)
         rec = json.loads(json.dumps(old)) if old else {"format": _sp.RECORD_FORMAT}
@@ -177,12 +183,6 @@ class Run:
             self._write(params["policy"], _sp.dumps_policy(merged.doc), policy.mode or FILE_MODE, [], [])
         for path, content in want.keys.items():
             self._write(path, content.encode("utf-8"), FILE_MODE, [], [])
-        text = _sp.registries_d_text(want.locations)
-        current = ManagedFile.read(params["registries_d"])
-        if current.exists and current.raw != text.encode() and not _text(current.raw).startswith(_sp.HEADER):
-            raise _sp.SignaturePolicyError("%s exists and was not written by airgap.mirror.signature_policy; it is "
-                                           "left as it is (give another registries_d file name)"
-                                           % params["registries_d"])
         self._write(params["registries_d"], text.encode("utf-8"), FILE_MODE, [], [])
         for path in stale:
             self._remove(path)

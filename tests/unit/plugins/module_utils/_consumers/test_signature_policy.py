@@ -194,6 +194,7 @@ def test_foreign_registries_d_file_is_not_overwritten(host):
     (host / "etc/registries.d/am.yaml").write_text("docker: {}\n")
     with pytest.raises(S.SignaturePolicyError, match="not written by"):
         H.run(params(host), False, print)
+    assert not (host / "state").exists() and not (host / "etc/keys").exists()
 
 
 def test_changed_request_restores_dropped_scopes_and_files(host):

@@ -16,8 +16,9 @@ Signatures are made by an independent client: ``skopeo standalone-sign`` with th
 
 Sigstore: Debian's containers/image has sigstore disabled, so a sigstoreSigned scope cannot be
 proven to accept anything here; what is proven is that skopeo loads the files (a pull from an
-insecureAcceptAnything scope works with them present) and that the sigstore scope is not silently
-accepted (an image without attachments is refused).
+insecureAcceptAnything scope works with them present), finds the cosign attachment (made by
+tests/support/cosign.py) in the mirror's repository, and refuses it with "Debian-local change:
+sigstore disabled" rather than letting the image through.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ import subprocess
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from support import hosts, images
+from support import cosign, hosts, images
 from support.ansible_run import AnsibleResult, AnsibleRunner
 from support.gpg import make_key
 
@@ -110,9 +108,8 @@ def test_signature_policy_on_a_debian_host(debian_hosts, hosts_mirror_registry, 
     inventory_dir = tmp_path / "hostbed"
     (inventory_dir / "files").mkdir(parents=True)
     (inventory_dir / "files" / "alice.gpg").write_bytes(alice.public)
-    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    (inventory_dir / "files" / "rh-sigstore.pub").write_bytes(ec_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    rh_key = cosign.make_key()
+    (inventory_dir / "files" / "rh-sigstore.pub").write_bytes(rh_key.public_pem)
     mirror_map = inventory_dir / "mirror-map.yml"
     signatures = [
         {"source": "quay.io/airgap-test", "kind": "gpg", "keys": ["files/alice.gpg"]},
@@ -161,6 +158,10 @@ def test_signature_policy_on_a_debian_host(debian_hosts, hosts_mirror_registry, 
             target = root / f"{repo}@sha256={digests[short][7:]}"
             target.mkdir(parents=True)
             shutil.copy(sig, target / "signature-1")
+    # a cosign signature (sha256-<hex>.sig) of "tool" by the sigstore key, in the mirror next to it
+    payload = cosign.make_payload(NAMES["tool"], digests["tool"])
+    cosign.push_signatures(reg, mirror_repo["tool"].split("/", 1)[1], digests["tool"],
+                           [(payload, rh_key.sign(payload))])
     copy_store = {"name": "The air-gapped lookaside store", "hosts": "node1", "gather_facts": False, "tasks": [
         {"name": "Copy the lookaside store", "ansible.builtin.copy": {
             "src": f"{store}/", "dest": f"{LOOKASIDE}/", "mode": "u=rwX,go=rX"}},
@@ -217,8 +218,13 @@ def test_signature_policy_on_a_debian_host(debian_hosts, hosts_mirror_registry, 
     accepted(after[mirror_pulls[0]], mirror_repo["signed"])
     assert "A signature was required, but no signature exists" in fatal(after[mirror_pulls[1]])
     # sigstore: the sigstoreSigned scope loads and is enforced, not skipped
-    # (the image has no attachment: use-sigstore-attachments made skopeo look for one)
-    assert "Source image rejected: A signature was required, but no signature exists" in fatal(after[refs["tool"]])
+    # the host reads the cosign attachment from the MIRROR's repository (use-sigstore-attachments of the
+    # role's registries.d file) and Debian's build refuses to verify it
+    tool = after[refs["tool"]]
+    sig_tag = cosign.signature_tag(digests["tool"])
+    assert f"Looking for sigstore attachments in {mirror_repo['tool']}:{sig_tag}" in tool["stderr"]
+    assert "Found a sigstore attachment manifest with 1 layers" in tool["stderr"]
+    assert "Source image rejected: Debian-local change: sigstore disabled" in fatal(tool)
     # the files load: a scope without requirements (the default) still pulls with them present
     accepted(after[refs["free"]], mirror_repo["free"])
 

@@ -243,14 +243,21 @@ def test_signature_policy_on_a_debian_host(debian_hosts, hosts_mirror_registry, 
              "failed_when": False, "changed_when": False}]}])
     assert "no signature exists" in fatal(probe.one("Pull with it", "node1")["result"])
 
-    # -- run 4: state=absent gives back the first state ------------------------------------------------
+    # -- run 4: state=absent, in check mode first (nothing changes), gives back the first state --------
+    configured = bed.fingerprint("node1", FINGERPRINT_PATHS)
+    give_back = (ROLE + "Give back the signature policy scopes and remove the keys and registries.d file the "
+                 "role added")
+    check = run(runner, bed, [configure("node1", registry_mirror_host_state="absent")], check=True, diff=True)
+    assert bed.fingerprint("node1", FINGERPRINT_PATHS) == configured, "check mode changed the host"
+    would = check.one(give_back, "node1")["result"]
+    assert would["changed"] and set(would["removed"]) >= {f"{KEYS_DIR}/alice.gpg", REGISTRIES_D, POLICY_RECORD,
+                                                          KEYS_DIR}, would
     res = run(runner, bed, [
         configure("node1", registry_mirror_host_state="absent"),
         marker("absent again"),
         configure("node1", registry_mirror_host_state="absent"),
     ], diff=True)
-    gone = res.task(ROLE + "Give back the signature policy scopes and remove the keys and registries.d file the "
-                    "role added", "node1")
+    gone = res.task(give_back, "node1")
     assert gone[0]["changed"] and not gone[1]["changed"], gone
     assert bed.exec("node1", "cat", POLICY).stdout == site_text
     assert bed.fingerprint("node1", FINGERPRINT_PATHS) == pristine

@@ -19,7 +19,7 @@ from typing import Any
 from ansible_collections.airgap.mirror.plugins.module_utils._common.errors import UserError
 from ansible_collections.airgap.mirror.plugins.plugin_utils._errors import reported
 
-INPUTS = ("dropin", "certs_d", "ca", "auth")
+INPUTS = ("dropin", "certs_d", "ca", "auth", "policy")
 ACTIONS = ("reload", "restart")
 
 

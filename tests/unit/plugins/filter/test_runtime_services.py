@@ -7,7 +7,7 @@ from ansible_collections.airgap.mirror.plugins.filter import runtime_services as
 
 SERVICES = ["crio", "microshift"]
 # the role's defaults (roles/registry_mirror_host/defaults/main.yml)
-RULES = {"crio": {"dropin": "reload", "certs_d": "reload", "ca": "restart", "auth": "restart"},
+RULES = {"crio": {"dropin": "reload", "certs_d": "reload", "ca": "restart", "auth": "restart", "policy": "reload"},
          "microshift": {"ca": "restart"}}
 BOTH = ["crio", "microshift", "ssh"]
 
@@ -22,7 +22,8 @@ def test_nothing_changed_nothing_to_do():
     assert S.service_actions(None, SERVICES, RULES, BOTH) == []
 
 
-@pytest.mark.parametrize("changed", [{"dropin": True}, {"certs_d": True}, {"dropin": True, "certs_d": True}])
+@pytest.mark.parametrize("changed", [{"dropin": True}, {"certs_d": True}, {"dropin": True, "certs_d": True},
+                                     {"policy": True}, {"policy": True, "dropin": True}])
 def test_only_the_registries_configuration_reloads_crio(changed):
     assert actions(**changed) == [{"service": "crio", "action": "reload", "inputs": sorted(changed, key=S.INPUTS.index),
                                    "present": True}]

@@ -120,7 +120,7 @@ def test_only_images_the_policy_accepts_are_written(tmp_path, registry_factory, 
     tags = json.loads(dest.get("/v2/org/good/tags/list")[2])["tags"]
     assert sorted(tags) == ["1.0", digest.replace(":", "-") + ".gpgsig"]
     entries = list(report["map"])
-    assert [str(e.source).split("/")[-1] for e in entries] == ["good:1.0"]
+    assert [str(e.source).rsplit("/", maxsplit=1)[-1] for e in entries] == ["good:1.0"]
     assert entries[0].verified.to_dict() == {"kind": "gpg", "keys": [trusted.fingerprint]}
 
     # a re-run verifies again and writes nothing
@@ -177,8 +177,8 @@ def test_signatures_cross_in_the_layout_and_are_verified_again(tmp_path, registr
     (judge / "registries.d").mkdir(parents=True)
     (judge / "policy.json").write_text(json.dumps({
         "default": [{"type": "reject"}],
-        "transports": {"docker": {"%s/org" % src.host: [{"type": "signedBy", "keyType": "GPGKeys",
-                                                          "keyPath": str(keys / "trusted.asc")}]}}}))
+        "transports": {"docker": {"%s/org" % src.host: [
+            {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keys / "trusted.asc")}]}}}))
     (judge / "registries.conf").write_text(
         '[[registry]]\nprefix = "%s"\nlocation = "%s"\n[[registry.mirror]]\nlocation = "%s"\ninsecure = true\n'
         % (src.host, src.host, mirror_reg.host))
@@ -198,8 +198,8 @@ def test_signatures_cross_in_the_layout_and_are_verified_again(tmp_path, registr
     # and refuses it when the policy trusts the other key (its own error text)
     (judge / "policy.json").write_text(json.dumps({
         "default": [{"type": "reject"}],
-        "transports": {"docker": {"%s/org" % src.host: [{"type": "signedBy", "keyType": "GPGKeys",
-                                                          "keyPath": str(keys / "other.asc")}]}}}))
+        "transports": {"docker": {"%s/org" % src.host: [
+            {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keys / "other.asc")}]}}}))
     failed = skopeo.run(["--policy", str(judge / "policy.json"), "--registries.d", str(judge / "registries.d"),
                          "copy", "--src-tls-verify=false", "docker://%s/org/good@%s" % (src.host, digest),
                          "dir:%s" % (tmp_path / "refused")],
@@ -369,8 +369,8 @@ def _bundle(ansible_run, args: dict) -> dict:
     return res.one("Bundle")["result"]
 
 
-def test_verified_images_cross_in_a_signed_bundle_and_are_verified_again(tmp_path, registry_factory, signed_source,
-                                                                       ansible_run):
+def test_verified_images_cross_in_a_signed_bundle_and_are_verified_again(
+        tmp_path, registry_factory, signed_source, ansible_run):
     """The whole boundary: verified to disk, packed and signed, the bundle's signature checked,
     unpacked, the images verified again from what the bundle carried and pushed, the lookaside
     written for the hosts; the mirror map records who signed, on both sides."""

@@ -198,8 +198,8 @@ def test_signature_policy_on_a_debian_host(debian_hosts, hosts_mirror_registry, 
     mirror_ns = mirror_repo["signed"].rsplit("/", 1)[0]
     assert docker["quay.io/airgap-test"] == [{"type": "signedBy", "keyType": "GPGKeys",
                                               "keyPath": f"{KEYS_DIR}/alice.gpg"}]
-    assert docker[mirror_ns][0]["signedIdentity"] == {"type": "remapIdentity", "prefix": mirror_ns,
-                                                       "signedPrefix": "quay.io/airgap-test"}
+    assert docker[mirror_ns][0]["signedIdentity"] == {
+        "type": "remapIdentity", "prefix": mirror_ns, "signedPrefix": "quay.io/airgap-test"}
     assert docker["registry.redhat.io/airgap-rh"][0]["type"] == "sigstoreSigned"
     registries_d = yaml.safe_load(bed.exec("node1", "cat", REGISTRIES_D).stdout)["docker"]
     assert registries_d["quay.io/airgap-test"] == registries_d[mirror_ns] == {"lookaside": f"file://{LOOKASIDE}"}

@@ -138,7 +138,7 @@ def test_passphrase_never_in_argv_or_environment(keys, monkeypatch):
 
     def recording_run(cmd, *args, **kwargs):
         seen.append((list(cmd), dict(kwargs.get("env") or {})))
-        return real_run(cmd, *args, **kwargs)
+        return real_run(cmd, *args, **{"check": False, **kwargs})
 
     monkeypatch.setattr(O.subprocess, "run", recording_run)
     secret = bob.passphrase

@@ -106,7 +106,7 @@ def test_signed_and_accepted_and_skopeo_agrees(bed, tmp_path):
     assert bed.fetched == ["file://%s/org/app@sha256=%s/signature-%d" % (bed.store, hexpart, n) for n in (1, 2)]
     sig = next(bed.store.rglob("signature-1"))
     agreed = subprocess.run(["skopeo", "standalone-verify", str(path), REF, bed.keys["alice"].fingerprint,
-                             str(sig)], env=bed.keys["alice"].env(), capture_output=True, text=True, timeout=120)
+                             str(sig)], env=bed.keys["alice"].env(), capture_output=True, text=True, timeout=120, check=False)
     bed.keys["alice"].stop_agent()
     assert agreed.returncode == 0 and digest in agreed.stdout
 
@@ -234,7 +234,7 @@ def test_builtin_lookaside_when_registries_d_sets_none(tmp_path, gpg_keys, monke
     _path, digest = manifest(tmp_path, "m")
     asked = []
     verdict = verify_image(bed.policy(bed.signed_by()), RegistriesD(), REF, digest, list,
-                           lambda url: asked.append(url))
+                           asked.append)
     assert asked == [expected + "/org/app@sha256=%s/signature-1" % digest[7:]]
     assert verdict.reason == "unsigned: no GPG signature at " + asked[0]
 

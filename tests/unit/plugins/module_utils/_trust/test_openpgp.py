@@ -138,7 +138,8 @@ def test_passphrase_never_in_argv_or_environment(keys, monkeypatch):
 
     def recording_run(cmd, *args, **kwargs):
         seen.append((list(cmd), dict(kwargs.get("env") or {})))
-        return real_run(cmd, *args, **{"check": False, **kwargs})
+        check = kwargs.pop("check", False)
+        return real_run(cmd, *args, check=check, **kwargs)
 
     monkeypatch.setattr(O.subprocess, "run", recording_run)
     secret = bob.passphrase

@@ -93,7 +93,11 @@ def signed_source(tmp_path, registry_factory, skopeo):
     keys.mkdir()
     (keys / "trusted.asc").write_bytes(trusted.public)
     (keys / "other.asc").write_bytes(other.public)
-    return src, made, store, keys, trusted, other
+    try:
+        yield src, made, store, keys, trusted, other
+    finally:  # skopeo standalone-sign started a gpg-agent in each key's home
+        trusted.stop_agent()
+        other.stop_agent()
 
 
 def test_only_images_the_policy_accepts_are_written(tmp_path, registry_factory, signed_source):

@@ -177,12 +177,7 @@ def verify_detached(keys: Sequence[bytes], signature: bytes, data: bytes | str) 
         sig_path = os.path.join(home, "data.sig")
         with open(sig_path, "wb") as f:
             f.write(signature)
-        if isinstance(data, str):
-            data_path = data
-        else:
-            data_path = os.path.join(home, "data")
-            with open(data_path, "wb") as f:
-                f.write(data)
+        data_path = _data_path(home, data)
         proc = _run(home, ["gpgv", "--homedir", home, "--keyring", ring, "--status-fd", "1",
                            "--", sig_path, data_path])
         return _verdict(_status(proc.stdout), proc.returncode, detached=True)
@@ -228,6 +223,16 @@ def public_key(secret_key: bytes) -> bytes:
         return exported.stdout
 
 
+def _data_path(home: str, data: bytes | str) -> str:
+    """*data* as a file: its own path, or the bytes written into the private *home*."""
+    if isinstance(data, str):
+        return data
+    path = os.path.join(home, "data")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
 def sign_command(home: str, passphrase_fd: int, output: str, data_path: str) -> list[str]:
     """The ``gpg`` argv of sign_detached: the passphrase is read from *passphrase_fd*, never argv."""
     return _gpg(home, "--pinentry-mode", "loopback", "--passphrase-fd", str(passphrase_fd),
@@ -240,12 +245,7 @@ def sign_detached(secret_key: bytes, data: bytes | str, passphrase: str | None =
     unlocked (no secret key, missing or wrong passphrase)."""
     with _home() as home:
         _import_secret(home, secret_key)
-        if isinstance(data, str):
-            data_path = data
-        else:
-            data_path = os.path.join(home, "data")
-            with open(data_path, "wb") as f:
-                f.write(data)
+        data_path = _data_path(home, data)
         out_path = os.path.join(home, "data.asc")
         read_fd, write_fd = os.pipe()
         try:

@@ -151,8 +151,13 @@ def _sigstore(job: ImageJob, digest: str) -> list[SigstoreSignature]:
 
 
 def _carried(job: ImageJob, digest: str) -> list[bytes] | None:
-    """The GPG signatures carried next to the image by an earlier run (None: there is no carrier)."""
-    man = _read_artifact(job, digest.replace(":", "-", 1) + GPG_SUFFIX)
+    """The GPG signatures carried next to the image by an earlier run (None: there is no carrier).
+    A registry source is asked only when the tag list read while resolving names the carrier: no
+    extra round trip per image on the connected side, where signatures come from the lookaside."""
+    tag = digest.replace(":", "-", 1) + GPG_SUFFIX
+    if job.src.kind == "registry" and tag not in job.attachment_tags:
+        return None
+    man = _read_artifact(job, tag)
     if man is None:
         return None
     return [_read_blob(job, layer) for layer in man.layers if layer.media_type == GPG_LAYER_TYPE]

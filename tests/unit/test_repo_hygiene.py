@@ -69,11 +69,12 @@ LAYERS = {
     "_mirrormap": {"_oci", "_common"},
     "_engine": {"_trust", "_mirrormap", "_oci", "_common"},
     "_bundle": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
+    "_artifacts": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_consumers": {"_trust", "_mirrormap", "_oci", "_common"},
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
     "_sources": {"_oci", "_common"},
     "_trust": {"_oci", "_common"},
-    "_backends": {"_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
+    "_backends": {"_artifacts", "_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
                   "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")

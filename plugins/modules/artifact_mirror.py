@@ -14,7 +14,7 @@ description:
     (a C(.sha512) or C(.sha256) file next to it, a C(SHA256SUMS)-style list, or a pinned value) and, with
     O(signature_keys), its detached OpenPGP signature (C(.asc)), and stores it in an OCI image layout - the one
     M(airgap.mirror.image_mirror) writes - as an OCI artifact (C(artifactType)
-    C(application/vnd.io.github.airgap-mirror.file.v1)): one layer each for the file, its checksum file and its
+    C(application/vnd.io.github.airgap-mirror.file.v1)) with one layer each for the file, its checksum file and its
     signature. So one layout, one bundle (M(airgap.mirror.transfer_bundle)) and one mirror registry carry images
     and files.
   - A file C(https://HOST/DIR/NAME) gets the reference C(HOST/files/DIR:NAME) (one repository per directory, the
@@ -34,6 +34,7 @@ description:
 extends_documentation_fragment:
   - airgap.mirror.registry
   - airgap.mirror.attributes
+  - airgap.mirror.attributes.actiongroup_registry
 attributes:
   check_mode:
     support: full

@@ -32,7 +32,10 @@ from .._oci import reference as _ref
 from .download import READ_CHUNK
 from .model import FILE_TYPE, FILES_COMPONENT, PATH_NOTE, TITLE, ArtifactError, check_path, is_file_artifact
 
-WRITTEN, UNCHANGED, WOULD_WRITE, FAILED = "written", "unchanged", "would_write", "failed"
+WRITTEN = "written"
+UNCHANGED = "unchanged"
+WOULD_WRITE = "would_write"
+FAILED = "failed"
 
 
 @dataclasses.dataclass

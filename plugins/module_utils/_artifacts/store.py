@@ -30,7 +30,10 @@ from . import checksums
 from .download import download, get_small
 from .model import CHECKSUM_NOTE, EMPTY, FILE_TYPE, SIGNER_NOTE, URL_NOTE, ArtifactError, FileSpec, artifact_manifest
 
-DOWNLOADED, PRESENT, WOULD_DOWNLOAD, FAILED = "downloaded", "present", "would_download", "failed"
+DOWNLOADED = "downloaded"
+PRESENT = "present"
+WOULD_DOWNLOAD = "would_download"
+FAILED = "failed"
 
 
 @dataclasses.dataclass

@@ -168,6 +168,22 @@ def test_killed_download_resumes(site, tmp_path, ansible_run):
     assert not list((layout / ".airgap-state").glob("files/*.part"))
 
 
+def test_broken_body_is_continued_in_the_same_run(site, tmp_path, ansible_run):
+    """With the default retries, a connection dropped after 3 MiB is continued by the same run with
+    a Range request: one task, one 200 and one 206, 20 MiB fetched in all."""
+    server = site["server"]
+    mark = len(server.log)
+    server.cut_once(BIG, after=3 * MiB)
+    rec = run_task(ansible_run, tmp_path, {"dest": "oci:%s" % (tmp_path / "layout"), "ca_path": site["ca"],
+                                           "checksum": "sha512", "files": [server.url(BIG)]})
+    assert not rec["failed"] and rec["changed"], rec
+    info = rec["result"]["files"][0]
+    assert info["status"] == "downloaded" and info["fetched"] == 20 * MiB and info["resumed_from"] == 0
+    gets = [e for e in server.log[mark:] if e[1] == "/" + BIG]
+    assert [e[3] for e in gets] == [200, 206] and gets[1][2].startswith("bytes=")
+    assert int(gets[1][2][len("bytes="):-1]) >= 3 * MiB - 512 * 1024
+
+
 def test_round_trip_bundle_registry_export(site, tmp_path, ansible_run, plain_registry, skopeo):
     """layout -> transfer_bundle pack/verify/unpack -> image_mirror into a real registry ->
     export to a directory -> sha512sum -c and gpgv pass on the tree; a re-export changes nothing."""

@@ -145,7 +145,10 @@ def _download(client: Any, partial: Partial, algorithm: str, attempts: int) -> D
                 resumed_from = 0
             validator = _validator(resp) or (validator if offset else None)
             _write_meta(partial, validator)
-            fetched += _stream(resp, partial.path, offset)
+            try:
+                _stream(resp, partial.path, offset)
+            finally:
+                fetched += partial.size() - offset
             total = _total(resp, offset)
             if total is not None and partial.size() != total:
                 raise ArtifactError("%s: got %d bytes, the server announced %d" % (url, partial.size(), total))
@@ -201,20 +204,17 @@ def _write_meta(partial: Partial, validator: str | None) -> None:
         json.dump({"url": partial.url, "validator": validator}, handle)
 
 
-def _stream(resp: Any, path: str, offset: int) -> int:
+def _stream(resp: Any, path: str, offset: int) -> None:
     """Append the response body to *path* (at *offset*), flushed to disk even when it breaks."""
-    fetched = 0
     with open(path, "r+b") as handle:
         handle.seek(offset)
         handle.truncate()
         try:
             for chunk in resp.iter_raw(READ_CHUNK):
                 handle.write(chunk)
-                fetched += len(chunk)
         finally:
             handle.flush()
             os.fsync(handle.fileno())
-    return fetched
 
 
 def _hash(path: str, algorithm: str) -> tuple[str, str]:

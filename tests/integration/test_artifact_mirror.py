@@ -251,3 +251,22 @@ def test_round_trip_bundle_registry_export(site, tmp_path, ansible_run, plain_re
     assert local["changed"] and not local["failed"], local
     subprocess.run(["sha512sum", "-c", os.path.basename(AGENT) + ".sha512"], cwd=(from_layout / AGENT).parent,
                    check=True, capture_output=True)
+
+
+def test_client_certificate_for_the_site(tmp_path, pki, ansible_run):
+    """A site that requires a client certificate: refused without client_cert/client_key (the
+    error names the checksum file's URL), served with them."""
+    root = tmp_path / "www"
+    path = root / "secure" / "data.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(os.urandom(4096))
+    (root / "secure" / "data.bin.sha256").write_bytes(_sum(path, "sha256"))
+    client = pki.client_cert("artifact-robot")
+    with ArtifactSite(root, pki=pki, client_certs=True) as server:
+        args = {"dest": "oci:%s" % (tmp_path / "layout"), "ca_path": str(pki.ca_cert), "checksum": "sha256",
+                "files": [server.url("secure/data.bin")], "retries": 1}
+        refused = run_task(ansible_run, tmp_path, args)
+        assert refused["failed"] and server.url("secure/data.bin.sha256") in refused["result"]["msg"], refused
+        served = run_task(ansible_run, tmp_path, dict(args, client_cert=str(client.cert), client_key=str(client.key)))
+        assert not served["failed"] and served["result"]["files"][0]["status"] == "downloaded", served
+        assert served["result"]["files"][0]["checksum"].startswith("sha256:")

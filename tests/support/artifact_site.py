@@ -6,6 +6,7 @@ Usage::
     site.url("downloads/a.tar.gz")
     site.cut_once("downloads/big.bin", after=5 * MiB)   # the next GET of it breaks after 5 MiB
     site.log                                            # [(method, path, Range header or None, status)]
+    ArtifactSite(root, pki=pki, client_certs=True)      # mutual TLS: clients need a certificate of the CA
     site.stop()
 
 Real ``http.server`` + ``ssl`` with the test CA's server certificate; serves files below *root*
@@ -29,10 +30,11 @@ CHUNK = 256 * 1024
 
 
 class ArtifactSite:
-    def __init__(self, root: os.PathLike | str, pki=None, tls: bool = True) -> None:
+    def __init__(self, root: os.PathLike | str, pki=None, tls: bool = True, client_certs: bool = False) -> None:
         self.root = Path(root)
         self.pki = pki
         self.tls = tls
+        self.client_certs = client_certs
         self.log: list[tuple[str, str, str | None, int]] = []
         self._cuts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -73,6 +75,9 @@ class ArtifactSite:
             pair = self.pki.server_cert(["IP:127.0.0.1", "DNS:localhost"])
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(str(pair.cert), str(pair.key))
+            if self.client_certs:  # mutual TLS: a client certificate issued by the test CA is required
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(str(self.pki.ca_cert))
             self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

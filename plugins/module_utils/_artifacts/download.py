@@ -49,7 +49,7 @@ def get_small(client: Any, url: str, what: str) -> bytes:
     """The body of a small file (a checksum file, a signature); a clear error naming *url* when
     it is missing or larger than 4 MiB."""
     try:
-        resp = client.fetch(url, what="%s %s" % (what, url))
+        resp = client.fetch(url, what="the download")
     except OCIError as exc:
         raise ArtifactError("%s %s: %s" % (what, url, exc.message)) from None
     try:
@@ -136,7 +136,7 @@ def _download(client: Any, partial: Partial, algorithm: str, attempts: int) -> D
             if validator:
                 headers["If-Range"] = validator
         try:
-            resp = client.fetch(url, headers=headers, what="download of %s" % url)
+            resp = client.fetch(url, headers=headers, what="the download")
         except OCIError as exc:
             raise ArtifactError("%s: %s" % (url, exc.message)) from None
         try:

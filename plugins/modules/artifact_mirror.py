@@ -18,8 +18,8 @@ description:
     signature. So one layout, one bundle (M(airgap.mirror.transfer_bundle)) and one mirror registry carry images
     and files.
   - A file C(https://HOST/DIR/NAME) gets the reference C(HOST/files/DIR:NAME) (one repository per directory, the
-    file name as tag; names that are not valid tags are cleaned and get a hash suffix). The original URL and path
-    are annotations of the artifact. RV(refs) lists them for M(airgap.mirror.image_mirror) and
+    file name as tag; names that are not valid tags are cleaned and get a hash suffix; C(DIR) and C(NAME) come from
+    the file's C(path) when it has one). The original URL and path are annotations of the artifact. RV(refs) lists them for M(airgap.mirror.image_mirror) and
     M(airgap.mirror.transfer_bundle).
   - A download is written to the layout's temporary area and resumed with HTTP C(Range) after a dropped connection
     or a killed run; it is renamed into the layout, and the layout's C(index.json) names it, only after its

@@ -52,8 +52,8 @@ def site(tmp_path_factory, pki):
 
     put(AGENT, 300 * 1024)
     put("downloads/wrong/wrong.bin", 1000)
-    (root / "downloads/wrong/wrong.bin.sha512").write_bytes(_sum(root / AGENT).replace(b"elastic-agent-9.1.0-linux"
-                                                                                      b"-x86_64.tar.gz", b"wrong.bin"))
+    wrong = _sum(root / AGENT).replace(os.path.basename(AGENT).encode(), b"wrong.bin")
+    (root / "downloads/wrong/wrong.bin.sha512").write_bytes(wrong)
     put("downloads/badsig/badsig.bin", 2000, signer=other)
     put("downloads/nosum/nosum.bin", 3000, checksum=False)
     put(BIG, 20 * MiB)

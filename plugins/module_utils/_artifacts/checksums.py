@@ -31,8 +31,8 @@ def parse_source(value: Any, url: str, where: str) -> Checksum:
     kind, sep, rest = value.partition(":")
     if sep and kind in ALGORITHMS and re.fullmatch(r"[0-9a-fA-F]+", rest):
         if len(rest) != ALGORITHMS[kind]:
-            raise ArtifactError("%s: a %s checksum has %d hex digits, not %d" % (where, kind, ALGORITHMS[kind],
-                                                                                  len(rest)))
+            raise ArtifactError("%s: a %s checksum has %d hex digits, not %d"
+                                % (where, kind, ALGORITHMS[kind], len(rest)))
         return Checksum("pinned", kind, value=rest.lower())
     if sep and kind in ("list", "file"):
         return Checksum(kind, None, check_url(rest, where))

@@ -31,7 +31,7 @@ def argument_spec() -> dict[str, Any]:
             "src": {"type": "str"},
             "mirror_map": {"type": "path"},
             "checksum": {"type": "str", "default": "sha512"},
-            "signature_keys": {"type": "list", "elements": "path", "default": []},
+            "signature_keys": {"type": "list", "elements": "path", "default": [], "no_log": False},
             "concurrency": {"type": "int", "default": 4},
         },
         "required_if": [["state", "exported", ["src"]]],
@@ -54,8 +54,8 @@ def file_specs(params: dict[str, Any]) -> list[FileSpec]:
             raise ArtifactError("%s: give a URL or a dict with url, checksum, signature, path" % where)
         unknown = sorted(set(item) - _FILE_KEYS)
         if unknown:
-            raise ArtifactError("%s: unknown keys %s (known: %s)" % (where, ", ".join(unknown),
-                                                                    ", ".join(sorted(_FILE_KEYS))))
+            raise ArtifactError("%s: unknown keys %s (known: %s)"
+                                % (where, ", ".join(unknown), ", ".join(sorted(_FILE_KEYS))))
         url = check_url(item.get("url"), where)
         checksum = parse_source(item.get("checksum") or params.get("checksum") or "sha512", url, where)
         signature = item.get("signature", signed)
@@ -122,11 +122,7 @@ def _present(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
                  "after": _lines((r["ref"], r["digest"] if r["status"] != WOULD_DOWNLOAD else "(download)")
                                  for r in results)},
     }
-    if failed:
-        out["failed"] = True
-        out["msg"] = "%d of %d files failed:\n%s" % (len(failed), len(results),
-                                                    "\n".join("- %s" % r["error"] for r in failed))
-    return out
+    return _failures(out, results, failed)
 
 
 def _exported(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -160,10 +156,15 @@ def _exported(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "changed": bool(changed_files), "files": results, "directory": directory,
         "diff": {"before": "", "after": "".join("%s\n" % f for f in changed_files)},
     }
+    return _failures(out, results, failed)
+
+
+def _failures(out: dict[str, Any], results: list[dict[str, Any]], failed: list[dict[str, Any]]) -> dict[str, Any]:
+    """*out*, failed with one line per failed file when there is one."""
     if failed:
         out["failed"] = True
-        out["msg"] = "%d of %d files failed:\n%s" % (len(failed), len(results),
-                                                    "\n".join("- %s" % r["error"] for r in failed))
+        out["msg"] = "%d of %d files failed:\n%s" % (
+            len(failed), len(results), "\n".join("- %s" % r["error"] for r in failed))
     return out
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from support.artifact_site import ArtifactSite
+from support.connect_proxy import ConnectProxy
 from support.gpg import gpg, make_key
 
 pytestmark = pytest.mark.integration
@@ -66,12 +67,12 @@ def site(tmp_path_factory, pki):
         yield {"server": server, "root": root, "key": str(base / "release.asc"), "ca": str(pki.ca_cert)}
 
 
-def run_task(ansible_run, tmp_path, args, check=False, diff=False):
+def run_task(ansible_run, tmp_path, args, check=False, diff=False, env=None):
     play = [{"hosts": "localhost", "gather_facts": False,
              "tasks": [{"name": "Files", "airgap.mirror.artifact_mirror": args, "ignore_errors": True}]}]
     path = tmp_path / ("play-%s.yml" % uuid.uuid4().hex[:8])
     path.write_text(yaml.safe_dump(play))
-    res = ansible_run.playbook(path, check=check, diff=diff)
+    res = ansible_run.playbook(path, check=check, diff=diff, env=env)
     return res.one("Files")
 
 
@@ -245,6 +246,15 @@ def test_round_trip_bundle_registry_export(site, tmp_path, ansible_run, plain_re
     again = run_task(ansible_run, tmp_path, export)
     assert not again["changed"] and {f["status"] for f in again["result"]["files"]} == {"unchanged"}
 
+    one = tmp_path / "www-one"
+    named = "files/downloads/beats/elastic-agent:" + os.path.basename(AGENT)
+    single = run_task(ansible_run, tmp_path, {"state": "exported", "src": plain_registry.host, "files": [named],
+                                              "dest": "dir:%s" % one, "insecure_registries": [plain_registry.host]})
+    assert single["changed"] and not single["failed"], single
+    assert sorted(single["result"]["files"][0]["files"]) == sorted(AGENT + s for s in ("", ".sha512", ".asc"))
+    assert sorted(p.name for p in (one / AGENT).parent.iterdir()) == sorted(
+        os.path.basename(AGENT) + s for s in ("", ".sha512", ".asc"))
+
     from_layout = tmp_path / "www2"
     local = run_task(ansible_run, tmp_path, {"state": "exported", "src": "oci:%s" % airgapped,
                                              "dest": "dir:%s" % from_layout})
@@ -270,3 +280,15 @@ def test_client_certificate_for_the_site(tmp_path, pki, ansible_run):
         served = run_task(ansible_run, tmp_path, dict(args, client_cert=str(client.cert), client_key=str(client.key)))
         assert not served["failed"] and served["result"]["files"][0]["status"] == "downloaded", served
         assert served["result"]["files"][0]["checksum"].startswith("sha256:")
+
+
+def test_proxy_from_the_environment(site, tmp_path, ansible_run):
+    """HTTPS_PROXY in the environment of the task: the checksum file and the file go through the
+    proxy's CONNECT tunnel to the site (TLS end to end, the test CA still verified)."""
+    server = site["server"]
+    with ConnectProxy() as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "https_proxy": proxy.url, "NO_PROXY": "", "no_proxy": ""}
+        rec = run_task(ansible_run, tmp_path, {"dest": "oci:%s" % (tmp_path / "layout"), "ca_path": site["ca"],
+                                               "files": [server.url(AGENT)]}, env=env)
+    assert not rec["failed"] and rec["result"]["files"][0]["status"] == "downloaded", rec
+    assert proxy.tunnels and set(proxy.tunnels) == {server.host}

@@ -163,14 +163,21 @@ class RegistryClient(Transport):
         return resp.headers.get("docker-content-digest")
 
     def delete_manifest(self, repo: str, digest: str, image: str | None = None) -> bool:
+        """DELETE a manifest by digest: True when deleted, False when the registry does not have it.
+
+        Docker distribution 2.8 deletes a tag only this way: the DELETE of a manifest removes every
+        tag on it (``DELETE /v2/<name>/manifests/<tag>`` answers 400 DIGEST_INVALID there). The
+        registry must allow deletes (``storage.delete.enabled``; else 405 UNSUPPORTED)."""
         url = self._url("/v2/%s/manifests/%s" % (repo, digest))
         resp = self._send_with_retries("DELETE", url, (scope_for(repo, ["pull", "push", "delete"]),),
                                        what="DELETE manifest", image=image)
-        resp.close()
-        if resp.status_code == 404:
-            return False
-        self._check(resp, (202, 200), "DELETE manifest %s@%s" % (repo, digest), image)
-        return True
+        try:
+            if resp.status_code == 404:
+                return False
+            self._check(resp, (202, 200), "DELETE manifest %s@%s" % (repo, digest), image)
+            return True
+        finally:
+            resp.close()
 
     def list_tags(self, repo: str, image: str | None = None, page_size: int | None = None) -> list[str]:
         """Every tag of a repository ([] if the repository does not exist), following pagination:

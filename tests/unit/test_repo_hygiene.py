@@ -68,12 +68,13 @@ LAYERS = {
     "_oci": {"_common"},
     "_mirrormap": {"_oci", "_common"},
     "_engine": {"_trust", "_mirrormap", "_oci", "_common"},
-    "_bundle": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
+    "_inventory": {"_engine", "_mirrormap", "_oci", "_common"},
+    "_bundle": {"_inventory", "_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_consumers": {"_trust", "_mirrormap", "_oci", "_common"},
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
     "_sources": {"_oci", "_common"},
     "_trust": {"_oci", "_common"},
-    "_backends": {"_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
+    "_backends": {"_inventory", "_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
                   "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._engine.repos import ATTACHMENT_SUFFIXES
-from .state import MirrorState, Node, Repo
+from .._inventory.model import Inventory, ManifestRecord, Repository
 
 FORMAT = "airgap.mirror/prune-plan/v1"
 _SIGNATURE_TAG = re.compile(r"^(sha256|sha512)-([0-9a-f]+)(%s)?$" % "|".join(re.escape(s) for s in ATTACHMENT_SUFFIXES))
@@ -88,7 +88,7 @@ def signature_subject(tag: str) -> str | None:
     return "%s:%s" % (match.group(1), match.group(2)) if match else None
 
 
-def kept_closure(repo: Repo, seeds: set[str]) -> set[str]:
+def kept_closure(repo: Repository, seeds: set[str]) -> set[str]:
     """*seeds* and everything they reach in *repo*: children, signature tags, referrers."""
     by_subject: dict[str, list[str]] = {}
     for node in repo.manifests.values():
@@ -114,7 +114,7 @@ def kept_closure(repo: Repo, seeds: set[str]) -> set[str]:
     return kept
 
 
-def _kind(repo: Repo, node: Node, parents: set[str]) -> str:
+def _kind(repo: Repository, node: ManifestRecord, parents: set[str]) -> str:
     if node.subject or any(signature_subject(t) for t, d in repo.tags.items() if d == node.digest):
         return "signature"
     return "child" if node.digest in parents else "image"
@@ -123,7 +123,7 @@ def _kind(repo: Repo, node: Node, parents: set[str]) -> str:
 _ORDER = {"signature": 0, "image": 1, "child": 2}
 
 
-def make_plan(state: MirrorState, seeds: dict[str, set[str]], fingerprint: str) -> Plan:
+def make_plan(state: Inventory, seeds: dict[str, set[str]], fingerprint: str) -> Plan:
     """The plan for *state* (fingerprint *fingerprint*) keeping *seeds* (repository -> digests)."""
     plan = Plan(state.registry, fingerprint)
     for repository, digests in sorted(seeds.items()):
@@ -157,7 +157,7 @@ def make_plan(state: MirrorState, seeds: dict[str, set[str]], fingerprint: str) 
     return plan
 
 
-def _sizes(state: MirrorState) -> dict[str, int]:
+def _sizes(state: Inventory) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for repo in state.repositories.values():
         for node in repo.manifests.values():

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._prune import apply as A
 from ansible_collections.airgap.mirror.plugins.module_utils._prune.plan import make_plan
-from ansible_collections.airgap.mirror.plugins.module_utils._prune.state import MirrorState, Node, Repo
+from ansible_collections.airgap.mirror.plugins.module_utils._inventory.model import Inventory, ManifestRecord, Repository
 
 D = "sha256:" + "a" * 64
 E = "sha256:" + "e" * 64
@@ -14,8 +14,9 @@ IMAGE = "application/vnd.oci.image.manifest.v1+json"
 
 
 def mirror(*digests):
-    return MirrorState("mirror:5000", {"app": Repo("app", {"t%d" % i: d for i, d in enumerate(digests)},
-                                                   {d: Node(d, IMAGE, 10) for d in digests})})
+    repo = Repository("app", {"t%d" % i: d for i, d in enumerate(digests)},
+                      {d: ManifestRecord(d, IMAGE, 10) for d in digests})
+    return Inventory("mirror:5000", "2026-12-06T00:00:00Z", {"kind": "repositories"}, repositories={"app": repo})
 
 
 @pytest.fixture

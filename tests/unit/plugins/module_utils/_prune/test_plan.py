@@ -2,7 +2,7 @@
 shared by a kept and a dropped image, signatures of kept images, and the bytes freed."""
 
 from ansible_collections.airgap.mirror.plugins.module_utils._prune.plan import make_plan, signature_subject
-from ansible_collections.airgap.mirror.plugins.module_utils._prune.state import MirrorState, Node, Repo
+from ansible_collections.airgap.mirror.plugins.module_utils._inventory.model import Inventory, ManifestRecord, Repository
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 IMAGE = "application/vnd.oci.image.manifest.v1+json"
@@ -13,19 +13,20 @@ def d(char):
 
 
 def image(char, *blobs, subject=None, size=500):
-    return Node(d(char), IMAGE, size, (), tuple(blobs), subject)
+    return ManifestRecord(d(char), IMAGE, size, blobs=tuple(blobs), subject=subject)
 
 
 def index(char, *children, size=300):
-    return Node(d(char), INDEX, size, tuple(d(c) for c in children))
+    return ManifestRecord(d(char), INDEX, size, children=tuple(d(c) for c in children))
 
 
 def state(*repos):
-    return MirrorState("mirror:5000", {r.name: r for r in repos})
+    return Inventory("mirror:5000", "2026-12-06T00:00:00Z", {"kind": "repositories"},
+                     repositories={r.name: r for r in repos})
 
 
 def repo(name, tags, *nodes):
-    return Repo(name, {t: d(c) for t, c in tags.items()}, {n.digest: n for n in nodes})
+    return Repository(name, {t: d(c) for t, c in tags.items()}, {n.digest: n for n in nodes})
 
 
 LAYER_SHARED = (d("L"), 1000)

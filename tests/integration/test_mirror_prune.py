@@ -2,7 +2,8 @@
 
 Two MicroShift release files: the newer one drops three images (one a two-platform index) and
 shares the other three (one a two-platform index; three images of both live in one repository,
-as MicroShift's ``ocp-v4.0-art-dev`` does). Both are mirrored with image_mirror. A prune keeping
+as MicroShift's ``ocp-v4.0-art-dev`` does); a kept and a dropped image of that repository carry a
+cosign signature. Both are mirrored with image_mirror. A prune keeping
 the newer release deletes exactly the three dropped images (and the dropped index's children),
 the registry's ``garbage-collect`` then frees exactly the bytes the plan announced (the blob files
 on disk are counted before and after), every kept image still reads with skopeo, a plan made
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cosign import make_key, make_payload, push_signatures, read_signatures, signature_manifest, signature_tag
 from support.images import OCILayout, add_large_layer, add_layer, build_image, build_index, seed_registry
 
 pytestmark = pytest.mark.integration
@@ -112,6 +114,16 @@ def test_prune_keeping_the_newer_release(tmp_path, registry_factory, ansible_run
         res, record = run(ansible_run, MIRROR, {"release": str(rel), "dest": dest.host, "insecure": insecure,
                                                 "map_path": str(map_path)})
         assert res.rc == 0 and record["status"] == "ok", res.output
+    # cosign signatures next to a kept image and a dropped one, in the repository they share
+    key = make_key()
+    signatures = {}
+    for name in ("pod", "old-a"):
+        digest = images[name][1].digest
+        pairs = [(make_payload("%s/mirror/ms/art-dev" % dest.host, digest), "")]
+        pairs = [(payload, key.sign(payload)) for payload, _ in pairs]
+        manifest, blobs = signature_manifest(pairs)
+        sig = push_signatures(dest, "mirror/ms/art-dev", digest, pairs)
+        signatures[name] = (sig, pairs, dict({sig: len(manifest)}, **{d: len(b) for d, b in blobs.items()}))
 
     plan_file = tmp_path / "plan.json"
     extra = {"dest": dest.host, "insecure": [dest.host], "plan_file": str(plan_file), "release": str(new),
@@ -131,17 +143,22 @@ def test_prune_keeping_the_newer_release(tmp_path, registry_factory, ansible_run
     kept = {m.digest for n in NEW for m in images[n][1].manifests()}
     planned = {(m["repository"], m["digest"]) for m in plan["manifests"]}
     assert planned == {("mirror/" + images[n][0], images[n][1].digest) for n in DROPPED} | \
-        {("mirror/ms/art-dev", d) for d in dropped_children}
-    assert not kept & {d for _r, d in planned}
-    assert sorted(plan["tags"]) == sorted("mirror/%s:mirror-%s" % (images[n][0], images[n][1].digest.replace(":", "-"))
-                                          for n in DROPPED)
+        {("mirror/ms/art-dev", d) for d in dropped_children} | {("mirror/ms/art-dev", signatures["old-a"][0])}
+    assert not (kept | {signatures["pod"][0]}) & {d for _r, d in planned}
+    assert plan["manifests"][0]["digest"] == signatures["old-a"][0] and plan["manifests"][0]["kind"] == "signature"
+    assert sorted(plan["tags"]) == sorted(
+        ["mirror/%s:mirror-%s" % (images[n][0], images[n][1].digest.replace(":", "-")) for n in DROPPED]
+        + ["mirror/ms/art-dev:" + signature_tag(images["old-a"][1].digest)])
     # the bytes that go: every blob of the dropped images that no kept image uses (manifests included)
     expected = {}
     for name in DROPPED:
         expected.update(images[name][1].blobs())
+    expected.update(signatures["old-a"][2])
     for name in NEW:
         for digest in images[name][1].blobs():
             expected.pop(digest, None)
+    for digest in signatures["pod"][2]:
+        expected.pop(digest, None)
     assert {b["digest"]: b["size"] for b in json.loads(plan_file.read_text())["blobs_freed"]} == expected
     assert plan["bytes_freed"] == sum(expected.values()) > 370_000
 
@@ -181,7 +198,7 @@ def test_prune_keeping_the_newer_release(tmp_path, registry_factory, ansible_run
     deletes = [r.path for r in dest.filter("DELETE", since=mark)]
     assert deletes == ["/v2/%s/manifests/%s" % (m["repository"], m["digest"]) for m in plan["manifests"]]
     assert skopeo.list_tags("docker://%s/mirror/ms/art-dev" % dest.host, registry=dest) == \
-        sorted(["pushed", "mirror-" + pod.replace(":", "-")])
+        sorted(["pushed", "mirror-" + pod.replace(":", "-"), signature_tag(pod)])
     assert skopeo.list_tags("docker://%s/mirror/ms/old-b" % dest.host, registry=dest) == []
     for name in DROPPED:
         status, _h, _b = dest.request("HEAD", "/v2/mirror/%s/manifests/%s" % (images[name][0], images[name][1].digest),
@@ -207,6 +224,8 @@ def test_prune_keeping_the_newer_release(tmp_path, registry_factory, ansible_run
         assert skopeo.digest_of(ref, registry=dest) == img.digest
         skopeo.copy(ref, "dir:%s" % (tmp_path / "out" / name), src_registry=dest)
         assert (tmp_path / "out" / name / "manifest.json").exists()
+
+    assert read_signatures(dest, "mirror/ms/art-dev", pod) == signatures["pod"][1]
 
     # and a new plan finds nothing more to delete
     res, record = run(ansible_run, PRUNE, dict(extra, prune_state="plan"))

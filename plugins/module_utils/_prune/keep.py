@@ -169,10 +169,10 @@ def kept_set(registry: str, whole: list[tuple[str, MirrorMap]], lookup: list[tup
         source = _ref.parse(item.source)
         placed = False
         for _origin, mirror_map in maps:
-            entry, _how = mirror_map.lookup(source)
-            dest = entry.registry_destination if entry is not None else None
-            if entry is not None and dest is not None and _same_registry(dest.registry, registry):
-                add(dest.repository, entry.digest, "%s: %s" % (item.origin, item.source))
+            found, _how = mirror_map.lookup(source)
+            place = found.registry_destination if found is not None else None
+            if found is not None and place is not None and _same_registry(place.registry, registry):
+                add(place.repository, found.digest, "%s: %s" % (item.origin, item.source))
                 placed = True
                 break
         if not placed:

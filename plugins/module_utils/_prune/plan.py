@@ -106,9 +106,9 @@ def kept_closure(repo: Repository, seeds: set[str]) -> set[str]:
         if digest in kept:
             continue
         kept.add(digest)
-        node = repo.manifests.get(digest)
-        if node is not None:
-            todo.extend(node.children)
+        record = repo.manifests.get(digest)
+        if record is not None:
+            todo.extend(record.children)
         todo.extend(by_subject.get(digest, ()))
         todo.extend(signature_tags.get(digest, ()))
     return kept

@@ -210,7 +210,7 @@ bytes_freed:
   returned: always
   type: int
 bytes_freed_human:
-  description: O(bytes_freed) for people.
+  description: RV(bytes_freed) for people.
   returned: always
   type: str
 kept:

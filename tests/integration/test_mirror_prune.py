@@ -119,8 +119,8 @@ def test_prune_keeping_the_newer_release(tmp_path, registry_factory, ansible_run
     signatures = {}
     for name in ("pod", "old-a"):
         digest = images[name][1].digest
-        pairs = [(make_payload("%s/mirror/ms/art-dev" % dest.host, digest), "")]
-        pairs = [(payload, key.sign(payload)) for payload, _ in pairs]
+        payload = make_payload("%s/mirror/ms/art-dev" % dest.host, digest)
+        pairs = [(payload, key.sign(payload))]
         manifest, blobs = signature_manifest(pairs)
         sig = push_signatures(dest, "mirror/ms/art-dev", digest, pairs)
         signatures[name] = (sig, pairs, dict({sig: len(manifest)}, **{d: len(b) for d, b in blobs.items()}))

@@ -70,3 +70,13 @@ def test_unreadable_inputs_name_the_file(tmp_path):
     bad.write_text('{"images": {"x": "quay.io/a/b@sha256:0545"}}')
     with pytest.raises(Exception, match="release-bad.json.*images.x"):
         K.consumer_images({"microshift_release": [str(bad)]})
+
+
+def test_ess_helm_values_keep_the_enabled_components_only():
+    chart = FIXTURES.parent / "products" / "ess-helm" / "matrix-stack-values.yaml"
+    from ansible_collections.airgap.mirror.plugins.module_utils._products import ess_helm
+    found = ess_helm.components(chart.read_text())
+    wanted = K.consumer_images({"ess_helm_values": [str(chart)]})
+    assert [w.source for w in wanted] == [str(c.source) for c in found if c.enabled]
+    assert len(wanted) < len(found)  # a disabled component is not kept
+    assert wanted[0].origin.startswith(str(chart) + " ")

@@ -126,8 +126,11 @@ _ORDER = {"signature": 0, "image": 1, "child": 2}
 def make_plan(state: Inventory, seeds: dict[str, set[str]], fingerprint: str) -> Plan:
     """The plan for *state* (fingerprint *fingerprint*) keeping *seeds* (repository -> digests)."""
     plan = Plan(state.registry, fingerprint)
+    narrowed = (state.scope or {}).get("repositories") is not None
     for repository, digests in sorted(seeds.items()):
         repo = state.repositories.get(repository)
+        if repo is None and narrowed:
+            continue  # out of the scope read: neither pruned nor known to be absent
         for digest in sorted(digests):
             if repo is None or digest not in repo.manifests:
                 plan.absent.append("%s@%s" % (repository, digest))

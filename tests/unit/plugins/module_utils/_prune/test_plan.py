@@ -93,6 +93,13 @@ def test_a_kept_image_missing_from_the_mirror_is_reported_and_nothing_is_kept_by
     assert [x.digest for x in plan.deletions] == [d("a")]
 
 
+def test_a_kept_image_out_of_a_narrowed_scope_is_not_called_absent():
+    s = state(repo("app", {"1.0": "a"}, image("a", CONFIG_OLD)))
+    s.scope = {"kind": "repositories", "repositories": ["app"]}
+    plan = make_plan(s, {"app": {d("a")}, "other": {d("c")}}, "fp-1")
+    assert plan.absent == [] and plan.deletions == []
+
+
 def test_the_plan_document_is_stable():
     s = state(repo("app", {"1.0": "a"}, image("a", CONFIG_OLD)))
     first, second = make_plan(s, {}, "fp-1").to_dict(), make_plan(s, {}, "fp-1").to_dict()

@@ -35,6 +35,7 @@ description:
     C(airgap.mirror.mirror_sharded) and C(docs/awx.md).
 extends_documentation_fragment:
   - airgap.mirror.registry
+  - airgap.mirror.registry.source
   - airgap.mirror.attributes
   - airgap.mirror.attributes.actiongroup_registry
 attributes:

@@ -93,8 +93,9 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
         raise UserError("map_prune is only used with action=unpack and a mirror_map")
     if params.get("signing_key") is not None and action != "pack":
         raise UserError("signing_key is only used with action=pack (verify and unpack check with verify_keys)")
-    if params.get("verify_keys") is not None and action == "pack":
-        raise UserError("verify_keys is only used with action=verify and action=unpack (pack signs with signing_key)")
+    if params.get("verify_keys") is not None and action == "pack" and not params.get("previous"):
+        raise UserError("verify_keys with action=pack checks the signature of the inventory given as previous; "
+                        "without previous it is not used (pack signs with signing_key)")
     return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
                          params["images"], params["mirror_map"], params["previous"], params["space_check"],
                          check_mode, params["map_prune"], params.get("signing_key"),
@@ -111,8 +112,9 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
             raise AssertionError('bug: expected request.layout is not None')
         signing_key = load_signing_key(request.signing_key, request.signing_key_passphrase) \
             if request.signing_key else None
+        trusted = load_trusted_keys(request.verify_keys) if request.verify_keys is not None else None
         plan = plan_pack(request.layout, name=request.name, part_size=request.part_size, images=request.images,
-                         mirror_map=request.mirror_map, previous=request.previous)
+                         mirror_map=request.mirror_map, previous=request.previous, trusted=trusted)
         for warning in plan.warnings:
             warn(warning)
         progress.plan(len(plan.part_names), sum(size for _digest, size in plan.blobs))

@@ -83,9 +83,29 @@ def _graphs_from_layout(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
     return graphs
 
 
+def in_mirror(doc: dict[str, Any]) -> set[str]:
+    """What a bundle packed from a mirror inventory left out: it is in the mirror registry, not
+    expected in the layout (the push from the layout finds it there; see baseline.py)."""
+    if (doc.get("previous") or {}).get("kind") != "inventory":
+        return set()
+    return set(b["digest"] for b in doc["assumed_present"])
+
+
+def _incomplete(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
+    """The bundle's images that lack something in the layout the mirror is not said to have."""
+    skip = in_mirror(doc)
+    graphs = _graphs_from_layout(layout, doc)
+    for graph in graphs:
+        graph.missing = [d for d in graph.missing if d not in skip]
+    return [g for g in graphs if g.missing]
+
+
 def _check_assumed(layout: Any, layout_path: str, doc: dict[str, Any]) -> None:
-    """An incremental bundle needs what it left out to be in the layout already."""
-    absent = [b for b in doc["assumed_present"] if not layout.has_blob(b["digest"], b["size"])]
+    """An incremental bundle needs what it left out to be in the layout already (unless it was
+    packed from a mirror inventory: then in the mirror)."""
+    skip = in_mirror(doc)
+    absent = [b for b in doc["assumed_present"]
+              if b["digest"] not in skip and not layout.has_blob(b["digest"], b["size"])]
     if absent:
         gone = set(b["digest"] for b in absent)
         images = [i for i in doc["images"] if gone.intersection(i["blobs"])]
@@ -94,6 +114,17 @@ def _check_assumed(layout: Any, layout_path: str, doc: dict[str, Any]) -> None:
                           "and not in the bundle: %s. Unpack the bundle of %s into this layout first"
                           % (len(images), len(absent), human_size(sum(b["size"] for b in absent)), layout_path,
                              ", ".join(i["ref_name"] for i in images), previous))
+
+
+def _mirror_summary(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What an inventory-based bundle expects in the mirror registry rather than in the layout."""
+    skip = in_mirror(doc)
+    if not skip and (doc.get("previous") or {}).get("kind") != "inventory":
+        return None
+    previous = doc["previous"]
+    return {"registry": previous.get("registry"), "inventory": previous.get("path"),
+            "inventory_read_at": previous.get("read_at"), "blobs": len(skip),
+            "bytes": sum(b["size"] for b in doc["assumed_present"] if b["digest"] in skip)}
 
 
 def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None, str]]:
@@ -137,6 +168,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         "blobs_to_write": len(to_write),
         "bytes_to_write": sum(b["size"] for b in to_write),
         "assumed_present": len(doc["assumed_present"]),
+        "assumed_in_mirror": _mirror_summary(doc),
         "bytes": doc["tar"]["size"],
         "signature": signature,
         "diff": {
@@ -152,7 +184,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
                 for i, old, s in image_status]
 
     if not to_write and not changing and layout.exists:
-        incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+        incomplete = _incomplete(layout, doc)
         if incomplete:
             raise BundleError(missing_message(incomplete, layout_path, "recorded by the bundle are incomplete"))
         map_changed = _maps.write_unpacked(mirror_map, doc, layout_path, check_mode, map_prune)
@@ -183,7 +215,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         progress("preflight", {"needed": needed, "free": free, "path": layout_path})
 
     written, written_bytes = stream_into(layout, bundle_dir, doc, progress) if to_write else (0, 0)
-    incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+    incomplete = _incomplete(layout, doc)
     if incomplete:
         raise BundleError(missing_message(incomplete, layout_path, "are incomplete after unpacking (index.json "
                                           "left unchanged)"))

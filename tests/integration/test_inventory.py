@@ -207,11 +207,20 @@ def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_
     warnings = rec.get("warnings") or []
     assert any("web" in w and "match no repository" in w for w in warnings), warnings
 
-    # air-gapped side: unpack into a fresh layout (it never saw bundle 1), push, and everything is whole
-    report = unpack(str(base / "media-r3"), str(base / "staging3"), "r3")
-    assert report["assumed_in_mirror"]["blobs"] == len(doc["assumed_present"])
-    pushed = push(base / "staging3", mir, base / "air-map.yml", verify=True)
-    assert pushed["totals"]["failed"] == 0
+    # air-gapped side, the role: verify, unpack into a fresh layout (it never saw bundle 1), push with every
+    # blob checked at the mirror (the role does that for a bundle packed from an inventory), with the
+    # free-space preflight on the mirror's storage; everything is whole again
+    res = world["runner"].playbook("airgap.mirror.disk_to_mirror", extra_vars={
+        "mirror_images_bundle_dir": str(base / "media-r3"), "mirror_images_bundle_name": "r3",
+        "mirror_images_layout": str(base / "staging3"), "mirror_images_registry": mir.host,
+        "mirror_images_insecure_registries": [mir.host], "mirror_images_mirror_map": str(base / "air-map.yml"),
+        "mirror_images_mirror_storage_path": str(mir.storage)})
+    assert res.rc == 0, res.output
+    unpacked = res.one("airgap.mirror.mirror_images : Unpack the bundle into the layout")["result"]
+    assert unpacked["assumed_in_mirror"]["blobs"] == len(doc["assumed_present"])
+    assert unpacked["assumed_in_mirror"]["inventory_read_at"] == previous["read_at"]
+    pushed = [r["result"] for r in res.task("airgap.mirror.mirror_images : Mirror the images to %s" % mir.host) if "totals" in r["result"]]
+    assert len(pushed) == 1 and pushed[0]["totals"]["failed"] == 0 and pushed[0]["totals"]["repaired"] == 1
     assert blob_status(mir, "sample/app", world["lost"]) == 200
     for name, image in samples.images.items():
         repo, tag = samples.targets[name]

@@ -219,6 +219,18 @@ options:
     type: list
     elements: path
     version_added: 1.1.0
+  mirror_storage_path:
+    description:
+      - With O(action=unpack), a path on the storage of the mirror registry the unpacked images are pushed to next,
+        when that storage is on the host that runs the module (for C(docker-registry) its rootdirectory). Before
+        anything is written, the bytes of every blob the bundle carries - what the push after it sends at most - plus
+        the margin of O(airgap.mirror.image_mirror#module:space_check) are compared with the free space there; the
+        unpack fails when they do not fit, with the bytes needed and free. The push itself checks again, more
+        precisely (O(airgap.mirror.image_mirror#module:mirror_storage_path)).
+      - For a mirror on another host, run the task on that host (C(delegate_to)).
+      - Skipped with O(space_check=false).
+    type: path
+    version_added: 1.1.0
 notes:
   - By hand, a full bundle unpacks into a new directory with C(cat NAME.tar.* | tar -x -C DIR) after
     C(sha256sum -c NAME.sha256); the module adds the member checks, the digest checks, incremental bundles and
@@ -393,6 +405,10 @@ assumed_present:
     mirror registry for a bundle packed from a mirror inventory, see RV(assumed_in_mirror)).
   returned: always
   type: int
+mirror_space:
+  description: With O(mirror_storage_path), C(path), C(needed) and C(free) bytes of the mirror's storage.
+  returned: when O(action=unpack) and O(mirror_storage_path) are given and blobs are to be written
+  type: dict
 assumed_in_mirror:
   description:
     - For a bundle packed from a mirror inventory, what it left out because the mirror registry has it - C(registry),

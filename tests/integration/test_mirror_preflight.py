@@ -3,7 +3,8 @@ lives on a small tmpfs, ``image_mirror`` given that storage as ``mirror_storage_
 
 Refused before the first byte is sent (the registry's access log shows no upload), passed without
 a single extra request when the upper bound fits, and passed after asking the mirror (HEAD) when
-only the upper bound does not fit but what the mirror lacks does."""
+only the upper bound does not fit but what the mirror lacks does. ``transfer_bundle unpack`` with
+the same path refuses a bundle the mirror cannot hold before it writes anything."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ import uuid
 import pytest
 import yaml
 
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.errors import BundleError
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack as pack_bundle
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
+from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Limits, MirrorRequest
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
@@ -103,3 +108,22 @@ def test_through_the_module(setup, ansible_run, tmp_path):
     rec = res.one("T")
     assert res.rc != 0 and rec["failed"]
     assert "not enough free space on the mirror's storage" in res.output
+
+
+def test_unpack_refuses_a_bundle_the_mirror_cannot_hold_before_writing(setup, tmp_path):
+    src = setup["src"]
+    pool = ClientPool(insecure_registries=[src.host])
+    report = mirror(MirrorRequest(["%s/app/big:1" % src.host], "oci:%s" % (tmp_path / "layout")), pool=pool)
+    pool.close()
+    assert not report["failed"]
+    pack_bundle(plan_pack(str(tmp_path / "layout"), "big", "4M"), str(tmp_path / "media"))
+    fill(setup["disk"], 3 * MiB)
+    for check_mode in (True, False):
+        with pytest.raises(BundleError, match="not enough free space on the mirror's storage %s for what this "
+                           "bundle brings" % setup["storage"]):
+            unpack(str(tmp_path / "media"), str(tmp_path / "staging"), "big", check_mode=check_mode,
+                   mirror_storage_path=str(setup["storage"]))
+        assert not (tmp_path / "staging").exists()
+    os.unlink(setup["disk"] / "filler.bin")
+    done = unpack(str(tmp_path / "media"), str(tmp_path / "staging"), "big", mirror_storage_path=str(setup["storage"]))
+    assert done["status"] == "unpacked" and done["mirror_space"]["needed"] > 6 * MiB

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .._common.sizes import human_size
+from .._engine.copy import space_margin
 from .._engine.layout import SOURCE_DIGEST, Layout, free_bytes
 from .._mirrormap.model import check_layout_path
 from .._oci import manifest as _manifest
@@ -31,7 +32,7 @@ from .signing import TrustedKeys, read_signed
 def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
            check_space: bool = True, progress: Progress | None = None,
            mirror_map: str | None = None, map_prune: bool = False,
-           trusted: TrustedKeys | None = None) -> dict[str, Any]:
+           trusted: TrustedKeys | None = None, mirror_storage_path: str | None = None) -> dict[str, Any]:
     """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing),
     and record its images in *mirror_map* (pruned to them when *map_prune*; see maps.write_unpacked).
 
@@ -52,7 +53,7 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
             raise BundleError("the mirror map %s cannot record the unpacked images: %s" % (mirror_map, exc)) from None
     with bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
         return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map, map_prune,
-                       trusted)
+                       trusted, mirror_storage_path)
 
 
 def _open_layout(path: str) -> Any:
@@ -127,6 +128,20 @@ def _mirror_summary(doc: dict[str, Any]) -> dict[str, Any] | None:
             "bytes": sum(b["size"] for b in doc["assumed_present"] if b["digest"] in skip)}
 
 
+def _check_mirror_space(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    """The mirror's storage (on this host) must hold what the push after this unpack sends at most:
+    every blob the bundle carries, plus the margin of image_mirror's preflight."""
+    needed = sum(b["size"] for b in doc["blobs"])
+    free = free_bytes(path)
+    margin = space_margin(needed)
+    if needed + margin > free:
+        raise BundleError("not enough free space on the mirror's storage %s for what this bundle brings: %s (%s of "
+                          "blobs plus a %s margin), the file system has %s free (mirror_storage_path)"
+                          % (path, human_size(needed + margin), human_size(needed), human_size(margin),
+                             human_size(free)))
+    return {"path": path, "needed": needed + margin, "free": free}
+
+
 def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None, str]]:
     """[(image, digest the layout records for its name or None, added|updated|present)]."""
     current: dict[str, Any] = {}
@@ -147,7 +162,7 @@ def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any]
 
 def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
             progress: Progress | None, mirror_map: str | None, map_prune: bool,
-            trusted: TrustedKeys | None) -> dict[str, Any]:
+            trusted: TrustedKeys | None, mirror_storage_path: str | None = None) -> dict[str, Any]:
     started = time.monotonic()
     doc, signature = read_signed(bundle_dir, name, trusted)
     if trusted is not None:
@@ -198,6 +213,8 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
     if problems:
         raise BundleError("the bundle in %s cannot be unpacked:\n%s" % (bundle_dir, "\n".join(
             p["message"] for p in problems)), part=problems[0]["part"], problems=problems)
+    if check_space and mirror_storage_path:
+        report["mirror_space"] = _check_mirror_space(doc, mirror_storage_path)
     partial = sum(layout.partial_size(b["digest"]) for b in to_write)
     needed = sum(b["size"] for b in to_write) - partial + len(doc["images"]) * 1024 + 65536
     free = free_bytes(layout_path)

@@ -8,22 +8,13 @@ from __future__ import annotations
 class ModuleDocFragment:
     """Registry connection options shared by every module that talks to registries.
 
-    Paired with ``plugins/module_utils/_argspec.py`` ``registry_argument_spec()``: the options are
-    documented here once and built there once.
+    Paired with ``plugins/module_utils/_backends/argspec.py`` ``registry_argument_spec()``: the
+    options are documented here once and built there once. ``SOURCE`` adds the source registries'
+    credentials (``registry_argument_spec(source=True)``, the default).
     """
 
     DOCUMENTATION = r"""
 options:
-  src_username:
-    description:
-      - Username for the source registries.
-      - Used for every source registry; to use different accounts per registry, put them in an
-        auth file (O(auth_file)).
-    type: str
-  src_password:
-    description:
-      - Password or token for O(src_username).
-    type: str
   dest_username:
     description:
       - Username for the destination (mirror) registry.
@@ -79,4 +70,19 @@ options:
       - Overall time limit in seconds. When it passes, no new request is started and the images
         not done yet fail with a message saying so; nothing half-written is left under a tag.
     type: float
+"""
+
+    # the source registries' credentials: airgap.mirror.registry.source (modules that read sources)
+    SOURCE = r"""
+options:
+  src_username:
+    description:
+      - Username for the source registries.
+      - Used for every source registry; to use different accounts per registry, put them in an
+        auth file (O(auth_file)).
+    type: str
+  src_password:
+    description:
+      - Password or token for O(src_username).
+    type: str
 """

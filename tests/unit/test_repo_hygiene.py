@@ -68,7 +68,7 @@ LAYERS = {
     "_oci": {"_common"},
     "_mirrormap": {"_oci", "_common"},
     "_engine": {"_trust", "_mirrormap", "_oci", "_common"},
-    "_inventory": {"_engine", "_mirrormap", "_oci", "_common"},
+    "_inventory": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_bundle": {"_inventory", "_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_consumers": {"_trust", "_mirrormap", "_oci", "_common"},
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},

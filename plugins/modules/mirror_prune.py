@@ -146,8 +146,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - The O(src_username), O(src_password) and O(client_cert) options of the registry fragment are
-    accepted for C(module_defaults) but a prune talks to O(registry) only.
+  - The files O(plan_file), O(mirror_map) and those of O(keep) are on the host the module runs on.
   - A manifest pushed by digest only (no tag reaches it) is not seen - the registry API cannot list it.
 seealso:
   - module: airgap.mirror.image_mirror

@@ -36,7 +36,7 @@ KEEP_OPTIONS = {
 
 def argument_spec() -> dict[str, Any]:
     """The AnsibleModule keyword arguments: the shared registry options and the prune's own."""
-    return merge_spec(registry_argument_spec(), {
+    return merge_spec(registry_argument_spec(source=False), {
         "argument_spec": {
             "registry": {"type": "str", "required": True},
             "state": {"type": "str", "choices": ["plan", "apply"], "default": "plan"},

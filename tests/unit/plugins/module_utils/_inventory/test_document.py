@@ -44,7 +44,7 @@ def test_write_is_idempotent_and_the_time_alone_is_no_change(tmp_path):
     result = D.write(path, changed)
     assert result["changed"] and result["read_at"] == "2026-12-24T00:00:00Z"
     assert "org/app: missing blob %s" % d(12) in result["diff"]["before"]
-    assert "missing blob" not in result["diff"]["after"].split("org/tool")[0]
+    assert "missing blob" not in result["diff"]["after"].split("org/tool", maxsplit=1)[0]
     other_scope = sample("2026-12-25T00:00:00Z")
     other_scope.scope = {"kind": "repositories", "repositories": None}
     assert D.write(path, other_scope)["changed"]
@@ -85,6 +85,6 @@ def test_bad_files_are_named(tmp_path):
         D.load(str(tmp_path / "bad.json"))
     assert D.load_if_exists(str(tmp_path / "bad.json")) is None
     with pytest.raises(InventoryError, match="cannot sign the inventory .* with the signing_key"):
-        D.write(str(tmp_path / "x.json"), sample(), type("K", (), {"secret": b"junk", "passphrase": None,
-                                                                    "path": "/k"})())
+        junk = type("K", (), {"secret": b"junk", "passphrase": None, "path": "/k"})()
+        D.write(str(tmp_path / "x.json"), sample(), junk)
     assert not (tmp_path / "x.json").exists()  # refused before anything is written

@@ -30,7 +30,7 @@ options:
       - It is read first; then C($REGISTRY_AUTH_FILE), C($XDG_RUNTIME_DIR/containers/auth.json),
         C(~/.config/containers/auth.json) and C(~/.docker/config.json) (or C($DOCKER_CONFIG)).
         Entries scoped to a repository (C(quay.io/org/repo)) win over the registry's entry.
-      - Explicit O(src_username)/O(dest_username) win over every file.
+      - Explicit user names and passwords given as options win over every file.
     type: path
   ca_path:
     description:

@@ -112,12 +112,12 @@ def stale_because(layout: Any, name: str, summary: dict[str, Any]) -> dict[str, 
 
 
 def stale_message(summary: dict[str, Any], because: dict[str, Any]) -> str:
-    same = because.get("state_digest") == summary["state_digest"]
+    source = "this inventory" if because.get("sha256") == summary["sha256"] else "a newer inventory"
     return ("the inventory %s (read %s) is stale: the bundle %s was already packed from %s (read %s); what it "
             "carries may be in the mirror by now. This bundle carries it again. Read the inventory again after "
-            "unpacking %s, and bring that one" % (summary["path"], summary["read_at"], because.get("name"),
-                                                   "this inventory" if same else "a newer inventory",
-                                                   because.get("read_at"), because.get("name")))
+            "unpacking %s, and bring that one"
+            % (summary["path"], summary["read_at"], because.get("name"), source, because.get("read_at"),
+               because.get("name")))
 
 
 def record_bundle(layout: Any, name: str, summary: dict[str, Any]) -> None:

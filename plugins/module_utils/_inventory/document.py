@@ -130,26 +130,32 @@ def write(path: str, inv: Inventory, signing_key: Any = None, check_mode: bool =
         ("would_write" if check_mode else "written"), "changed": not same,
         "diff": {"before": summary_lines(old), "after": summary_lines(kept)},
     }
+    signature = _signature(path, data, signing_key) if signing_key is not None else None  # before any write
     if not same and not check_mode:
         try:
             atomic_write(path, data, 0o644)
         except OSError as exc:
             raise InventoryError("cannot write the inventory %s: %s" % (path, exc.strerror or exc)) from None
     result["signature"] = None
-    if signing_key is not None:
-        result["signature"] = _sign(path, data, signing_key, check_mode)
+    if signature is not None:
+        result["signature"] = _write_signature(path, signature, check_mode)
         result["changed"] = result["changed"] or result["signature"]["status"] != "present"
     return result
 
 
-def _sign(path: str, data: bytes, key: Any, check_mode: bool) -> dict[str, Any]:
-    sig_path = signature_path(path)
-    existing = _read(sig_path, MAX_SIGNATURE_BYTES, "inventory signature")
+def _signature(path: str, data: bytes, key: Any) -> tuple[bytes | None, str]:
+    """(a new signature of *data*, or None when the one at ``<path>.asc`` is by *key* over *data*; fingerprint)."""
+    existing = _read(signature_path(path), MAX_SIGNATURE_BYTES, "inventory signature")
     try:
-        signature, fingerprint = openpgp.sign_unless_signed(key.secret, data, key.passphrase, existing)
+        return openpgp.sign_unless_signed(key.secret, data, key.passphrase, existing)
     except openpgp.OpenPGPError as exc:
         raise InventoryError("cannot sign the inventory %s with the signing_key %s: %s" % (path, key.path, exc)) \
             from None
+
+
+def _write_signature(path: str, signed: tuple[bytes | None, str], check_mode: bool) -> dict[str, Any]:
+    sig_path = signature_path(path)
+    signature, fingerprint = signed
     status = "present" if signature is None else ("would_write" if check_mode else "written")
     if signature is not None and not check_mode:
         try:

@@ -8,22 +8,13 @@ from __future__ import annotations
 class ModuleDocFragment:
     """Registry connection options shared by every module that talks to registries.
 
-    Paired with ``plugins/module_utils/_argspec.py`` ``registry_argument_spec()``: the options are
-    documented here once and built there once.
+    Paired with ``plugins/module_utils/_backends/argspec.py`` ``registry_argument_spec()``: the
+    options are documented here once and built there once. ``SOURCE`` adds the source registries'
+    credentials (``registry_argument_spec(source=True)``, the default).
     """
 
     DOCUMENTATION = r"""
 options:
-  src_username:
-    description:
-      - Username for the source registries.
-      - Used for every source registry; to use different accounts per registry, put them in an
-        auth file (O(auth_file)).
-    type: str
-  src_password:
-    description:
-      - Password or token for O(src_username).
-    type: str
   dest_username:
     description:
       - Username for the destination (mirror) registry.
@@ -39,7 +30,7 @@ options:
       - It is read first; then C($REGISTRY_AUTH_FILE), C($XDG_RUNTIME_DIR/containers/auth.json),
         C(~/.config/containers/auth.json) and C(~/.docker/config.json) (or C($DOCKER_CONFIG)).
         Entries scoped to a repository (C(quay.io/org/repo)) win over the registry's entry.
-      - Explicit O(src_username)/O(dest_username) win over every file.
+      - Explicit user names and passwords given as options win over every file.
     type: path
   ca_path:
     description:
@@ -79,4 +70,19 @@ options:
       - Overall time limit in seconds. When it passes, no new request is started and the images
         not done yet fail with a message saying so; nothing half-written is left under a tag.
     type: float
+"""
+
+    # the source registries' credentials: airgap.mirror.registry.source (modules that read sources)
+    SOURCE = r"""
+options:
+  src_username:
+    description:
+      - Username for the source registries.
+      - Used for every source registry; to use different accounts per registry, put them in an
+        auth file (O(auth_file)).
+    type: str
+  src_password:
+    description:
+      - Password or token for O(src_username).
+    type: str
 """

@@ -35,6 +35,7 @@ description:
     C(airgap.mirror.mirror_sharded) and C(docs/awx.md).
 extends_documentation_fragment:
   - airgap.mirror.registry
+  - airgap.mirror.registry.source
   - airgap.mirror.attributes
   - airgap.mirror.attributes.actiongroup_registry
 attributes:
@@ -288,9 +289,22 @@ options:
       - Turn off only where the file system reports free space wrongly (some network and FUSE file
         systems); running out of space then fails in the middle, naming the image and the blob, and a
         re-run continues the partial blob. The same as O(airgap.mirror.transfer_bundle#module:space_check).
-      - Has no effect when O(dest) is a registry.
+      - When O(dest) is a registry, the check runs only with O(mirror_storage_path).
     type: bool
     default: true
+    version_added: 1.1.0
+  mirror_storage_path:
+    description:
+      - When O(dest) is a registry whose storage is on the host that runs the module, a path on that storage (for
+        C(docker-registry), its C(storage.filesystem.rootdirectory), by default C(/var/lib/docker-registry)).
+      - Before anything is copied (and in check mode), the bytes the push sends are compared with the free space
+        of that file system, plus the margin of O(space_check). First the upper bound, every unique blob and
+        manifest of the images to copy; only when that does not fit are the blobs asked for at the mirror (one
+        C(HEAD) each) and only the ones it lacks counted. When they do not fit, every image to be copied fails
+        before anything is sent, and the message gives the bytes needed and free.
+      - For a mirror on another host, run the task on that host (C(delegate_to)); nothing is done over ssh here.
+      - Skipped with O(space_check=false).
+    type: path
     version_added: 1.1.0
   state_dir:
     description:

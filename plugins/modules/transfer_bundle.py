@@ -149,6 +149,14 @@ options:
       - Make an incremental bundle that leaves out the configs and layers the other side already has.
       - Either the mirror map of the earlier transfer (its images are looked up by digest and walked in
         O(layout), which must still hold them) or the manifest (C(<name>.bundle.json)) of the earlier bundle.
+      - Or a mirror inventory written on the air-gapped side by M(airgap.mirror.mirror_inventory). The bundle then
+        holds exactly what the mirror lacks in the repository each image goes to - blobs the mirror has are left out
+        even if no earlier bundle recorded them, blobs it lost are put back in. With O(verify_keys) its signature
+        (C(<file>.asc)) is checked first. The manifest records the inventory (C(sha256), C(read_at),
+        C(state_digest)). A stale inventory (a bundle of another name was already packed from O(layout) with an
+        inventory of the same registry read at the same time or later) is reported as a warning and in
+        RV(previous) (C(stale), C(stale_because)); the bundle is still made, carrying again what the earlier one
+        carried.
       - Only with O(action=pack).
     type: path
   space_check:
@@ -205,9 +213,23 @@ options:
         manifest as it is; an unsigned bundle, a changed manifest and a bundle signed by another key are refused
         before anything is written (no blob, no C(index.json) change, no mirror map change), and O(action=unpack)
         checks every part's sha256 against the signed manifest before it writes the first blob.
+      - With O(action=pack), the same for the mirror inventory given as O(previous) (its detached signature
+        C(<file>.asc)); then O(previous) is required.
       - Needs GnuPG (C(gpgv), C(gpg)) on that host.
     type: list
     elements: path
+    version_added: 1.1.0
+  mirror_storage_path:
+    description:
+      - With O(action=unpack), a path on the storage of the mirror registry the unpacked images are pushed to next,
+        when that storage is on the host that runs the module (for C(docker-registry) its rootdirectory). Before
+        anything is written, the bytes of every blob the bundle carries - what the push after it sends at most - plus
+        the margin of O(airgap.mirror.image_mirror#module:space_check) are compared with the free space there; the
+        unpack fails when they do not fit, with the bytes needed and free. The push itself checks again, more
+        precisely (O(airgap.mirror.image_mirror#module:mirror_storage_path)).
+      - For a mirror on another host, run the task on that host (C(delegate_to)).
+      - Skipped with O(space_check=false).
+    type: path
     version_added: 1.1.0
 notes:
   - By hand, a full bundle unpacks into a new directory with C(cat NAME.tar.* | tar -x -C DIR) after
@@ -379,9 +401,22 @@ blob_bytes:
   returned: always
   type: int
 assumed_present:
-  description: Blobs of the images left out of an incremental bundle, expected in the destination layout.
+  description: Blobs of the images left out of an incremental bundle, expected in the destination layout (in the
+    mirror registry for a bundle packed from a mirror inventory, see RV(assumed_in_mirror)).
   returned: always
   type: int
+mirror_space:
+  description: With O(mirror_storage_path), C(path), C(needed) and C(free) bytes of the mirror's storage.
+  returned: when O(action=unpack) and O(mirror_storage_path) are given and blobs are to be written
+  type: dict
+assumed_in_mirror:
+  description:
+    - For a bundle packed from a mirror inventory, what it left out because the mirror registry has it - C(registry),
+      C(inventory), C(inventory_read_at), C(blobs), C(bytes). The layout then holds only what the mirror lacked;
+      push it with M(airgap.mirror.image_mirror) O(airgap.mirror.image_mirror#module:verify=true), which checks each
+      blob at the mirror and sends the ones it lacks. C(null) for other bundles.
+  returned: when O(action=unpack)
+  type: dict
 assumed_bytes:
   description: Bytes of those blobs.
   returned: when O(action=pack)
@@ -437,7 +472,11 @@ signature:
   sample: {"file": "/media/usb/release-4.18.1.bundle.json.asc", "present": true, "verified": true,
            "fingerprint": "F12BB816D116713F45DEC0FCA5CA709C5D8864E2"}
 previous:
-  description: The previous transfer record an incremental bundle was made against (C(kind), C(path), C(sha256), C(images)).
+  description:
+    - The previous transfer record an incremental bundle was made against (C(kind), C(path), C(sha256), C(images)).
+    - For a mirror inventory (C(kind=inventory)) also C(registry), C(read_at), C(state_digest), C(blobs_checked),
+      C(signature) (C(present), C(verified), C(fingerprint)), C(stale) and, when stale, C(stale_because) (the
+      C(name) and C(read_at) of the bundle that makes it so).
   returned: when O(action=pack)
   type: dict
 seconds:

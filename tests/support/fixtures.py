@@ -23,8 +23,11 @@ A missing binary fails the test (never skips) and names the Debian package to in
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +122,26 @@ def skopeo():
 @pytest.fixture
 def ansible_run(tmp_path) -> AnsibleRunner:
     return AnsibleRunner(tmp_path / "ansible")
+
+
+@pytest.fixture
+def tmpfs_mib(tmp_path):
+    """``tmpfs(size_mib)`` -> a fresh tmpfs mounted under the test's tmp dir (unmounted at the end)."""
+    mounts = []
+
+    def make(size_mib: int, name: str = "small-disk") -> Path:
+        target = tmp_path / name
+        target.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", "tmpfs", str(target)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            pytest.fail(f"cannot mount a {size_mib} MiB tmpfs on {target} (the disk-full cases need root): "
+                        f"{proc.stderr.strip()}", pytrace=False)
+        mounts.append(target)
+        return target
+
+    yield make
+    for target in reversed(mounts):
+        subprocess.run(["umount", str(target)], capture_output=True, check=False)
+        if os.path.ismount(target):
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)

@@ -68,14 +68,17 @@ LAYERS = {
     "_oci": {"_common"},
     "_mirrormap": {"_oci", "_common"},
     "_engine": {"_trust", "_mirrormap", "_oci", "_common"},
-    "_bundle": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
+    "_inventory": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
+    "_bundle": {"_inventory", "_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_artifacts": {"_trust", "_engine", "_mirrormap", "_oci", "_common"},
     "_consumers": {"_trust", "_mirrormap", "_oci", "_common"},
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
     "_sources": {"_oci", "_common"},
     "_trust": {"_oci", "_common"},
-    "_backends": {"_artifacts", "_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
-                  "_common"},
+    "_prune": {"_inventory", "_sources", "_products", "_consumers", "_trust", "_engine", "_mirrormap", "_oci",
+               "_common"},
+    "_backends": {"_artifacts", "_prune", "_inventory", "_trust", "_sources", "_products", "_consumers", "_bundle",
+                  "_engine", "_mirrormap", "_oci", "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 

@@ -18,9 +18,11 @@ if TYPE_CHECKING:  # the engine (httpx) is imported only by the modules that mak
     from .._engine.plan import ClientPool
 
 
-def registry_argument_spec() -> dict[str, Any]:
-    """``dict(argument_spec=..., required_together=...)`` for the registry options."""
-    return {
+def registry_argument_spec(source: bool = True) -> dict[str, Any]:
+    """``dict(argument_spec=..., required_together=...)`` for the registry options; without
+    *source*, only the mirror's (no ``src_username``/``src_password``: doc fragment
+    ``airgap.mirror.registry`` without ``airgap.mirror.registry.source``)."""
+    spec: dict[str, Any] = {
         "argument_spec": {
             "src_username": {"type": "str"},
             "src_password": {"type": "str", "no_log": True},
@@ -38,16 +40,23 @@ def registry_argument_spec() -> dict[str, Any]:
         "required_together": [["src_username", "src_password"], ["dest_username", "dest_password"],
                               ["client_cert", "client_key"]],
     }
+    if not source:
+        del spec["argument_spec"]["src_username"], spec["argument_spec"]["src_password"]
+        spec["required_together"] = spec["required_together"][1:]
+    return spec
 
 
 def merge_spec(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Merge a module's own argument_spec/required_* lists into the shared registry spec."""
     out: dict[str, Any] = {"argument_spec": dict(base["argument_spec"])}
     out["argument_spec"].update(extra.pop("argument_spec", {}))
-    for key in ("required_together", "mutually_exclusive", "required_one_of", "required_if", "required_by"):
+    for key in ("required_together", "mutually_exclusive", "required_one_of", "required_if"):
         values = list(base.get(key, [])) + list(extra.pop(key, []))
         if values:
             out[key] = values
+    required_by = dict(base.get("required_by", {}), **extra.pop("required_by", {}))
+    if required_by:
+        out["required_by"] = required_by
     out.update(extra)
     return out
 

@@ -64,6 +64,7 @@ def argument_spec() -> dict[str, Any]:
             "shard_index": {"type": "int"},
             "shard_wait": {"type": "float", "default": 60},
             "space_check": {"type": "bool", "default": True},
+            "mirror_storage_path": {"type": "path"},
             "progress_file": {"type": "path"},
             "progress": {"type": "bool", "default": True},
             "progress_interval": {"type": "float", "default": 5.0},
@@ -126,7 +127,7 @@ def prepare(params: dict[str, Any], check_mode: bool) -> ModuleRun:
         request = MirrorRequest(
             images=tuple(params["images"]), dest=params["dest"], src=params["src"],
             naming=Naming(params["mapping"], params["overrides"] or {}, params["tag_style"], params["src_registry"]),
-            limits=Limits(params["concurrency"], params["space_check"]),
+            limits=Limits(params["concurrency"], params["space_check"], params.get("mirror_storage_path")),
             state=State(lock=previous if as_lock else None, previous=previous, state_dir=state_dir(params),
                         prune_map=params["map_prune"], immutable_tags=tuple(params["immutable_tags"] or ())),
             sharding=Sharding(shard, params["shard_wait"]),

@@ -53,6 +53,7 @@ def module_spec() -> dict[str, Any]:
             "signing_key": {"type": "path", "no_log": False},
             "signing_key_passphrase": {"type": "str", "no_log": True},
             "verify_keys": {"type": "list", "elements": "path", "no_log": False},
+            "mirror_storage_path": {"type": "path"},
         },
         "required_if": [["action", "pack", ["layout"]], ["action", "unpack", ["layout"]]],
         "required_by": {"signing_key_passphrase": "signing_key"},
@@ -78,6 +79,7 @@ class BundleRequest:
     signing_key: str | None = None
     signing_key_passphrase: str | None = dataclasses.field(default=None, repr=False)
     verify_keys: list[str] | None = None
+    mirror_storage_path: str | None = None
 
 
 def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
@@ -89,16 +91,20 @@ def build_request(params: dict[str, Any], check_mode: bool) -> BundleRequest:
             raise UserError("%s is only used with action=pack" % option)
     if params["progress_interval"] <= 0:
         raise UserError("progress_interval must be more than 0 seconds")
+    if params.get("mirror_storage_path") and action != "unpack":
+        raise UserError("mirror_storage_path is only used with action=unpack")
     if params["map_prune"] and not (action == "unpack" and params["mirror_map"]):
         raise UserError("map_prune is only used with action=unpack and a mirror_map")
     if params.get("signing_key") is not None and action != "pack":
         raise UserError("signing_key is only used with action=pack (verify and unpack check with verify_keys)")
-    if params.get("verify_keys") is not None and action == "pack":
-        raise UserError("verify_keys is only used with action=verify and action=unpack (pack signs with signing_key)")
+    if params.get("verify_keys") is not None and action == "pack" and not params.get("previous"):
+        raise UserError("verify_keys with action=pack checks the signature of the inventory given as previous; "
+                        "without previous it is not used (pack signs with signing_key)")
     return BundleRequest(action, params["bundle"], check_name(params["name"]), params["layout"], params["part_size"],
                          params["images"], params["mirror_map"], params["previous"], params["space_check"],
                          check_mode, params["map_prune"], params.get("signing_key"),
-                         params.get("signing_key_passphrase"), params.get("verify_keys"))
+                         params.get("signing_key_passphrase"), params.get("verify_keys"),
+                         params.get("mirror_storage_path"))
 
 
 def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
@@ -111,8 +117,9 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
             raise AssertionError('bug: expected request.layout is not None')
         signing_key = load_signing_key(request.signing_key, request.signing_key_passphrase) \
             if request.signing_key else None
+        trusted = load_trusted_keys(request.verify_keys) if request.verify_keys is not None else None
         plan = plan_pack(request.layout, name=request.name, part_size=request.part_size, images=request.images,
-                         mirror_map=request.mirror_map, previous=request.previous)
+                         mirror_map=request.mirror_map, previous=request.previous, trusted=trusted)
         for warning in plan.warnings:
             warn(warning)
         progress.plan(len(plan.part_names), sum(size for _digest, size in plan.blobs))
@@ -130,7 +137,8 @@ def run(request: BundleRequest, warn: Callable[[str], None], progress: Progress 
             raise AssertionError('bug: expected request.layout is not None')
         report = unpack(request.bundle, request.layout, name=request.name, check_mode=request.check_mode,
                         check_space=request.space_check, progress=on_progress, mirror_map=request.mirror_map,
-                        map_prune=request.map_prune, trusted=trusted)
+                        map_prune=request.map_prune, trusted=trusted,
+                        mirror_storage_path=request.mirror_storage_path)
     for extra in report["extra"]:
         warn(extra["message"])
     return report

@@ -16,6 +16,7 @@ from .._common.fileio import atomic_write, fsync_dir
 from .._common.sizes import human_size
 from .._engine.layout import free_bytes
 from .._oci import manifest as _manifest
+from .baseline import record_bundle
 from .errors import BundleError, Progress, os_error
 from .lock import bundle_lock
 from .manifest import content_key, dumps, read_manifest_bytes, try_manifest
@@ -47,6 +48,8 @@ def pack(plan: PackPlan, bundle_dir: str, check_mode: bool = False, check_space:
         with bundle_lock(bundle_dir, plan.name, exclusive=not check_mode, action="pack"):
             report = _pack(plan, bundle_dir, check_mode, check_space, progress)
             report["signature"] = _signature(plan, bundle_dir, report, check_mode, signing_key)
+            if not check_mode and plan.previous is not None and plan.previous.get("kind") == "inventory":
+                record_bundle(plan.layout, plan.name, plan.previous)
             return report
     except BaseException:
         for directory in created:  # a refused pack leaves no directory behind (only empty ones go)

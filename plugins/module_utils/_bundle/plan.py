@@ -13,6 +13,7 @@ from typing import Any
 from .._common.sizes import human_size, parse_size
 from .._engine.layout import LAYOUT_VERSION, REF_NAME, SOURCE_DIGEST, Layout
 from .._oci import manifest as _manifest
+from . import baseline as _baseline
 from . import maps as _maps
 from .errors import BundleError
 from .graphs import LayoutGraph, image_graph, missing_message
@@ -125,8 +126,10 @@ class PackPlan:
 
 def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str = DEFAULT_PART_SIZE,
               images: list[str] | None = None, mirror_map: str | None = None,
-              previous: str | None = None) -> PackPlan:
-    """Read the layout and decide every byte of the bundle. Nothing is written."""
+              previous: str | None = None, trusted: Any = None) -> PackPlan:
+    """Read the layout and decide every byte of the bundle. Nothing is written. *previous*: a
+    mirror map, bundle manifest or mirror inventory (its signature checked with *trusted* keys,
+    see baseline.py)."""
     check_name(name)
     size = parse_size(part_size, "part_size")
     layout = Layout(layout_path)
@@ -145,10 +148,16 @@ def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str =
     if incomplete:
         raise BundleError(missing_message(incomplete, layout.path, "are incomplete (blobs missing)"))
     have: dict[str, int] = {}
+    by_image = None
     previous_summary = None
-    if previous:
+    if previous and _baseline.is_inventory_file(_read_previous(previous)):
+        by_image, previous_summary = _inventory_baseline(layout, name, previous, trusted, graphs, warnings)
+    elif trusted is not None:
+        raise BundleError("verify_keys with action=pack checks the signature of an inventory given as previous; "
+                          "%s" % ("%s is not an inventory" % previous if previous else "no previous was given"))
+    elif previous:
         have, previous_summary = load_previous(previous, layout)
-    blobs, assumed, owners = _split_blobs(graphs, have)
+    blobs, assumed, owners = _split_blobs(graphs, have, by_image)
     embedded = None
     verified = None
     if map_entries is not None:
@@ -158,10 +167,38 @@ def plan_pack(layout_path: str, name: str = DEFAULT_NAME, part_size: int | str =
                     verified)
 
 
-def _split_blobs(graphs: list[LayoutGraph], have: dict[str, int]) -> tuple[Blobs, Blobs, dict[str, str]]:
-    """(blobs the tar carries, blobs left out as present on the other side, {digest: first image})."""
+def _read_previous(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise BundleError("cannot read the previous transfer record %s: %s" % (path, exc.strerror)) from None
+
+
+def _inventory_baseline(layout: Any, name: str, path: str, trusted: Any, graphs: list[LayoutGraph],
+                        warnings: list[str]) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """What the mirror holds where each image goes, and the ``previous`` summary (with ``stale``)."""
+    inv, summary = _baseline.load_baseline(path, trusted)
+    by_image, unmatched = _baseline.have_by_image(inv, [g.ref_name for g in graphs])
+    if unmatched:
+        warnings.append("%d image(s) match no repository of the inventory %s, so all their blobs are carried: %s"
+                        % (len(unmatched), path, ", ".join(unmatched)))
+    because = _baseline.stale_because(layout, name, summary)
+    summary["stale"] = because is not None
+    if because is not None:
+        summary["stale_because"] = {k: because.get(k) for k in ("name", "read_at", "state_digest")}
+        warnings.append(_baseline.stale_message(summary, because))
+    return by_image, summary
+
+
+def _split_blobs(graphs: list[LayoutGraph], have: dict[str, int],
+                 by_image: dict[str, dict[str, int]] | None = None) -> tuple[Blobs, Blobs, dict[str, str]]:
+    """(blobs the tar carries, blobs left out as present on the other side, {digest: first image}).
+    With *by_image* (ref name -> what the mirror holds where that image goes), a blob is left out
+    only when every image needing it has it there."""
     wanted: dict[str, int] = {}
     owners: dict[str, str] = {}
+    lacking: set[str] = set()
     for graph in graphs:
         for digest, size in graph.manifests.items():
             wanted[digest] = size
@@ -170,6 +207,10 @@ def _split_blobs(graphs: list[LayoutGraph], have: dict[str, int]) -> tuple[Blobs
             owners.setdefault(digest, graph.ref_name)
             if digest not in graph.manifests:
                 wanted.setdefault(digest, size)
+            if by_image is not None and digest not in by_image.get(graph.ref_name, {}):
+                lacking.add(digest)
+    if by_image is not None:
+        have = {d: s for d, s in wanted.items() if d not in lacking}
     manifest_digests: set[str] = set()
     for graph in graphs:
         manifest_digests.update(graph.manifests)

@@ -88,20 +88,14 @@ def sign(bundle_dir: str, name: str, manifest: bytes, key: SigningKey, check_mod
     by the same key over the same bytes is there already. Returns ``{file, fingerprint, status}``
     (status ``written``, ``present`` or ``would_write``)."""
     path = os.path.join(bundle_dir, signature_file_name(name))
+    existing = _read_signature(path)
     try:
-        public = openpgp.public_key(key.secret)
-        existing = _read_signature(path)
-        if existing is not None:
-            try:
-                fingerprint = openpgp.verify_detached([public], existing, manifest)
-                return {"file": path, "fingerprint": fingerprint, "status": "present", "present": True}
-            except openpgp.OpenPGPError:
-                pass  # another key's, or of other content: replaced
-        signature = openpgp.sign_detached(key.secret, manifest, key.passphrase)
-        fingerprint = openpgp.verify_detached([public], signature, manifest)
+        signature, fingerprint = openpgp.sign_unless_signed(key.secret, manifest, key.passphrase, existing)
     except openpgp.OpenPGPError as exc:
         raise BundleError("cannot sign the manifest of the bundle %s with the signing_key %s: %s"
                           % (name, key.path, exc), part=signature_file_name(name)) from None
+    if signature is None:
+        return {"file": path, "fingerprint": fingerprint, "status": "present", "present": True}
     if check_mode:
         return {"file": path, "fingerprint": fingerprint, "status": "would_write", "present": existing is not None}
     try:

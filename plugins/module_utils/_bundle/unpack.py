@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .._common.sizes import human_size
+from .._engine.copy import space_margin
 from .._engine.layout import SOURCE_DIGEST, Layout, free_bytes
 from .._mirrormap.model import check_layout_path
 from .._oci import manifest as _manifest
@@ -31,7 +32,7 @@ from .signing import TrustedKeys, read_signed
 def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mode: bool = False,
            check_space: bool = True, progress: Progress | None = None,
            mirror_map: str | None = None, map_prune: bool = False,
-           trusted: TrustedKeys | None = None) -> dict[str, Any]:
+           trusted: TrustedKeys | None = None, mirror_storage_path: str | None = None) -> dict[str, Any]:
     """Unpack bundle *name* of *bundle_dir* into the layout at *layout_path* (created when missing),
     and record its images in *mirror_map* (pruned to them when *map_prune*; see maps.write_unpacked).
 
@@ -52,7 +53,7 @@ def unpack(bundle_dir: str, layout_path: str, name: str = DEFAULT_NAME, check_mo
             raise BundleError("the mirror map %s cannot record the unpacked images: %s" % (mirror_map, exc)) from None
     with bundle_lock(bundle_dir, name, exclusive=False, action="unpack"):
         return _unpack(bundle_dir, layout_path, name, check_mode, check_space, progress, mirror_map, map_prune,
-                       trusted)
+                       trusted, mirror_storage_path)
 
 
 def _open_layout(path: str) -> Any:
@@ -83,9 +84,29 @@ def _graphs_from_layout(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
     return graphs
 
 
+def in_mirror(doc: dict[str, Any]) -> set[str]:
+    """What a bundle packed from a mirror inventory left out: it is in the mirror registry, not
+    expected in the layout (the push from the layout finds it there; see baseline.py)."""
+    if (doc.get("previous") or {}).get("kind") != "inventory":
+        return set()
+    return set(b["digest"] for b in doc["assumed_present"])
+
+
+def _incomplete(layout: Any, doc: dict[str, Any]) -> list[LayoutGraph]:
+    """The bundle's images that lack something in the layout the mirror is not said to have."""
+    skip = in_mirror(doc)
+    graphs = _graphs_from_layout(layout, doc)
+    for graph in graphs:
+        graph.missing = [d for d in graph.missing if d not in skip]
+    return [g for g in graphs if g.missing]
+
+
 def _check_assumed(layout: Any, layout_path: str, doc: dict[str, Any]) -> None:
-    """An incremental bundle needs what it left out to be in the layout already."""
-    absent = [b for b in doc["assumed_present"] if not layout.has_blob(b["digest"], b["size"])]
+    """An incremental bundle needs what it left out to be in the layout already (unless it was
+    packed from a mirror inventory: then in the mirror)."""
+    skip = in_mirror(doc)
+    absent = [b for b in doc["assumed_present"]
+              if b["digest"] not in skip and not layout.has_blob(b["digest"], b["size"])]
     if absent:
         gone = set(b["digest"] for b in absent)
         images = [i for i in doc["images"] if gone.intersection(i["blobs"])]
@@ -94,6 +115,31 @@ def _check_assumed(layout: Any, layout_path: str, doc: dict[str, Any]) -> None:
                           "and not in the bundle: %s. Unpack the bundle of %s into this layout first"
                           % (len(images), len(absent), human_size(sum(b["size"] for b in absent)), layout_path,
                              ", ".join(i["ref_name"] for i in images), previous))
+
+
+def _mirror_summary(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What an inventory-based bundle expects in the mirror registry rather than in the layout."""
+    skip = in_mirror(doc)
+    if not skip and (doc.get("previous") or {}).get("kind") != "inventory":
+        return None
+    previous = doc["previous"]
+    return {"registry": previous.get("registry"), "inventory": previous.get("path"),
+            "inventory_read_at": previous.get("read_at"), "blobs": len(skip),
+            "bytes": sum(b["size"] for b in doc["assumed_present"] if b["digest"] in skip)}
+
+
+def _check_mirror_space(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    """The mirror's storage (on this host) must hold what the push after this unpack sends at most:
+    every blob the bundle carries, plus the margin of image_mirror's preflight."""
+    needed = sum(b["size"] for b in doc["blobs"])
+    free = free_bytes(path)
+    margin = space_margin(needed)
+    if needed + margin > free:
+        raise BundleError("not enough free space on the mirror's storage %s for what this bundle brings: %s (%s of "
+                          "blobs plus a %s margin), the file system has %s free (mirror_storage_path)"
+                          % (path, human_size(needed + margin), human_size(needed), human_size(margin),
+                             human_size(free)))
+    return {"path": path, "needed": needed + margin, "free": free}
 
 
 def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None, str]]:
@@ -116,7 +162,7 @@ def _image_status(layout: Any, doc: dict[str, Any]) -> list[tuple[dict[str, Any]
 
 def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, check_space: bool,
             progress: Progress | None, mirror_map: str | None, map_prune: bool,
-            trusted: TrustedKeys | None) -> dict[str, Any]:
+            trusted: TrustedKeys | None, mirror_storage_path: str | None = None) -> dict[str, Any]:
     started = time.monotonic()
     doc, signature = read_signed(bundle_dir, name, trusted)
     if trusted is not None:
@@ -137,6 +183,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         "blobs_to_write": len(to_write),
         "bytes_to_write": sum(b["size"] for b in to_write),
         "assumed_present": len(doc["assumed_present"]),
+        "assumed_in_mirror": _mirror_summary(doc),
         "bytes": doc["tar"]["size"],
         "signature": signature,
         "diff": {
@@ -152,7 +199,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
                 for i, old, s in image_status]
 
     if not to_write and not changing and layout.exists:
-        incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+        incomplete = _incomplete(layout, doc)
         if incomplete:
             raise BundleError(missing_message(incomplete, layout_path, "recorded by the bundle are incomplete"))
         map_changed = _maps.write_unpacked(mirror_map, doc, layout_path, check_mode, map_prune)
@@ -166,6 +213,8 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
     if problems:
         raise BundleError("the bundle in %s cannot be unpacked:\n%s" % (bundle_dir, "\n".join(
             p["message"] for p in problems)), part=problems[0]["part"], problems=problems)
+    if check_space and mirror_storage_path:
+        report["mirror_space"] = _check_mirror_space(doc, mirror_storage_path)
     partial = sum(layout.partial_size(b["digest"]) for b in to_write)
     needed = sum(b["size"] for b in to_write) - partial + len(doc["images"]) * 1024 + 65536
     free = free_bytes(layout_path)
@@ -183,7 +232,7 @@ def _unpack(bundle_dir: str, layout_path: str, name: str, check_mode: bool, chec
         progress("preflight", {"needed": needed, "free": free, "path": layout_path})
 
     written, written_bytes = stream_into(layout, bundle_dir, doc, progress) if to_write else (0, 0)
-    incomplete = [g for g in _graphs_from_layout(layout, doc) if g.missing]
+    incomplete = _incomplete(layout, doc)
     if incomplete:
         raise BundleError(missing_message(incomplete, layout_path, "are incomplete after unpacking (index.json "
                                           "left unchanged)"))

@@ -163,44 +163,62 @@ class RegistryClient(Transport):
         return resp.headers.get("docker-content-digest")
 
     def delete_manifest(self, repo: str, digest: str, image: str | None = None) -> bool:
+        """DELETE a manifest by digest: True when deleted, False when the registry does not have it.
+
+        Docker distribution 2.8 deletes a tag only this way: the DELETE of a manifest removes every
+        tag on it (``DELETE /v2/<name>/manifests/<tag>`` answers 400 DIGEST_INVALID there). The
+        registry must allow deletes (``storage.delete.enabled``; else 405 UNSUPPORTED)."""
         url = self._url("/v2/%s/manifests/%s" % (repo, digest))
         resp = self._send_with_retries("DELETE", url, (scope_for(repo, ["pull", "push", "delete"]),),
                                        what="DELETE manifest", image=image)
-        resp.close()
-        if resp.status_code == 404:
-            return False
-        self._check(resp, (202, 200), "DELETE manifest %s@%s" % (repo, digest), image)
-        return True
+        try:
+            if resp.status_code == 404:
+                return False
+            self._check(resp, (202, 200), "DELETE manifest %s@%s" % (repo, digest), image)
+            return True
+        finally:
+            resp.close()
 
     def list_tags(self, repo: str, image: str | None = None, page_size: int | None = None) -> list[str]:
         """Every tag of a repository ([] if the repository does not exist), following pagination:
         ``Link: <...>; rel="next"`` headers, relative or absolute. *page_size*: the ``n`` asked
         for (None: the registry's default page)."""
-        tags: list[str] = []
-        url: str | None = self._url("/v2/%s/tags/list" % repo)
+        return self._pages("/v2/%s/tags/list" % repo, scope_for(repo, ["pull"]), "tags", "tag list of %s" % repo,
+                           image, page_size)
+
+    def catalog(self, page_size: int | None = None) -> list[str]:
+        """Every repository of the registry (``GET /v2/_catalog``, scope ``registry:catalog:*``),
+        following pagination like :meth:`list_tags`. A registry that does not offer the catalog
+        answers 404: [] is returned, and the caller names the repositories itself."""
+        return self._pages("/v2/_catalog", "registry:catalog:*", "repositories", "catalog of %s" % self.registry,
+                           None, page_size)
+
+    def _pages(self, path: str, scope: str, key: str, what: str, image: str | None,
+               page_size: int | None) -> list[str]:
+        """The *key* lists of every page of a paginated listing ([] on 404)."""
+        items: list[str] = []
+        url: str | None = self._url(path)
         if page_size:
             url = "%s?n=%d" % (url, page_size)
         seen: set[str] = set()
         while url:
             seen.add(url)
-            resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),), what="list tags",
-                                           image=image, redirects=True)
+            resp = self._send_with_retries("GET", url, (scope,), what="list " + key, image=image, redirects=True)
             if resp.status_code == 404:
                 resp.close()
-                return tags
-            self._check(resp, (200,), "list tags of %s" % repo, image)
+                return items
+            self._check(resp, (200,), what, image)
             try:
-                tags.extend((resp.json() or {}).get("tags") or [])
+                items.extend((resp.json() or {}).get(key) or [])
             except ValueError:
-                raise RegistryError("tag list of %s is not JSON" % repo, url=url, image=image) from None
+                raise RegistryError("the %s is not JSON" % what, url=url, image=image) from None
             finally:
                 resp.close()
             target = next_link(resp.headers.get("link"))
             url = urljoin(url, target) if target else None
             if url in seen:
-                raise RegistryError("the tag list of %s links back to a page already read" % repo, url=url,
-                                    image=image)
-        return tags
+                raise RegistryError("the %s links back to a page already read" % what, url=url, image=image)
+        return items
 
     def referrers(self, repo: str, digest: str, image: str | None = None) -> dict[str, Any] | None:
         """The referrers index of *digest* (OCI distribution 1.1 referrers API), or None where the

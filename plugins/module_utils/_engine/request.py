@@ -55,6 +55,8 @@ class Limits:
     concurrency: int = 8
     #: refuse to copy into a layout whose file system cannot hold it (see copy.preflight_space)
     space_check: bool = True
+    #: where the destination registry keeps its storage on this host (see mirrorspace.py; None: not checked)
+    mirror_storage_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

@@ -16,10 +16,11 @@ from .._common.progress import Progress
 from .._oci.errors import OCIError
 from .copy import Copier, estimate, preflight_space
 from .job import ImageJob, Status, iter_jobs
+from .mirrorspace import preflight_mirror_space
 from .plan import ClientPool, build_jobs, resolve, unique_blobs
 from .plan import verify as _verify
 from .report import Counts, report
-from .request import MirrorRequest
+from .request import Limits, MirrorRequest
 from .resume import UploadSessions
 from .shard import homes, run_shard
 
@@ -83,7 +84,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                 deadline=pool.deadline, cancel=pool.cancel)
             counts.blobs = copier.counts
         elif any(j.status == Status.COPY for j in iter_jobs(jobs)) and \
-                not _space_refused(jobs, request.limits.space_check):
+                not _space_refused(jobs, request.limits):
             if check_mode:
                 counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
             else:
@@ -117,12 +118,15 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
             pool.close()
 
 
-def _space_refused(jobs: list[ImageJob], space_check: bool) -> bool:
-    """Run the free-space preflight; on refusal fail every image still to be copied with it."""
-    if not space_check:
+def _space_refused(jobs: list[ImageJob], limits: Limits) -> bool:
+    """Run the free-space preflights (a layout destination's; the mirror's storage with
+    ``mirror_storage_path``); on refusal fail every image still to be copied with it."""
+    if not limits.space_check:
         return False
     try:
         preflight_space(jobs)
+        if limits.mirror_storage_path:
+            preflight_mirror_space(jobs, limits.mirror_storage_path, limits.small_requests)
     except OCIError as exc:
         for job in iter_jobs(jobs):
             if job.status == Status.COPY:

@@ -259,3 +259,18 @@ def sign_detached(secret_key: bytes, data: bytes | str, passphrase: str | None =
                                "(missing or wrong passphrase?) or cannot sign")
         with open(out_path, "rb") as f:
             return f.read()
+
+
+def sign_unless_signed(secret_key: bytes, data: bytes, passphrase: str | None = None,
+                       existing: bytes | None = None) -> tuple[bytes | None, str]:
+    """(a new detached signature of *data* by *secret_key*, or None when *existing* is already a
+    valid one by that key over *data*; the signer's primary fingerprint). The new signature is
+    checked against the key's public half before it is returned."""
+    public = public_key(secret_key)
+    if existing is not None:
+        try:
+            return None, verify_detached([public], existing, data)
+        except OpenPGPError:
+            pass  # another key's, or of other content: replaced
+    signature = sign_detached(secret_key, data, passphrase)
+    return signature, verify_detached([public], signature, data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,26 +23,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def tmpfs(tmp_path):
-    """``tmpfs(size_mib)`` -> a fresh tmpfs mounted under the test's tmp dir (unmounted at the end)."""
-    mounts = []
-
-    def make(size_mib: int, name: str = "small-disk") -> Path:
-        target = tmp_path / name
-        target.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", "tmpfs", str(target)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.fail(f"cannot mount a {size_mib} MiB tmpfs on {target} (the disk-full cases need root): "
-                        f"{proc.stderr.strip()}", pytrace=False)
-        mounts.append(target)
-        return target
-
-    yield make
-    for target in reversed(mounts):
-        subprocess.run(["umount", str(target)], capture_output=True, check=False)
-        if os.path.ismount(target):
-            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+def tmpfs(tmpfs_mib):
+    """``tmpfs(size_mib)`` -> a fresh tmpfs mounted under the test's tmp dir (support/fixtures.py)."""
+    return tmpfs_mib
 
 
 @pytest.fixture

@@ -123,8 +123,11 @@ def test_signing_options_belong_to_their_actions_and_the_passphrase_stays_hidden
     assert spec["required_by"] == {"signing_key_passphrase": "signing_key"}
     with pytest.raises(UserError, match="^signing_key is only used with action=pack"):
         backend.build_request(params(action="unpack", bundle="/b", layout="/l", signing_key="/k"), False)
-    with pytest.raises(UserError, match="^verify_keys is only used with action=verify and action=unpack"):
+    with pytest.raises(UserError, match="^verify_keys with action=pack checks the signature of the inventory given "
+                       "as previous; without previous it is not used"):
         backend.build_request(params(action="pack", bundle="/b", layout="/l", verify_keys=["/k"]), False)
+    assert backend.build_request(params(action="pack", bundle="/b", layout="/l", verify_keys=["/k"],
+                                        previous="/inventory.json"), False).verify_keys == ["/k"]
     request = backend.build_request(params(action="pack", bundle="/b", layout="/l", signing_key="/k",
                                            signing_key_passphrase="hunter2-secret"), False)
     assert request.signing_key_passphrase == "hunter2-secret" and "hunter2-secret" not in repr(request)

@@ -8,6 +8,9 @@ reads the mirror (every blob asked for), signs the file; ``transfer_bundle pack`
 as ``previous`` (signature checked with ``verify_keys``) carries exactly what the mirror lacks - the
 oracle is the mirror itself, asked blob by blob with plain HTTP, not the code under test. Unpacked
 into a fresh layout and pushed, it repairs both; skopeo then copies every image out of the mirror.
+
+The tests are numbered: they share one module-scoped world and run in file order (test_6 uses the
+inventory test_3 reads after the repair).
 """
 
 from __future__ import annotations
@@ -279,3 +282,44 @@ def test_5_an_inventory_signed_by_another_key_is_refused(world):
     assert res.rc != 0
     assert "untrusted key" in rec["result"]["msg"] and world["keys"]["mallory"].fingerprint in rec["result"]["msg"]
     assert not (base / "media-r6").exists()
+
+
+def test_6_mirror_to_disk_with_the_inventory_of_a_whole_mirror_packs_manifests_only(world):
+    base = world["base"]
+    assert (base / "inventory-2.json").exists()  # read by test_3 after the repair
+    res = world["runner"].playbook("airgap.mirror.mirror_to_disk", extra_vars={
+        "mirror_images_images": sorted(world["refs"].values()), "mirror_images_layout": str(base / "layout"),
+        "mirror_images_mirror_map": str(base / "map-to-disk.yml"), "mirror_images_bundle_dir": str(base / "media-r7"),
+        "mirror_images_bundle_name": "r7", "mirror_images_insecure_registries": [world["src"].host],
+        "mirror_images_previous": str(base / "inventory-2.json"),
+        "mirror_images_inventory_verify_keys": [str(base / "alice.pub")]})
+    assert res.rc == 0, res.output
+    doc = json.loads((base / "media-r7" / "r7.bundle.json").read_text())
+    assert doc["previous"]["kind"] == "inventory" and doc["previous"]["signature"]["verified"]
+    manifests = {m.digest for image in world["samples"].images.values() for m in image.manifests()}
+    assert {b["digest"] for b in doc["blobs"]} == manifests
+    assert len(doc["assumed_present"]) > 0
+
+
+def test_7_whole_repositories_through_the_module(world):
+    base, mir = world["base"], world["mir"]
+    args = {"registry": mir.host, "repositories": ["all"], "dest": str(base / "repos.json"),
+            "insecure_registries": [mir.host], "page_size": 2}
+    res, rec = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0, res.output
+    result = rec["result"]
+    assert result["scope"] == {"kind": "repositories", "repositories": None}
+    # the oracle: the registry's own catalog and tag lists, read with plain HTTP
+    catalog = json.loads(mir.get("/v2/_catalog")[2])["repositories"]
+    tags = {r: sorted(json.loads(mir.get("/v2/%s/tags/list" % r)[2])["tags"]) for r in catalog}
+    doc = json.loads((base / "repos.json").read_text())
+    assert sorted(doc["repositories"]) == sorted(catalog) and result["totals"]["repositories"] == len(catalog)
+    assert {r: sorted(v["tags"]) for r, v in doc["repositories"].items()} == tags
+    assert doc["repositories"]["sample/app"]["tags"]["1.0"] == world["samples"]["app-1.0"].digest
+    assert result["missing"] == {} and not result["blobs_checked"] and result["signature"] is None
+    res, again = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0 and not again["changed"] and again["result"]["status"] == "present"
+    res, bad = run_task(world["runner"], base, "airgap.mirror.mirror_inventory",
+                        {"repositories": ["all"], "dest": str(base / "nothing.json")})
+    assert res.rc != 0 and "registry is required with repositories" in bad["result"]["msg"]
+    assert not (base / "nothing.json").exists()

@@ -27,6 +27,7 @@ import yaml
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack as pack_bundle
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, State
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
@@ -172,10 +173,12 @@ def test_1_the_inventory_is_read_signed_and_idempotent(world):
     assert not again["changed"] and again["result"]["status"] == "present"
     assert again["result"]["signature"]["status"] == "present" and again["result"]["read_at"] == result["read_at"]
     assert (base / "inventory.json").read_bytes() == before
-    # one request per image with the manifests known from the file, plus one HEAD per blob (check_blobs)
-    blobs = sum(len(r) for r in doc["repositories"].values() for r in [
-        {b["digest"] for m in r["manifests"].values() for b in m.get("blobs", [])}])
-    assert again["result"]["requests"] == 3 + blobs
+    # one request per image with the manifests known from the file, plus (check_blobs) one HEAD per blob and
+    # per index child in each repository
+    blobs = sum(len({b["digest"] for m in r["manifests"].values() for b in m.get("blobs", [])})
+                for r in doc["repositories"].values())
+    children = sum(len(m.get("children", [])) for r in doc["repositories"].values() for m in r["manifests"].values())
+    assert children == 2 and again["result"]["requests"] == 3 + blobs + children
 
 
 def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_repairs_it(world):
@@ -323,3 +326,24 @@ def test_7_whole_repositories_through_the_module(world):
                         {"repositories": ["all"], "dest": str(base / "nothing.json")})
     assert res.rc != 0 and "registry is required with repositories" in bad["result"]["msg"]
     assert not (base / "nothing.json").exists()
+
+
+def test_8_a_first_read_with_the_staging_layout_costs_one_request_per_image(world):
+    base, mir = world["base"], world["mir"]
+    entries = list(mirrormap_io.load(str(base / "air-map.yml")))
+    args = {"mirror_map": str(base / "air-map.yml"), "dest": str(base / "with-layout.json"),
+            "insecure_registries": [mir.host], "layout": str(base / "staging1")}
+    in_layout = Layout(str(base / "staging1"))
+    images = {image.digest: image for image in world["samples"].images.values()}
+    # the oracle: one HEAD per image whose manifests are all in the layout; else a GET of it and of each child
+    expected = 0
+    for entry in entries:
+        tree = [m.digest for m in images[entry.digest].manifests()]
+        expected += 1 if all(in_layout.has_blob(d) for d in tree) else len(tree)
+    assert any(in_layout.has_blob(e.digest) for e in entries)
+    res, rec = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0, res.output
+    assert rec["result"]["requests"] == expected and rec["result"]["incomplete_images"] == []
+    res, bad = run_task(world["runner"], base, "airgap.mirror.mirror_inventory",
+                        dict(args, layout=str(base / "nowhere"), dest=str(base / "x.json")))
+    assert res.rc != 0 and "is not an OCI image layout" in bad["result"]["msg"]

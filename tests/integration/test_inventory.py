@@ -220,8 +220,12 @@ def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_
         "mirror_images_bundle_dir": str(base / "media-r3"), "mirror_images_bundle_name": "r3",
         "mirror_images_layout": str(base / "staging3"), "mirror_images_registry": mir.host,
         "mirror_images_insecure_registries": [mir.host], "mirror_images_mirror_map": str(base / "air-map.yml"),
-        "mirror_images_mirror_storage_path": str(mir.storage)})
+        "mirror_images_mirror_storage_path": str(mir.storage),
+        "mirror_images_inventory": str(base / "after-r3.json"), "mirror_images_inventory_check_blobs": True,
+        "mirror_images_inventory_signing_key": str(base / "alice.key"),
+        "mirror_images_inventory_signing_key_passphrase": PASSPHRASE})
     assert res.rc == 0, res.output
+    assert PASSPHRASE not in res.stdout + res.stderr
     unpacked = res.one("airgap.mirror.mirror_images : Unpack the bundle into the layout")["result"]
     assert unpacked["assumed_in_mirror"]["blobs"] == len(doc["assumed_present"])
     assert unpacked["assumed_in_mirror"]["inventory_read_at"] == previous["read_at"]
@@ -236,6 +240,12 @@ def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_
     fresh = R.read_for_map(ClientPool(insecure_registries=[mir.host]),
                            mirrormap_io.load(str(base / "air-map.yml")), check_blobs=True)
     assert len(fresh.images) == 5 and all(i.complete for i in fresh.images) and not fresh.missing()
+    # the role read the repaired mirror into the inventory to carry back out, signed: the same state
+    after = res.one("airgap.mirror.mirror_images : Read what the mirror now holds into the inventory carried back "
+                    "out")["result"]
+    assert after["incomplete_images"] == [] and after["state_digest"] == fresh.state_digest()
+    assert after["signature"]["fingerprint"] == world["keys"]["alice"].fingerprint
+    assert os.path.exists(base / "after-r3.json.asc")
 
 
 def test_3_a_stale_inventory_is_reported(world):

@@ -18,13 +18,14 @@ description:
   - The file is small and meant to be carried back out to the connected side, where
     M(airgap.mirror.transfer_bundle) O(airgap.mirror.transfer_bundle#module:previous) takes it as the baseline of
     the next bundle, which then holds exactly what the mirror lacks.
-  - "Cost with O(mirror_map): one request per image when the manifests are known from the inventory already at
-    O(dest) (a C(HEAD) of the map's tag; a second C(HEAD), by digest, only when the tag points elsewhere);
-    otherwise a C(GET) of the manifest and one per index child not known yet. With O(repositories): the
+  - "Cost with O(mirror_map): one request per image when the manifests are known - from the inventory already at
+    O(dest) or from O(layout) (a C(HEAD) of the map's tag; a second C(HEAD), by digest, only when the tag points
+    elsewhere); otherwise a C(GET) of the manifest and one per index child not known yet. With O(repositories): the
     (paginated) catalog, each repository's (paginated) tag list and each tag's manifest tree."
   - Without O(check_blobs), a blob referenced by a present manifest is taken as present, because a registry
     accepts a manifest only once what it references is there. A blob deleted later, behind the mirror map's back,
-    is seen only with O(check_blobs=true), which asks for every blob (one C(HEAD) per blob and repository).
+    is seen only with O(check_blobs=true), which asks for every blob (one C(HEAD) per blob and repository) and every
+    index child.
   - A manifest that no tag reaches (pushed by digest only) is not listed by O(repositories); the distribution API
     has no call that lists such manifests. With O(mirror_map) every mapped digest is asked for directly.
   - With O(signing_key), a detached armored OpenPGP signature of the file is written to C(<dest>.asc), checked by
@@ -72,6 +73,13 @@ options:
       - The inventory file. Replaced atomically (mode 0644), only when what it describes changed.
     type: path
     required: true
+  layout:
+    description:
+      - With O(mirror_map), an OCI image layout on this host that holds the images' manifests - the staging layout
+        the images were pushed from (C(mirror_images_layout) of C(disk_to_mirror)). The manifest trees found there
+        are not fetched (manifests are content-addressed, so they are the mirror's too), and even the first read
+        costs one request per image.
+    type: path
   check_blobs:
     description:
       - Ask the registry for every blob the present manifests reference, and record the absent ones (the only way

@@ -8,6 +8,9 @@ reads the mirror (every blob asked for), signs the file; ``transfer_bundle pack`
 as ``previous`` (signature checked with ``verify_keys``) carries exactly what the mirror lacks - the
 oracle is the mirror itself, asked blob by blob with plain HTTP, not the code under test. Unpacked
 into a fresh layout and pushed, it repairs both; skopeo then copies every image out of the mirror.
+
+The tests are numbered: they share one module-scoped world and run in file order (test_6 uses the
+inventory test_3 reads after the repair).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import yaml
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.pack import pack as pack_bundle
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.plan import plan_pack
 from ansible_collections.airgap.mirror.plugins.module_utils._bundle.unpack import unpack
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, State
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
@@ -169,10 +173,12 @@ def test_1_the_inventory_is_read_signed_and_idempotent(world):
     assert not again["changed"] and again["result"]["status"] == "present"
     assert again["result"]["signature"]["status"] == "present" and again["result"]["read_at"] == result["read_at"]
     assert (base / "inventory.json").read_bytes() == before
-    # one request per image with the manifests known from the file, plus one HEAD per blob (check_blobs)
-    blobs = sum(len(r) for r in doc["repositories"].values() for r in [
-        {b["digest"] for m in r["manifests"].values() for b in m.get("blobs", [])}])
-    assert again["result"]["requests"] == 3 + blobs
+    # one request per image with the manifests known from the file, plus (check_blobs) one HEAD per blob and
+    # per index child in each repository
+    blobs = sum(len({b["digest"] for m in r["manifests"].values() for b in m.get("blobs", [])})
+                for r in doc["repositories"].values())
+    children = sum(len(m.get("children", [])) for r in doc["repositories"].values() for m in r["manifests"].values())
+    assert children == 2 and again["result"]["requests"] == 3 + blobs + children
 
 
 def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_repairs_it(world):
@@ -214,8 +220,12 @@ def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_
         "mirror_images_bundle_dir": str(base / "media-r3"), "mirror_images_bundle_name": "r3",
         "mirror_images_layout": str(base / "staging3"), "mirror_images_registry": mir.host,
         "mirror_images_insecure_registries": [mir.host], "mirror_images_mirror_map": str(base / "air-map.yml"),
-        "mirror_images_mirror_storage_path": str(mir.storage)})
+        "mirror_images_mirror_storage_path": str(mir.storage),
+        "mirror_images_inventory": str(base / "after-r3.json"), "mirror_images_inventory_check_blobs": True,
+        "mirror_images_inventory_signing_key": str(base / "alice.key"),
+        "mirror_images_inventory_signing_key_passphrase": PASSPHRASE})
     assert res.rc == 0, res.output
+    assert PASSPHRASE not in res.stdout + res.stderr
     unpacked = res.one("airgap.mirror.mirror_images : Unpack the bundle into the layout")["result"]
     assert unpacked["assumed_in_mirror"]["blobs"] == len(doc["assumed_present"])
     assert unpacked["assumed_in_mirror"]["inventory_read_at"] == previous["read_at"]
@@ -230,6 +240,12 @@ def test_2_the_inventory_based_bundle_carries_exactly_what_the_mirror_lacks_and_
     fresh = R.read_for_map(ClientPool(insecure_registries=[mir.host]),
                            mirrormap_io.load(str(base / "air-map.yml")), check_blobs=True)
     assert len(fresh.images) == 5 and all(i.complete for i in fresh.images) and not fresh.missing()
+    # the role read the repaired mirror into the inventory to carry back out, signed: the same state
+    after = res.one("airgap.mirror.mirror_images : Read what the mirror now holds into the inventory carried back "
+                    "out")["result"]
+    assert after["incomplete_images"] == [] and after["state_digest"] == fresh.state_digest()
+    assert after["signature"]["fingerprint"] == world["keys"]["alice"].fingerprint
+    assert os.path.exists(base / "after-r3.json.asc")
 
 
 def test_3_a_stale_inventory_is_reported(world):
@@ -279,3 +295,65 @@ def test_5_an_inventory_signed_by_another_key_is_refused(world):
     assert res.rc != 0
     assert "untrusted key" in rec["result"]["msg"] and world["keys"]["mallory"].fingerprint in rec["result"]["msg"]
     assert not (base / "media-r6").exists()
+
+
+def test_6_mirror_to_disk_with_the_inventory_of_a_whole_mirror_packs_manifests_only(world):
+    base = world["base"]
+    assert (base / "inventory-2.json").exists()  # read by test_3 after the repair
+    res = world["runner"].playbook("airgap.mirror.mirror_to_disk", extra_vars={
+        "mirror_images_images": sorted(world["refs"].values()), "mirror_images_layout": str(base / "layout"),
+        "mirror_images_mirror_map": str(base / "map-to-disk.yml"), "mirror_images_bundle_dir": str(base / "media-r7"),
+        "mirror_images_bundle_name": "r7", "mirror_images_insecure_registries": [world["src"].host],
+        "mirror_images_previous": str(base / "inventory-2.json"),
+        "mirror_images_inventory_verify_keys": [str(base / "alice.pub")]})
+    assert res.rc == 0, res.output
+    doc = json.loads((base / "media-r7" / "r7.bundle.json").read_text())
+    assert doc["previous"]["kind"] == "inventory" and doc["previous"]["signature"]["verified"]
+    manifests = {m.digest for image in world["samples"].images.values() for m in image.manifests()}
+    assert {b["digest"] for b in doc["blobs"]} == manifests
+    assert len(doc["assumed_present"]) > 0
+
+
+def test_7_whole_repositories_through_the_module(world):
+    base, mir = world["base"], world["mir"]
+    args = {"registry": mir.host, "repositories": ["all"], "dest": str(base / "repos.json"),
+            "insecure_registries": [mir.host], "page_size": 2}
+    res, rec = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0, res.output
+    result = rec["result"]
+    assert result["scope"] == {"kind": "repositories", "repositories": None}
+    # the oracle: the registry's own catalog and tag lists, read with plain HTTP
+    catalog = json.loads(mir.get("/v2/_catalog")[2])["repositories"]
+    tags = {r: sorted(json.loads(mir.get("/v2/%s/tags/list" % r)[2])["tags"]) for r in catalog}
+    doc = json.loads((base / "repos.json").read_text())
+    assert sorted(doc["repositories"]) == sorted(catalog) and result["totals"]["repositories"] == len(catalog)
+    assert {r: sorted(v["tags"]) for r, v in doc["repositories"].items()} == tags
+    assert doc["repositories"]["sample/app"]["tags"]["1.0"] == world["samples"]["app-1.0"].digest
+    assert result["missing"] == {} and not result["blobs_checked"] and result["signature"] is None
+    res, again = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0 and not again["changed"] and again["result"]["status"] == "present"
+    res, bad = run_task(world["runner"], base, "airgap.mirror.mirror_inventory",
+                        {"repositories": ["all"], "dest": str(base / "nothing.json")})
+    assert res.rc != 0 and "registry is required with repositories" in bad["result"]["msg"]
+    assert not (base / "nothing.json").exists()
+
+
+def test_8_a_first_read_with_the_staging_layout_costs_one_request_per_image(world):
+    base, mir = world["base"], world["mir"]
+    entries = list(mirrormap_io.load(str(base / "air-map.yml")))
+    args = {"mirror_map": str(base / "air-map.yml"), "dest": str(base / "with-layout.json"),
+            "insecure_registries": [mir.host], "layout": str(base / "staging1")}
+    in_layout = Layout(str(base / "staging1"))
+    images = {image.digest: image for image in world["samples"].images.values()}
+    # the oracle: one HEAD per image whose manifests are all in the layout; else a GET of it and of each child
+    expected = 0
+    for entry in entries:
+        tree = [m.digest for m in images[entry.digest].manifests()]
+        expected += 1 if all(in_layout.has_blob(d) for d in tree) else len(tree)
+    assert any(in_layout.has_blob(e.digest) for e in entries)
+    res, rec = run_task(world["runner"], base, "airgap.mirror.mirror_inventory", args)
+    assert res.rc == 0, res.output
+    assert rec["result"]["requests"] == expected and rec["result"]["incomplete_images"] == []
+    res, bad = run_task(world["runner"], base, "airgap.mirror.mirror_inventory",
+                        dict(args, layout=str(base / "nowhere"), dest=str(base / "x.json")))
+    assert res.rc != 0 and "is not an OCI image layout" in bad["result"]["msg"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.pool import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._inventory import read as R
 from ansible_collections.airgap.mirror.plugins.module_utils._inventory.model import Inventory
@@ -130,3 +131,31 @@ def test_a_blob_and_a_manifest_deleted_behind_the_maps_back(mirror):
     back = Inventory.from_dict(deep.to_dict(), "inv.json")
     assert back.state_digest() == deep.state_digest()
     assert back.repositories["mirror/sample/app"].missing_blobs == app_repo.missing_blobs
+
+
+def test_manifests_known_from_the_staging_layout_make_even_the_first_read_one_request_per_image(mirror):
+    reg, samples = mirror["registry"], mirror["samples"]
+    known = R.known_from_layout(Layout(str(samples.layout.path)), [e.digest for e in mirror["map"]])
+    assert set(known) == {m.digest for image in samples.images.values() for m in image.manifests()}
+    mark = reg.mark()
+    inv = R.read_for_map(mirror["pool"], mirror["map"], known=known)
+    asked = asked_since(reg, mark)
+    assert len(asked) == inv.requests == 5 and all(r.method == "HEAD" for r in asked)
+    assert inv.state_digest() == R.read_for_map(mirror["pool"], mirror["map"]).state_digest()
+
+
+def test_check_blobs_asks_for_index_children_known_from_earlier(mirror):
+    reg, samples = mirror["registry"], mirror["samples"]
+    tool = samples["tool-2.0"]
+    child = tool.children[0].digest
+    assert reg.request("DELETE", "/v2/mirror/sample/tool/manifests/%s" % child)[0] == 202
+    known = R.known_from_layout(Layout(str(samples.layout.path)), [e.digest for e in mirror["map"]])
+    cheap = R.read_for_map(mirror["pool"], mirror["map"], known=known)
+    assert not cheap.repositories["mirror/sample/tool"].missing_manifests  # one HEAD per image trusts the tree
+    deep = R.read_for_map(mirror["pool"], mirror["map"], known=known, check_blobs=True)
+    assert deep.repositories["mirror/sample/tool"].missing_manifests == {child}
+    status = {i.source: (i.present, i.complete) for i in deep.images}
+    assert status["quay.io/sample/tool:2.0"] == (True, False)
+    # without the known tree the walk finds the same
+    fetched = R.read_for_map(mirror["pool"], mirror["map"], check_blobs=True)
+    assert fetched.repositories["mirror/sample/tool"].missing_manifests == {child}

@@ -32,6 +32,7 @@ def module_spec() -> dict[str, Any]:
             "repositories": {"type": "list", "elements": "str"},
             "dest": {"type": "path", "required": True},
             "check_blobs": {"type": "bool", "default": False},
+            "layout": {"type": "path"},
             "concurrency": {"type": "int", "default": _read.CONCURRENCY},
             "page_size": {"type": "int", "default": 100},
             "signing_key": {"type": "path", "no_log": False},
@@ -54,10 +55,20 @@ def _registry(params: dict[str, Any]) -> str | None:
         raise UserError("registry %r is not a registry host[:port]: %s" % (text, exc)) from None
 
 
+def _open_layout(path: str) -> Any:
+    from .._engine.layout import Layout
+
+    if not os.path.isfile(os.path.join(path, "index.json")):
+        raise UserError("layout %s is not an OCI image layout (no index.json)" % path)
+    return Layout(path)
+
+
 def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Read the mirror and write the inventory file; the module's result."""
     if params["concurrency"] < 1 or params["page_size"] < 1:
         raise UserError("concurrency and page_size must be at least 1")
+    if params.get("layout") and not params.get("mirror_map"):
+        raise UserError("layout is only used with mirror_map")
     dest = params["dest"]
     if os.path.isdir(dest):
         raise UserError("dest %s is a directory; give the inventory file's path" % dest)
@@ -75,7 +86,10 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     try:
         if mirror_map is not None:
             known = {d: m for repo in previous.repositories.values() for d, m in repo.manifests.items()} \
-                if previous is not None else None
+                if previous is not None else {}
+            if params.get("layout"):
+                known.update(_read.known_from_layout(_open_layout(params["layout"]),
+                                                     [e.digest for e in mirror_map]))
             inv = _read.read_for_map(pool, mirror_map, registry, known=known, check_blobs=params["check_blobs"],
                                      concurrency=params["concurrency"],
                                      scope={"mirror_map": os.path.abspath(params["mirror_map"])})

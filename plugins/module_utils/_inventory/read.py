@@ -161,6 +161,11 @@ def read_for_map(pool: Any, mirror_map: MirrorMap, registry: str | None = None,
                 at = reader.head(dest.repository, digest, image)
             if at == digest:
                 reader.known_tree(digest, found)
+                if check_blobs:  # the children too: each asked for, like every blob
+                    for child in [d for d in found.manifests if d != digest]:
+                        if reader.head(dest.repository, child, image) != child:
+                            del found.manifests[child]
+                            found.missing.add(child)
             else:
                 found.missing.add(digest)
             return found
@@ -186,6 +191,26 @@ def read_for_map(pool: Any, mirror_map: MirrorMap, registry: str | None = None,
                                       entry.digest, entry.digest in repo.manifests, not absent))
     inv.requests = reader.requests
     return inv
+
+
+def known_from_layout(layout: Any, digests: Iterable[str]) -> dict[str, ManifestRecord]:
+    """The records of the manifest trees of *digests* found in an OCI *layout* (``_engine.layout.Layout``;
+    the air-gapped staging layout the images were pushed from): manifests are content-addressed, so
+    these are the mirror's too, and a map-driven read of them costs one request per image."""
+    known: dict[str, ManifestRecord] = {}
+    todo = list(digests)
+    while todo:
+        digest = todo.pop()
+        if digest in known or not layout.has_blob(digest):
+            continue
+        try:
+            man = _manifest.parse(layout.read_blob(digest), expected_digest=digest,
+                                  where="%s in the layout %s" % (digest, layout.path))
+        except OCIError:
+            continue  # not a manifest, or unreadable: the registry is asked instead
+        known[digest] = record_of(man)
+        todo.extend(c.digest for c in man.children)
+    return known
 
 
 def read_repositories(client: Any, repositories: Iterable[str] | None = None, check_blobs: bool = False,

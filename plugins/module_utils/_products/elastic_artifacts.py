@@ -145,7 +145,7 @@ def _selected(version: Version, include: Any, exclude: Any, manifest_checksum: s
         low = _BY_NAME[name].low
         return None if version >= low else "is in this catalog from stack %s on, not %s" % (low, version)
 
-    excluded = {n for n, _ in expand(exclude, "exclude")}
+    excluded = {name for name, _explicit in expand(exclude, "exclude")}
     if include is None:
         chosen = [c for c in COMPONENTS if reason(c) is None]
     else:

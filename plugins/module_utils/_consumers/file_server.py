@@ -234,7 +234,8 @@ def layout(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": s.name,
         "paths": paths,
-        "dirs": [config, data, paths["releases"], paths["temp"], log],
+        # the leaves: ansible.builtin.file makes their parents (data) with the same mode
+        "dirs": [config, paths["releases"], paths["temp"], log],
         "unit_name": "airgap-file-server-%s.service" % s.name,
         "conf_text": nginx_conf(s, paths),
         "unit_text": unit(s, paths),

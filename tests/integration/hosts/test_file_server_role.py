@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import subprocess
 
 import pytest
+import yaml
 
-from support import hosts
+from support import hosts, images
+from support.gpg import make_key
 from support.ansible_run import AnsibleResult, AnsibleRunner
 
 pytestmark = [pytest.mark.integration, pytest.mark.hosts]
@@ -154,11 +157,8 @@ def test_serves_a_tree_over_https_and_replaces_it_whole(debian_hosts, hosts_pki,
     gone = bed.exec(client, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", f"http://{ip}:8080/sub/c%20d.txt")
     assert gone.stdout == "404"
 
-    # state=absent: check mode changes nothing, then the host's first state
-    configured = bed.fingerprint(server, FINGERPRINT_PATHS)
+    # state=absent gives the host back its first state; a second time changes nothing
     absent = {**variables, "file_server_state": "absent"}
-    res = run(runner, bed, [role_play("absent check", server, check_mode=True)], extra_vars=absent)
-    assert bed.fingerprint(server, FINGERPRINT_PATHS) == configured, "check mode changed the host"
     res = run(runner, bed, [marker("absent"), role_play("absent", server), marker("absent again"),
                             role_play("absent again", server)], extra_vars=absent)
     assert "Stop nginx" in changed(res, server, "absent", "absent again")
@@ -166,3 +166,127 @@ def test_serves_a_tree_over_https_and_replaces_it_whole(debian_hosts, hosts_pki,
     assert bed.fingerprint(server, FINGERPRINT_PATHS) == pristine
     stopped = bed.exec(client, "curl", "-sS", "--cacert", CA, f"https://{ip}:8443/a.txt", check=False)
     assert stopped.returncode == 7, stopped.stderr  # connection refused: nothing listens any more
+
+
+# -- issue 15: hosts read GPG signatures from the lookaside store, served over HTTPS by file_server ---
+
+NAMES = {"signed": "quay.io/airgap-test/signed", "unsigned": "quay.io/airgap-test/unsigned"}
+PULL_SECRET = "/etc/crio/openshift-pull-secret"
+
+
+def pulls_play(name: str, commands: dict[str, str]) -> dict:
+    """Each shell command on node1 (skopeo evaluates the policy); results by item key."""
+    return {"name": name, "hosts": "node1", "gather_facts": False, "tasks": [{
+        "name": name, "ansible.builtin.shell": "{{ item.value }}", "loop": [
+            {"key": k, "value": v} for k, v in commands.items()],
+        "failed_when": False, "changed_when": False}]}
+
+
+def by_key(res: AnsibleResult, name: str) -> dict[str, dict]:
+    return {r["result"]["item"]["key"]: r["result"] for r in res.task(name, "node1", items=True)}
+
+
+def fatal(result: dict) -> str:
+    lines = [line for line in result["stderr"].splitlines() if "level=fatal" in line]
+    assert result["rc"] != 0 and lines, result["stderr"][-2000:]
+    return lines[-1]
+
+
+def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_hosts, hosts_mirror_registry,
+                                                                        hosts_pki, tmp_path):
+    """image_mirror (signature_policy) verifies and writes the lookaside store (lookaside_dir);
+    file_server serves it over HTTPS; registry_mirror_host points registries.d at it; skopeo on the
+    host pulls the signed image by digest through the mirror, reading its signature over HTTPS with
+    the CA from the system trust store, and refuses the unsigned one."""
+    reg = hosts_mirror_registry
+    runner = AnsibleRunner(tmp_path / "ansible")
+    layout = images.OCILayout(tmp_path / "oci")
+    digests, refs = {}, {}
+    for short, name in NAMES.items():
+        img = hosts.unique_image(layout, ref=None)
+        layout.tag(f"{name}@{img.digest}", img.descriptor)
+        digests[short], refs[short] = img.digest, f"{name}@{img.digest}"
+    # the connected side's lookaside store (laid out by the source's paths), signed by alice with skopeo
+    alice = make_key(tmp_path, "alice")
+    source_store = tmp_path / "source-lookaside"
+    target = source_store / f"airgap-test/signed@sha256={digests['signed'][7:]}"
+    target.mkdir(parents=True)
+    subprocess.run(["skopeo", "standalone-sign", "-o", str(target / "signature-1"),
+                    str(layout.blob_path(digests["signed"])), f"{NAMES['signed']}:1.0", alice.fingerprint],
+                   check=True, env=alice.env(), timeout=60)
+    alice.stop_agent()
+    inventory_dir = tmp_path / "hostbed"
+    (inventory_dir / "files").mkdir(parents=True)
+    key_file = inventory_dir / "files" / "alice.gpg"
+    key_file.write_bytes(alice.public)
+    # image_mirror's policy: the signed image must carry alice's signature (the unsigned one passes
+    # the default: the host enforces what the mirror did not require)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": {
+        NAMES["signed"]: [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(key_file)}]}}}))
+    registries_d = tmp_path / "registries.d"
+    registries_d.mkdir()
+    (registries_d / "source.yaml").write_text(json.dumps(
+        {"docker": {"quay.io/airgap-test": {"lookaside": source_store.as_uri()}}}))
+    served = tmp_path / "lookaside"  # what image_mirror writes, and file_server serves
+    mirror_map = inventory_dir / "mirror-map.yml"
+
+    bed = debian_hosts(1, "node")
+    ip = bed.hosts["node1"].ip
+    pair = hosts_pki.server_cert([f"IP:{ip}", "DNS:files.test"])
+    bed.exec("node1", "sh", "-c", f"echo '{ip} files.test' >> /etc/hosts")
+    host_vars = {
+        "registry_mirror_host_ca_trust": [{"name": "airgap-test-ca", "src": str(reg.ca_path)}],
+        "registry_mirror_host_username": reg.username, "registry_mirror_host_password": reg.password,
+        "registry_mirror_host_mirror_map": str(mirror_map),
+        "registry_mirror_host_mirror_names": {reg.host: reg.mirror_host},
+        "registry_mirror_host_signatures": [{"source": "quay.io/airgap-test", "kind": "gpg",
+                                             "keys": [str(key_file)]}],
+        "registry_mirror_host_lookaside": "https://files.test:8443",
+        "airgap_mirror_become": False,
+        "file_server_src": str(served), "file_server_name": "lookaside",
+        "file_server_tls_cert_file": str(pair.cert), "file_server_tls_key_file": str(pair.key),
+    }
+    skopeo = f"rm -rf /tmp/pull && skopeo --debug copy --authfile {PULL_SECRET} docker://%s dir:/tmp/pull"
+    res = run(runner, bed, [
+        {"name": "Mirror and verify", "hosts": "localhost", "gather_facts": False, "tasks": [{
+            "name": "Mirror and verify", "no_log": True, "airgap.mirror.image_mirror": {
+                "images": ["all"], "src": f"oci:{layout.path}", "dest": f"{reg.host}/mirror",
+                "dest_username": reg.username, "dest_password": reg.password, "ca_path": str(reg.ca_path),
+                "mirror_map": str(mirror_map), "signature_policy": str(policy),
+                "registries_d": str(registries_d), "lookaside_dir": str(served)}}]},
+        role_play("Serve the lookaside store", "node1"),
+        {"import_playbook": "airgap.mirror.configure_hosts", "vars": {"airgap_mirror_hosts": "node1"}},
+        pulls_play("Pull", {
+            "signed": skopeo % refs["signed"], "unsigned": skopeo % refs["unsigned"],
+            # the same store under a name its certificate does not carry: containers/image verifies TLS
+            # (the lookaside is looked up by the mirror's name, see docs/signatures.md)
+            "wrong name": (f"mkdir -p /tmp/regd && printf 'docker:\\n  {reg.mirror_host}/mirror/airgap-test:\\n"
+                           "    lookaside: https://127.0.0.1:8443\\n' > /tmp/regd/probe.yaml && "
+                           + (skopeo % refs["signed"]).replace("skopeo --debug", "skopeo --debug --registries.d /tmp/regd"))}),
+    ], extra_vars=host_vars)
+
+    # what image_mirror wrote: alice's signature under the MIRROR's path, nothing for the unsigned image
+    entries = {e["source"]: e["destination"] for e in yaml.safe_load(mirror_map.read_text())["images"]}
+    mirror_repo = entries[refs["signed"]].rsplit(":", 1)[0].replace(reg.host, reg.mirror_host, 1)
+    path = f"{mirror_repo.split('/', 1)[1]}@sha256={digests['signed'][7:]}/signature-1"
+    assert sorted(str(p.relative_to(served)) for p in served.rglob("*") if p.is_file()) == [path]
+    assert (served / path).read_bytes() == (target / "signature-1").read_bytes()
+    # served over HTTPS by file_server: curl (the system trust store) gets the same bytes (sha256sum -c)
+    sha = hashlib.sha256((served / path).read_bytes()).hexdigest()
+    check = bed.exec("node1", "sh", "-c", 'curl -sS --fail -o /tmp/sig "$1" && echo "$2  /tmp/sig" | sha256sum -c',
+                     "sh", f"https://files.test:8443/{path}", sha, check=False)
+    assert check.returncode == 0 and check.stdout == "/tmp/sig: OK\n", check.stdout + check.stderr
+
+    result = by_key(res, "Pull")
+    signed = result["signed"]
+    assert signed["rc"] == 0, signed["stderr"][-3000:]
+    assert f'Trying to access \\"{mirror_repo}@{digests["signed"]}' in signed["stderr"], signed["stderr"][-3000:]
+    # containers/image read the signature from file_server (registries.d lookaside of the mirror's scope)
+    assert "Using \\\"lookaside\\\" https://files.test:8443" in signed["stderr"], signed["stderr"][-3000:]
+    assert f'msg="GET https://files.test:8443/{path}"' in signed["stderr"], signed["stderr"][-3000:]
+    assert "Source image rejected: A signature was required, but no signature exists" in fatal(result["unsigned"])
+    wrong = fatal(result["wrong name"])
+    assert "x509" in wrong and "127.0.0.1" in wrong, wrong
+    access = bed.exec("node1", "cat", "/var/log/airgap-mirror/file-server/lookaside/access.log").stdout
+    assert f'"GET /{path} HTTP/1.1" 200' in access, access

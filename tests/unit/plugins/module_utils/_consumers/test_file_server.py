@@ -14,8 +14,7 @@ def test_defaults_serve_https_only_from_the_current_release():
     assert p["root"] == "/var/lib/airgap-mirror/file-server/files/current/tree"
     assert p["pid"] == "/run/airgap-file-server-files.pid"
     assert lay["unit_name"] == "airgap-file-server-files.service"
-    assert lay["dirs"] == ["/etc/airgap-mirror/file-server/files", "/var/lib/airgap-mirror/file-server/files",
-                           "/var/lib/airgap-mirror/file-server/files/releases",
+    assert lay["dirs"] == ["/etc/airgap-mirror/file-server/files", "/var/lib/airgap-mirror/file-server/files/releases",
                            "/var/lib/airgap-mirror/file-server/files/temp", "/var/log/airgap-mirror/file-server/files"]
     conf = lay["conf_text"]
     assert "listen 8443 ssl;" in conf and "ssl_certificate_key /etc/airgap-mirror/file-server/files/tls.key;" in conf

@@ -286,6 +286,8 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
     assert "Using \\\"lookaside\\\" https://files.test:8443" in signed["stderr"], signed["stderr"][-3000:]
     assert f'msg="GET https://files.test:8443/{path}"' in signed["stderr"], signed["stderr"][-3000:]
     assert "Source image rejected: A signature was required, but no signature exists" in fatal(result["unsigned"])
+    # the CA is trusted through the system store only (no certs.d: registry_mirror_host_certs_d is false)
+    assert bed.exec("node1", "sh", "-c", "ls -A /etc/containers/certs.d 2>/dev/null | wc -l").stdout.strip() == "0"
     wrong = fatal(result["wrong name"])
     assert "x509" in wrong and "127.0.0.1" in wrong, wrong
     access = bed.exec("node1", "cat", "/var/log/airgap-mirror/file-server/lookaside/access.log").stdout

@@ -22,11 +22,11 @@ expects.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .._common.errors import UserError
@@ -43,7 +43,7 @@ class FileServerError(UserError, ValueError):
     """A setting of the file server that cannot be used; the message names the variable."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """The role's inputs that shape the instance (``file_server_<field>``)."""
 
@@ -93,11 +93,11 @@ def _port(value: Any, field: str) -> int:
 
 def settings(values: Mapping[str, Any]) -> Settings:
     """*values* (the role's variables without ``file_server_``) checked into :class:`Settings`."""
-    known = {f for f in Settings.__dataclass_fields__}  # pylint: disable=no-member
+    known = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise FileServerError("unknown file server settings: %s" % ", ".join(unknown))
-    merged = {**Settings().__dict__, **dict(values)}
+    merged = {**dataclasses.asdict(Settings()), **dict(values)}
     name = merged["name"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise FileServerError("file_server_name: %r must be letters, digits, '.', '_' or '-' (not first)" % (name,))

@@ -170,7 +170,8 @@ def test_serves_a_tree_over_https_and_replaces_it_whole(debian_hosts, hosts_pki,
 
 # -- issue 15: hosts read GPG signatures from the lookaside store, served over HTTPS by file_server ---
 
-NAMES = {"signed": "quay.io/airgap-test/signed", "unsigned": "quay.io/airgap-test/unsigned"}
+NAMES = {"signed": "quay.io/airgap-test/signed", "unsigned": "quay.io/airgap-test/unsigned",
+         "other": "quay.io/airgap-test/other"}
 PULL_SECRET = "/etc/crio/openshift-pull-secret"
 
 
@@ -197,7 +198,8 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
     """image_mirror (signature_policy) verifies and writes the lookaside store (lookaside_dir);
     file_server serves it over HTTPS; registry_mirror_host points registries.d at it; skopeo on the
     host pulls the signed image by digest through the mirror, reading its signature over HTTPS with
-    the CA from the system trust store, and refuses the unsigned one."""
+    the CA from the system trust store, and refuses the unsigned one and one signed by a key the
+    mirror trusted for it but the hosts do not."""
     reg = hosts_mirror_registry
     runner = AnsibleRunner(tmp_path / "ansible")
     layout = images.OCILayout(tmp_path / "oci")
@@ -206,24 +208,30 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
         img = hosts.unique_image(layout, ref=None)
         layout.tag(f"{name}@{img.digest}", img.descriptor)
         digests[short], refs[short] = img.digest, f"{name}@{img.digest}"
-    # the connected side's lookaside store (laid out by the source's paths), signed by alice with skopeo
-    alice = make_key(tmp_path, "alice")
-    source_store = tmp_path / "source-lookaside"
-    target = source_store / f"airgap-test/signed@sha256={digests['signed'][7:]}"
-    target.mkdir(parents=True)
-    subprocess.run(["skopeo", "standalone-sign", "-o", str(target / "signature-1"),
-                    str(layout.blob_path(digests["signed"])), f"{NAMES['signed']}:1.0", alice.fingerprint],
-                   check=True, env=alice.env(), timeout=60)
-    alice.stop_agent()
+    # the connected side's lookaside store (laid out by the source's paths), signed with skopeo:
+    # "signed" by alice, "other" by bob
     inventory_dir = tmp_path / "hostbed"
     (inventory_dir / "files").mkdir(parents=True)
-    key_file = inventory_dir / "files" / "alice.gpg"
-    key_file.write_bytes(alice.public)
-    # image_mirror's policy: the signed image must carry alice's signature (the unsigned one passes
-    # the default: the host enforces what the mirror did not require)
+    source_store = tmp_path / "source-lookaside"
+    keys = {}
+    for short, signer in (("signed", "alice"), ("other", "bob")):
+        key = make_key(tmp_path, signer)
+        target = source_store / f"airgap-test/{short}@sha256={digests[short][7:]}"
+        target.mkdir(parents=True)
+        subprocess.run(["skopeo", "standalone-sign", "-o", str(target / "signature-1"),
+                        str(layout.blob_path(digests[short])), f"{NAMES[short]}:1.0", key.fingerprint],
+                       check=True, env=key.env(), timeout=60)
+        key.stop_agent()
+        keys[short] = inventory_dir / "files" / f"{signer}.gpg"
+        keys[short].write_bytes(key.public)
+    key_file = keys["signed"]
+    # image_mirror's policy: "signed" must carry alice's signature, "other" bob's (the mirror trusts
+    # bob for it, the hosts do not); the unsigned one passes the default: the host enforces what the
+    # mirror did not require
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": {
-        NAMES["signed"]: [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(key_file)}]}}}))
+        NAMES[short]: [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keys[short])}]
+        for short in ("signed", "other")}}}))
     registries_d = tmp_path / "registries.d"
     registries_d.mkdir()
     (registries_d / "source.yaml").write_text(json.dumps(
@@ -258,7 +266,7 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
         role_play("Serve the lookaside store", "node1"),
         {"import_playbook": "airgap.mirror.configure_hosts", "vars": {"airgap_mirror_hosts": "node1"}},
         pulls_play("Pull", {
-            "signed": skopeo % refs["signed"], "unsigned": skopeo % refs["unsigned"],
+            "signed": skopeo % refs["signed"], "unsigned": skopeo % refs["unsigned"], "other": skopeo % refs["other"],
             # the same store under a name its certificate does not carry: containers/image verifies TLS
             # (the lookaside is looked up by the mirror's name, see docs/signatures.md)
             "wrong name": (f"mkdir -p /tmp/regd && printf 'docker:\\n  {reg.mirror_host}/mirror/airgap-test:\\n"
@@ -266,12 +274,13 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
                            + (skopeo % refs["signed"]).replace("skopeo --debug", "skopeo --debug --registries.d /tmp/regd"))}),
     ], extra_vars=host_vars)
 
-    # what image_mirror wrote: alice's signature under the MIRROR's path, nothing for the unsigned image
+    # what image_mirror wrote: the signatures under the MIRROR's paths, nothing for the unsigned image
     entries = {e["source"]: e["destination"] for e in yaml.safe_load(mirror_map.read_text())["images"]}
     mirror_repo = entries[refs["signed"]].rsplit(":", 1)[0].replace(reg.host, reg.mirror_host, 1)
     path = f"{mirror_repo.split('/', 1)[1]}@sha256={digests['signed'][7:]}/signature-1"
-    assert sorted(str(p.relative_to(served)) for p in served.rglob("*") if p.is_file()) == [path]
-    assert (served / path).read_bytes() == (target / "signature-1").read_bytes()
+    other = f"mirror/airgap-test/other@sha256={digests['other'][7:]}/signature-1"
+    assert sorted(str(p.relative_to(served)) for p in served.rglob("*") if p.is_file()) == sorted([path, other])
+    assert (served / path).read_bytes() == (source_store / "airgap-test" / path.split("/", 2)[2]).read_bytes()
     # served over HTTPS by file_server: curl (the system trust store) gets the same bytes (sha256sum -c)
     sha = hashlib.sha256((served / path).read_bytes()).hexdigest()
     check = bed.exec("node1", "sh", "-c", 'curl -sS --fail -o /tmp/sig "$1" && echo "$2  /tmp/sig" | sha256sum -c',
@@ -286,6 +295,8 @@ def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_h
     assert "Using \\\"lookaside\\\" https://files.test:8443" in signed["stderr"], signed["stderr"][-3000:]
     assert f'msg="GET https://files.test:8443/{path}"' in signed["stderr"], signed["stderr"][-3000:]
     assert "Source image rejected: A signature was required, but no signature exists" in fatal(result["unsigned"])
+    assert "Source image rejected: Invalid GPG signature" in fatal(result["other"]), result["other"]["stderr"][-2000:]
+    assert f'msg="GET https://files.test:8443/{other}"' in result["other"]["stderr"]
     # the CA is trusted through the system store only (no certs.d: registry_mirror_host_certs_d is false)
     assert bed.exec("node1", "sh", "-c", "ls -A /etc/containers/certs.d 2>/dev/null | wc -l").stdout.strip() == "0"
     wrong = fatal(result["wrong name"])

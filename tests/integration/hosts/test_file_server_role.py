@@ -22,6 +22,7 @@ import yaml
 
 from support import hosts, images
 from support.gpg import make_key
+from support.skopeo import fatal_line as fatal
 from support.ansible_run import AnsibleResult, AnsibleRunner
 
 pytestmark = [pytest.mark.integration, pytest.mark.hosts]
@@ -185,12 +186,6 @@ def pulls_play(name: str, commands: dict[str, str]) -> dict:
 
 def by_key(res: AnsibleResult, name: str) -> dict[str, dict]:
     return {r["result"]["item"]["key"]: r["result"] for r in res.task(name, "node1", items=True)}
-
-
-def fatal(result: dict) -> str:
-    lines = [line for line in result["stderr"].splitlines() if "level=fatal" in line]
-    assert result["rc"] != 0 and lines, result["stderr"][-2000:]
-    return lines[-1]
 
 
 def test_hosts_pull_signed_images_with_signatures_served_by_file_server(debian_hosts, hosts_mirror_registry,

@@ -116,8 +116,8 @@ def settings(values: Mapping[str, Any]) -> Settings:
     if isinstance(names, str):
         names = (names,)
     workers = str(merged["workers"])
-    if workers != "auto" and not workers.isdigit():
-        raise FileServerError("file_server_workers: %r is not 'auto' or a number" % (workers,))
+    if workers != "auto" and not (workers.isdigit() and int(workers) > 0):
+        raise FileServerError("file_server_workers: %r is not 'auto' or a number above 0" % (workers,))
     return Settings(
         name=name, https_port=https, http_port=http, bind_address=bind,
         server_names=tuple(_plain(n, "server_names") for n in names), autoindex=bool(merged["autoindex"]),

@@ -72,6 +72,7 @@ def test_both_ports_a_bind_address_and_names():
     ({"data_dir": "/var/../etc"}, "without '..'"),
     ({"server_names": ["a;b"]}, "file_server_server_names"),
     ({"workers": "many"}, "file_server_workers"),
+    ({"workers": "0"}, "a number above 0"),
     ({"colour": "red"}, "unknown file server settings: colour"),
 ])
 def test_bad_settings_name_the_variable(values, message):

@@ -183,6 +183,14 @@ def argv(s: Settings, paths: Mapping[str, str], signal: str | None = None, test:
     return out
 
 
+def running_argv(paths: Mapping[str, str]) -> list[str]:
+    """Exit 0 when the pid file names a live nginx master of THIS configuration: a stale pid file whose
+    number now belongs to another process is not taken for the server (nginx would signal it)."""
+    script = ('pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] '
+              '&& tr "\\000" " " < "/proc/$pid/cmdline" | grep -qF -- " -c $2"')
+    return ["sh", "-c", script, "sh", paths["pid"], paths["conf"]]
+
+
 def unit(s: Settings, paths: Mapping[str, str]) -> str:
     """The systemd unit (the shape of Debian's ``nginx.service``, with this instance's files)."""
     return "\n".join([
@@ -240,7 +248,7 @@ def layout(values: Mapping[str, Any]) -> dict[str, Any]:
         "conf_text": nginx_conf(s, paths),
         "unit_text": unit(s, paths),
         "argv": {"test": argv(s, paths, test=True), "start": argv(s, paths), "reload": argv(s, paths, "reload"),
-                 "quit": argv(s, paths, "quit")},
+                 "quit": argv(s, paths, "quit"), "running": running_argv(paths)},
         # ansible.builtin.copy's validate: the new nginx.conf (%s) tested before it replaces the old one
         "validate": " ".join(argv(s, {**paths, "conf": "%s"}, test=True)),
         "health_url": _health_url(s),

@@ -102,6 +102,10 @@ def test_serves_a_tree_over_https_and_replaces_it_whole(debian_hosts, hosts_pki,
                  "file_server_tls_key_file": str(pair.key), "airgap_mirror_become": False}
     runner = AnsibleRunner(tmp_path / "ansible")
     pristine = bed.fingerprint(server, FINGERPRINT_PATHS)
+    # a stale pid file whose number now belongs to another process: not taken for the server (not signalled)
+    pid_file = "/run/airgap-file-server-files.pid"
+    bed.exec(server, "sh", "-c", f"sleep 600 >/dev/null 2>&1 & echo $! > {pid_file}")
+    foreign = bed.exec(server, "cat", pid_file).stdout.strip()
 
     # check mode, the first run, a re-run
     res = run(runner, bed, [marker("check"), role_play("check", server, check_mode=True), marker("first"),
@@ -120,6 +124,8 @@ def test_serves_a_tree_over_https_and_replaces_it_whole(debian_hosts, hosts_pki,
     # skipped in check mode (nothing would be served yet), then the digest of the tree on both runs
     assert health[0]["skipped"], health[0]
     assert [h["result"]["content"].strip() for h in health[1:]] == [result["digest"]] * 2
+    assert bed.exec(server, "kill", "-0", foreign, check=False).returncode == 0, "the foreign process was signalled"
+    assert bed.exec(server, "cat", pid_file).stdout.strip() != foreign
     # the key is 0600 and never in the output
     assert pair.key.read_text() not in res.output
     assert bed.exec(server, "stat", "-c", "%a", "/etc/airgap-mirror/file-server/files/tls.key").stdout.strip() == "600"

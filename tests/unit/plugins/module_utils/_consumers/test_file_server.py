@@ -35,8 +35,10 @@ def test_commands_and_unit_name_the_instance_files():
     lay = F.layout({"name": "lookaside", "http_port": 8080, "https_port": 0})
     p = lay["paths"]
     base = ["/usr/sbin/nginx", "-e", p["error_log"], "-c", p["conf"]]
+    running = lay["argv"].pop("running")
     assert lay["argv"] == {"start": base, "reload": base + ["-s", "reload"], "quit": base + ["-s", "quit"],
                            "test": ["/usr/sbin/nginx", "-t", "-q"] + base[1:]}
+    assert running[:2] == ["sh", "-c"] and running[3:] == ["sh", p["pid"], p["conf"]]
     assert lay["validate"] == "/usr/sbin/nginx -t -q -e %s -c %%s" % p["error_log"]
     unit = lay["unit_text"]
     assert "PIDFile=/run/airgap-file-server-lookaside.pid" in unit
@@ -85,3 +87,28 @@ def test_release_directories():
     assert F.release_dir(lay, "0123456789abcdef") == "/var/lib/airgap-mirror/file-server/files/releases/0123456789abcdef"
     with pytest.raises(F.FileServerError, match="not a release name"):
         F.release_dir(lay, "../../etc")
+
+
+def test_running_is_a_live_master_of_this_configuration(tmp_path):
+    """The running check (a shell script) against real processes: this configuration's, another's, none."""
+    import subprocess
+    import sys
+    conf = str(tmp_path / "nginx.conf")
+    pid = tmp_path / "pid"
+    lay = F.layout({"run_dir": str(tmp_path), "config_dir": str(tmp_path)})
+    cmd = lay["argv"]["running"][:3] + ["sh", str(pid), conf]
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "-c", conf])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert subprocess.run(cmd, check=False).returncode != 0  # no pid file
+        pid.write_text("%d\n" % ours.pid)
+        assert subprocess.run(cmd, check=False).returncode == 0
+        pid.write_text("%d\n" % other.pid)  # a stale number now used by another process
+        assert subprocess.run(cmd, check=False).returncode != 0
+    finally:
+        ours.kill()
+        other.kill()
+        ours.wait()
+        other.wait()
+    pid.write_text("%d\n" % ours.pid)  # gone
+    assert subprocess.run(cmd, check=False).returncode != 0

@@ -93,7 +93,7 @@ options:
         algorithm from the length of the digest) with a line for the file's name or its path relative to the list.
       - C(sha256:HEX) or C(sha512:HEX) - a pinned value (per file); no request is made for it. C(md5:HEX) is accepted as
         a pinned value only, for sources that publish nothing stronger (the GeoIP overview, see filter
-        M(airgap.mirror.elasticsearch_geoip_files)); an md5 detects corruption, not a forger.
+        C(airgap.mirror.elasticsearch_geoip_files)); an md5 detects corruption, not a forger.
       - A checksum file that is missing fails that file, naming its URL.
     type: str
     default: sha512

@@ -99,7 +99,8 @@ def elasticsearch_geoip_overview(databases: Any, updated: Any = None) -> list[di
         except (TypeError, ValueError):
             raise UserError("updated must be a number of milliseconds, not %r" % (stamp,)) from None
         out.append({"name": name, "md5_hash": md5.lower(), "url": name, "provider": "maxmind", "updated": millis})
-    return sorted(_entries(out), key=lambda e: e["name"])
+    _entries(out)  # the same checks as an overview read from elsewhere (names twice, ...)
+    return sorted(out, key=lambda e: str(e["name"]))
 
 
 @reported

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from support import hosts
 from support.ansible_run import AnsibleRunner
 
 FIXTURES = Path(__file__).resolve().parents[2] / "unit" / "fixtures" / "products"

@@ -249,6 +249,7 @@ def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
     for extra, message in (
         ({"kibana_fleet_registry_eck_name": "Quick_Start"}, "must be a DNS-1123 subdomain"),
         ({"kibana_fleet_registry_remove_proxy": True}, "not supported with target eck"),
+        ({"kibana_fleet_registry_gpg_key_file": "/etc/keys/elastic.asc"}, "supported with target file only"),
         ({"kibana_fleet_registry_url": "package-registry.corp.net:8080"}, "must be an http(s) URL"),
         ({"kibana_fleet_registry_proxy_url": "your-nat-gateway.corp.net"}, "Kibana rejects a bare host name"),
         ({"kibana_fleet_registry_url": "", "kibana_fleet_registry_url_from": "epr1"},

@@ -66,12 +66,15 @@ from .registry import Registry
 SUITE = "bookworm"
 # What every host needs: sshd + python3 for Ansible (iproute2 for its network facts), skopeo and
 # ca-certificates for the mirror consumers, podman/runc/conmon/catatonit for roles that run
-# containers on the host (nested podman).  No curl: hosts fetch over HTTP with python3.
+# containers on the host (nested podman); nginx for airgap.mirror.file_server (the host's Debian web
+# server under a unit of the role's own) and curl, the independent HTTPS client of its test.
 HOST_PACKAGES = (
     "ca-certificates",
     "catatonit",
     "conmon",
+    "curl",
     "iproute2",
+    "nginx",
     "openssh-server",
     "podman",
     "python3",

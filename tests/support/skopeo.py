@@ -163,3 +163,11 @@ def list_tags(repo_ref: str, **options) -> list[str]:
     side, common = _split(options)
     out = run(["list-tags", *side_args(**side), repo_ref], **common).stdout
     return sorted(json.loads(out).get("Tags") or [])
+
+
+def fatal_line(result: dict) -> str:
+    """containers/image's error: the ``level=fatal`` line a failed skopeo ends with, from an Ansible
+    command result (``rc``, ``stderr``); fails the test when the command did not fail that way."""
+    lines = [line for line in result["stderr"].splitlines() if "level=fatal" in line]
+    assert result["rc"] != 0 and lines, result["stderr"][-2000:]
+    return lines[-1]

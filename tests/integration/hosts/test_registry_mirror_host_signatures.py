@@ -32,6 +32,7 @@ import yaml
 from support import cosign, hosts, images
 from support.ansible_run import AnsibleResult, AnsibleRunner
 from support.gpg import make_key
+from support.skopeo import fatal_line as fatal
 
 pytestmark = [pytest.mark.integration, pytest.mark.hosts]
 
@@ -80,13 +81,6 @@ def run(runner: AnsibleRunner, bed: hosts.HostBed, plays: list[dict], **kwargs) 
     res = runner.playbook(json.dumps(plays, indent=1) + "\n", inventory=bed.inventory, **kwargs)
     assert res.rc == 0, res.output
     return res
-
-
-def fatal(result: dict) -> str:
-    """containers/image's error: the level=fatal line skopeo ends with."""
-    lines = [line for line in result["stderr"].splitlines() if "level=fatal" in line]
-    assert result["rc"] != 0 and lines, result["stderr"][-2000:]
-    return lines[-1]
 
 
 def accepted(result: dict, mirror_repo: str) -> None:

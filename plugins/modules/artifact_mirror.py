@@ -91,7 +91,9 @@ options:
       - V(sha512) or V(sha256) - the file C(URL.sha512) / C(URL.sha256) (C(sha512sum) output, or a bare digest).
       - C(file:URL) - a checksum file elsewhere; C(list:URL) - a C(SHA256SUMS)-style list (GNU or BSD lines, the
         algorithm from the length of the digest) with a line for the file's name or its path relative to the list.
-      - C(sha256:HEX) or C(sha512:HEX) - a pinned value (per file); no request is made for it.
+      - C(sha256:HEX) or C(sha512:HEX) - a pinned value (per file); no request is made for it. C(md5:HEX) is accepted as
+        a pinned value only, for sources that publish nothing stronger (the GeoIP overview, see filter
+        C(airgap.mirror.elasticsearch_geoip_files)); an md5 detects corruption, not a forger.
       - A checksum file that is missing fails that file, naming its URL.
     type: str
     default: sha512

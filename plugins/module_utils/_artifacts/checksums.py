@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .model import ALGORITHMS, ArtifactError, Checksum, check_url
+from .model import ALGORITHMS, PINNED_ALGORITHMS, ArtifactError, Checksum, check_url
 
 _GNU = re.compile(r"^([0-9a-fA-F]+)(?:\s+\*?(.+?))?\s*$")
 _BSD = re.compile(r"^(SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$")
@@ -23,16 +23,17 @@ MAX_CHECKSUM_BYTES = 4 * 1024 * 1024
 def parse_source(value: Any, url: str, where: str) -> Checksum:
     """The checksum source *value* names for the file at *url*: ``sha512`` / ``sha256`` (the
     file ``URL.sha512`` / ``URL.sha256``), ``file:URL`` (a checksum file elsewhere), ``list:URL``
-    (a ``SHA256SUMS``-style list) or ``sha256:HEX`` / ``sha512:HEX`` (pinned)."""
+    (a ``SHA256SUMS``-style list) or ``sha256:HEX`` / ``sha512:HEX`` / ``md5:HEX`` (pinned; md5
+    only where nothing stronger is published)."""
     if not isinstance(value, str) or not value:
         raise ArtifactError("%s: checksum must be a string such as sha512, list:URL or sha256:HEX" % where)
     if value in ALGORITHMS:
         return Checksum("file", value, url + "." + value)
     kind, sep, rest = value.partition(":")
-    if sep and kind in ALGORITHMS and re.fullmatch(r"[0-9a-fA-F]+", rest):
-        if len(rest) != ALGORITHMS[kind]:
+    if sep and kind in PINNED_ALGORITHMS and re.fullmatch(r"[0-9a-fA-F]+", rest):
+        if len(rest) != PINNED_ALGORITHMS[kind]:
             raise ArtifactError("%s: a %s checksum has %d hex digits, not %d"
-                                % (where, kind, ALGORITHMS[kind], len(rest)))
+                                % (where, kind, PINNED_ALGORITHMS[kind], len(rest)))
         return Checksum("pinned", kind, value=rest.lower())
     if sep and kind in ("list", "file"):
         return Checksum(kind, None, check_url(rest, where))

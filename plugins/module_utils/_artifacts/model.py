@@ -41,6 +41,9 @@ SIGNER_NOTE = "io.github.airgap-mirror.file.signer"
 #: the repository component every file reference has after its host
 FILES_COMPONENT = "files"
 ALGORITHMS = {"sha256": 64, "sha512": 128}
+#: a pinned checksum may also be md5: some sources publish nothing stronger (the ``md5_hash`` of
+#: Elastic's GeoIP database overview). Never for checksum files or lists.
+PINNED_ALGORITHMS = {**ALGORITHMS, "md5": 32}
 _TAG_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
 _COMPONENT_BAD = re.compile(r"[^a-z0-9]+")
 _MAX_TAG = 128

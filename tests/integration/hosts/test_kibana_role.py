@@ -249,6 +249,7 @@ def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
     for extra, message in (
         ({"kibana_fleet_registry_eck_name": "Quick_Start"}, "must be a DNS-1123 subdomain"),
         ({"kibana_fleet_registry_remove_proxy": True}, "not supported with target eck"),
+        ({"kibana_fleet_registry_gpg_key_file": "/etc/keys/elastic.asc"}, "supported with target file only"),
         ({"kibana_fleet_registry_url": "package-registry.corp.net:8080"}, "must be an http(s) URL"),
         ({"kibana_fleet_registry_proxy_url": "your-nat-gateway.corp.net"}, "Kibana rejects a bare host name"),
         ({"kibana_fleet_registry_url": "", "kibana_fleet_registry_url_from": "epr1"},
@@ -258,6 +259,7 @@ def test_eck_patch_rendered_checked_written_and_applied(ansible_run, tmp_path):
         assert res.rc != 0 and message in res.output, (extra, res.output)
 
 
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBFI3HsoBEADXDtbNAnd more test key text\n-----END PGP PUBLIC KEY BLOCK-----\n"
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBprivateCAforTheRegistry\n-----END CERTIFICATE-----\n"
 
 
@@ -302,7 +304,10 @@ def test_eck_patch_trusts_the_registry_private_ca(ansible_run, tmp_path):
 def test_private_ca_on_a_host_sets_node_extra_ca_certs_and_restarts_once(debian_hosts, tmp_path):
     """kibana_fleet_registry_ca_file with target file on a real host: the CA installed, the Debian
     package's environment file (0660 root:adm here, kept) gets NODE_EXTRA_CA_CERTS, Kibana restarted
-    once; a re-run changes nothing; check mode first announces without writing."""
+    once; a re-run changes nothing; check mode first announces without writing. In the same run the
+    package verification key (kibana_fleet_registry_gpg_key_file): /etc/kibana/fleet created 0755,
+    the key installed 0644, xpack.fleet.packageVerification.gpgKeyPath added, check mode announcing
+    exactly what the real run writes."""
     runner = AnsibleRunner(tmp_path / "ansible")
     bed = debian_hosts(1, "kibca", groups=("kibana",))
     bed.exec("kibca1", "mkdir", "-p", "/etc/kibana")
@@ -313,8 +318,11 @@ def test_private_ca_on_a_host_sets_node_extra_ca_certs_and_restarts_once(debian_
     bed.exec("kibca1", "sh", "-c", "chown root:adm /etc/default/kibana && chmod 0660 /etc/default/kibana")
     ca = tmp_path / "epr-ca.pem"
     ca.write_text(CA_PEM)
+    key = tmp_path / "GPG-KEY-elasticsearch.asc"
+    key.write_text(KEY)
     common = {
         "kibana_fleet_registry_url": "https://epr.corp.net", "kibana_fleet_registry_ca_file": str(ca),
+        "kibana_fleet_registry_gpg_key_file": str(key),
         "kibana_fleet_registry_restart": "command",
         "kibana_fleet_registry_restart_command": ["/bin/sh", "-c", f"echo '{{{{ ansible_play_name }}}}' >> {MARKER}"],
     }
@@ -334,5 +342,47 @@ def test_private_ca_on_a_host_sets_node_extra_ca_certs_and_restarts_once(debian_
                     'NODE_EXTRA_CA_CERTS="/etc/kibana/certs/package-registry-ca.pem"\n'), text
     assert bed.exec("kibca1", "stat", "-c", "%a %U:%G", "/etc/default/kibana").stdout.strip() == "660 root:adm"
     assert bed.exec("kibca1", "cat", "/etc/kibana/certs/package-registry-ca.pem").stdout == CA_PEM
-    # the handler ran once, in the real run (kibana.yml and the CA changed together)
+    # the package verification key and its setting
+    dest = "/etc/kibana/fleet/GPG-KEY-elasticsearch.asc"
+    assert [r["changed"] for r in res.task(t("Create the directory of the package verification key"), "kibca1")] \
+        == [True, True, False]
+    assert [r["changed"] for r in res.task(t("Copy the package verification key"), "kibca1")] == [True, True, False]
+    writes = res.task(t("Write kibana.yml"), "kibca1")
+    assert [w["changed"] for w in writes] == [True, True, False], writes
+    original = (FIXTURES / "kibana-dotted.yml").read_text()
+    assert copy_diff(writes[1])["before"] == original, "check mode wrote kibana.yml"
+    assert copy_diff(writes[0])["after"] == copy_diff(writes[1])["after"]
+    final = bed.exec("kibca1", "cat", "/etc/kibana/kibana.yml").stdout
+    assert sorted(added_lines(original, final)) == sorted(
+        ["xpack.fleet.registryUrl: https://epr.corp.net\n", f"xpack.fleet.packageVerification.gpgKeyPath: {dest}\n"])
+    assert bed.exec("kibca1", "cat", dest).stdout == KEY
+    assert bed.exec("kibca1", "stat", "-c", "%a %U", dest, "/etc/kibana/fleet").stdout.split("\n")[:2] == [
+        "644 root", "755 root"]
+    # the handler ran once, in the real run (kibana.yml, the CA and the key changed together)
     assert bed.exec("kibca1", "cat", MARKER).stdout == "real\n"
+
+
+def test_download_source_reaches_the_fleet_api_and_keeps_credentials_out(ansible_run, tmp_path):
+    """No Kibana can run here: the Fleet API tasks are shown to be reached with the URL, space and
+    credentials given (a closed port refuses the GET, the error names the URL) and never to print
+    the password or the API key; bad settings are refused before any request."""
+    port = closed_port()
+    base = {"kibana_fleet_registry_target": "eck", "kibana_fleet_registry_eck_name": "quickstart",
+            "kibana_fleet_registry_url": URL,
+            "kibana_fleet_registry_download_source_host": "https://files.corp.net/downloads/",
+            "kibana_fleet_registry_api_url": f"http://127.0.0.1:{port}/", "kibana_fleet_registry_api_space": "ops"}
+    for secret in ({"kibana_fleet_registry_api_username": "fleet-admin",
+                    "kibana_fleet_registry_api_password": "s3cr3t-password"},
+                   {"kibana_fleet_registry_api_key": "s3cr3t-api-key"}):
+        for check in (False, True):  # the GET is read-only: it runs in check mode too
+            res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, **secret}, check=check)
+            assert res.rc != 0
+            (failed,) = res.failed
+            assert failed["task"] == t("Read Fleet's agent binary download sources"), res.output
+            assert "s3cr3t" not in res.output and "s3cr3t" not in json.dumps(res.results), res.output
+            if "kibana_fleet_registry_api_key" not in secret:  # with an API key the task is no_log
+                assert f"http://127.0.0.1:{port}/s/ops/api/fleet/agent_download_sources" in failed["result"]["url"]
+    for extra in ({"kibana_fleet_registry_api_url": ""},
+                  {"kibana_fleet_registry_download_source_host": "files.corp.net/downloads"}):
+        res = ansible_run.playbook(ECK_PLAY, extra_vars={**base, **extra})
+        assert res.rc != 0 and "the agent binary download source needs kibana_fleet_registry_api_url" in res.output

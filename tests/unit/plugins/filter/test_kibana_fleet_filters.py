@@ -69,3 +69,66 @@ def test_eck_ca_configmap_and_pod_template_validate():
         F.kibana_fleet_eck_ca("not a cert", "kb", "elastic")
     with pytest.raises(AnsibleFilterError, match="mount_dir must be an absolute path"):
         F.kibana_fleet_eck_ca(CA, "kb", "elastic", mount_dir="rel")
+
+
+# The Fleet API answers below are written by hand from the documented schema of
+# GET /api/fleet/agent_download_sources (https://www.elastic.co/docs/api/doc/kibana/v8/operation/operation-get-download-sources):
+# {items: [{id, name, host, is_default, proxy_id}], page, perPage, total}. They are not recorded from a real Kibana.
+FILES = "https://files.corp.net/downloads/"
+ELASTIC_DEFAULT = {"id": "fleet-default-download-source", "name": "Elastic Artifacts", "is_default": True,
+                   "host": "https://artifacts.elastic.co/downloads/", "proxy_id": None}
+
+
+def answer(*items):
+    return {"items": list(items), "page": 1, "perPage": 20, "total": len(items)}
+
+
+def test_download_source_created_when_missing():
+    plan = F.kibana_fleet_download_source(answer(ELASTIC_DEFAULT), "airgap.mirror", FILES)
+    assert plan == {"action": "create", "method": "POST", "path": "/api/fleet/agent_download_sources",
+                    "body": {"name": "airgap.mirror", "host": FILES, "is_default": True}, "current": None}
+
+
+def test_download_source_unchanged_when_equal():
+    ours = {"id": "6b1a", "name": "airgap.mirror", "host": FILES, "is_default": True, "proxy_id": None}
+    plan = F.kibana_fleet_download_source(answer({**ELASTIC_DEFAULT, "is_default": False}, ours),
+                                          "airgap.mirror", FILES, "yes")
+    assert plan["action"] == "none" and plan["method"] is None and plan["current"] == ours
+
+
+@pytest.mark.parametrize("change", [{"host": "https://old.corp.net/downloads/"}, {"is_default": False}])
+def test_download_source_updated_by_id_when_different(change):
+    ours = {"id": "6b1a", "name": "airgap.mirror", "host": FILES, "is_default": True, **change}
+    plan = F.kibana_fleet_download_source(answer(ELASTIC_DEFAULT, ours), "airgap.mirror", FILES)
+    assert plan["action"] == "update" and plan["method"] == "PUT"
+    assert plan["path"] == "/api/fleet/agent_download_sources/6b1a"
+    assert plan["body"] == {"name": "airgap.mirror", "host": FILES, "is_default": True}
+
+
+def test_download_source_not_default_when_asked():
+    ours = {"id": "6b1a", "name": "airgap.mirror", "host": FILES}  # is_default absent: false (documented default)
+    assert F.kibana_fleet_download_source(answer(ours), "airgap.mirror", FILES, False)["action"] == "none"
+
+
+@pytest.mark.parametrize("response, host, message", [
+    (answer(), "files.corp.net/downloads", "host must be an http\\(s\\) URL"),
+    (answer(), "https://", "host must be an http\\(s\\) URL"),
+    ([], FILES, "expected the answer of GET /api/fleet/agent_download_sources"),
+    ({**answer(ELASTIC_DEFAULT), "total": 21}, FILES, "returned 1 of 21 download sources"),
+    (answer({"id": "a", "name": "airgap.mirror", "host": FILES}, {"id": "b", "name": "airgap.mirror", "host": FILES}),
+     FILES, "2 Fleet download sources are named 'airgap.mirror' \\(ids a, b\\)"),
+    (answer({"id": "p", "name": "airgap.mirror", "host": "https://x/", "is_preconfigured": True}), FILES,
+     "is preconfigured in kibana.yml"),
+    (answer({"id": "../x", "name": "airgap.mirror", "host": "https://x/"}), FILES, "has no usable id"),
+])
+def test_download_source_refusals(response, host, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        F.kibana_fleet_download_source(response, "airgap.mirror", host)
+
+
+def test_gpg_key_path_setting():
+    assert F.kibana_fleet_settings(URL, gpg_key_path="/etc/kibana/fleet/key.asc")[-1] == {
+        "key": "xpack.fleet.packageVerification.gpgKeyPath", "value": "/etc/kibana/fleet/key.asc",
+        "state": "present"}
+    with pytest.raises(AnsibleFilterError, match="gpg_key_path must be an absolute path"):
+        F.kibana_fleet_settings(URL, gpg_key_path="key.asc")

@@ -61,7 +61,11 @@ def test_checksum_sources():
     with pytest.raises(M.ArtifactError, match="64 hex digits"):
         C.parse_source("sha256:abc", URL, "files[1]")
     with pytest.raises(M.ArtifactError, match="not one of"):
-        C.parse_source("md5", URL, "files[1]")
+        C.parse_source("md5", URL, "files[1]")  # md5 only pinned, never a checksum file
+    md5 = C.parse_source("md5:" + "B" * 32, URL, "f")  # the form Elastic's GeoIP overview publishes
+    assert (md5.kind, md5.algorithm, md5.value) == ("pinned", "md5", "b" * 32)
+    with pytest.raises(M.ArtifactError, match="a md5 checksum has 32 hex digits, not 3"):
+        C.parse_source("md5:abc", URL, "files[1]")
 
 
 def test_checksum_files_gnu_bsd_bare_and_lists():

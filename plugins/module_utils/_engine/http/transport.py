@@ -117,6 +117,13 @@ class Transport:
                 raise RegistryError("unexpected answer from %s" % self.registry, url=url, status=resp.status_code)
             self._base = "%s://%s" % (scheme, self.endpoint)
 
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None, what: str | None = None) -> httpx.Response:
+        """GET *url* (any path on this host, https or http) without registry authentication, streamed,
+        redirects followed, with this client's TLS settings, retries and deadline; the caller closes
+        the response. For plain files next to the images (``_artifacts``)."""
+        return self._send_with_retries("GET", url, scopes=(), auth=False, headers=headers, stream=True,
+                                       what=what or "GET %s" % redact_url(url), redirects=True)
+
     def _fetch_token(self, realm: str, query: Sequence[tuple[str, str]], basic: str | None,
                      form: Mapping[str, str] | None) -> Any:
         headers = {"Accept": "application/json"}

@@ -170,3 +170,52 @@ def test_range_selection_and_a_package_that_does_not_match_its_index_digest(char
         B.run(_params(chart_repo, layout, [{"name": "demo", "version": ">=3.0.0"}]), check_mode=False)
     with pytest.raises(ChartError, match=r"index\.yaml: the index has no chart 'nope'"):
         B.run(_params(chart_repo, layout, ["nope"]), check_mode=False)
+
+
+PLAY = """
+- name: Charts across the gap
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/airgap.mirror.registry:
+      insecure_registries: "{{ insecure }}"
+  tasks:
+    - name: Store the charts
+      airgap.mirror.chart_mirror:
+        repository: "{{ repo }}"
+        charts: [{name: demo, version: 1.2.3}]
+        dest: "oci:{{ layout }}"
+      register: charts
+    - name: Push the layout
+      airgap.mirror.image_mirror:
+        src: "oci:{{ layout }}"
+        images: "{{ charts.refs }}"
+        dest: "{{ dest }}"
+      when: not ansible_check_mode
+"""
+
+
+def test_chart_mirror_module_in_a_playbook(chart_repo, registry_factory, skopeo, ansible_run, tmp_path):
+    package = build_chart("demo", "1.2.3", VALUES)
+    chart_repo.add("demo", "1.2.3", package)
+    dest = registry_factory()
+    layout = tmp_path / "layout"
+    extra = {"repo": chart_repo.url, "layout": str(layout), "dest": dest.host,
+             "insecure": [chart_repo.host, dest.host]}
+    res = ansible_run.playbook(PLAY, extra_vars=extra, check=True, diff=True)
+    assert res.rc == 0, res.output
+    dry = res.one("Store the charts")
+    assert dry["changed"] and not layout.exists()
+    assert "(absent)" in dry["result"]["diff"]["before"]
+    res = ansible_run.playbook(PLAY, extra_vars=extra)
+    assert res.rc == 0, res.output
+    stored = res.one("Store the charts")["result"]
+    assert stored["changed"] and stored["images"][0] == "docker.io/library/nginx:1.0.0"
+    raw = skopeo.inspect_raw("docker://%s/charts/demo:1.2.3" % dest.host, registry=dest)
+    assert _sha(raw) == stored["charts"][0]["digest"]
+    _assert_helm_media_types(json.loads(raw), provenance=False)
+    res = ansible_run.playbook(PLAY, extra_vars=extra)
+    assert res.rc == 0 and not res.one("Store the charts")["changed"]
+    bad = ansible_run.playbook(PLAY, extra_vars=dict(extra, layout=str(tmp_path / "x"), repo=chart_repo.url + "/nope"))
+    assert bad.rc != 0
+    assert "chart repository index %s/nope/index.yaml: HTTP 404" % chart_repo.url in bad.one("Store the charts")["result"]["msg"]

@@ -73,7 +73,8 @@ LAYERS = {
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
     "_sources": {"_oci", "_common"},
     "_trust": {"_oci", "_common"},
-    "_backends": {"_trust", "_sources", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
+    "_charts": {"_engine", "_oci", "_common"},
+    "_backends": {"_trust", "_sources", "_charts", "_products", "_consumers", "_bundle", "_engine", "_mirrormap", "_oci",
                   "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")

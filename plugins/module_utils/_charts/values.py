@@ -102,8 +102,9 @@ def _image(value: Any, path: str, found: _Found) -> None:
         return
     repository = value.get("repository")
     if not isinstance(repository, str) or not repository.strip():
-        if any(isinstance(v, dict) for v in value.values()):
-            _walk(value, path, found)  # a map of images (image.app.repository ...)
+        if value and all(isinstance(v, dict) for v in value.values()):
+            for key, item in value.items():  # a map of images (image.app.repository ...)
+                _image(item, "%s.%s" % (path, key), found)
             return
         found.miss(path, "no repository (keys: %s): not a pattern this reader knows" % ", ".join(sorted(map(str, value))))
         return

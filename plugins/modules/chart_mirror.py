@@ -65,7 +65,7 @@ options:
 seealso:
   - module: airgap.mirror.image_mirror
 author:
-  - airgap.mirror contributors
+  - airgap.mirror contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""

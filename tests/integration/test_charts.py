@@ -45,15 +45,15 @@ def _pool(*hosts):
 def _push(reg, repo, tag, manifest, blobs):
     """Push an OCI chart with plain distribution-API requests (not our engine)."""
     for digest, data in blobs.items():
-        status, headers, _ = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        status, headers, _body = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
         assert status == 202
         location = headers["Location"]
         sep = "&" if "?" in location else "?"
-        status, _, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, digest), data=data,
-                                      headers={"Content-Type": "application/octet-stream"})
+        status, _headers, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, digest), data=data,
+                                             headers={"Content-Type": "application/octet-stream"})
         assert status == 201, body
-    status, _, body = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), data=manifest,
-                                  headers={"Content-Type": OCI_MANIFEST})
+    status, _headers, body = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), data=manifest,
+                                         headers={"Content-Type": OCI_MANIFEST})
     assert status == 201, body
 
 

@@ -10,8 +10,8 @@ Recognised, at any depth (``image``, ``initImage``, ``sidecar.image``, ...: a ke
 ``image`` or ends in ``Image``):
 
 * a map with ``repository`` (and optionally ``registry``, ``tag``, ``digest``): the image
-  ``[REGISTRY/]REPOSITORY[:TAG][@DIGEST]``; ``registry`` falls back to ``global.imageRegistry``
-  (Bitnami's convention) when that is set; an empty or missing ``tag`` falls back to the chart's
+  ``[REGISTRY/]REPOSITORY[:TAG][@DIGEST]``; ``global.imageRegistry``, when set, replaces every
+  ``registry`` (Bitnami's ``common.images.image`` convention); an empty or missing ``tag`` falls back to the chart's
   ``appVersion`` - the common ``{{ .Values.image.tag | default .Chart.AppVersion }}`` pattern, an
   assumption reported as ``tag_from: appVersion``;
 * a string that parses as a full image reference.
@@ -109,7 +109,7 @@ def _image(value: Any, path: str, found: _Found) -> None:
         found.miss(path, "no repository (keys: %s): not a pattern this reader knows" % ", ".join(sorted(map(str, value))))
         return
     registry = value.get("registry") if isinstance(value.get("registry"), str) else ""
-    registry = registry.strip() or found.registry
+    registry = found.registry or registry.strip()
     name = "%s/%s" % (registry.rstrip("/"), repository.strip()) if registry else repository.strip()
     tag = value.get("tag")
     tag = "" if tag is None else str(tag).strip()

@@ -95,11 +95,13 @@ def test_images_from_values_common_patterns():
     images, unresolved = chart_images(values, "2.0.1")
     assert [(i["path"], i["image"], i["tag_from"]) for i in images] == [
         ("image", "mirror.example.com/org/app:2.0.1", "appVersion"),
-        ("db.image", "quay.io/org/db:15@" + D, "digest"),
+        ("db.image", "mirror.example.com/org/db:15@" + D, "digest"),
         ("workers[0].initImage", "busybox:1.36", "reference"),
         ("images.image.api", "mirror.example.com/org/api:3", "tag"),
     ]
     assert [u["path"] for u in unresolved] == ["proxy.image", "job.image", "other.image"]
     assert "no repository" in unresolved[0]["reason"] and "template" in unresolved[2]["reason"]
+    plain, _none = chart_images({"db": {"image": {"registry": "quay.io", "repository": "org/db", "tag": "15"}}}, None)
+    assert plain[0]["image"] == "quay.io/org/db:15"
     _none, missing = chart_images({"image": {"repository": "a/b"}}, None)
     assert missing == [{"path": "image", "reason": "no tag, no digest and no appVersion in Chart.yaml to default to"}]

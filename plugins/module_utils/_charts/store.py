@@ -92,7 +92,7 @@ def _one(pool: Any, layout: Layout, repo_url: str, entry: Entry, check_mode: boo
     current = layout.find(ref)
     chart = _stored(layout, current.digest, entry) if current is not None else None
     before = current.digest if current is not None else None
-    if chart is not None:
+    if chart is not None and before is not None:
         return _result(ref, entry, PRESENT, before, before, chart)
     client = pool.get(urlsplit(entry.url).netloc.rsplit("@", 1)[-1])
     package = fetch(client, entry.url, "chart package", MAX_PACKAGE) or b""

@@ -33,8 +33,9 @@ def chart_images(values: dict[str, Any], app_version: str | None) -> tuple[list[
     """``(images, unresolved)``: each image ``{"path", "image", "tag_from"}`` (tag_from one of
     ``tag``, ``digest``, ``appVersion``, ``reference``), each unresolved ``{"path", "reason"}``,
     both in the order of ``values.yaml``; an image found twice is listed once (first path)."""
-    global_values = values.get("global") if isinstance(values.get("global"), dict) else {}
-    registry = global_values.get("imageRegistry") if isinstance(global_values.get("imageRegistry"), str) else ""
+    global_values = values.get("global")
+    registry = global_values.get("imageRegistry") if isinstance(global_values, dict) else None
+    registry = registry if isinstance(registry, str) else ""
     images: list[dict[str, Any]] = []
     unresolved: list[dict[str, str]] = []
     _walk(values, "", _Found(images, unresolved, registry.strip(), app_version))
@@ -108,8 +109,8 @@ def _image(value: Any, path: str, found: _Found) -> None:
             return
         found.miss(path, "no repository (keys: %s): not a pattern this reader knows" % ", ".join(sorted(map(str, value))))
         return
-    registry = value.get("registry") if isinstance(value.get("registry"), str) else ""
-    registry = found.registry or registry.strip()
+    own = value.get("registry")
+    registry = found.registry or (own.strip() if isinstance(own, str) else "")
     name = "%s/%s" % (registry.rstrip("/"), repository.strip()) if registry else repository.strip()
     tag = value.get("tag")
     tag = "" if tag is None else str(tag).strip()

@@ -219,3 +219,20 @@ def test_chart_mirror_module_in_a_playbook(chart_repo, registry_factory, skopeo,
     bad = ansible_run.playbook(PLAY, extra_vars=dict(extra, layout=str(tmp_path / "x"), repo=chart_repo.url + "/nope"))
     assert bad.rc != 0
     assert "chart repository index %s/nope/index.yaml: HTTP 404" % chart_repo.url in bad.one("Store the charts")["result"]["msg"]
+
+
+def test_https_chart_repository_needs_its_ca(pki, tmp_path):
+    pair = pki.server_cert()
+    repo = ChartRepo(tmp_path / "site", tls=(pair.cert, pair.key))
+    try:
+        package = build_chart("demo", "1.2.3", VALUES)
+        repo.add("demo", "1.2.3", package)
+        layout = tmp_path / "layout"
+        params = _params(repo, layout, ["demo"], insecure_registries=[])
+        with pytest.raises(ChartError, match=r"chart repository index https://127\.0\.0\.1:\d+/charts/index\.yaml: .*(certificate|TLS)"):
+            B.run(params, check_mode=False)
+        stored = B.run(dict(params, ca_path=str(pki.ca_cert)), check_mode=False)
+        assert stored["charts"][0]["status"] == "added"
+        assert (layout / "blobs" / "sha256" / _sha(package)[7:]).read_bytes() == package
+    finally:
+        repo.stop()

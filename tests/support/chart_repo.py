@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import ssl
 import tarfile
 import threading
 from pathlib import Path
@@ -55,8 +56,10 @@ class ChartRepo:
     """A chart repository in *root* served on 127.0.0.1; ``add()`` writes a package and rewrites
     ``index.yaml``; ``requests`` records the paths asked for."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None) -> None:
+        """*tls*: ``(certificate, key)`` to serve HTTPS instead of HTTP."""
         self.root = Path(root)
+        self.scheme = "https" if tls else "http"
         self.root.mkdir(parents=True, exist_ok=True)
         self.entries: dict[str, list[dict]] = {}
         self.requests: list[str] = []
@@ -74,12 +77,16 @@ class ChartRepo:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d/charts" % self.server.server_address[1]
+        return "%s://127.0.0.1:%d/charts" % (self.scheme, self.server.server_address[1])
 
     @property
     def host(self) -> str:

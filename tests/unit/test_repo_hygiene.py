@@ -75,10 +75,11 @@ LAYERS = {
     "_products": {"_consumers", "_mirrormap", "_oci", "_common"},
     "_sources": {"_oci", "_common"},
     "_trust": {"_oci", "_common"},
+    "_charts": {"_engine", "_oci", "_common"},
     "_prune": {"_inventory", "_sources", "_products", "_consumers", "_trust", "_engine", "_mirrormap", "_oci",
                "_common"},
-    "_backends": {"_artifacts", "_prune", "_inventory", "_trust", "_sources", "_products", "_consumers", "_bundle",
-                  "_engine", "_mirrormap", "_oci", "_common"},
+    "_backends": {"_artifacts", "_charts", "_prune", "_inventory", "_trust", "_sources", "_products", "_consumers",
+                  "_bundle", "_engine", "_mirrormap", "_oci", "_common"},
 }
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 

@@ -303,9 +303,17 @@ def type_name(value: Any) -> str:
     return "a %s" % type(value).__name__
 
 
+#: the scheme Helm writes before a chart reference in an OCI registry
+HELM_OCI = "oci://"
+
+
 def parse_ref(text: str, name: str | None, entry: str | None, line: int | None,
               default_tag: str | None = None) -> _ref.Reference:
-    """The normalized reference of *text*; a bad one is a :class:`SourceError` naming the entry."""
+    """The normalized reference of *text*; a bad one is a :class:`SourceError` naming the entry.
+    Helm's chart notation ``oci://HOST/REPO:VERSION`` names the registry reference after ``oci://``
+    (a chart in an OCI registry is mirrored like an image; see docs/charts.md)."""
+    if isinstance(text, str) and text.strip().startswith(HELM_OCI):
+        text = text.strip()[len(HELM_OCI):]
     try:
         return _ref.parse(text, default_tag=default_tag or None)
     except InvalidReference as exc:

@@ -43,3 +43,11 @@ def test_plain_list_errors(value, message):
     with pytest.raises(SourceError) as err:
         read_image_list(value, "refs.txt")
     assert message in str(err.value)
+
+
+def test_plain_list_takes_helm_oci_chart_references():
+    text = "oci://ghcr.io/element-hq/ess-helm/matrix-stack:25.1.0\nnginx:1.25\n"
+    assert read_image_list(text, "charts.txt") == ["ghcr.io/element-hq/ess-helm/matrix-stack:25.1.0",
+                                                   "docker.io/library/nginx:1.25"]
+    with pytest.raises(SourceError, match="no scheme"):
+        read_image_list("docker://quay.io/a/b:1\n", "charts.txt")

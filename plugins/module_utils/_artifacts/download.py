@@ -49,23 +49,9 @@ def get_small(client: Any, url: str, what: str) -> bytes:
     """The body of a small file (a checksum file, a signature); a clear error naming *url* when
     it is missing or larger than 4 MiB."""
     try:
-        resp = client.fetch(url, what="the download")
+        return client.fetch_small(url, what, MAX_SMALL) or b""
     except OCIError as exc:
-        raise ArtifactError("%s %s: %s" % (what, url, exc.message)) from None
-    try:
-        if resp.status_code != 200:
-            raise ArtifactError("%s %s: HTTP %d%s" % (what, url, resp.status_code,
-                                                      " (not found)" if resp.status_code == 404 else ""))
-        data = b""
-        for chunk in resp.iter_bytes():
-            data += chunk
-            if len(data) > MAX_SMALL:
-                raise ArtifactError("%s %s is larger than %d bytes" % (what, url, MAX_SMALL))
-        return data
-    except _transport_errors() as exc:
-        raise ArtifactError("%s %s: the connection broke: %s" % (what, url, exc)) from None
-    finally:
-        resp.close()
+        raise ArtifactError(exc.message) from None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

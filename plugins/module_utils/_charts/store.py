@@ -55,22 +55,9 @@ class Result:
 def fetch(client: Any, url: str, what: str, limit: int, missing_ok: bool = False) -> bytes | None:
     """The body at *url* (at most *limit* bytes); None for a 404 when *missing_ok*."""
     try:
-        resp = client.fetch(url, what="%s %s" % (what, url))
+        return client.fetch_small(url, what, limit, missing_ok=missing_ok)
     except OCIError as exc:
-        raise ChartError("%s %s: %s" % (what, url, exc.message)) from None
-    try:
-        if resp.status_code == 404 and missing_ok:
-            return None
-        if resp.status_code != 200:
-            raise ChartError("%s %s: HTTP %d" % (what, url, resp.status_code))
-        data = bytearray()
-        for chunk in resp.iter_bytes():
-            data += chunk
-            if len(data) > limit:
-                raise ChartError("%s %s is larger than %d bytes" % (what, url, limit))
-        return bytes(data)
-    finally:
-        resp.close()
+        raise ChartError(exc.message) from None
 
 
 def mirror_repository(pool: Any, layout: Layout, repo_url: str, wanted: list[tuple[str, str | None]],

@@ -124,6 +124,33 @@ class Transport:
         return self._send_with_retries("GET", url, scopes=(), auth=False, headers=headers, stream=True,
                                        what=what or "GET %s" % redact_url(url), redirects=True)
 
+    def fetch_small(self, url: str, what: str, limit: int, missing_ok: bool = False) -> bytes | None:
+        """The whole body at *url* (a checksum file, a signature, a chart index or package), at most
+        *limit* bytes; None for a 404 when *missing_ok*. Every failure is an OCIError whose message
+        names *what* and *url*."""
+        named = "%s %s" % (what, redact_url(url))
+        try:
+            resp = self.fetch(url, what=named)
+        except OCIError as exc:
+            raise OCIError("%s: %s" % (named, exc.message), url=url, status=exc.status) from None
+        try:
+            if resp.status_code == 404 and missing_ok:
+                return None
+            if resp.status_code != 200:
+                raise OCIError("%s: HTTP %d%s" % (named, resp.status_code,
+                                                  " (not found)" if resp.status_code == 404 else ""),
+                               url=url, status=resp.status_code)
+            data = bytearray()
+            for chunk in resp.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise OCIError("%s is larger than %d bytes" % (named, limit), url=url)
+            return bytes(data)
+        except httpx.TransportError as exc:
+            raise OCIError("%s: the connection broke: %s" % (named, exc), url=url) from None
+        finally:
+            resp.close()
+
     def _fetch_token(self, realm: str, query: Sequence[tuple[str, str]], basic: str | None,
                      form: Mapping[str, str] | None) -> Any:
         headers = {"Accept": "application/json"}

@@ -33,6 +33,7 @@ description:
     (C(HTTPS_PROXY), C(NO_PROXY)). Needs the C(httpx) Python library, and C(gpgv) with O(signature_keys).
 extends_documentation_fragment:
   - airgap.mirror.registry
+  - airgap.mirror.registry.source
   - airgap.mirror.attributes
   - airgap.mirror.attributes.actiongroup_registry
 attributes:

@@ -21,7 +21,7 @@ _CHART_KEYS = frozenset(("name", "version"))
 
 def argument_spec() -> dict[str, Any]:
     """The AnsibleModule keyword arguments (the shared registry options included)."""
-    return merge_spec(registry_argument_spec(), {
+    return merge_spec(registry_argument_spec(source=False), {
         "argument_spec": {
             "repository": {"type": "str", "required": True},
             "charts": {"type": "list", "elements": "raw", "required": True},

@@ -113,6 +113,7 @@ def test_oci_chart_is_copied_unchanged_with_its_provenance(registry_factory, sko
     assert tgz == package and tgz_path.name == "demo-1.2.3+build.1.tgz"
     prov_path, prov = layers[HELM_PROV]
     assert prov == PROV and prov_path.name == "demo-1.2.3+build.1.tgz.prov"
+    assert config == (tmp_path / "oras-push" / "config.json").read_bytes()
     config = json.loads(config)
     assert config["name"] == "demo" and config["version"] == "1.2.3+build.1" and config["appVersion"] == "1.0.0"
     # and into a layout, the same bytes

@@ -1,17 +1,19 @@
-"""Helm charts cross with the images: an OCI chart in a real registry (docker-registry 2.8) copied
-unchanged by image_mirror's engine into a layout and a registry, and a chart of a loopback classic
-chart repository stored as an OCI chart by chart_mirror and pushed to a registry; both read back
-with skopeo (the oras SDK is not installed here) and checked against Helm's media types."""
+"""Helm charts cross with the images: an OCI chart pushed with the oras SDK to a real registry
+(docker-registry 2.8) and copied unchanged by image_mirror's engine into a layout and a registry,
+and a chart of a loopback classic chart repository stored as an OCI chart by chart_mirror and pushed
+to a registry; both read back from the mirror with oras (no Helm binary is packaged here) and
+checked against Helm's media types, the manifest bytes with skopeo."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
+import oras.client
 import pytest
 
 from ansible_collections.airgap.mirror.plugins.module_utils._backends import chart_mirror as B
-from ansible_collections.airgap.mirror.plugins.module_utils._charts import model
 from ansible_collections.airgap.mirror.plugins.module_utils._charts.model import ChartError
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
@@ -27,6 +29,7 @@ HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_CONTENT = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 HELM_PROV = "application/vnd.cncf.helm.chart.provenance.v1.prov"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+TITLE = "org.opencontainers.image.title"
 PROV = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: demo\n...\nfiles:\n  demo-1.2.3.tgz: sha256:x\n"
 VALUES = {"global": {"imageRegistry": ""},
           "image": {"registry": "docker.io", "repository": "library/nginx", "tag": ""},
@@ -42,29 +45,43 @@ def _pool(*hosts):
     return ClientPool(credentials=CredentialStore(use_default_files=False), insecure_registries=list(hosts))
 
 
-def _push(reg, repo, tag, manifest, blobs):
-    """Push an OCI chart with plain distribution-API requests (not our engine)."""
-    for digest, data in blobs.items():
-        status, headers, _body = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
-        assert status == 202
-        location = headers["Location"]
-        sep = "&" if "?" in location else "?"
-        status, _headers, body = reg.request("PUT", "%s%sdigest=%s" % (location, sep, digest), data=data,
-                                             headers={"Content-Type": "application/octet-stream"})
-        assert status == 201, body
-    status, _headers, body = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), data=manifest,
-                                         headers={"Content-Type": OCI_MANIFEST})
-    assert status == 201, body
+def _oras_push(target, tmp_path, package, version, prov):
+    """Push an OCI chart with the oras SDK as ``helm push`` lays it out: Helm's config media type
+    (the config is chart.Metadata as Go's encoding/json writes it), the package and the provenance
+    file as layers of Helm's media types. Returns the manifest digest the registry answered."""
+    src = tmp_path / "oras-push"
+    src.mkdir()
+    tgz = src / ("demo-%s.tgz" % version)
+    tgz.write_bytes(package)
+    sig = src / ("demo-%s.tgz.prov" % version)
+    sig.write_bytes(prov)
+    config = src / "config.json"
+    config.write_text(json.dumps({"name": "demo", "version": version, "description": "test chart demo",
+                                  "apiVersion": "v2", "appVersion": "1.0.0", "type": "application"},
+                                 separators=(",", ":")))
+    response = oras.client.OrasClient(insecure=True).push(
+        target, files=["%s:%s" % (tgz, HELM_CONTENT), "%s:%s" % (sig, HELM_PROV)],
+        manifest_config="%s:%s" % (config, HELM_CONFIG),
+        manifest_annotations={TITLE: "demo", "org.opencontainers.image.version": version},
+        disable_path_validation=True, quiet=True)
+    assert response.status_code == 201, response.text
+    return response.headers["Docker-Content-Digest"]
 
 
-def _read_back(skopeo, reg, ref, tmp_path, name):
-    """(manifest bytes, the content layer bytes) read from *reg* by skopeo."""
-    raw = skopeo.inspect_raw("docker://%s/%s" % (reg.host, ref), registry=reg)
-    out = tmp_path / ("back-" + name)
-    skopeo.copy("docker://%s/%s" % (reg.host, ref), "dir:%s" % out, all=False, src_registry=reg)
-    body = json.loads(raw)
-    layer = next(d for d in body["layers"] if d["mediaType"] == HELM_CONTENT)
-    return raw, body, (out / layer["digest"].split(":", 1)[1]).read_bytes(), out
+def _oras_read_back(target, out):
+    """Read *target* back with the oras SDK: (manifest, {layer media type: (file, bytes)}, config
+    bytes). ``pull`` writes each layer into *out* under its title annotation (the digest without one)."""
+    client = oras.client.OrasClient(insecure=True)
+    manifest = client.get_manifest(target)
+    files = client.pull(target=target, outdir=str(out))
+    assert len(files) == len(manifest["layers"]), files
+    pulled = [(Path(f), Path(f).read_bytes()) for f in files]
+    for desc, (_path, data) in zip(manifest["layers"], pulled):
+        assert _sha(data) == desc["digest"] and len(data) == desc["size"]
+    layers = {desc["mediaType"]: item for desc, item in zip(manifest["layers"], pulled)}
+    blob = client.get_blob(client.get_container(target), manifest["config"]["digest"])
+    assert blob.status_code == 200 and _sha(blob.content) == manifest["config"]["digest"]
+    return manifest, layers, blob.content
 
 
 def _assert_helm_media_types(body, provenance):
@@ -77,27 +94,33 @@ def _assert_helm_media_types(body, provenance):
 def test_oci_chart_is_copied_unchanged_with_its_provenance(registry_factory, skopeo, tmp_path):
     src = registry_factory()
     package = build_chart("demo", "1.2.3+build.1", VALUES)
-    chart = model.read_package(package, "demo", PROV)
-    manifest, blobs = model.manifest_bytes(chart)
-    _push(src, "charts/demo", "1.2.3_build.1", manifest, blobs)
     ref = "%s/charts/demo:1.2.3_build.1" % src.host
+    pushed = _oras_push(ref, tmp_path, package, "1.2.3+build.1", PROV)
+    source_manifest = oras.client.OrasClient(insecure=True).get_manifest(ref)
+    _assert_helm_media_types(source_manifest, provenance=True)
     dest = registry_factory()
     report = mirror(MirrorRequest([ref], dest.host), pool=_pool(src.host, dest.host))
     assert not report["failed"], [f.get("error") for f in report["failed"]]
-    target = report["mirror_map"][0]["destination"].split("/", 1)[1]
-    raw, body, tgz, out = _read_back(skopeo, dest, target, tmp_path, "registry")
-    assert raw == manifest and tgz == package
-    _assert_helm_media_types(body, provenance=True)
-    prov = next(d for d in body["layers"] if d["mediaType"] == HELM_PROV)
-    assert (out / prov["digest"].split(":", 1)[1]).read_bytes() == PROV
-    config = json.loads((out / body["config"]["digest"].split(":", 1)[1]).read_bytes())
+    target = "%s/%s" % (dest.host, report["mirror_map"][0]["destination"].split("/", 1)[1])
+    assert target == "%s/charts/demo:1.2.3_build.1" % dest.host
+    # the manifest bytes are the ones oras pushed (skopeo reads them raw; oras parses them)
+    raw = skopeo.inspect_raw("docker://%s" % target, registry=dest)
+    assert _sha(raw) == pushed
+    manifest, layers, config = _oras_read_back(target, tmp_path / "back-registry")
+    assert manifest == source_manifest == json.loads(raw)
+    _assert_helm_media_types(manifest, provenance=True)
+    tgz_path, tgz = layers[HELM_CONTENT]
+    assert tgz == package and tgz_path.name == "demo-1.2.3+build.1.tgz"
+    prov_path, prov = layers[HELM_PROV]
+    assert prov == PROV and prov_path.name == "demo-1.2.3+build.1.tgz.prov"
+    assert config == (tmp_path / "oras-push" / "config.json").read_bytes()
+    config = json.loads(config)
     assert config["name"] == "demo" and config["version"] == "1.2.3+build.1" and config["appVersion"] == "1.0.0"
     # and into a layout, the same bytes
     layout = tmp_path / "layout"
     into = mirror(MirrorRequest([ref], "oci:%s" % layout), pool=_pool(src.host))
     assert not into["failed"], [f.get("error") for f in into["failed"]]
-    digest = _sha(manifest)
-    assert (layout / "blobs" / "sha256" / digest[7:]).read_bytes() == manifest
+    assert (layout / "blobs" / "sha256" / pushed[7:]).read_bytes() == raw
     assert (layout / "blobs" / "sha256" / _sha(package)[7:]).read_bytes() == package
 
 
@@ -145,16 +168,23 @@ def test_repository_chart_becomes_an_oci_chart_in_the_mirror(chart_repo, registr
     assert other["charts"][0]["version"] == "1.3.0"  # newest release, not the pre-release
     same = B.run(_params(chart_repo, tmp_path / "other", [{"name": "demo", "version": "1.2.3"}]), check_mode=False)
     assert same["charts"][0]["digest"] == first["charts"][0]["digest"]
-    # pushed to a registry by image_mirror's engine, read back by skopeo
+    # pushed to a registry by image_mirror's engine, read back by oras
     dest = registry_factory()
     report = mirror(MirrorRequest([ref], dest.host, src="oci:%s" % layout), pool=_pool(dest.host))
     assert not report["failed"], [f.get("error") for f in report["failed"]]
-    target = report["mirror_map"][0]["destination"].split("/", 1)[1]
-    raw, body, tgz, out = _read_back(skopeo, dest, target, tmp_path, "repo")
-    assert tgz == package and _sha(raw) == first["charts"][0]["digest"]
-    _assert_helm_media_types(body, provenance=True)
-    config = json.loads((out / body["config"]["digest"].split(":", 1)[1]).read_bytes())
+    target = "%s/%s" % (dest.host, report["mirror_map"][0]["destination"].split("/", 1)[1])
+    assert target == "%s/charts/demo:1.2.3" % dest.host
+    raw = skopeo.inspect_raw("docker://%s" % target, registry=dest)
+    assert _sha(raw) == first["charts"][0]["digest"]
+    manifest, layers, config = _oras_read_back(target, tmp_path / "back-repo")
+    assert manifest == json.loads(raw)
+    _assert_helm_media_types(manifest, provenance=True)
+    served = chart_repo.root / "charts" / "packages" / "demo-1.2.3.tgz"
+    assert layers[HELM_CONTENT][1] == served.read_bytes() == package  # the repository's package, byte for byte
+    assert layers[HELM_PROV][1] == (served.parent / "demo-1.2.3.tgz.prov").read_bytes() == PROV
+    config = json.loads(config)
     assert list(config)[:2] == ["name", "version"] and config["apiVersion"] == "v2"
+    assert manifest["annotations"][TITLE] == "demo" and manifest["annotations"]["org.opencontainers.image.version"] == "1.2.3"
 
 
 def test_range_selection_and_a_package_that_does_not_match_its_index_digest(chart_repo, tmp_path):

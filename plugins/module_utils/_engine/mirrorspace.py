@@ -19,11 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from .._common.sizes import human_size
+from .._common.space import free_bytes, space_margin
 from .._oci import manifest as _manifest
 from .._oci.errors import OCIError
-from .copy import missing_bytes, space_margin
+from .copy import missing_bytes
 from .job import ImageJob, Status, iter_jobs
-from .layout import free_bytes
 
 
 class MirrorSpaceError(OCIError):

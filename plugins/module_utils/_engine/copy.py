@@ -38,6 +38,7 @@ from .scheduler import Scheduler, Task
 #: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
 Key = tuple[Any, str]
 
+
 class Copier:
     """Builds and runs the task graph for resolved jobs."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._common.fileio import atomic_write, fsync_dir
 from .._common.sizes import human_size
-from .._engine.layout import free_bytes
+from .._common.space import free_bytes
 from .._oci import manifest as _manifest
 from .baseline import record_bundle
 from .errors import BundleError, Progress, os_error

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from .._common.sizes import human_size
-from .._engine.copy import space_margin
-from .._engine.layout import SOURCE_DIGEST, Layout, free_bytes
+from .._common.space import free_bytes, space_margin
+from .._engine.layout import SOURCE_DIGEST, Layout
 from .._mirrormap.model import check_layout_path
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError

@@ -28,16 +28,15 @@ from typing import Any
 
 from .._common.progress import Progress
 from .._common.sizes import human_size
+from .._common.space import free_bytes, space_margin
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
 from .job import ImageJob, Status, iter_jobs
-from .layout import Layout, free_bytes
+from .layout import Layout
 from .scheduler import Scheduler, Task
 
 #: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
 Key = tuple[Any, str]
-
-SPACE_MARGIN_MIN = 1024 * 1024
 
 
 class Copier:
@@ -269,13 +268,6 @@ def _counted(chunks: Iterable[bytes], progress: Progress, streamed: list[int]) -
 
 def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: fn(*args)
-
-
-def space_margin(nbytes: int) -> int:
-    """Room kept free beyond the bytes a layout copy writes: for ``index.json`` (replaced by a
-    new copy), the resume state and the file system's own bookkeeping -- 1% of *nbytes*, at least
-    1 MiB. Documented in image_mirror's ``space_check``; keep the two in step."""
-    return max(SPACE_MARGIN_MIN, nbytes // 100)
 
 
 def preflight_space(jobs: list[ImageJob]) -> dict[str, int]:

@@ -24,7 +24,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -386,14 +385,3 @@ class Layout:
 
 def _dump_index(index: dict[str, Any]) -> bytes:
     return (json.dumps(index, indent=2, sort_keys=False) + "\n").encode()
-
-
-def free_bytes(path: str) -> int:
-    """Free bytes for an unprivileged writer on the filesystem holding *path* (or its parent)."""
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    return shutil.disk_usage(probe).free

@@ -10,8 +10,8 @@ volume), the bytes the plan sends are compared with the free space there.
 First the upper bound - every unique blob and manifest of the images to copy (a registry stores
 a blob once, whatever the number of repositories). Only when that does not fit are the blobs asked
 for at the mirror (one HEAD each) and only the missing ones counted, so a push that fits costs no
-request. A mirror on another host: delegate the task to that host (``delegate_to``), where the
-path is local.
+request. A mirror whose storage is on another host: the mirror_images role counts the bytes (check
+mode) and checks them there with the free_space module (``_common/space.py``), delegated to it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from .._common.sizes import human_size
+from .._common.space import free_bytes, space_margin
 from .._oci import manifest as _manifest
 from .._oci.errors import OCIError
-from .copy import missing_bytes, space_margin
+from .copy import missing_bytes
 from .job import ImageJob, Status, iter_jobs
-from .layout import free_bytes
 
 
 class MirrorSpaceError(OCIError):

@@ -2,8 +2,9 @@
 
 import pytest
 
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.copy import (SPACE_MARGIN_MIN, Copier, estimate,
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.copy import (Copier, estimate,
                                                                                  preflight_space, space_margin)
+from ansible_collections.airgap.mirror.plugins.module_utils._common.space import SPACE_MARGIN_MIN
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.job import Status
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.layout import Layout
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool, build_jobs, resolve

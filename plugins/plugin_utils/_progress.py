@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import math
+import shlex
 from typing import Any
 
 from ansible_collections.airgap.mirror.plugins.module_utils._common.sizes import human_size
@@ -99,3 +101,34 @@ def lines_to_show(label: str, records: list[Record], unit: str = "images") -> li
     if latest is not None:
         lines.append(format_record(label, latest, unit))
     return lines
+
+
+#: what separates the progress file's new bytes from the job's status in one poll's output
+MARKER = "--airgap-mirror-progress-status--"
+
+#: what async_wrapper's status file says while the module runs (it replaces the file whole with
+#: the module's result when the module ends)
+RUNNING = '"finished": false'
+
+#: the shortest and the longest look at the status file while a poll waits on the host
+WAIT_STEP_MIN = 0.05
+WAIT_STEP_MAX = 0.25
+
+
+def poll_command(path: str, status_file: str, offset: int, wait: float = 0.0) -> str:
+    """One shell command that waits on the host up to *wait* seconds for the job to end, then
+    prints the progress file from byte *offset*, :data:`MARKER` and the status file.
+
+    The wait looks at the status file every tenth of *wait* (between :data:`WAIT_STEP_MIN` and
+    :data:`WAIT_STEP_MAX` seconds) and stops as soon as it no longer says the module is running:
+    the end of a run is seen within a quarter second however long the pause between polls, and a
+    pause costs one round trip to the host, not one per look."""
+    tail = "tail -c +%d %s 2>/dev/null; printf '\\n%s\\n'; cat %s 2>/dev/null" % (
+        offset + 1, shlex.quote(path), MARKER, shlex.quote(status_file))
+    if wait <= 0:
+        return tail
+    step = min(WAIT_STEP_MAX, max(WAIT_STEP_MIN, wait / 10))
+    looks = max(1, math.ceil(wait / step - 1e-9))
+    status = shlex.quote(status_file)
+    return ("n=%d; while [ $n -gt 0 ] && { [ ! -s %s ] || grep -q %s %s; } 2>/dev/null; do sleep %s; n=$((n-1)); "
+            "done; %s" % (looks, status, shlex.quote(RUNNING), status, ("%.3f" % step).rstrip("0"), tail))

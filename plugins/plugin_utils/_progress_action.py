@@ -9,8 +9,9 @@ How: the action plugin starts the module in the background on its host exactly a
 keyword ``async`` does (``_execute_module(wrap_async=True)``: ``async_wrapper`` daemonizes it
 and writes its result to ``<async_dir>/<jid>``), and tells it, through its ``progress_file``
 option, to append its progress to a file next to that one. Then, every ``progress_interval``
-seconds, it runs ONE shell command on the host (``tail -c +OFFSET`` of the progress file and
-``cat`` of the job's status file) and prints the new lines through Ansible's ``Display``; once
+seconds, it runs ONE shell command on the host (a wait that ends early when the job does, then
+``tail -c +OFFSET`` of the progress file and ``cat`` of the job's status file) and prints the
+new lines through Ansible's ``Display``; once
 the status file holds the module's result, it decodes that result as ``async_status`` would
 return it (the status file is what ``async_status`` reads; the decoding is the one every module
 result goes through) and removes both files.
@@ -59,7 +60,7 @@ from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
-from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import ProgressReader, lines_to_show
+from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import MARKER, ProgressReader, lines_to_show, poll_command
 
 display = Display()
 
@@ -69,17 +70,15 @@ ASYNC_LIMIT = 7 * 24 * 3600
 #: the keys async adds to a module's result, which a run without progress does not have
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file")
 
-#: seconds before the first look at the job (then a quarter as long again each time, up to the
-#: interval): a short run is noticed within a quarter of its time, a long one costs a poll per
-#: interval (a poll is one shell command: ``tail``, ``printf`` and ``cat``)
+#: seconds the first poll waits on the host for the job to end (then a quarter as long again each
+#: time, up to the interval): a long run costs a poll per interval (a poll is one shell command:
+#: a wait loop of ``grep`` and ``sleep``, then ``tail``, ``printf`` and ``cat``), and the end of a
+#: run is seen within a quarter second, since the wait stops when the job does (poll_command)
 FIRST_POLL = 0.05
 POLL_GROWTH = 1.25
 
 #: how ``_execute_module`` decodes the output of a Python module (``ModuleMetadataV1`` default)
 SERIALIZATION_PROFILE = "legacy"
-
-#: what separates the progress file's new bytes from the job's status in one poll's output
-MARKER = "--airgap-mirror-progress-status--"
 
 
 class ProgressAction(ActionBase):
@@ -175,18 +174,17 @@ class ProgressAction(ActionBase):
 
     def _follow(self, reader: ProgressReader, path: str, status_file: str, interval: float) -> str:
         """Print the progress until the job's status file holds its result, and return that
-        file's text: the job is asked
-        after :data:`FIRST_POLL` seconds, then :data:`POLL_GROWTH` times as late each time up to
-        *interval* (a short run ends nearly as soon as without progress); a line that an image
-        ended is printed when read, the state every *interval* seconds."""
+        file's text: each poll waits on the host for the job to end, :data:`FIRST_POLL` seconds
+        at first, then :data:`POLL_GROWTH` times as long each time up to *interval*, and returns
+        as soon as the job ended (so a run of any length ends nearly as soon as without progress);
+        a line that an image ended is printed when read, the state every *interval* seconds."""
         label = self.label()
         pause = FIRST_POLL
         shown = time.monotonic()
         pending: list[dict[str, Any]] = []
         while True:
-            time.sleep(pause)
+            new, status = self._poll(path, status_file, reader.offset, wait=pause)
             pause = min(interval, pause * POLL_GROWTH)
-            new, status = self._poll(path, status_file, reader.offset)
             pending.extend(reader.feed(new))
             finished = _finished(status)
             now = time.monotonic()
@@ -203,11 +201,10 @@ class ProgressAction(ActionBase):
             else:
                 pending = [r for r in pending if r.get("event") != "image"][-1:]
 
-    def _poll(self, path: str, status_file: str, offset: int) -> tuple[bytes, str]:
-        """(the progress file's bytes from *offset* on, the job's status file) in one command."""
-        cmd = "tail -c +%d %s 2>/dev/null; printf '\\n%s\\n'; cat %s 2>/dev/null" % (
-            offset + 1, shlex.quote(path), MARKER, shlex.quote(status_file))
-        res = self._low_level_execute_command(cmd)
+    def _poll(self, path: str, status_file: str, offset: int, wait: float = 0.0) -> tuple[bytes, str]:
+        """(the progress file's bytes from *offset* on, the job's status file) in one command,
+        which first waits on the host up to *wait* seconds for the job to end (see poll_command)."""
+        res = self._low_level_execute_command(poll_command(path, status_file, offset, wait))
         # over ssh with a terminal (-tt, the ssh connection's default) every \n arrives as \r\n; the
         # file's JSON lines hold no \r of their own, so this gives back the file's bytes
         out = to_text(res.get("stdout", ""), errors="surrogate_or_strict").replace("\r\n", "\n")

@@ -259,7 +259,8 @@ def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
         params = dict(params, insecure_registries=list(params.get("insecure_registries") or ())
                       + list(run.insecure_sources))
     return client_pool(params, sources, dest_registry,
-                       max_connections=max(16, run.request.limits.concurrency * 2),
+                       max_connections=max(16, run.request.limits.concurrency * 2,
+                                           run.request.limits.small_requests),
                        upload_chunk_size=run.upload_chunk_size, registry_limits=run.registry_limits)
 
 

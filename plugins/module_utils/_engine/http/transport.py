@@ -14,6 +14,7 @@ where it asks for them."""
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
@@ -36,7 +37,22 @@ except ImportError as _exc:  # pragma: no cover - reported by the module with mi
     HTTPX_IMPORT_ERROR = _exc
 
 USER_AGENT = "airgap.mirror/0.1"
+
+#: connections per connection pool: a registry's connections are split into pools this size
+SHARD_CONNECTIONS = 4
 Body = Union[bytes, Callable[[], bytes], None]
+
+
+def shard_sizes(max_connections: int) -> tuple[int, int]:
+    """(pools, connections per pool) for *max_connections* connections to one registry.
+
+    One httpx pool serialises every request's hand-over under one lock, and with 32 threads on it
+    that lock, not the network, set the pace (measured with 600 requests from 32 threads: a
+    third less client CPU with 8 pools of 4). So a registry gets pools of
+    :data:`SHARD_CONNECTIONS`, and each thread keeps to one of them; the total stays
+    *max_connections*."""
+    shards = max(1, max_connections // SHARD_CONNECTIONS)
+    return shards, max(1, -(-max_connections // shards))
 
 
 class Transport:
@@ -62,22 +78,35 @@ class Transport:
         ctx = shared_ssl_context(self.endpoint if registry != "docker.io" else registry, options.ca_path,
                                  options.client_cert, options.client_key, self.insecure, options.certs_dirs)
         no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        self._client = httpx.Client(
+        shards, per_shard = shard_sizes(options.max_connections)
+        self._shards = [httpx.Client(
             verify=ctx,
             timeout=httpx.Timeout(options.timeout, pool=None),
-            limits=httpx.Limits(max_connections=options.max_connections,
-                                max_keepalive_connections=options.max_connections),
+            limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
             headers={"User-Agent": USER_AGENT},
             cookies=no_cookies,
             follow_redirects=False,
             trust_env=True,
-        )
+        ) for _shard in range(shards)]
+        #: builds requests (any shard would: they share every setting); sending goes through _pick()
+        self._client = self._shards[0]
+        self._local = threading.local()
+        self._turn = itertools.count()
         self.auth = Authenticator(registry, options.credentials, self._fetch_token)
         self._base: str | None = None
         self._ping_lock = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        for client in self._shards:
+            client.close()
+
+    def _pick(self) -> httpx.Client:
+        """The connection pool of the calling thread: threads are dealt to the shards in turn
+        when they first send (see :func:`shard_sizes`)."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._shards[next(self._turn) % len(self._shards)]
+        return client
 
     def __enter__(self) -> Transport:
         return self
@@ -238,7 +267,7 @@ class Transport:
         its answer. The slot is held until the response is closed."""
         slot = self.limiter.acquire(self._limit_wait, download=request.method == "GET" and stream)
         try:
-            resp = self._client.send(request, stream=stream, follow_redirects=redirects)
+            resp = self._pick().send(request, stream=stream, follow_redirects=redirects)
         except BaseException:
             slot.release()
             raise

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import time
+from pathlib import Path
 
 from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
-    ProgressReader, duration, format_record, lines_to_show)
+    MARKER, ProgressReader, duration, format_record, lines_to_show, poll_command)
+
+#: async_wrapper's status file while the module runs (ansible-core 2.19, modules/async_wrapper.py)
+RUNNING_STATUS = '{"started": true, "finished": false, "ansible_job_id": "j1.2"}'
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -83,3 +90,60 @@ def test_a_limit_record_is_always_shown_with_its_message() -> None:
     assert lines_to_show("image_mirror", records) == [
         "image_mirror: quay.io: waiting 20.0s, 0/2 images, 4 s elapsed",
         "image_mirror: 1/2 images, 5 s elapsed"]
+
+
+# ---------------------------------------------------------------- the poll command, run by a real sh
+
+def _run_poll(tmp_path: Path, wait: float, status: str | None, finish_after: float | None = None) -> tuple[float, str]:
+    progress = tmp_path / "run.progress"
+    progress.write_bytes(line(event="start", pid=1) + line(event="tick", images_done=1))
+    status_file = tmp_path / "jid"
+    if status is not None:
+        status_file.write_text(status)
+    script = poll_command(str(progress), str(status_file), len(line(event="start", pid=1)), wait)
+    if finish_after is not None:  # the module ends while the poll waits: async_wrapper renames its result in
+        tmp, final = shlex.quote(str(status_file) + ".tmp"), shlex.quote(str(status_file))
+        script = "( sleep %s; printf '%%s' '{\"changed\": true}' > %s; mv %s %s ) & %s; wait" % (
+            finish_after, tmp, tmp, final, script)
+    started = time.monotonic()
+    out = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True).stdout  # cat of no file: rc 1
+    return time.monotonic() - started, out
+
+
+def test_a_poll_without_wait_prints_the_new_bytes_the_marker_and_the_status(tmp_path: Path) -> None:
+    took, out = _run_poll(tmp_path, 0.0, RUNNING_STATUS)
+    new, _marker, status = out.rpartition("\n%s\n" % MARKER)
+    assert json.loads(new) == {"event": "tick", "images_done": 1}
+    assert status == RUNNING_STATUS
+    assert took < 1.0
+
+
+def test_a_poll_waits_its_whole_pause_while_the_job_runs(tmp_path: Path) -> None:
+    took, out = _run_poll(tmp_path, 0.6, RUNNING_STATUS)
+    assert took >= 0.55
+    assert out.endswith(RUNNING_STATUS)
+
+
+def test_a_poll_returns_soon_after_the_job_ends_not_at_the_end_of_its_pause(tmp_path: Path) -> None:
+    took, out = _run_poll(tmp_path, 4.0, RUNNING_STATUS, finish_after=0.3)
+    assert 0.3 <= took < 1.0, took
+    assert out.endswith('{"changed": true}')
+
+
+def test_a_poll_of_an_ended_job_does_not_wait(tmp_path: Path) -> None:
+    took, out = _run_poll(tmp_path, 4.0, '{"changed": false, "msg": "finished: false is not the status"}')
+    assert took < 1.0
+    assert out.endswith('"finished: false is not the status"}')
+
+
+def test_a_poll_waits_for_a_status_file_not_written_yet(tmp_path: Path) -> None:
+    took, _out = _run_poll(tmp_path, 0.4, None)
+    assert took >= 0.35
+
+
+def test_paths_with_spaces_and_quotes_are_quoted(tmp_path: Path) -> None:
+    odd = tmp_path / "it's a dir"
+    odd.mkdir()
+    took, out = _run_poll(odd, 4.0, RUNNING_STATUS, finish_after=0.1)
+    assert took < 1.0
+    assert out.endswith('{"changed": true}')

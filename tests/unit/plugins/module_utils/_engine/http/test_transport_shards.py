@@ -33,7 +33,7 @@ def test_threads_are_dealt_to_the_pools_in_turn_and_keep_theirs() -> None:
                 picked.append(first)
                 again.append(transport._pick() is first)  # pylint: disable=protected-access
 
-        threads = [threading.Thread(target=work) for _ in range(8)]
+        threads = [threading.Thread(target=work) for _n in range(8)]
         for t in threads:
             t.start()
         for t in threads:

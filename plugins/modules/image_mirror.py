@@ -207,10 +207,11 @@ options:
     default: 64M
   concurrency:
     description:
-      - Blob transfers and copy steps in flight at once, across all images and blobs.
-      - Looking images up (manifests, tag lists, existence checks - small answers whose time is the
-        round trip) runs four times as many requests at once, at most 32 and never fewer than this;
-        each registry's connection pool (twice this, at least 16) bounds them per registry.
+      - Transfers of blobs over 1 MiB in flight at once, across all images and blobs.
+      - Smaller blobs, cross-repository mounts and manifest pushes, and looking images up (manifests,
+        tag lists, existence checks) - small answers whose time is the round trip more than their
+        bytes - run four times as many at once, at most 32 and never fewer than this. Each registry's
+        connection pool (twice this, at least 16, and at least that count) bounds them per registry.
     type: int
     default: 8
   registry_limits:

@@ -66,8 +66,9 @@ class Limits:
     def small_requests(self) -> int:
         """Requests in flight while resolving and checking (manifests, tag lists, HEADs): small
         answers whose time is the round trip, not the bandwidth, so four times *concurrency*
-        (at most :data:`SMALL_REQUESTS_MAX`, never fewer than *concurrency*). Blob transfers keep
-        *concurrency*."""
+        (at most :data:`SMALL_REQUESTS_MAX`, never fewer than *concurrency*). The copy runs this
+        many tasks at once too (small blobs, mounts, manifests); transfers of blobs over
+        ``copy.SMALL_BLOB`` keep *concurrency*."""
         return max(self.concurrency, min(4 * self.concurrency, SMALL_REQUESTS_MAX))
 
 

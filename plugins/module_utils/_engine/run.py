@@ -78,7 +78,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         assignment = None
         if shard is not None:
             copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel, sessions=sessions,
-                            progress=progress)
+                            progress=progress, light=request.limits.small_requests)
             assignment, counts.would_bytes, counts.would_blobs = run_shard(
                 jobs, shard, copier, concurrency=concurrency, wait=request.sharding.wait, check_mode=check_mode,
                 deadline=pool.deadline, cancel=pool.cancel)
@@ -89,7 +89,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
                 counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
             else:
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
-                                sessions=sessions, progress=progress)
+                                sessions=sessions, progress=progress, light=request.limits.small_requests)
                 counts.blobs = copier.run(jobs, homes=homes(jobs))
         _cleanup_layouts(jobs)
         lookaside = 0

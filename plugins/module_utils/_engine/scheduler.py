@@ -5,10 +5,16 @@
 # PRIVATE to the airgap.mirror collection: may change without notice.
 """A DAG of tasks run on one bounded thread pool: a task runs once every task it depends on is
 done; a failed task fails its dependents (and nothing else); a bug in a task is reported on it,
-never raised; the run's deadline and cancel event stop what has not started."""
+never raised; the run's deadline and cancel event stop what has not started.
+
+Tasks marked *heavy* (large blob transfers, whose time is the bandwidth) run at most
+``heavy_limit`` at once; the others (small blobs, mounts, manifests: their time is the round
+trip) fill every worker. A heavy task that is ready while the limit is reached waits in a queue,
+not on a worker."""
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,13 +25,16 @@ from .._oci.errors import OCIError
 
 
 class Task:
-    """One unit of work: *fn* once its *deps* are done; *owner* is the image it is done for."""
+    """One unit of work: *fn* once its *deps* are done; *owner* is the image it is done for;
+    *heavy*: counts against the scheduler's ``heavy_limit``."""
 
-    __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended")
+    __slots__ = ("name", "fn", "deps", "dependents", "pending", "error", "result", "owner", "started", "ended",
+                 "heavy")
 
     def __init__(self, name: str, fn: Callable[[], Any], deps: Iterable[Task | None] = (),
-                 owner: Any = None) -> None:
+                 owner: Any = None, heavy: bool = False) -> None:
         self.name = name
+        self.heavy = heavy
         self.fn = fn
         self.deps: list[Task] = [d for d in deps if d is not None]
         self.dependents: list[Task] = []
@@ -41,10 +50,14 @@ class Scheduler:
     """Runs a DAG of tasks on a fixed number of worker threads."""
 
     def __init__(self, workers: int, deadline: Any = None, cancel: threading.Event | None = None,
-                 on_done: Callable[[Task], None] | None = None) -> None:
+                 on_done: Callable[[Task], None] | None = None, heavy_limit: int | None = None) -> None:
         """*on_done* is called with every task once it ended (done or failed), from the thread
-        that ended it; what it raises is ignored."""
+        that ended it; what it raises is ignored. *heavy_limit*: heavy tasks running at once
+        (default and at most: *workers*)."""
         self.workers = max(1, int(workers))
+        self.heavy_limit = self.workers if heavy_limit is None else max(1, min(self.workers, int(heavy_limit)))
+        self._heavy_running = 0
+        self._heavy_waiting: collections.deque[Task] = collections.deque()
         self.on_done = on_done
         self.deadline = deadline
         self.cancel = cancel or threading.Event()
@@ -68,7 +81,7 @@ class Scheduler:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="airgap-copy") as pool:
             self._pool = pool
             for task in initial:
-                pool.submit(self._run, task)
+                self._submit(task)
             self._done.wait()
         self._pool = None
 
@@ -85,6 +98,14 @@ class Scheduler:
         except Exception as exc:  # a bug in one task must not hang the run
             task.error = OCIError("internal error in %s: %s: %s" % (task.name, type(exc).__name__, exc))
         task.ended = time.monotonic()
+        if task.heavy:
+            with self._lock:
+                self._heavy_running -= 1
+                waiting = self._heavy_waiting.popleft() if self._heavy_waiting else None
+                if waiting is not None:
+                    self._heavy_running += 1
+            if waiting is not None:
+                self._pool_submit(waiting)
         self._finish(task)
 
     def _finish(self, task: Task) -> None:
@@ -111,7 +132,17 @@ class Scheduler:
             dep.ended = time.monotonic()
             self._finish(dep)
 
-    def _submit(self, task: Task) -> Future[None]:
+    def _submit(self, task: Task) -> None:
+        """Run *task* on a worker, or queue it when it is heavy and ``heavy_limit`` heavy tasks run."""
+        if task.heavy:
+            with self._lock:
+                if self._heavy_running >= self.heavy_limit:
+                    self._heavy_waiting.append(task)
+                    return
+                self._heavy_running += 1
+        self._pool_submit(task)
+
+    def _pool_submit(self, task: Task) -> Future[None]:
         if self._pool is None:
             raise AssertionError('submitted outside run()')
         return self._pool.submit(self._run, task)

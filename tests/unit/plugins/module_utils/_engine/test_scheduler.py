@@ -79,3 +79,65 @@ def test_each_task_runs_exactly_once_when_dependencies_finish_during_submission(
         Scheduler(8).run(tasks)
         assert all(t.ended is not None for t in tasks), [t.name for t in tasks if t.ended is None][:5]
         assert runs == {t.name: 1 for t in tasks}
+
+
+def _tracker():
+    """(work factory, peaks): each task counts itself running, under its kind, while it sleeps."""
+    lock = threading.Lock()
+    running = {"heavy": 0, "all": 0}
+    peaks = {"heavy": 0, "all": 0}
+
+    def work(heavy, seconds=0.02):
+        def fn():
+            with lock:
+                running["all"] += 1
+                running["heavy"] += heavy
+                peaks["all"] = max(peaks["all"], running["all"])
+                peaks["heavy"] = max(peaks["heavy"], running["heavy"])
+            time.sleep(seconds)
+            with lock:
+                running["all"] -= 1
+                running["heavy"] -= heavy
+        return fn
+    return work, peaks
+
+
+def test_heavy_tasks_are_bounded_while_light_ones_fill_the_workers():
+    work, peaks = _tracker()
+    heavy = [Task("h%d" % i, work(True), heavy=True) for i in range(12)]
+    light = [Task("l%d" % i, work(False)) for i in range(24)]
+    Scheduler(8, heavy_limit=2).run(heavy + light)
+    assert all(t.ended is not None and t.error is None for t in heavy + light)
+    assert peaks["heavy"] == 2  # never more, and the limit is used
+    assert peaks["all"] == 8  # the light tasks ran beside the two heavy ones, on every worker
+
+
+def test_a_waiting_heavy_task_does_not_hold_a_worker():
+    """Heavy tasks beyond the limit wait in the scheduler's queue: the light tasks listed after
+    them start at once instead of queuing behind them."""
+    work, _peaks = _tracker()
+    heavy = [Task("h%d" % i, work(True, 0.3), heavy=True) for i in range(6)]
+    light = [Task("l%d" % i, work(False, 0.0)) for i in range(4)]
+    Scheduler(4, heavy_limit=1).run(heavy + light)
+    first_heavy_end = min(t.ended for t in heavy)
+    assert all(t.ended < first_heavy_end for t in light)
+    starts = sorted(t.started for t in heavy)
+    assert all(later - earlier >= 0.29 for earlier, later in zip(starts, starts[1:]))  # one at a time
+
+
+def test_heavy_dependencies_released_by_failure_and_deadline():
+    def boom():
+        raise OCIError("source gone")
+
+    bad = [Task("bad%d" % i, boom, heavy=True) for i in range(3)]
+    after = [Task("after%d" % i, lambda: None, deps=[bad[i]], heavy=True) for i in range(3)]
+    fine = [Task("fine%d" % i, lambda: None, heavy=True) for i in range(3)]
+    Scheduler(3, heavy_limit=1).run(bad + after + fine)
+    assert all(t.error is not None for t in bad + after)
+    assert all(t.error is None and t.ended is not None for t in fine)  # failed heavy tasks gave their slot back
+
+
+def test_the_heavy_limit_is_at_most_the_workers():
+    assert Scheduler(4, heavy_limit=10).heavy_limit == 4
+    assert Scheduler(4, heavy_limit=0).heavy_limit == 1
+    assert Scheduler(4).heavy_limit == 4

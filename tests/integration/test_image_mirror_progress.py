@@ -59,8 +59,9 @@ def test_progress_lines_while_a_slow_copy_runs_and_the_same_result_without(
     play.write_text(PLAY)
     with FaultProxy(plain_registry).start() as proxy:
         images = sorted(ref.replace(plain_registry.host, proxy.host) for ref in seeded.values())
-        # one blob at a time, the whole set in about 6 s: several progress lines
-        proxy.add_rule("GET", r"/blobs/sha256:", throttle=max(4096, total // 6), times=None)
+        # the whole set in about 6 s: several progress lines. These small blobs run on the light
+        # workers, four at once with concurrency 1 (Limits.small_requests), each throttled alone
+        proxy.add_rule("GET", r"/blobs/sha256:", throttle=max(256, total // (6 * 4)), times=None)
         slow, fast = registry_factory(), registry_factory()
         progress_file = tmp_path / "progress.jsonl"
         common = {"images": images}

@@ -11,10 +11,10 @@ and writes its result to ``<async_dir>/<jid>``), and tells it, through its ``pro
 option, to append its progress to a file next to that one. Then, every ``progress_interval``
 seconds, it runs ONE shell command on the host (a wait that ends early when the job does, then
 ``tail -c +OFFSET`` of the progress file and ``cat`` of the job's status file) and prints the
-new lines through Ansible's ``Display``; once
-the status file holds the module's result, it decodes that result as ``async_status`` would
-return it (the status file is what ``async_status`` reads; the decoding is the one every module
-result goes through) and removes both files.
+new lines through Ansible's ``Display``; once the status file holds the module's result, it
+decodes that result as ``async_status`` would return it (the status file is what
+``async_status`` reads; the decoding is the one every module result goes through) and removes
+both files.
 
 Why this way, and not another:
 

@@ -252,24 +252,32 @@ class Authenticator:
             with self._lock:
                 self.scheme, self.params = scheme, params
 
-    def header(self, scopes: Iterable[str]) -> str | None:
-        """The Authorization header value for a request needing *scopes*, or None."""
+    def header(self, scopes: Iterable[str], fresh: bool = False) -> str | None:
+        """The Authorization header value for a request needing *scopes*, or None. *fresh*: a
+        Bearer token fetched now, not one from the cache (whose real age a token service that
+        overstates ``expires_in`` hides)."""
         if self.scheme == "basic":
             creds = self.credentials(_first_repo(scopes))
             return creds.basic_header() if creds and creds.username is not None else None
         if self.scheme == "bearer":
-            return "Bearer " + self._token(tuple(sorted(set(scopes))))
+            return "Bearer " + self._token(tuple(sorted(set(scopes))), fresh)
         return None
 
-    def invalidate(self, scopes: Iterable[str]) -> None:
+    def invalidate(self, scopes: Iterable[str], used: str | None = None) -> None:
+        """Forget the cached token for *scopes*. With *used* (the Authorization header a refused
+        request carried) only if that token is still the cached one: a token another thread
+        fetched since then is kept."""
+        key = tuple(sorted(set(scopes)))
         with self._lock:
-            self._tokens.pop(tuple(sorted(set(scopes))), None)
+            cached = self._tokens.get(key)
+            if cached and (used is None or used == "Bearer " + cached[0]):
+                del self._tokens[key]
 
-    def _token(self, key: tuple[str, ...]) -> str:
+    def _token(self, key: tuple[str, ...], fresh: bool = False) -> str:
         now = time.monotonic()
         with self._lock:
             cached = self._tokens.get(key)
-            if cached and cached[1] > now:
+            if cached and cached[1] > now and not fresh:
                 return cached[0]
         realm = self.params.get("realm")
         if not realm:

@@ -253,10 +253,11 @@ def _send_once(client: Transport, method: str, url: str, scopes: Sequence[str], 
         raise OCIError("cancelled", image=image)
     client.deadline.check("blob upload")
     hdrs = dict(headers)
+    used = None
     if urlsplit(url).netloc == client.endpoint:
-        value = client.auth.header(scopes)
-        if value:
-            hdrs["Authorization"] = value
+        used = client.auth.header(scopes)
+        if used:
+            hdrs["Authorization"] = used
     try:
         client.stats.request(client.registry)
         resp = client._send(client._client.build_request(method, url, headers=hdrs, content=body))
@@ -272,7 +273,7 @@ def _send_once(client: Transport, method: str, url: str, scopes: Sequence[str], 
         resp.close()
         if challenge:
             client.auth.note_challenge(challenge)
-            client.auth.invalidate(scopes)
+            client.auth.invalidate(scopes, used)
         raise RegistryError("upload needed new credentials", url=url, status=401, image=image, transient=True)
     if resp.status_code in TRANSIENT_STATUS:
         resp.close()

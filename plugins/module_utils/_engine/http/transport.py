@@ -215,16 +215,17 @@ class Transport:
         """Send one request with authentication and retries; return the response (the caller
         closes it). *content* may be a callable returning a fresh body for every attempt."""
         attempt = 0
-        auth_retried = False
+        auth_retries = 0
         while True:
             if self.cancel.is_set():
                 raise OCIError("cancelled", image=image, url=url)
             self.deadline.check(what or "%s %s" % (method, redact_url(url)))
             hdrs = dict(headers or {})
+            used = None
             if auth and urlsplit(url).netloc == self.endpoint:
-                value = self.auth.header(scopes)
-                if value:
-                    hdrs["Authorization"] = value
+                used = self.auth.header(scopes, fresh=auth_retries >= 2)
+                if used:
+                    hdrs["Authorization"] = used
             body = content() if callable(content) else content
             try:
                 request = self._client.build_request(method, url, headers=hdrs, content=body, params=params,
@@ -239,13 +240,13 @@ class Transport:
                                         url=url, image=image, transient=True) from None
                 self._wait(self.retry.delay(attempt - 1), what)
                 continue
-            if resp.status_code == 401 and auth and not auth_retried:
+            if resp.status_code == 401 and auth and auth_retries < self._auth_retry_limit():
                 challenge = resp.headers.get("www-authenticate")
                 resp.close()
                 if challenge:
                     self.auth.note_challenge(challenge)
-                    self.auth.invalidate(scopes)
-                    auth_retried = True
+                    self.auth.invalidate(scopes, used)
+                    auth_retries += 1
                     continue
                 raise AuthError("%s refused the request without saying how to authenticate" % self.registry,
                                 url=url, status=401, image=image)
@@ -259,6 +260,14 @@ class Transport:
                 self._wait(self.retry.delay(attempt - 1, retry_after), what)
                 continue
             return resp
+
+    def _auth_retry_limit(self) -> int:
+        """How often one request is sent again after a 401. Basic: once (the challenge may be
+        new). Bearer: twice. The first retry takes the cached token, which another thread may
+        have just fetched after its own 401; with a token service that overstates
+        ``expires_in`` that token may be near its real end, so the second retry fetches its own
+        token. A 401 to a token fetched a moment before is a refusal."""
+        return 2 if self.auth.scheme == "bearer" else 1
 
     def _send(self, request: httpx.Request, stream: bool = False, redirects: bool = False) -> httpx.Response:
         """THE place every request to this registry goes through (its token service and the

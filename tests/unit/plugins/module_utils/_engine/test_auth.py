@@ -107,5 +107,27 @@ def test_bearer_tokens_cached_per_scope_and_invalidated():
     assert auth.header(pull) == "Bearer t3"
 
 
+def test_invalidate_keeps_a_token_fetched_since_and_fresh_bypasses_the_cache():
+    calls = []
+
+    def fetch(realm, query, basic, form):
+        calls.append(query)
+        return {"token": "t%d" % len(calls), "expires_in": 300}
+
+    auth = A.Authenticator("r.example", None, fetch)
+    auth.note_challenge('Bearer realm="https://r.example/token"')
+    pull = (A.scope_for("a/b", ["pull"]),)
+    refused = auth.header(pull)
+    assert refused == "Bearer t1"
+    auth.invalidate(pull, refused)  # thread A: its t1 was refused
+    assert auth.header(pull) == "Bearer t2"  # A fetches t2
+    auth.invalidate(pull, refused)  # thread B, also refused with t1, keeps A's t2
+    assert auth.header(pull) == "Bearer t2" and len(calls) == 2
+    assert auth.header(pull, fresh=True) == "Bearer t3"  # not from the cache, and cached
+    assert auth.header(pull) == "Bearer t3" and len(calls) == 3
+    auth.invalidate(pull)  # without the refused value: always
+    assert auth.header(pull) == "Bearer t4"
+
+
 def test_credentials_repr_hides_secret():
     assert "hunter2" not in repr(A.Credentials("u", "hunter2"))

@@ -543,11 +543,12 @@ class FaultProxy:
         out.extend((rule.headers or {}).items())
         out += exchange.extra_headers
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out) + "\r\n"
-        self._land(exchange)
-        client.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else body))
+        # recorded before the answer leaves: a client done with it may read the log at once
         exchange.status = status
         exchange.response_headers = {k.lower(): v for k, v in out}
         exchange.bytes_out = 0 if method == "HEAD" else len(body)
+        self._land(exchange)
+        client.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else body))
         return {k.lower(): v for k, v in headers}.get("connection", "").lower() != "close"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from .._oci.errors import DigestMismatch, OCIError, RegistryError, redact_url
 from .auth import scope_for
@@ -253,11 +253,7 @@ def _send_once(client: Transport, method: str, url: str, scopes: Sequence[str], 
         raise OCIError("cancelled", image=image)
     client.deadline.check("blob upload")
     hdrs = dict(headers)
-    used = None
-    if urlsplit(url).netloc == client.endpoint:
-        used = client.auth.header(scopes)
-        if used:
-            hdrs["Authorization"] = used
+    used = client.authorize(hdrs, url, scopes)
     try:
         client.stats.request(client.registry)
         resp = client._send(client._client.build_request(method, url, headers=hdrs, content=body))

@@ -221,11 +221,7 @@ class Transport:
                 raise OCIError("cancelled", image=image, url=url)
             self.deadline.check(what or "%s %s" % (method, redact_url(url)))
             hdrs = dict(headers or {})
-            used = None
-            if auth and urlsplit(url).netloc == self.endpoint:
-                used = self.auth.header(scopes, fresh=auth_retries >= 2)
-                if used:
-                    hdrs["Authorization"] = used
+            used = self.authorize(hdrs, url, scopes, fresh=auth_retries >= 2) if auth else None
             body = content() if callable(content) else content
             try:
                 request = self._client.build_request(method, url, headers=hdrs, content=body, params=params,
@@ -260,6 +256,17 @@ class Transport:
                 self._wait(self.retry.delay(attempt - 1, retry_after), what)
                 continue
             return resp
+
+    def authorize(self, headers: dict[str, str], url: str, scopes: Sequence[str], fresh: bool = False) -> str | None:
+        """Add this registry's Authorization for *scopes* to *headers* when *url* is on this
+        registry (never to a redirect's or a token service's host); return the value sent, which
+        a refused request hands to ``auth.invalidate``."""
+        if urlsplit(url).netloc != self.endpoint:
+            return None
+        value = self.auth.header(scopes, fresh=fresh)
+        if value:
+            headers["Authorization"] = value
+        return value
 
     def _auth_retry_limit(self) -> int:
         """How often one request is sent again after a 401. Basic: once (the challenge may be

@@ -22,7 +22,6 @@ from .._engine.http.limits import RegistryLimits
 from .._engine.job import Status
 from .._engine.plan import ClientPool
 from .._engine.request import Limits, MirrorRequest, Naming, Sharding, State
-from .._engine.shard import Shard
 from .._engine.sources import SourceMirrors
 from .._mirrormap import io as _io
 from .._mirrormap.model import MirrorMap
@@ -32,6 +31,7 @@ from .._oci.tagselect import selection_of
 from .argspec import client_pool, merge_spec, registry_argument_spec
 
 if TYPE_CHECKING:
+    from .._engine.shard import Shard
     from .._engine.signatures import Trust
 
 #: the statuses of an image the mirror map has something to say about
@@ -202,6 +202,7 @@ def shard_of(params: dict[str, Any]) -> Shard | None:
         return None
     if params["shard_index"] is None:
         raise UserError("shard_index is required when shard_count is %d" % params["shard_count"])
+    from .._engine.shard import Shard  # a run that is not split never loads it
     shard = Shard(params["shard_index"], params["shard_count"])  # OCIError is a UserError
     if shard.count > 1 and params["mirror_map"]:
         raise UserError("a sharded run (shard_count=%d) does not write mirror_map: the final run, without shard "

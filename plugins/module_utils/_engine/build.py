@@ -12,21 +12,22 @@ import dataclasses
 import datetime
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._mirrormap.model import check_layout_path
 from .._mirrormap.naming import Mapping, digest_tag
 from .._oci import platforms as _platforms
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference, LayoutError, OCIError
-from .dirtree import DirTree
 from .job import ImageJob
-from .direxport import DirExport, find_dir_exports
-from .layout import Layout
 from .repos import DirExportImage, LayoutRepo, RegistryRepo
 from .request import Naming
 from .selection import expand_selections
 from .sources import SourceMirrors, source_repo
+
+if TYPE_CHECKING:  # imported where used: a registry-to-registry run loads neither
+    from .dirtree import DirTree
+    from .layout import Layout
 
 
 def parse_location(text: str) -> tuple[str, str]:
@@ -71,15 +72,15 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     dest_kind, dest_path = parse_location(dest)
     if dest_kind == "oci":
         check_layout_path(dest_path)  # the mirror map records oci:PATH:REF
-    layout_dest = Layout(dest_path, create=True) if dest_kind == "oci" else None
+    layout_dest = _layout(dest_path, create=True) if dest_kind == "oci" else None
     if dest_kind == "dir":
         raise ValueError("dest cannot be a dir: export; write an OCI layout (oci:PATH) instead")
     mapping = Mapping(dest_path, naming.mapping, dict(naming.overrides)) if dest_kind == "registry" else None
 
     src_kind, src_path = parse_location(src) if src else (None, "")
-    src_layout = Layout(src_path) if src_kind == "oci" else None
-    dir_exports = find_dir_exports(src_path) if src_kind == "dir" else None
-    dir_tree = DirTree(src_path, dir_exports, naming.src_registry) if dir_exports is not None else None
+    src_layout = _layout(src_path) if src_kind == "oci" else None
+    dir_tree = _dir_tree(src_path, naming.src_registry) if src_kind == "dir" else None
+    dir_exports = dir_tree.exports if dir_tree is not None else None
     if src_kind == "registry":
         raise ValueError("src must be oci:PATH or dir:PATH (leave it out to read from registries)")
 
@@ -140,6 +141,19 @@ def build_jobs(images: Iterable[Any], dest: str, pool: Any, src: str | None = No
     if dir_tree is not None and warnings is not None:
         warnings.extend(dir_tree.warnings())
     return jobs, failed
+
+
+def _layout(path: str, create: bool = False) -> Layout:
+    """The OCI layout at *path* (imported here: a registry-to-registry run never loads it)."""
+    from .layout import Layout
+    return Layout(path, create=create)
+
+
+def _dir_tree(path: str, src_registry: str | None) -> DirTree:
+    """The skopeo ``dir:`` tree at *path*: its exports, and the registry its images came from."""
+    from .direxport import find_dir_exports
+    from .dirtree import DirTree
+    return DirTree(path, find_dir_exports(path), src_registry)
 
 
 def _expand(images: Iterable[Any], src_layout: Layout | None, dir_exports: dict[str, str] | None) -> list[Any]:
@@ -239,6 +253,7 @@ def _source_job(ctx: _Context, name: str, explicit_dest: str | None) -> ImageJob
                         expect_digest=src_ref.digest if src_ref else None)
     if ctx.dir_tree is not None:
         rel, src_ref = ctx.dir_tree.find(name, explicit_dest)
+        from .direxport import DirExport
         export = DirExportImage(DirExport(ctx.dir_tree.exports[rel]))
         return ImageJob(str(src_ref) if src_ref else rel, export, None, None, None, src_ref=src_ref,
                         expect_digest=src_ref.digest if src_ref else None)

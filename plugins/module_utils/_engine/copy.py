@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._common.progress import Progress
 from .._common.sizes import human_size
@@ -32,8 +32,10 @@ from .._common.space import free_bytes, space_margin
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, OCIError
 from .job import ImageJob, Status, iter_jobs
-from .layout import Layout
 from .scheduler import Scheduler, Task
+
+if TYPE_CHECKING:  # a registry-to-registry run does not load the layout code
+    from .layout import Layout
 
 #: (blob scope, digest) of a blob, ({dest key}, digest) of a blob or manifest in one repository
 Key = tuple[Any, str]

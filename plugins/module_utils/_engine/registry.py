@@ -23,18 +23,20 @@ set-up and the authentication state (see http/transport.py); it is safe to share
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from .._oci import manifest as _manifest
 from .._oci.errors import AuthError, OCIError, RegistryError
 from .auth import scope_for
 from .blobs import BlobDownload, Opener, SourceCursor, send_body
-from .chunked import ChunkedUpload, UploadState, session_lost, status_of
 from .http.errors import short
 from .http.options import ClientOptions, Shared
 from .http.retry import Deadline
 from .http.transport import Transport, httpx
+
+if TYPE_CHECKING:  # imported where used: a run with only small uploads (or none) never loads it
+    from .chunked import UploadState
 
 # Deadline where callers import it from here
 __all__ = ["Deadline", "RegistryClient"]
@@ -355,6 +357,7 @@ class RegistryClient(Transport):
 
     def upload_status(self, location: str, repo: str) -> UploadState | None:
         """Where an upload session stands (see chunked.py), or None if the session is gone."""
+        from .chunked import status_of
         return status_of(self, location, repo)
 
     def upload_blob(self, repo: str, digest: str, size: int, opener: Opener, image: str | None = None,
@@ -367,6 +370,7 @@ class RegistryClient(Transport):
             if size <= self.chunked_threshold:
                 self._upload_monolithic(repo, digest, size, cursor, image)
             else:
+                from .chunked import ChunkedUpload
                 ChunkedUpload(self, repo, digest, size, cursor, image, session).run()
         finally:
             cursor.close()
@@ -386,6 +390,7 @@ class RegistryClient(Transport):
                 resp.close()
                 return
             except RegistryError as exc:
+                from .chunked import session_lost
                 attempt += 1
                 if not (exc.transient or session_lost(exc)) or attempt >= self.retry.attempts:
                     raise

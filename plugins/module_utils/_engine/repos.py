@@ -15,12 +15,14 @@ Identifiers: a tag, a digest, or for layouts the ref name under which the image 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._oci import manifest as _manifest
 from .._oci.errors import LayoutError, NotFound
-from .direxport import DirExport
-from .layout import SOURCE_DIGEST, Layout
+
+if TYPE_CHECKING:  # a registry-to-registry run does not load the layout and dir: code
+    from .direxport import DirExport
+    from .layout import Layout
 
 ATTACHMENT_SUFFIXES = (".sig", ".att", ".sbom", ".gpgsig")
 
@@ -217,11 +219,13 @@ class LayoutRepo:
         (with the digest of its source when it was filtered to some platforms)."""
         self.layout.put_bytes(manifest.digest, manifest.data, image=image)
         if root:
+            from .layout import SOURCE_DIGEST
             notes = {SOURCE_DIGEST: source_digest} if source_digest else None
             self.layout.set_refs([(self.ref_name(ident), manifest.descriptor(annotations=notes))])
 
     def recorded_source_digest(self, ident: str) -> str | None:
         """The source digest index.json records for a filtered image (None: the image is its source's)."""
+        from .layout import SOURCE_DIGEST
         desc = self.layout.find(self.ref_name(ident))
         return desc.annotations.get(SOURCE_DIGEST) if desc is not None else None
 

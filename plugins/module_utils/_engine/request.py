@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._mirrormap.model import MirrorMap
 from .._oci.platforms import parse_filter
-from .shard import Shard
 from .sources import SourceMirrors
 
-if TYPE_CHECKING:  # imported by a run that verifies signatures (run.py), not by every task
+if TYPE_CHECKING:  # imported by the runs that use them (run.py), not by every task
+    from .shard import Shard
     from .signatures import Trust
 
 TAG_STYLES = ("deterministic", "timestamp", "none")

@@ -16,13 +16,10 @@ from .._common.progress import Progress
 from .._oci.errors import OCIError
 from .copy import Copier, estimate, preflight_space
 from .job import ImageJob, Status, iter_jobs
-from .mirrorspace import preflight_mirror_space
 from .plan import ClientPool, build_jobs, resolve, unique_blobs
 from .plan import verify as _verify
 from .report import Counts, report
 from .request import Limits, MirrorRequest
-from .resume import UploadSessions
-from .shard import homes, run_shard
 
 
 def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any = None,
@@ -46,6 +43,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
     own_pool = pool is None
     pool = pool or ClientPool()
     if sessions is None and request.state.state_dir and not request.check_mode:
+        from .resume import UploadSessions  # imported where used, as shard and mirrorspace: a no-op run needs none
         sessions = UploadSessions(request.state.state_dir)
     shard = request.sharding.active
     concurrency = request.limits.concurrency
@@ -77,6 +75,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         counts = Counts()
         assignment = None
         if shard is not None:
+            from .shard import run_shard
             copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel, sessions=sessions,
                             progress=progress, light=request.limits.small_requests)
             assignment, counts.would_bytes, counts.would_blobs = run_shard(
@@ -88,6 +87,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
             if check_mode:
                 counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
             else:
+                from .shard import homes
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
                                 sessions=sessions, progress=progress, light=request.limits.small_requests)
                 counts.blobs = copier.run(jobs, homes=homes(jobs))
@@ -126,6 +126,7 @@ def _space_refused(jobs: list[ImageJob], limits: Limits) -> bool:
     try:
         preflight_space(jobs)
         if limits.mirror_storage_path:
+            from .mirrorspace import preflight_mirror_space
             preflight_mirror_space(jobs, limits.mirror_storage_path, limits.small_requests)
     except OCIError as exc:
         for job in iter_jobs(jobs):

@@ -15,13 +15,15 @@ and how many tags the repository has): a list that silently shrinks to nothing i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._oci import reference as _ref
 from .._oci.errors import InvalidReference, OCIError
 from .._oci.tagselect import TagSelector, TagSelectorError, selection_of
 from .http.options import DEFAULT_TAG_PAGE
-from .layout import Layout
+
+if TYPE_CHECKING:  # a registry-to-registry run does not load the layout code
+    from .layout import Layout
 
 
 def expand_selections(images: Iterable[Any], pool: Any, src_layout: Layout | None = None,

@@ -24,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._common.semver_range import Range, RangeError, parse_range
-from .._common.version import Version
 from . import reference as _ref
 from .errors import InvalidReference, OCIError
+
+if TYPE_CHECKING:  # imported where used: a run without tag selections never loads them
+    from .._common.semver_range import Range
 
 SELECTOR_KEYS = ("include", "exclude", "semver", "newest")
 
@@ -60,6 +61,7 @@ class TagSelector:
                                    % (", ".join(unknown), ", ".join(SELECTOR_KEYS)), entry)
         semver = None
         if value.get("semver") is not None:
+            from .._common.semver_range import RangeError, parse_range
             try:
                 semver = parse_range(value["semver"], "tags.semver")
             except RangeError as exc:
@@ -70,6 +72,7 @@ class TagSelector:
 
     def select(self, tags: Iterable[str]) -> list[str]:
         """The selected tags: versions first, lowest to highest, then the others by name."""
+        from .._common.version import Version
         chosen = []
         for tag in dict.fromkeys(tags):
             if self.include and not any(p.fullmatch(tag) for p in self.include):

@@ -57,3 +57,33 @@ def test_registries_conf_module_carries_no_mirror_map_view(payloads):
     assert "plugins/module_utils/_consumers/registries_conf/dropin.py" in files
     assert not [f for f in files if f.endswith(("registries_conf/pairs.py", "_mirrormap/views.py"))]
     assert not [f for f in files if "/_engine/" in f]
+
+
+_LOADED_BY = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.airgap.mirror.plugins.modules import image_mirror  # noqa: F401
+from ansible_collections.airgap.mirror.plugins.module_utils._engine import build, plan, run  # noqa: F401
+from ansible_collections.airgap.mirror.plugins.module_utils._backends.image_mirror import prepare  # noqa: F401
+if sys.argv[2] == "registry":
+    jobs, failed = build.build_jobs(["quay.io/org/app:1", {"src": "quay.io/org/db@sha256:" + "a" * 64}],
+                                    "mirror.example:5000/base", plan.ClientPool())
+    assert len(jobs) == 2 and not failed, (jobs, failed)
+prefix = "ansible_collections.airgap.mirror.plugins.module_utils."
+print(json.dumps(sorted(m[len(prefix):] for m in sys.modules if m.startswith(prefix))))
+"""
+
+#: what only some runs need: layouts and dir: trees, chunked and resumed uploads, sharding, the
+#: mirror's free-space check, semantic-version tag selection
+_ON_DEMAND = ("_engine.layout", "_engine.direxport", "_engine.dirtree", "_engine.chunked", "_engine.resume",
+              "_engine.shard", "_engine.mirrorspace", "_common.semver_range", "_common.version")
+
+
+@pytest.mark.parametrize("stage", ["import", "registry"])
+def test_a_registry_task_does_not_load_what_only_other_runs_need(stage):
+    # every module a process loads is compiled at each task's start (bench/fixed_cost.py --imports)
+    done = subprocess.run([sys.executable, "-c", _LOADED_BY, os.environ["AIRGAP_COLLECTIONS_PATH"], stage],
+                          capture_output=True, text=True, check=True)
+    loaded = json.loads(done.stdout)
+    assert "_engine.resolve" in loaded and "_oci.tagselect" in loaded  # what every task needs is there
+    assert [m for m in _ON_DEMAND if m in loaded] == []

@@ -208,10 +208,11 @@ options:
   concurrency:
     description:
       - Transfers of blobs over 1 MiB in flight at once, across all images and blobs.
-      - Smaller blobs, cross-repository mounts and manifest pushes, and looking images up (manifests,
-        tag lists, existence checks) - small answers whose time is the round trip more than their
-        bytes - run four times as many at once, at most 32 and never fewer than this. Each registry's
-        connection pool (twice this, at least 16, and at least that count) bounds them per registry.
+      - Smaller blobs, cross-repository mounts and manifest pushes - whose time is the round trip more
+        than their bytes - run four times as many at once, at most 32 and never fewer than this.
+        Looking images up (manifests, tag lists, existence checks) runs eight times as many, at most 64.
+        Each registry's connection pool (twice this, at least 16, and at least the look-ups' count)
+        bounds them per registry.
     type: int
     default: 8
   registry_limits:

@@ -261,7 +261,7 @@ def pool_for(params: dict[str, Any], run: ModuleRun) -> ClientPool:
                       + list(run.insecure_sources))
     return client_pool(params, sources, dest_registry,
                        max_connections=max(16, run.request.limits.concurrency * 2,
-                                           run.request.limits.small_requests),
+                                           run.request.limits.lookups),
                        upload_chunk_size=run.upload_chunk_size, registry_limits=run.registry_limits)
 
 

@@ -60,13 +60,13 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):
             raise OCIError("a sharded run needs a registry destination: %s workers cannot share one OCI layout "
                            "safely; copy to disk with one worker" % shard.count)
-        resolve(jobs, concurrency=request.limits.small_requests, lock=request.lock, attachments=request.attachments,
+        resolve(jobs, concurrency=request.limits.lookups, lock=request.lock, attachments=request.attachments,
                 immutable=request.state.immutable_patterns())
         if request.verify:
-            _verify(jobs, concurrency=request.limits.small_requests)
+            _verify(jobs, concurrency=request.limits.lookups)
         if request.trust is not None:  # before anything is copied: a refused image writes nothing
             from .signatures import check as check_signatures  # only a run that verifies pays for it
-            check_signatures(jobs, request.trust, concurrency=request.limits.small_requests)
+            check_signatures(jobs, request.trust, concurrency=request.limits.lookups)
         planned = unique_blobs(jobs)
         resolved = time.monotonic()
         progress.plan(len(jobs) + len(rejected), 0,
@@ -85,7 +85,7 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         elif any(j.status == Status.COPY for j in iter_jobs(jobs)) and \
                 not _space_refused(jobs, request.limits):
             if check_mode:
-                counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.small_requests)
+                counts.would_bytes, counts.would_blobs = estimate(jobs, request.limits.lookups)
             else:
                 from .shard import homes
                 copier = Copier(concurrency=concurrency, deadline=pool.deadline, cancel=pool.cancel,
@@ -127,7 +127,7 @@ def _space_refused(jobs: list[ImageJob], limits: Limits) -> bool:
         preflight_space(jobs)
         if limits.mirror_storage_path:
             from .mirrorspace import preflight_mirror_space
-            preflight_mirror_space(jobs, limits.mirror_storage_path, limits.small_requests)
+            preflight_mirror_space(jobs, limits.mirror_storage_path, limits.lookups)
     except OCIError as exc:
         for job in iter_jobs(jobs):
             if job.status == Status.COPY:

@@ -43,3 +43,8 @@ def test_a_request_is_frozen():
 @pytest.mark.parametrize("concurrency, small", [(1, 4), (2, 8), (8, 32), (16, 32), (40, 40)])
 def test_small_requests_are_four_times_the_transfers_up_to_32_and_never_fewer(concurrency, small):
     assert Limits(concurrency).small_requests == small
+
+
+@pytest.mark.parametrize("concurrency, lookups", [(1, 8), (2, 16), (8, 64), (16, 64), (80, 80)])
+def test_lookups_are_eight_times_the_transfers_up_to_64_and_never_fewer(concurrency, lookups):
+    assert Limits(concurrency).lookups == lookups

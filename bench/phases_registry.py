@@ -77,6 +77,23 @@ def registry_to_registry(bench: Bench, wl: W.Workload, n: int) -> None:
     noop(bench, wl, n, kept)
 
 
+def ours_again(bench: Bench, wl: W.Workload, kept: Accounted, tag: str, lock: bool = True,
+               immutable: bool = False) -> Accounted:
+    """The module again into *kept*'s registry (an ``ours_r2r(keep=True)`` run), which holds
+    everything: with its mirror map as lockfile (*lock*), the release tags in ``immutable_tags``
+    (*immutable*). A run that reports a change is a problem of the bench's results."""
+    args = bench.module_args(wl, kept["reg"].host, mirror_map=str(kept["map_path"]))
+    if not lock:
+        args["use_mirror_map"] = False
+    if immutable:
+        args["immutable_tags"] = [IMMUTABLE]
+    out = bench.runner.ours_run(tag, wl.name, args, kept["reg"])
+    t = out["res"]["result"]
+    if t.get("changed") or t["totals"].get("copied"):
+        bench.results.problems.append("%s no-op re-run %s reported changes: %s" % (wl.name, tag, t["totals"]))
+    return out
+
+
 def noop(bench: Bench, wl: W.Workload, n: int, kept: dict[str, Accounted]) -> None:
     """The same loops again into the destinations that already hold everything (skopeo's loop and
     sync, the module with the mirror map as lockfile and without it); the destinations are
@@ -88,17 +105,8 @@ def noop(bench: Bench, wl: W.Workload, n: int, kept: dict[str, Accounted]) -> No
         return bench.runner.skopeo_loop("noop-%d" % i, wl.name, sk_kept["script"], sk_reg)
 
     def ours_noop(i: int, lock: bool = True, immutable: bool = False) -> Accounted:
-        args = bench.module_args(wl, our_reg.host, mirror_map=str(our_kept["map_path"]))
-        if not lock:
-            args["use_mirror_map"] = False
-        if immutable:
-            args["immutable_tags"] = [IMMUTABLE]
         suffix = "" if lock and not immutable else "-nolock" if not lock else "-immutable"
-        out = bench.runner.ours_run("noop-%d%s" % (i, suffix), wl.name, args, our_reg)
-        t = out["res"]["result"]
-        if t.get("changed") or t["totals"].get("copied"):
-            bench.results.problems.append("%s no-op re-run reported changes: %s" % (wl.name, t["totals"]))
-        return out
+        return ours_again(bench, wl, our_kept, "noop-%d%s" % (i, suffix), lock, immutable)
 
     paired(bench, "%s r->r no-op" % wl.name, wl, n, skopeo_noop,
            [("mirror map as lockfile", ours_noop),

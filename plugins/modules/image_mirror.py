@@ -473,6 +473,12 @@ notes:
     never moves a destination tag, so a failed re-run does not drop images that are still in the mirror.
     A failed image without such an entry is not in the map. A run in which every image failed does not
     write the map at all.
+  - With a mirror registry that hands out Bearer tokens (Quay, Harbor, a registry in token mode), a run
+    that is not in check mode asks the token service for C(pull,push) on each mirror repository it may
+    push to, from its first request there (the existence checks included, also when nothing turns out
+    to be missing), so that one token serves the checks and the pushes. Read-only credentials get the
+    actions they have, as the token specification says; a token service that refuses such a request
+    instead is then asked for what each request needs.
 seealso:
   - name: OCI image layout
     description: The on-disk format this module writes.

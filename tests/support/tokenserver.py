@@ -9,6 +9,7 @@ Usage::
     ts.grant("alice", r"dst/.*", "pull,push")                      # without grants: everything
     ts.lifetime = 2                                                # tokens die 2 s after issue
     ts.advertised_lifetime = 300                                   # ...but expires_in says 300
+    ts.refuse_ungranted = True                                     # 403 to asking for more than granted
     ts.issued                                                      # [Issued(user, requested, granted, at)]
     ts.stop()
 
@@ -91,6 +92,9 @@ class TokenServer:
         self.issuer = issuer
         self.bind = bind
         self.port: Optional[int] = None
+        #: refuse (403) a token request asking for any action the user is not granted, as some token
+        #: services do, instead of issuing a token with what is granted (the specification's way)
+        self.refuse_ungranted = False
         self.issued: list[Issued] = []
         self._grants: dict[str, list] = {}
         self._lock = threading.Lock()
@@ -224,9 +228,15 @@ class TokenServer:
         return {"token": token, "access_token": token, "expires_in": int(advertised),
                 "issued_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
-    def _refuse(self, user: Optional[str], scopes: list[str]) -> None:
+    def _refuse(self, user: Optional[str], scopes: list[str], status: int = 401) -> None:
         with self._lock:
-            self.issued.append(Issued(user, list(scopes), None, time.monotonic(), status=401))
+            self.issued.append(Issued(user, list(scopes), None, time.monotonic(), status=status))
+
+    def grants_all(self, user: Optional[str], scopes: list[str]) -> bool:
+        """Whether ``user`` is granted every action ``scopes`` ask for."""
+        access = self.decide(user, scopes)
+        return all(set(a for a in scope.rpartition(":")[2].split(",") if a) <= set(granted["actions"])
+                   for scope, granted in zip(scopes, access))
 
 
 def _split_scopes(values) -> list[str]:
@@ -267,6 +277,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not ok:
             ts._refuse(user, scopes)
             self._send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication failed"}]})
+            return
+        if ts.refuse_ungranted and not ts.grants_all(user, scopes):
+            ts._refuse(user, scopes, status=403)
+            self._send(403, {"errors": [{"code": "DENIED", "message": "requested access is not granted"}]})
             return
         self._send(200, ts._issue(user, scopes))
 

@@ -13,9 +13,11 @@ specific key wins. ``credHelpers``/``credsStore`` run ``docker-credential-<name>
 
 Challenges: ``Basic`` sends the credentials; ``Bearer`` fetches a token from the realm with one
 ``repository:<name>:<actions>`` scope per repository (several registries refuse or truncate tokens
-that carry many scopes). Tokens are cached per scope set until shortly before they expire, and a
-401 on a request that carried a token drops it and authenticates again once (tokens that expire
-mid-run, or registries restarted with another signing key).
+that carry many scopes). Tokens are cached per scope set until shortly before they expire (see
+:mod:`.tokens`: one fetch per scope set at a time, and a token asked for more also serves requests
+that need less), and a 401 on a request that carried a token drops it and authenticates again once
+(tokens that expire mid-run, or registries restarted with another signing key). A run that will push
+to a repository asks for ``pull,push`` on it from its first request (:meth:`Authenticator.expect`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import os
 import re
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from .._oci import authfile as _authfile
 from .._oci.errors import AuthError
+from .tokens import TokenCache
 
 TOKEN_EXPIRY_MARGIN = 10.0
 if TYPE_CHECKING:  # pragma: no cover
@@ -241,7 +243,8 @@ class Authenticator:
         self._lock = threading.Lock()
         self.scheme: str | None = None
         self.params: dict[str, str] = {}
-        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._tokens = TokenCache()
+        self._widen: dict[str, frozenset[str]] = {}
 
     def credentials(self, repository: str | None = None) -> Credentials | None:
         return self.store.lookup(self.registry, repository) if self.store else None
@@ -252,6 +255,14 @@ class Authenticator:
             with self._lock:
                 self.scheme, self.params = scheme, params
 
+    def expect(self, repository: str, actions: Iterable[str]) -> None:
+        """Ask the token service for *actions* on *repository* whenever a request needs a token for
+        it: a run that will push to a repository fetches one token that also serves its checks
+        there, instead of one to pull and then one to push. Dropped for the registry if its token
+        service refuses such a request (then each request asks for what it needs)."""
+        with self._lock:
+            self._widen[repository] = self._widen.get(repository, frozenset()) | frozenset(actions)
+
     def header(self, scopes: Iterable[str], fresh: bool = False) -> str | None:
         """The Authorization header value for a request needing *scopes*, or None. *fresh*: a
         Bearer token fetched now, not one from the cache (whose real age a token service that
@@ -259,30 +270,56 @@ class Authenticator:
         if self.scheme == "basic":
             creds = self.credentials(_first_repo(scopes))
             return creds.basic_header() if creds and creds.username is not None else None
-        if self.scheme == "bearer":
-            return "Bearer " + self._token(tuple(sorted(set(scopes))), fresh)
-        return None
+        if self.scheme != "bearer":
+            return None
+        exact = tuple(sorted(set(scopes)))
+        key = self._key(exact)
+        try:
+            return "Bearer " + self._token(key, fresh)
+        except AuthError:
+            if key == exact:
+                raise
+            with self._lock:  # the token service refused the wider request: ask for what is needed
+                self._widen.clear()
+            return "Bearer " + self._token(exact, fresh)
 
     def invalidate(self, scopes: Iterable[str], used: str | None = None) -> None:
-        """Forget the cached token for *scopes*. With *used* (the Authorization header a refused
-        request carried) only if that token is still the cached one: a token another thread
-        fetched since then is kept."""
-        key = tuple(sorted(set(scopes)))
+        """Forget a token a request was refused with. With *used* (the Authorization header the
+        refused request carried): that token, wherever it is cached, unless another thread has
+        fetched a new one since. Without: the token cached for *scopes*."""
+        if used is not None:
+            self._tokens.forget((), used[len("Bearer "):] if used.startswith("Bearer ") else used)
+            return
+        exact = tuple(sorted(set(scopes)))
+        self._tokens.forget(exact)
+        self._tokens.forget(self._key(exact))
+
+    def _key(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        """*scopes* with the actions :meth:`expect` announced for their repositories added."""
         with self._lock:
-            cached = self._tokens.get(key)
-            if cached and (used is None or used == "Bearer " + cached[0]):
-                del self._tokens[key]
+            if not self._widen:
+                return scopes
+            widened = []
+            for scope in scopes:
+                kind, _sep, rest = scope.partition(":")
+                name, _sep, actions = rest.rpartition(":")
+                extra = self._widen.get(name) if kind == "repository" else None
+                if extra:
+                    have = [a for a in actions.split(",") if a]
+                    scope = scope_for(name, have + sorted(extra - set(have)))
+                widened.append(scope)
+            return tuple(sorted(set(widened)))
 
     def _token(self, key: tuple[str, ...], fresh: bool = False) -> str:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._tokens.get(key)
-            if cached and cached[1] > now and not fresh:
-                return cached[0]
+        creds = self.credentials(_first_repo(key))
+        identity = (creds.username, creds.password, creds.identity_token) if creds else None
+        return self._tokens.get(key, identity, lambda: self._fetch(key, creds), fresh)
+
+    def _fetch(self, key: tuple[str, ...], creds: Credentials | None) -> tuple[str, float]:
+        """Ask the token service for *key*: (token, seconds to keep it)."""
         realm = self.params.get("realm")
         if not realm:
             raise AuthError("registry %s asked for a Bearer token without a realm" % self.registry)
-        creds = self.credentials(_first_repo(key))
         query = [("scope", s) for s in key]
         if self.params.get("service"):
             query.insert(0, ("service", self.params["service"]))
@@ -302,10 +339,7 @@ class Authenticator:
             lifetime = float(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
         except (TypeError, ValueError):
             lifetime = DEFAULT_TOKEN_LIFETIME
-        expiry = now + max(lifetime - TOKEN_EXPIRY_MARGIN, lifetime / 2)
-        with self._lock:
-            self._tokens[key] = (token, expiry)
-        return token
+        return token, max(lifetime - TOKEN_EXPIRY_MARGIN, lifetime / 2)
 
 
 def _first_repo(scopes: Iterable[str]) -> str | None:

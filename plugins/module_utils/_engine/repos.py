@@ -90,6 +90,11 @@ class RegistryRepo:
         self.client.put_manifest(self.repository, referrers_tag(subject), data, _manifest.OCI_INDEX, image=image)
 
     # destination side
+    def will_push(self) -> None:
+        """Say that the run will push here: its tokens for this repository then also allow pushing
+        (one token for the checks and the pushes, see :meth:`.auth.Authenticator.expect`)."""
+        self.client.auth.expect(self.repository, ("pull", "push"))
+
     def current_digest(self, ident: str, image: str | None = None) -> str | None:
         found = self.client.head_manifest(self.repository, ident, image=image)
         return found[0] if found else None

@@ -55,6 +55,10 @@ def mirror(request: MirrorRequest, pool: ClientPool | None = None, sessions: Any
         jobs, rejected = build_jobs(request.images, request.dest, pool, src=request.src, naming=request.naming,
                                     warnings=warnings, sources=request.source_mirrors,
                                     platforms=request.platforms)
+        if not check_mode:  # one token per mirror repository that serves its checks and its pushes
+            for job in jobs:
+                if job.dest is not None and job.dest.kind == "registry":
+                    job.dest.will_push()
         if shard is not None and request.trust is not None:
             raise OCIError("signature_policy cannot be used in a sharded run yet: verify with one worker")
         if shard is not None and any(j.dest is not None and j.dest.kind != "registry" for j in jobs):

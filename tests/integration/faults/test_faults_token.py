@@ -217,3 +217,63 @@ class _anon_view:
         token = _token(self._server, self.username, self.password, scope)
         headers = dict(headers or {}, Authorization=f"Bearer {token}")
         return self._registry.request(method, path, headers=headers, credentials=("", ""), **kw)
+
+
+def test_one_token_per_mirror_repository_for_its_checks_and_pushes(token_server, registry_factory, fault_images,
+                                                                   tmp_path):
+    """A run pushing to a token-mode registry asks, for each mirror repository, one token with
+    ``pull,push`` that serves its checks and its pushes (not one to pull, then one per thread that
+    pushes a blob), plus the mounts' tokens; a no-op re-run asks one per repository."""
+    user, password = next(iter(token_server.users.items()))
+    token_server.grant(user, r"app/.*", "pull,push")
+    src = registry_factory()
+    dst = registry_factory(extra_config=token_server.registry_config())
+    refs = [f"{src.host}/{seed(fault_images[f'app{n}'], src, f'app/app{n}', '1')}" for n in (1, 2, 3)]
+    store = CredentialStore(explicit={dst.host: Credentials(user, password)}, use_default_files=False)
+    before = len(token_server.issued)
+    report, _s = run_engine(refs, dst.host, insecure=[src.host, dst.host], credentials=store, concurrency=4)
+    assert report["failed"] == [], failures(report)
+    issued = token_server.issued[before:]
+    assert all(i.status == 200 for i in issued)
+    single = [tuple(i.requested) for i in issued if len(i.requested) == 1]
+    assert sorted(single) == [(f"repository:app/app{n}:pull,push",) for n in (1, 2, 3)]
+    assert all(any(s.endswith(":pull,push") for s in i.requested) for i in issued)  # mounts name the target
+    assert len(issued) <= 2 * 3  # at most one mount token besides, per image
+    for n in (1, 2, 3):
+        verify_registry_image(_anon_view(dst, token_server, user, password), f"app/app{n}:1",
+                              fault_images[f"app{n}"].digest, tmp_path)
+
+    before = len(token_server.issued)
+    report, _s = run_engine(refs, dst.host, insecure=[src.host, dst.host], credentials=store, concurrency=4)
+    assert report["failed"] == [] and report["totals"]["copied"] == 0, report["totals"]
+    assert sorted(tuple(i.requested) for i in token_server.issued[before:]) == sorted(single)
+
+
+def test_a_token_service_refusing_more_than_granted_still_serves_a_read_only_re_run(
+        token_server, registry_factory, fault_images):
+    """Some token services refuse a request for actions the user lacks instead of granting what it
+    has. A re-run with read-only credentials (nothing to copy) asks for ``pull,push``, is refused
+    (once per request already under way), and goes on asking for what each request needs: the run
+    succeeds."""
+    user, password = next(iter(token_server.users.items()))
+    token_server.users["reader"] = "read-" + password
+    token_server.grant(user, r"app/.*", "pull,push")
+    token_server.grant("reader", r"app/.*", "pull")
+    src = registry_factory()
+    dst = registry_factory(extra_config=token_server.registry_config())
+    refs = [f"{src.host}/{seed(fault_images[f'app{n}'], src, f'app/app{n}', '1')}" for n in (1, 2)]
+    writer = CredentialStore(explicit={dst.host: Credentials(user, password)}, use_default_files=False)
+    report, _s = run_engine(refs, dst.host, insecure=[src.host, dst.host], credentials=writer)
+    assert report["failed"] == [], failures(report)
+
+    token_server.refuse_ungranted = True
+    reader = CredentialStore(explicit={dst.host: Credentials("reader", "read-" + password)}, use_default_files=False)
+    before = len(token_server.issued)
+    report, _s = run_engine(refs, dst.host, insecure=[src.host, dst.host], credentials=reader, concurrency=1)
+    assert report["failed"] == [], failures(report)
+    assert report["totals"]["present"] == 2 and report["totals"]["copied"] == 0, report["totals"]
+    issued = token_server.issued[before:]
+    refused = [i.requested for i in issued if i.status == 403]
+    assert 1 <= len(refused) <= 2 and all(len(r) == 1 and r[0].endswith(":pull,push") for r in refused), refused
+    assert sorted(i.requested for i in issued if i.status == 200) == [["repository:app/app1:pull"],
+                                                                      ["repository:app/app2:pull"]]

@@ -131,3 +131,58 @@ def test_invalidate_keeps_a_token_fetched_since_and_fresh_bypasses_the_cache():
 
 def test_credentials_repr_hides_secret():
     assert "hunter2" not in repr(A.Credentials("u", "hunter2"))
+
+
+def _bearer(calls, refuse=lambda scopes: False):
+    """An Authenticator of a Bearer registry whose token service hands out t1, t2, ... (counting
+    refusals), records the scopes of each request in *calls*, and refuses those *refuse* says."""
+
+    def fetch(realm, query, basic, form):
+        scopes = tuple(v for k, v in query if k == "scope")
+        calls.append(scopes)
+        if refuse(scopes):
+            raise A.AuthError("the token service refused the credentials for r.example")
+        return {"token": "t%d" % len(calls), "expires_in": 300}
+
+    auth = A.Authenticator("r.example", None, fetch)
+    auth.note_challenge('Bearer realm="https://r.example/token",service="svc"')
+    return auth
+
+
+def test_a_repository_the_run_pushes_to_gets_one_token_for_checks_and_pushes():
+    calls = []
+    auth = _bearer(calls)
+    auth.expect("mirror/app", ["pull", "push"])
+    assert auth.header((A.scope_for("mirror/app", ["pull"]),)) == "Bearer t1"  # a check, before any push
+    assert auth.header((A.scope_for("mirror/app", ["pull", "push"]),)) == "Bearer t1"
+    assert auth.header((A.scope_for("src/app", ["pull"]),)) == "Bearer t2"  # not announced: as asked
+    mount = (A.scope_for("mirror/app", ["pull", "push"]), A.scope_for("mirror/base", ["pull"]))
+    assert auth.header(mount) == "Bearer t3"
+    assert calls == [("repository:mirror/app:pull,push",), ("repository:src/app:pull",),
+                     ("repository:mirror/app:pull,push", "repository:mirror/base:pull")]
+
+
+def test_a_token_service_refusing_the_wider_scope_gets_what_each_request_needs():
+    calls = []
+    auth = _bearer(calls, refuse=lambda scopes: any(s.endswith(",push") for s in scopes))
+    auth.expect("mirror/app", ["pull", "push"])
+    auth.expect("mirror/other", ["pull", "push"])
+    assert auth.header((A.scope_for("mirror/app", ["pull"]),)) == "Bearer t2"
+    assert auth.header((A.scope_for("mirror/other", ["pull"]),)) == "Bearer t3"  # no longer widened
+    assert calls == [("repository:mirror/app:pull,push",), ("repository:mirror/app:pull",),
+                     ("repository:mirror/other:pull",)]
+    with pytest.raises(A.AuthError, match="refused"):  # a push itself is refused as before
+        auth.header((A.scope_for("mirror/app", ["pull", "push"]),))
+
+
+def test_invalidating_a_refused_token_that_served_a_narrower_request():
+    calls = []
+    auth = _bearer(calls)
+    push, pull = (A.scope_for("a/b", ["pull", "push"]),), (A.scope_for("a/b", ["pull"]),)
+    assert auth.header(push) == "Bearer t1"
+    used = auth.header(pull)
+    assert used == "Bearer t1"
+    auth.invalidate(pull, used)
+    assert auth.header(push) == "Bearer t2"  # t1 is gone for the push too
+    assert auth.header(pull) == "Bearer t2"
+    assert len(calls) == 2

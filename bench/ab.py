@@ -4,7 +4,8 @@ same simulated link, the same workload, runs alternating between the checkouts.
 A script that prints measurements, not a test (it asserts nothing). ``bench/run.py`` measures one
 checkout against skopeo; when a change to the engine is smaller than the drift of a shared machine
 between two such runs, this compares the checkouts inside one run instead: each round runs every
-checkout once, in turn, so a slow minute of the machine hits all of them.
+checkout once, in turn, so a slow minute of the machine hits all of them, and each round starts
+with the next checkout, so none always goes first.
 
 For each round and checkout:
 
@@ -37,6 +38,7 @@ import phases_registry as P
 import workloads as W
 from context import Bench
 from link import PROFILES
+from measure import in_turn
 from results import Results
 from runners import Runner
 from testbed import Testbed
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         wl = bed.workloads[args.workload]
         if "copy" in args.kinds:
             for rnd in range(args.rounds):
-                for i, tree in enumerate(args.tree):
+                for i, tree in in_turn(args.tree, rnd):
                     ab.use(tree)
                     record("copy-%d" % i, P.ours_r2r(bench, wl, "ab-copy-%d-%d" % (rnd, i)), seen)
         noops = [k for k in args.kinds if k != "copy"]
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             ab.use(args.tree[0])
             base = P.ours_r2r(bench, wl, "ab-base", keep=True)
             for rnd in range(args.rounds):
-                for i, tree in enumerate(args.tree):
+                for i, tree in in_turn(args.tree, rnd):
                     ab.use(tree)
                     for kind in noops:
                         out = P.ours_again(bench, wl, base, "ab-%s-%d-%d" % (kind, rnd, i),

@@ -203,3 +203,12 @@ def cpu_of(run: dict[str, Any]) -> float:
     """user+system CPU seconds of a run's whole process tree (ansible-playbook + module, or the
     skopeo loop)."""
     return run["res"]["cpu_user"] + run["res"]["cpu_sys"]
+
+
+def in_turn(trees: Sequence[str], rnd: int) -> list[tuple[int, str]]:
+    """(index, checkout) in the order of A/B round *rnd*: each round starts with the next checkout,
+    so each goes first as often as the others (a machine slowing down through a round does not
+    always hit the same one)."""
+    order = list(enumerate(trees))
+    shift = rnd % len(order)
+    return order[shift:] + order[:shift]

@@ -8,7 +8,8 @@ A script that prints measurements, not a test (it asserts nothing). The mirror i
 (``bench/link.py``), as a mirror in another site is. The workload is the catalog (``b``: small images
 on one shared base layer), read from an OCI layout on this disk.
 
-Each round runs every checkout once, in turn (a slow minute of the machine hits all of them):
+Each round runs every checkout once, in turn (a slow minute of the machine hits all of them), each
+round starting with the next checkout:
 
 - ``push``: the engine copies the catalog from the layout into fresh repositories of the mirror;
 - ``noop``: the same again, everything already there.
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import workloads as W  # noqa: E402
 from link import PROFILES, Link  # noqa: E402
+from measure import in_turn  # noqa: E402
 from support.registry import Registry  # noqa: E402
 from support.tokenserver import TokenServer  # noqa: E402
 
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
         try:
             for rnd in range(args.rounds):
-                for n, coll in enumerate(colls, 1):
+                for index, coll in in_turn(colls, rnd):
+                    n = index + 1
                     images = [{"src": "img-%03d" % i, "dest": "%s/r%dt%d/img-%03d:1.0" % (host, rnd, n, i)}
                               for i in range(spec["count"])]
                     for kind in KINDS:

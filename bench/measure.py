@@ -205,7 +205,7 @@ def cpu_of(run: dict[str, Any]) -> float:
     return run["res"]["cpu_user"] + run["res"]["cpu_sys"]
 
 
-def in_turn(trees: Sequence[str], rnd: int) -> list[tuple[int, str]]:
+def in_turn(trees: Sequence[T], rnd: int) -> list[tuple[int, T]]:
     """(index, checkout) in the order of A/B round *rnd*: each round starts with the next checkout,
     so each goes first as often as the others (a machine slowing down through a round does not
     always hit the same one)."""

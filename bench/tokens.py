@@ -53,13 +53,14 @@ USER = "mirror-bot"
 # The engine in a child process: copy the layout's images into the mirror, print what it measured.
 _CHILD = r"""
 import json, os, sys, time
-coll, layout, registry, password, images = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
+coll, layout, registry, user, password = sys.argv[1:6]
+images = json.loads(sys.argv[6])
 sys.path.insert(0, coll)
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import Credentials, CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.pool import ClientPool
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import Limits, MirrorRequest
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
-store = CredentialStore(explicit={registry: Credentials("%s", password)}, use_default_files=False)
+store = CredentialStore(explicit={registry: Credentials(user, password)}, use_default_files=False)
 pool = ClientPool(insecure_registries=[registry], credentials=store)
 started, cpu = time.monotonic(), time.process_time()
 try:
@@ -69,7 +70,7 @@ finally:
 print(json.dumps({"wall": time.monotonic() - started, "cpu": time.process_time() - cpu,
                   "failed": len(report["failed"]), "copied": report["totals"]["copied"],
                   "requests": sum(report["requests"].values())}))
-""" % USER
+"""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,7 +97,8 @@ def collection_path(tree: str, work: Path, number: int) -> str:
 
 def run_once(coll: str, layout: Path, registry: str, password: str, images: list[dict[str, str]]) -> dict[str, Any]:
     """One engine run in a child process."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, coll, str(layout), registry, password, json.dumps(images)],
+    done = subprocess.run([sys.executable, "-c", _CHILD, coll, str(layout), registry, USER, password,
+                           json.dumps(images)],
                           capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONHASHSEED="0"))
     if done.returncode != 0:
         raise SystemExit("engine run failed:\n%s%s" % (done.stdout, done.stderr))

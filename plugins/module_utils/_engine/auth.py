@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from .._oci import authfile as _authfile
 from .._oci.errors import AuthError
-from .tokens import TokenCache
+from .tokens import TokenCache, split_scope
 
 TOKEN_EXPIRY_MARGIN = 10.0
 if TYPE_CHECKING:  # pragma: no cover
@@ -288,7 +288,7 @@ class Authenticator:
         refused request carried): that token, wherever it is cached, unless another thread has
         fetched a new one since. Without: the token cached for *scopes*."""
         if used is not None:
-            self._tokens.forget((), used[len("Bearer "):] if used.startswith("Bearer ") else used)
+            self._tokens.forget_token(used[len("Bearer "):] if used.startswith("Bearer ") else used)
             return
         exact = tuple(sorted(set(scopes)))
         self._tokens.forget(exact)
@@ -301,11 +301,9 @@ class Authenticator:
                 return scopes
             widened = []
             for scope in scopes:
-                kind, _sep, rest = scope.partition(":")
-                name, _sep, actions = rest.rpartition(":")
+                kind, name, have = split_scope(scope)
                 extra = self._widen.get(name) if kind == "repository" else None
                 if extra:
-                    have = [a for a in actions.split(",") if a]
                     scope = scope_for(name, have + sorted(extra - set(have)))
                 widened.append(scope)
             return tuple(sorted(set(widened)))

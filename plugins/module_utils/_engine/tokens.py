@@ -28,14 +28,19 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 
 
+def split_scope(scope: str) -> tuple[str, str, list[str]]:
+    """(type, name, actions) of a scope string ``type:name:actions`` (a name may hold colons)."""
+    kind, _sep, rest = scope.partition(":")
+    name, _sep, actions = rest.rpartition(":")
+    return kind, name, [a for a in actions.split(",") if a]
+
+
 def parse_scopes(scopes: Iterable[str]) -> dict[tuple[str, str], frozenset[str]]:
-    """``{(type, name): actions}`` of scope strings ``type:name:actions`` (a name may hold colons)."""
+    """``{(type, name): actions}`` of scope strings."""
     parsed: dict[tuple[str, str], frozenset[str]] = {}
     for scope in scopes:
-        kind, _sep, rest = scope.partition(":")
-        name, _sep, actions = rest.rpartition(":")
-        key = (kind, name)
-        parsed[key] = parsed.get(key, frozenset()) | frozenset(a for a in actions.split(",") if a)
+        kind, name, actions = split_scope(scope)
+        parsed[(kind, name)] = parsed.get((kind, name), frozenset()) | frozenset(actions)
     return parsed
 
 
@@ -101,17 +106,18 @@ class TokenCache:
                 del self._pending[flight]
             mine.set()
 
-    def forget(self, key: tuple[str, ...], used: str | None = None) -> None:
-        """Forget a token a registry refused, under every scope set it served: *used*, unless it is
-        no longer cached (another thread has fetched a new one since); without *used*, the token
-        cached for *key*."""
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Forget the token cached for *key*, under every scope set it served."""
         with self._lock:
-            if used is None:
-                grant = self._grants.get(key)
-                if grant is None:
-                    return
-                used = grant.token
-            for cached in [k for k, grant in self._grants.items() if grant.token == used]:
+            grant = self._grants.get(key)
+        if grant is not None:
+            self.forget_token(grant.token)
+
+    def forget_token(self, token: str) -> None:
+        """Forget *token*, which a registry refused, under every scope set it served (a token
+        another thread has fetched since for the same sets stays)."""
+        with self._lock:
+            for cached in [k for k, grant in self._grants.items() if grant.token == token]:
                 del self._grants[cached]
 
     def _lookup(self, key: tuple[str, ...], identity: Hashable) -> str | None:

@@ -78,10 +78,10 @@ def test_forgetting_a_refused_token_drops_it_everywhere_but_keeps_a_newer_one():
     cache, fetch = T.TokenCache(), Fetcher()
     assert cache.get(PUSH, None, fetch(PUSH)) == "t1"
     assert cache.get(PULL, None, fetch(PULL)) == "t1"  # cached for PULL too
-    cache.forget((), "t1")
+    cache.forget_token("t1")
     assert cache.get(PULL, None, fetch(PULL)) == "t2"  # not t1 through the alias
     assert cache.get(PUSH, None, fetch(PUSH)) == "t3"
-    cache.forget(PUSH, "t1")  # a late refusal of the old token: t3 stays
+    cache.forget_token("t1")  # a late refusal of the old token: t3 stays
     assert cache.get(PUSH, None, fetch(PUSH)) == "t3"
     cache.forget(PUSH)  # without the refused value: the token cached for the set
     assert cache.get(PUSH, None, fetch(PUSH)) == "t4"

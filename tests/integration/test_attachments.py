@@ -291,3 +291,36 @@ def test_attachments_travel_with_their_image_across_shards(signed, registry_fact
     _assert_attached_after_subject(dest, skopeo, attached)
     entry = next(e for e in final["mirror_map"] if e["source"] == ref)
     assert sorted(entry["attachments"]) == sorted(t for t in attached if t != "referrer")
+
+
+def test_a_source_without_the_referrers_api_is_asked_once_per_run(registry_factory, tmp_path, skopeo):
+    """Twelve images in twelve repositories, none with a referrers tag, resolved side by side: the
+    source is asked for the referrers API once per run, and the other images wait for its answer
+    (404: distribution 2.8 has none) instead of each sending a request it refuses. The source's
+    answers to that request are held back half a second (a proxy in front of the real registry),
+    so every image reaches that point while the first one is still in flight."""
+    from support.faultproxy import FaultProxy
+
+    src = registry_factory()
+    layout = I.OCILayout(tmp_path / "l")
+    refs = []
+    for n in range(12):
+        image = I.build_image(layout, "app%d" % n, layers=[{"app": "image %d\n" % n}])
+        refs.append((I.push_http(image, src, "many/app%d" % n, "1.0"), image.digest))
+    dest = registry_factory()
+    with FaultProxy(src).start() as proxy:
+        slow = proxy.add_rule("GET", r"/referrers/", delay=0.5, times=None)
+        images = [ref.replace(src.host, proxy.host) for ref, _digest in refs]
+
+        class P:
+            host = proxy.host
+        report = mirror(MirrorRequest(images, dest.host), pool=pool(P, dest))
+        assert not report["failed"], report["failed"]
+        assert slow.hits == 1 and [e.status for e in proxy.exchanges("GET", r"/referrers/")] == [404]
+        for ref, digest in refs:
+            assert skopeo.digest_of("docker://" + ref.replace(src.host, dest.host), registry=dest) == digest
+        # a re-run with the mirror map asks again (the registry may have changed), once
+        mark = proxy.mark()
+        again = mirror(MirrorRequest(images, dest.host, state=State(lock=report["map"])), pool=pool(P, dest))
+        assert not again["changed"] and not again["failed"], again["images"]
+        assert len(proxy.exchanges("GET", r"/referrers/", since=mark)) == 1

@@ -23,6 +23,7 @@ set-up and the authentication state (see http/transport.py); it is safe to share
 from __future__ import annotations
 
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -58,6 +59,7 @@ class RegistryClient(Transport):
         self.probe_max = self.options.probe_max
         self.mount_probe = True  # False once the registry refused a mounting POST outright
         self.referrers_api: bool | None = None  # unknown until asked; False after a registry answered 404
+        self._referrers_probe = threading.Lock()  # held by the one request that finds referrers_api out
 
     # ------------------------------------------------------------------ manifests
 
@@ -225,9 +227,18 @@ class RegistryClient(Transport):
     def referrers(self, repo: str, digest: str, image: str | None = None) -> dict[str, Any] | None:
         """The referrers index of *digest* (OCI distribution 1.1 referrers API), or None where the
         registry does not implement it. A registry that implements it answers 200 with an index,
-        empty when nothing refers to the digest; 404 means no API, remembered for the registry."""
+        empty when nothing refers to the digest; 404 means no API, remembered for the registry.
+        Until the registry has answered once, one thread asks at a time: the others wait for that
+        answer instead of each sending a request a registry without the API refuses."""
+        if self.referrers_api is None:
+            with self._referrers_probe:
+                if self.referrers_api is None:
+                    return self._referrers(repo, digest, image)
         if self.referrers_api is False:
             return None
+        return self._referrers(repo, digest, image)
+
+    def _referrers(self, repo: str, digest: str, image: str | None) -> dict[str, Any] | None:
         url = self._url("/v2/%s/referrers/%s" % (repo, digest))
         resp = self._send_with_retries("GET", url, (scope_for(repo, ["pull"]),), what="referrers",
                                        headers={"Accept": _manifest.OCI_INDEX}, image=image, redirects=True)

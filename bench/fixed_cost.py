@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import images as I  # noqa: E402
 from support.registry import Registry  # noqa: E402
+from testbed import collection_shim  # noqa: E402
 
 BIN = Path(sys.executable).parent
 IMAGE = "quay.io/org/app:1"
@@ -103,10 +104,7 @@ class Tree:
         self.path = Path(path).resolve()
         self.label = "%d:%s" % (number, self.path.name)
         self.work = work / ("tree%d" % number)
-        self.coll = self.work / "coll"
-        link = self.coll / "ansible_collections" / "airgap" / "mirror"
-        link.parent.mkdir(parents=True)
-        link.symlink_to(self.path)
+        self.coll = collection_shim(self.path, self.work / "coll")
         self.kept: dict[str, Path] = {}
         self.registry = registry
 

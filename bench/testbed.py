@@ -30,6 +30,14 @@ _ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd
                      "application/vnd.docker.distribution.manifest.v2+json"])
 
 
+def collection_shim(tree: Path, coll: Path) -> Path:
+    """Make *coll* a collections path in which the checkout *tree* is ``airgap.mirror``; returns *coll*."""
+    link = coll / "ansible_collections" / "airgap" / "mirror"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(Path(tree).resolve())
+    return coll
+
+
 class Reg:
     """A real ``docker-registry`` on loopback, with request accounting and, when ``linked`` on a
     simulated link profile, a link in front of it. ``host`` is what the tools are given (the

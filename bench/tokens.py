@@ -46,6 +46,7 @@ from link import PROFILES, Link  # noqa: E402
 from measure import in_turn  # noqa: E402
 from support.registry import Registry  # noqa: E402
 from support.tokenserver import TokenServer  # noqa: E402
+from testbed import collection_shim  # noqa: E402
 
 KINDS = ("push", "noop")
 USER = "mirror-bot"
@@ -86,15 +87,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def collection_path(tree: str, work: Path, number: int) -> str:
-    """A directory in which the checkout *tree* is ``ansible_collections.airgap.mirror``."""
-    coll = work / ("tree%d" % number)
-    link = coll / "ansible_collections" / "airgap" / "mirror"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(Path(tree).resolve())
-    return str(coll)
-
-
 def run_once(coll: str, layout: Path, registry: str, password: str, images: list[dict[str, str]]) -> dict[str, Any]:
     """One engine run in a child process."""
     done = subprocess.run([sys.executable, "-c", _CHILD, coll, str(layout), registry, USER, password,
@@ -111,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = (W.QUICK if args.quick else W.FULL)["b"]
     with tempfile.TemporaryDirectory(prefix="airgap-bench-tokens-") as tmp:
         work = Path(tmp)
-        colls = [collection_path(tree, work, n) for n, tree in enumerate(args.tree, 1)]
+        colls = [str(collection_shim(Path(tree), work / ("tree%d" % n))) for n, tree in enumerate(args.tree, 1)]
         workload = W.build("b", spec, work / "layout")
         password = "tok-" + os.urandom(6).hex()
         tokens = TokenServer(work / "tokens", users={USER: password}).start()

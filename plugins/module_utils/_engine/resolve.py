@@ -8,7 +8,9 @@ a single byte is copied; find the artifacts attached to each image.
 
 A re-run is cheap: with the previous mirror map as lockfile, an image whose source digest is known
 (pinned by digest, or one HEAD for a tag) and whose destination already holds that digest costs one
-HEAD on the destination and nothing else.
+HEAD on the destination and nothing else (and its repository's tag list, where new attachments would
+show). Those look-ups do not wait for one another: the destination's HEAD and the tag list are sent
+beside the source's HEAD (:class:`_Early`), so an image costs one round trip, not three in a row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .._mirrormap.model import Entry, MirrorMap
@@ -68,7 +70,12 @@ def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None =
     tags = _TagCache()
     todo = [j for j in jobs if j.status == Status.PENDING]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        list(pool.map(lambda job: _resolve_job(job, entries, tags, attachments, immutable), todo))
+        # each job's early look-ups are queued just before the job itself, so a worker that runs the
+        # job finds them taken by other workers already (or done): it never waits on queued work
+        done = [pool.submit(_resolve_job, job, entries, tags, attachments, immutable,
+                            _Early.start(pool, job, entries, tags, attachments, immutable)) for job in todo]
+        for future in done:
+            future.result()
     pending = [a for job in todo for a in job.attachments if a.status == Status.PENDING]
     if pending:
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -76,11 +83,36 @@ def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None =
     return jobs
 
 
+class _Early:
+    """The look-ups a lockfile entry leads to, sent beside the source's HEAD instead of after it:
+    the destination's digest and, where attachments are looked for, the source repository's tag
+    list. Their answers (or errors) are read in the order the checks need them; one that is not
+    needed is dropped unread. Neither costs an extra request: a full resolution takes the same
+    destination digest (``before``) and the same tag list (the run's :class:`_TagCache`)."""
+
+    def __init__(self, dest: Future[str | None], tags: Future[list[str]] | None) -> None:
+        self.dest = dest
+        self.tags = tags
+
+    @classmethod
+    def start(cls, pool: ThreadPoolExecutor, job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
+              attachments: bool, immutable: Sequence[re.Pattern[str]]) -> _Early | None:
+        """Queue the look-ups of *job* if the lockfile has an entry for it (None: it has not, or the
+        job filters platforms, whose check reads the source's index first)."""
+        if (job.source, str(job.destination)) not in lock or job.platform_filter:
+            return None
+        trusted = job.expect_digest is None and _immutable(job, immutable)
+        listed = None
+        if attachments and job.src.kind == "registry" and not trusted:
+            listed = pool.submit(tags.get, job.src, job.source)
+        return cls(pool.submit(job.dest.current_digest, job.dest_ident, image=job.source), listed)
+
+
 def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
-                 attachments: bool, immutable: Sequence[re.Pattern[str]]) -> None:
+                 attachments: bool, immutable: Sequence[re.Pattern[str]], early: _Early | None = None) -> None:
     try:
-        if not _from_lock(job, lock, tags, attachments, immutable):
-            _resolve_full(job)
+        if not _from_lock(job, lock, tags, attachments, immutable, early):
+            _resolve_full(job, early)
             if attachments and job.src.kind in ("registry", "layout"):
                 _find_attachments(job, tags)
     except OCIError as exc:
@@ -90,7 +122,7 @@ def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCa
 
 
 def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache, attachments: bool,
-               immutable: Sequence[re.Pattern[str]] = ()) -> bool:
+               immutable: Sequence[re.Pattern[str]] = (), early: _Early | None = None) -> bool:
     entry = lock.get((job.source, str(job.destination)))
     if entry is None:
         return False
@@ -107,10 +139,12 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
             digest = found[0] if found else None
     if digest != entry.digest:
         return False
-    if job.dest.current_digest(job.dest_ident, image=job.source) != digest:
+    held = early.dest.result() if early is not None else job.dest.current_digest(job.dest_ident, image=job.source)
+    if held != digest:
         return False
     if attachments and job.src.kind == "registry" and not trusted:
-        wanted = attachment_tags(tags.get(job.src, job.source), [digest])
+        listed = early.tags.result() if early is not None and early.tags is not None else tags.get(job.src, job.source)
+        wanted = attachment_tags(listed, [digest])
         if referrers_tag(digest) not in wanted:
             wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
         if not set(wanted) <= set(entry.attachments):
@@ -136,7 +170,7 @@ def _immutable(job: ImageJob, patterns: Sequence[re.Pattern[str]]) -> bool:
     return tag is not None and any(p.fullmatch(tag) for p in patterns)
 
 
-def _resolve_full(job: ImageJob) -> None:
+def _resolve_full(job: ImageJob, early: _Early | None = None) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
     via = getattr(job.src, "via", None)
@@ -164,7 +198,7 @@ def _resolve_full(job: ImageJob) -> None:
     job.media_type = root.media_type
     job.platforms = graph.platforms or list(job.filtered_platforms)
     job.size = graph.size
-    job.before = job.dest.current_digest(job.dest_ident, image=image)
+    job.before = early.dest.result() if early is not None else job.dest.current_digest(job.dest_ident, image=image)
     complete = job.before == root.digest
     if complete and job.dest.kind == "layout":
         complete = all(job.dest.layout.has_blob(d.digest, d.size) for d in blobs.values()) and \

@@ -1,6 +1,6 @@
-"""A re-run with the mirror map as lockfile: which look-ups an image costs, and that they do not
-wait for one another. Real registries behind fault proxies (which record when each request
-arrived and when its answer left), skopeo as the judge of what the mirror serves."""
+"""Resolving, first run and re-run with the mirror map as lockfile: which look-ups an image costs,
+and that they do not wait for one another. Real registries behind fault proxies (which record when
+each request arrived and when its answer left), skopeo as the judge of what the mirror serves."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration
 
-#: seconds every look-up's answer is held back on the re-run
+#: seconds every look-up's answer is held back
 HELD = 0.4
 
 
@@ -25,11 +25,19 @@ def _one(exchanges: list) -> object:
     return exchanges[0]
 
 
-def test_a_lockfile_rerun_sends_an_images_look_ups_side_by_side(tmp_path, registry_factory, skopeo):
-    """The source's HEAD, its tag list (where new signatures would show) and the mirror's HEAD of
-    one image are independent once the lockfile names the digest: each is sent before any of the
-    others is answered, so an image costs one round trip, not three in a row. No request is added:
-    an image whose tag moved is resolved in full with the mirror's answer already in hand."""
+def _side_by_side(look_ups: list) -> None:
+    """Each of *look_ups* arrived before any of them was answered (one after another, the last
+    would arrive after the first was answered)."""
+    assert max(e.started for e in look_ups) < min(e.ended for e in look_ups), \
+        [(e.method, e.path, e.started, e.ended) for e in look_ups]
+
+
+def test_an_images_look_ups_go_out_side_by_side(tmp_path, registry_factory, skopeo):
+    """The source's manifest (HEAD on a re-run with the lockfile), its repository's tag list (where
+    signatures show) and the mirror's HEAD of one image do not depend on one another: each is sent
+    before any of the others is answered, so an image costs one round trip to each registry, not
+    three in a row. No request is added: an image whose tag moved is resolved in full with the
+    mirror's answer already in hand."""
     src, dest = registry_factory(), registry_factory()
     layout = I.OCILayout(tmp_path / "oci")
     images = {n: I.build_image(layout, None, layers=[{"f": "image %d\n" % n}]) for n in range(3)}
@@ -46,23 +54,24 @@ def test_a_lockfile_rerun_sends_an_images_look_ups_side_by_side(tmp_path, regist
             finally:
                 pool.close()
 
+        for proxy, method, path in ((sp, "HEAD", r"/manifests/"), (sp, "GET", r"/manifests/"),
+                                    (sp, "GET", r"/tags/list"), (dp, "HEAD", r"/manifests/")):
+            proxy.add_rule(method, path, delay=HELD, times=None)
         first = run()
         assert first["failed"] == [] and [i["status"] for i in first["images"]] == ["copied"] * 3
+        for n in images:
+            _side_by_side([_one(sp.exchanges("GET", r"/org/app%d/manifests/1.0$" % n)),
+                           _one(sp.exchanges("GET", r"/org/app%d/tags/list" % n)),
+                           _one(dp.exchanges("HEAD", r"/org/app%d/manifests/1.0$" % n))])
 
-        for proxy, method, path in ((sp, "HEAD", r"/manifests/"), (sp, "GET", r"/tags/list"),
-                                    (dp, "HEAD", r"/manifests/")):
-            proxy.add_rule(method, path, delay=HELD, times=None)
         ms, md = sp.mark(), dp.mark()
         again = run(first["map"])
         assert again["failed"] == [] and not again["changed"]
         assert [i["status"] for i in again["images"]] == ["present"] * 3
         for n in images:
-            look_ups = [_one(sp.exchanges("HEAD", r"/org/app%d/manifests/1.0$" % n, since=ms)),
-                        _one(sp.exchanges("GET", r"/org/app%d/tags/list" % n, since=ms)),
-                        _one(dp.exchanges("HEAD", r"/org/app%d/manifests/1.0$" % n, since=md))]
-            # sent one after another, the last would arrive after the first was answered
-            assert max(e.started for e in look_ups) < min(e.ended for e in look_ups), \
-                [(e.method, e.path, e.started, e.ended) for e in look_ups]
+            _side_by_side([_one(sp.exchanges("HEAD", r"/org/app%d/manifests/1.0$" % n, since=ms)),
+                           _one(sp.exchanges("GET", r"/org/app%d/tags/list" % n, since=ms)),
+                           _one(dp.exchanges("HEAD", r"/org/app%d/manifests/1.0$" % n, since=md))])
 
         # app0:1.0 moves upstream: resolved in full (its manifest fetched), copied, and the mirror's
         # HEAD sent beside the source's is the only one it costs

@@ -13,7 +13,7 @@ import yaml
 from ansible_collections.airgap.mirror.plugins.module_utils._backends.source_mirrors import rules_of_text
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.auth import CredentialStore
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.plan import ClientPool
-from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.request import MirrorRequest, State
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.run import mirror
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.sources import SourceMirrors
 from ansible_collections.airgap.mirror.plugins.module_utils._mirrormap import io as mirrormap_io
@@ -165,6 +165,13 @@ location = "%(proxy)s/nothing-here"
     assert report["attachments"][0]["source_via"] == reg.host + "/quay-remote/org/app"
     # the first mirror was asked and did not have it
     assert reg.filter(("GET", "HEAD"), r"/v2/empty-remote/app/manifests/")
+    # a re-run with the mirror map as lockfile asks in the same order, the manifest first (a tag
+    # list asked first would settle on empty-remote: a repository it lacks lists no tags)
+    again = mirror(MirrorRequest(["quay.io/org/app:1.0"], dest.host + "/mirror", source_mirrors=SourceMirrors(rules),
+                                 state=State(lock=report["map"])), pool=pool_for(reg, dest))
+    assert not again["failed"] and not again["changed"], again["failed"]
+    assert [i["status"] for i in again["images"]] == ["present"]
+    assert again["images"][0]["source_via"] == reg.host + "/quay-remote/org/app"
 
     # no fallback: a source its mirrors do not have fails, naming the image and where it looked
     upstream = reg.host + "/upstream/team/svc:3"

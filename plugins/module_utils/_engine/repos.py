@@ -35,6 +35,9 @@ class RegistryRepo:
     kind = "registry"
     can_mount = True
     verifies_uploads = True  # the registry checks every blob against its digest on upload
+    #: its tag list may be asked for before its manifest (see resolve._Early); not so for a
+    #: pull-through source, whose first manifest request picks where the image comes from
+    tags_before_manifest = True
 
     def __init__(self, client: Any, repository: str) -> None:
         self.client = client

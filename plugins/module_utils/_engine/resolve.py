@@ -9,8 +9,9 @@ a single byte is copied; find the artifacts attached to each image.
 A re-run is cheap: with the previous mirror map as lockfile, an image whose source digest is known
 (pinned by digest, or one HEAD for a tag) and whose destination already holds that digest costs one
 HEAD on the destination and nothing else (and its repository's tag list, where new attachments would
-show). Those look-ups do not wait for one another: the destination's HEAD and the tag list are sent
-beside the source's HEAD (:class:`_Early`), so an image costs one round trip, not three in a row.
+show). An image's look-ups do not wait for one another: the destination's HEAD and the source's tag
+list are sent beside the source's HEAD or manifest (:class:`_Early`), so an image costs one round
+trip to each registry, not three in a row.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None =
 
 
 class _Early:
-    """The look-ups a lockfile entry leads to, sent beside the source's HEAD instead of after it:
-    the destination's digest and, where attachments are looked for, the source repository's tag
-    list. Their answers (or errors) are read in the order the checks need them; one that is not
-    needed is dropped unread. Neither costs an extra request: a full resolution takes the same
-    destination digest (``before``) and the same tag list (the run's :class:`_TagCache`)."""
+    """The look-ups that do not depend on the source's answer, sent beside it instead of after it:
+    the destination's digest (every resolution needs it) and, where attachments are looked for,
+    the source repository's tag list. Their answers (or errors) are read in the order the checks
+    need them; one that is not needed (the image failed first) is dropped unread. An image that
+    resolves costs no extra request: both paths take the destination's digest from here, and the
+    tag list goes through the run's :class:`_TagCache`. One whose source fails has cost these two
+    look-ups, which used to wait for the source's answer."""
 
     def __init__(self, dest: Future[str | None], tags: Future[list[str]] | None) -> None:
         self.dest = dest
@@ -96,16 +99,20 @@ class _Early:
 
     @classmethod
     def start(cls, pool: ThreadPoolExecutor, job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
-              attachments: bool, immutable: Sequence[re.Pattern[str]]) -> _Early | None:
-        """Queue the look-ups of *job* if the lockfile has an entry for it (None: it has not, or the
-        job filters platforms, whose check reads the source's index first)."""
-        if (job.source, str(job.destination)) not in lock or job.platform_filter:
-            return None
-        trusted = job.expect_digest is None and _immutable(job, immutable)
+              attachments: bool, immutable: Sequence[re.Pattern[str]]) -> _Early:
+        """Queue the look-ups of *job*. The tag list is not asked early for an image the lockfile
+        records under a tag the user declared immutable (that image is taken as recorded), nor from
+        a pull-through source (its first manifest request picks where the image comes from)."""
+        trusted = (job.source, str(job.destination)) in lock and not job.platform_filter and \
+            job.expect_digest is None and _immutable(job, immutable)
         listed = None
-        if attachments and job.src.kind == "registry" and not trusted:
+        if attachments and job.src.kind == "registry" and job.src.tags_before_manifest and not trusted:
             listed = pool.submit(tags.get, job.src, job.source)
         return cls(pool.submit(job.dest.current_digest, job.dest_ident, image=job.source), listed)
+
+    def listed(self, tags: _TagCache, job: ImageJob) -> list[str]:
+        """The source repository's tags (from the cache when they were not asked for early)."""
+        return self.tags.result() if self.tags is not None else tags.get(job.src, job.source)
 
 
 def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
@@ -114,7 +121,7 @@ def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCa
         if not _from_lock(job, lock, tags, attachments, immutable, early):
             _resolve_full(job, early)
             if attachments and job.src.kind in ("registry", "layout"):
-                _find_attachments(job, tags)
+                _find_attachments(job, tags, early)
     except OCIError as exc:
         job.fail(exc)
     except Exception as exc:  # a bug must not take the other images down: report it on the image
@@ -143,7 +150,7 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
     if held != digest:
         return False
     if attachments and job.src.kind == "registry" and not trusted:
-        listed = early.tags.result() if early is not None and early.tags is not None else tags.get(job.src, job.source)
+        listed = early.listed(tags, job) if early is not None else tags.get(job.src, job.source)
         wanted = attachment_tags(listed, [digest])
         if referrers_tag(digest) not in wanted:
             wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
@@ -206,9 +213,9 @@ def _resolve_full(job: ImageJob, early: _Early | None = None) -> None:
     job.status = Status.PRESENT if complete else Status.COPY
 
 
-def _find_attachments(job: ImageJob, tags: _TagCache) -> None:
+def _find_attachments(job: ImageJob, tags: _TagCache, early: _Early | None = None) -> None:
     digests = [m.digest for m in job.manifests]
-    found = attachment_tags(tags.get(job.src, job.source), digests)
+    found = attachment_tags(early.listed(tags, job) if early is not None else tags.get(job.src, job.source), digests)
     for tag in found:
         if job.src.kind == "registry":
             src_ident = tag

@@ -175,6 +175,9 @@ class MirroredRepo(RegistryRepo):
     come from the same place). :meth:`describe` names the real source; :attr:`via` the
     candidate chosen when it is not the source itself."""
 
+    #: a tag list asked first would pick the candidate (a repository a mirror lacks lists no tags)
+    tags_before_manifest = False
+
     def __init__(self, name: str, candidates: list[tuple[RegistryRepo, bool]]) -> None:
         first = candidates[0][0]
         super().__init__(first.client, first.repository)

@@ -36,8 +36,8 @@ def test_an_images_look_ups_go_out_side_by_side(tmp_path, registry_factory, skop
     """The source's manifest (HEAD on a re-run with the lockfile), its repository's tag list (where
     signatures show) and the mirror's HEAD of one image do not depend on one another: each is sent
     before any of the others is answered, so an image costs one round trip to each registry, not
-    three in a row. No request is added: an image whose tag moved is resolved in full with the
-    mirror's answer already in hand."""
+    three in a row. An image that resolves costs no extra request: one whose tag moved is resolved
+    in full with the mirror's answer already in hand."""
     src, dest = registry_factory(), registry_factory()
     layout = I.OCILayout(tmp_path / "oci")
     images = {n: I.build_image(layout, None, layers=[{"f": "image %d\n" % n}]) for n in range(3)}

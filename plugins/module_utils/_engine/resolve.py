@@ -70,18 +70,23 @@ def resolve(jobs: list[ImageJob], concurrency: int = 8, lock: MirrorMap | None =
     entries = lock.by_key() if lock is not None else {}
     tags = _TagCache()
     todo = [j for j in jobs if j.status == Status.PENDING]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        # each job's early look-ups are queued just before the job itself, so a worker that runs the
-        # job finds them taken by other workers already (or done): it never waits on queued work
-        done = [pool.submit(_resolve_job, job, entries, tags, attachments, immutable,
-                            _Early.start(pool, job, entries, tags, attachments, immutable)) for job in todo]
-        for future in done:
-            future.result()
+    _resolve_all(todo, concurrency, entries, tags, attachments, immutable)
     pending = [a for job in todo for a in job.attachments if a.status == Status.PENDING]
     if pending:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            list(pool.map(lambda att: _resolve_job(att, {}, tags, False, ()), pending))
+        _resolve_all(pending, concurrency, {}, tags, False, ())
     return jobs
+
+
+def _resolve_all(jobs: list[ImageJob], concurrency: int, lock: dict[tuple[str, str], Entry], tags: _TagCache,
+                 attachments: bool, immutable: Sequence[re.Pattern[str]]) -> None:
+    """Resolve *jobs*, *concurrency* look-ups at a time. Each job's early look-ups are queued just
+    before the job itself, so a worker that runs the job finds them taken by other workers already
+    (or done): it never waits on queued work."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        done = [pool.submit(_resolve_job, job, lock, tags, attachments, immutable,
+                            _Early.start(pool, job, lock, tags, attachments, immutable)) for job in jobs]
+        for future in done:
+            future.result()
 
 
 class _Early:
@@ -110,13 +115,17 @@ class _Early:
             listed = pool.submit(tags.get, job.src, job.source)
         return cls(pool.submit(job.dest.current_digest, job.dest_ident, image=job.source), listed)
 
+    def held(self) -> str | None:
+        """The digest the destination holds (None: nothing there)."""
+        return self.dest.result()
+
     def listed(self, tags: _TagCache, job: ImageJob) -> list[str]:
         """The source repository's tags (from the cache when they were not asked for early)."""
         return self.tags.result() if self.tags is not None else tags.get(job.src, job.source)
 
 
 def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache,
-                 attachments: bool, immutable: Sequence[re.Pattern[str]], early: _Early | None = None) -> None:
+                 attachments: bool, immutable: Sequence[re.Pattern[str]], early: _Early) -> None:
     try:
         if not _from_lock(job, lock, tags, attachments, immutable, early):
             _resolve_full(job, early)
@@ -129,7 +138,7 @@ def _resolve_job(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCa
 
 
 def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCache, attachments: bool,
-               immutable: Sequence[re.Pattern[str]] = (), early: _Early | None = None) -> bool:
+               immutable: Sequence[re.Pattern[str]], early: _Early) -> bool:
     entry = lock.get((job.source, str(job.destination)))
     if entry is None:
         return False
@@ -146,12 +155,10 @@ def _from_lock(job: ImageJob, lock: dict[tuple[str, str], Entry], tags: _TagCach
             digest = found[0] if found else None
     if digest != entry.digest:
         return False
-    held = early.dest.result() if early is not None else job.dest.current_digest(job.dest_ident, image=job.source)
-    if held != digest:
+    if early.held() != digest:
         return False
     if attachments and job.src.kind == "registry" and not trusted:
-        listed = early.listed(tags, job) if early is not None else tags.get(job.src, job.source)
-        wanted = attachment_tags(listed, [digest])
+        wanted = attachment_tags(early.listed(tags, job), [digest])
         if referrers_tag(digest) not in wanted:
             wanted += [d.get("digest") for d in job.src.referrers(digest, image=job.source) or ()]
         if not set(wanted) <= set(entry.attachments):
@@ -177,7 +184,7 @@ def _immutable(job: ImageJob, patterns: Sequence[re.Pattern[str]]) -> bool:
     return tag is not None and any(p.fullmatch(tag) for p in patterns)
 
 
-def _resolve_full(job: ImageJob, early: _Early | None = None) -> None:
+def _resolve_full(job: ImageJob, early: _Early) -> None:
     image = job.source
     data, ctype = job.src.fetch_manifest(job.src_ident, image=image)
     via = getattr(job.src, "via", None)
@@ -205,7 +212,7 @@ def _resolve_full(job: ImageJob, early: _Early | None = None) -> None:
     job.media_type = root.media_type
     job.platforms = graph.platforms or list(job.filtered_platforms)
     job.size = graph.size
-    job.before = early.dest.result() if early is not None else job.dest.current_digest(job.dest_ident, image=image)
+    job.before = early.held()
     complete = job.before == root.digest
     if complete and job.dest.kind == "layout":
         complete = all(job.dest.layout.has_blob(d.digest, d.size) for d in blobs.values()) and \
@@ -213,9 +220,9 @@ def _resolve_full(job: ImageJob, early: _Early | None = None) -> None:
     job.status = Status.PRESENT if complete else Status.COPY
 
 
-def _find_attachments(job: ImageJob, tags: _TagCache, early: _Early | None = None) -> None:
+def _find_attachments(job: ImageJob, tags: _TagCache, early: _Early) -> None:
     digests = [m.digest for m in job.manifests]
-    found = attachment_tags(early.listed(tags, job) if early is not None else tags.get(job.src, job.source), digests)
+    found = attachment_tags(early.listed(tags, job), digests)
     for tag in found:
         if job.src.kind == "registry":
             src_ident = tag

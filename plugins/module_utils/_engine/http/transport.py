@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import itertools
+import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
@@ -128,16 +129,11 @@ class Transport:
         with self._ping_lock:
             if self._base is not None:
                 return
-            scheme = "https"
             if self.insecure:
-                # one quick TLS probe: an insecure registry may well speak plain HTTP
-                try:
-                    self._send(self._client.build_request("GET", "https://%s/v2/" % self.endpoint)).close()
-                except httpx.TransportError:
-                    scheme = "http"
+                scheme, resp = self._ping_insecure()
+            else:
+                scheme, resp = "https", self._ping_over("https")
             url = "%s://%s/v2/" % (scheme, self.endpoint)
-            resp = self._send_with_retries("GET", url, scopes=(), auth=False, what="ping")
-            resp.close()
             if resp.status_code == 401:
                 self.auth.note_challenge(resp.headers.get("www-authenticate"))
             elif resp.status_code == 404:
@@ -145,6 +141,42 @@ class Transport:
             elif resp.status_code != 200:
                 raise RegistryError("unexpected answer from %s" % self.registry, url=url, status=resp.status_code)
             self._base = "%s://%s" % (scheme, self.endpoint)
+
+    def _ping_over(self, scheme: str) -> httpx.Response:
+        resp = self._send_with_retries("GET", "%s://%s/v2/" % (scheme, self.endpoint), scopes=(), auth=False,
+                                       what="ping")
+        resp.close()
+        return resp
+
+    def _ping_insecure(self) -> tuple[str, httpx.Response]:
+        """(scheme, answer to GET /v2/) of an insecure registry, which may speak https (its
+        certificate not verified) or plain http. One https GET decides: https when it is answered
+        at all, http when it breaks. The plain http GET goes out beside it, so a plain registry
+        costs one round of connection set-up, not two in a row; its answer is dropped when https
+        is answered. Neither carries credentials."""
+        answer: queue.Queue[tuple[httpx.Response | None, BaseException | None]] = queue.Queue(maxsize=1)
+
+        def plain() -> None:
+            try:
+                answer.put((self._ping_over("http"), None))
+            except BaseException as exc:  # handed to the pinging thread, which raises it
+                answer.put((None, exc))
+
+        threading.Thread(target=plain, name="airgap-ping-%s" % self.endpoint, daemon=True).start()
+        try:
+            resp = self._send(self._client.build_request("GET", "https://%s/v2/" % self.endpoint))
+        except httpx.TransportError:
+            got, error = answer.get()
+            if error is not None:
+                raise error
+            if got is None:
+                raise AssertionError("bug: expected a response or an error from the plain http ping")
+            return "http", got
+        resp.close()
+        if resp.status_code in (200, 401, 404):
+            self.stats.request(self.registry)  # it is the ping
+            return "https", resp
+        return "https", self._ping_over("https")  # a transient answer: ask again, with retries
 
     def fetch(self, url: str, headers: Mapping[str, str] | None = None, what: str | None = None) -> httpx.Response:
         """GET *url* (any path on this host, https or http) without registry authentication, streamed,

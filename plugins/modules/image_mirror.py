@@ -340,9 +340,10 @@ options:
       - 'Show the progress on the console of C(ansible-playbook) (and in AWX job output) while the module
         runs, every O(progress_interval) seconds and when each image ends, in lines such as
         C(image_mirror: 12/40 images, 1.2 GiB/3.4 GiB, 85.0 MiB/s, ~26 s left).'
-      - The action plugin then runs the module in the background on its host (as C(async) does) and
-        reads its O(progress_file) there, on the host the task runs on or is delegated to. The result
-        is the same as without progress.
+      - The action plugin then starts the module as any module is started, but in the background on its
+        host (with C(nohup), its output kept in the async directory, C(~/.ansible_async)), and reads
+        its O(progress_file) there, on the host the task runs on or is delegated to. The result is the
+        same as without progress.
       - Not in check mode (which copies nothing, and only resolves the images), and not when the task
         has C(async) set itself.
       - V(false) runs the module as any other, without a line until it ends.

@@ -106,29 +106,80 @@ def lines_to_show(label: str, records: list[Record], unit: str = "images") -> li
 #: what separates the progress file's new bytes from the job's status in one poll's output
 MARKER = "--airgap-mirror-progress-status--"
 
-#: what async_wrapper's status file says while the module runs (it replaces the file whole with
-#: the module's result when the module ends)
-RUNNING = '"finished": false'
-
-#: the shortest and the longest look at the status file while a poll waits on the host
 WAIT_STEP_MIN = 0.05
 WAIT_STEP_MAX = 0.25
 
 
-def poll_command(path: str, status_file: str, offset: int, wait: float = 0.0) -> str:
-    """One shell command that waits on the host up to *wait* seconds for the job to end, then
-    prints the progress file from byte *offset*, :data:`MARKER` and the status file.
+class Job:
+    """The files of one module run in the background on its host, in *directory* (the async
+    directory), named after *token*: the module's standard output and error, its exit status
+    (written last) and a progress file for a task that names none. ``marker`` separates their
+    texts in a poll's output (*token* makes it unique)."""
 
-    The wait looks at the status file every tenth of *wait* (between :data:`WAIT_STEP_MIN` and
-    :data:`WAIT_STEP_MAX` seconds) and stops as soon as it no longer says the module is running:
-    the end of a run is seen within a quarter second however long the pause between polls, and a
-    pause costs one round trip to the host, not one per look."""
-    tail = "tail -c +%d %s 2>/dev/null; printf '\\n%s\\n'; cat %s 2>/dev/null" % (
-        offset + 1, shlex.quote(path), MARKER, shlex.quote(status_file))
+    def __init__(self, directory: str, token: str) -> None:
+        self.directory = directory
+        base = "%s/airgap-%s" % (directory.rstrip("/"), token)
+        self.out = base + ".out"
+        self.err = base + ".err"
+        self.rc = base + ".rc"
+        self.progress = base + ".progress"
+        self.marker = "%s-%s" % (MARKER, token)
+
+    def files(self) -> list[str]:
+        return [self.out, self.err, self.rc, self.rc + ".tmp"]
+
+
+STARTED = '{"airgap_started": true}'
+
+
+def launch_command(module_command: str, job: Job) -> str:
+    """A shell command that starts *module_command* (the command ansible-core runs a module with)
+    in the background and returns at once, printing :data:`STARTED`: the module's output and error
+    go to the job's files, then its exit status to ``job.rc`` (renamed into place, so a reader sees
+    it whole). ``nohup`` and the redirections let the run outlive the connection's session (an ssh
+    channel, a terminal that hangs up); ``umask 077``: the files are the user's own."""
+    q = shlex.quote
+    inner = "%s </dev/null >%s 2>%s; echo $? >%s && mv %s %s" % (
+        module_command, q(job.out), q(job.err), q(job.rc + ".tmp"), q(job.rc + ".tmp"), q(job.rc))
+    failed = json.dumps({"failed": True, "msg": "cannot start the module in the background on its host: "
+                         "cannot create %s" % job.directory})
+    return ("umask 077 && mkdir -p %s && { nohup /bin/sh -c %s </dev/null >/dev/null 2>&1 & } && echo %s || echo %s"
+            % (q(job.directory), q(inner), q(STARTED), q(failed)))
+
+
+def poll_command(path: str, job: Job, offset: int, wait: float = 0.0) -> str:
+    """One shell command that waits on the host up to *wait* seconds for the job to end, then
+    prints the progress file from byte *offset* and ``job.marker``; once the job has ended, also
+    its exit status, its output and its error, each after ``job.marker`` (see :func:`split_poll`).
+
+    The wait looks for the exit status every tenth of *wait* (between :data:`WAIT_STEP_MIN` and
+    :data:`WAIT_STEP_MAX` seconds) and stops as soon as it is there: the end of a run is seen
+    within a quarter second however long the pause between polls, and a pause costs one round
+    trip to the host, not one per look."""
+    q = shlex.quote
+    sep = "printf '\\n%s\\n'" % job.marker
+    tail = "tail -c +%d %s 2>/dev/null; %s; if [ -f %s ]; then cat %s; %s; cat %s; %s; cat %s; fi" % (
+        offset + 1, q(path), sep, q(job.rc), q(job.rc), sep, q(job.out), sep, q(job.err))
     if wait <= 0:
         return tail
     step = min(WAIT_STEP_MAX, max(WAIT_STEP_MIN, wait / 10))
     looks = max(1, math.ceil(wait / step - 1e-9))
-    status = shlex.quote(status_file)
-    return ("n=%d; while [ $n -gt 0 ] && { [ ! -s %s ] || grep -q %s %s; } 2>/dev/null; do sleep %s; n=$((n-1)); "
-            "done; %s" % (looks, status, shlex.quote(RUNNING), status, ("%.3f" % step).rstrip("0"), tail))
+    return ("n=%d; while [ $n -gt 0 ] && [ ! -f %s ]; do sleep %s; n=$((n-1)); done; %s"
+            % (looks, q(job.rc), ("%.3f" % step).rstrip("0"), tail))
+
+
+def split_poll(output: str, job: Job) -> tuple[bytes, tuple[int | None, str, str] | None] | None:
+    """(the progress file's new bytes, (exit status, output, error) once the job ended, else None)
+    from a poll's *output*; None when the output is not a poll's (the command failed). An exit
+    status that is not a number (the file cut short) is None."""
+    parts = output.split("\n%s\n" % job.marker)
+    if len(parts) not in (2, 4):
+        return None
+    new = parts[0].encode("utf-8", "surrogateescape")
+    if len(parts) == 2:
+        return new, None
+    try:
+        rc: int | None = int(parts[1].strip())
+    except ValueError:
+        rc = None
+    return new, (rc, parts[2], parts[3])

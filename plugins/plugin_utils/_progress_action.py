@@ -5,34 +5,34 @@
 # PRIVATE to the airgap.mirror collection: may change without notice.
 """Show a long-running module's progress on the console while it runs, wherever it runs.
 
-How: the action plugin starts the module in the background on its host exactly as the task
-keyword ``async`` does (``_execute_module(wrap_async=True)``: ``async_wrapper`` daemonizes it
-and writes its result to ``<async_dir>/<jid>``), and tells it, through its ``progress_file``
-option, to append its progress to a file next to that one. Then, every ``progress_interval``
-seconds, it runs ONE shell command on the host (a wait that ends early when the job does, then
-``tail -c +OFFSET`` of the progress file and ``cat`` of the job's status file) and prints the
-new lines through Ansible's ``Display``; once the status file holds the module's result, it
-decodes that result as ``async_status`` would return it (the status file is what
-``async_status`` reads; the decoding is the one every module result goes through) and removes
-both files.
+How: the action plugin runs the module on its host the way ansible-core runs any module
+(``_execute_module``: the same AnsiballZ file, interpreter, environment and ``become``), with two
+changes for that one call: the module file is always transferred (no pipelining: a background
+run cannot read it from the connection's standard input), and the command that runs it is wrapped
+so that it starts in the background and returns at once (:func:`launch_command`: ``nohup``, its
+output, error and exit status to files in the async directory). The module is told, through its
+``progress_file`` option, to append its progress to a file there too. Then, every
+``progress_interval`` seconds, the plugin runs ONE shell command on the host (a wait that ends
+early when the job does, then ``tail -c +OFFSET`` of the progress file and, once the job ended,
+its exit status, output and error) and prints the new lines through Ansible's ``Display``; the
+module's output is then decoded exactly as ``_execute_module`` decodes it, and the files removed.
 
 Why this way, and not another:
 
-- ``async_wrapper`` is Ansible's own, tested way to keep a module running on a remote host
-  while the controller does something else, across connection plugins (local, ssh, paramiko,
-  containers), with ``become`` and in AWX (which runs ``ansible-playbook``); the module itself
-  needs nothing special. Running the module synchronously in a controller thread while a second
-  thread reads the file would share one connection object between two threads, which connection
-  plugins do not promise to support.
+- The module runs as every module runs, so its result is the one it gives without progress
+  (interpreter discovery's facts included), across connection plugins (local, ssh, paramiko,
+  containers), with ``become`` and in AWX (which runs ``ansible-playbook``). Running the module
+  synchronously in a controller thread while a second thread reads the file would share one
+  connection object between two threads, which connection plugins do not promise to support.
+- Ansible's ``async`` (``async_wrapper``) would do the backgrounding too, and did here before: it
+  cost about 0.4 s per task (building and starting a second module, which daemonizes and waits
+  for the first), against one shell command for :func:`launch_command`.
 - A poll is one cheap shell command (no Python started on the host, one round trip over ssh
-  with ControlPersist), and the last poll already carries the result, so no second module runs
-  to fetch it (running ``async_status`` for it cost about 0.4 s per task). ``tail -c +N`` reads
-  only what is new, so a long run costs nothing more per poll than a short one.
+  with ControlPersist), and the last poll already carries the result, so nothing else runs to
+  fetch it. ``tail -c +N`` reads only what is new, so a long run costs nothing more per poll than
+  a short one.
 - Lines are printed by the worker through ``Display``, which forwards them to the controller's
   console; AWX records them in its job output as it does every other display line.
-- The final result is what ``async_status`` would return, minus the keys async adds
-  (``ansible_job_id``, ``started``, ``finished``, ``results_file``), and with the task's own
-  ``progress_file`` value in ``invocation``: the same as without progress except timings.
 
 Progress is not shown (the module runs as any other) when the option ``progress`` is false, in
 check mode (which copies nothing: it resolves and sends HEAD requests), when the task sets
@@ -45,12 +45,12 @@ controller was killed outright, finishes on its host, as with ``async``.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import secrets
 import shlex
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Union
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
@@ -60,25 +60,23 @@ from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
-from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import MARKER, ProgressReader, lines_to_show, poll_command
+from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
+    Job, ProgressReader, launch_command, lines_to_show, poll_command, split_poll)
 
 display = Display()
 
-#: seconds the background job may run before async_wrapper kills it (a week)
-ASYNC_LIMIT = 7 * 24 * 3600
-
-#: the keys async adds to a module's result, which a run without progress does not have
-ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file")
-
 #: seconds the first poll waits on the host for the job to end (then a quarter as long again each
 #: time, up to the interval): a long run costs a poll per interval (a poll is one shell command:
-#: a wait loop of ``grep`` and ``sleep``, then ``tail``, ``printf`` and ``cat``), and the end of a
+#: a wait loop of ``test`` and ``sleep``, then ``tail``, ``printf`` and ``cat``), and the end of a
 #: run is seen within a quarter second, since the wait stops when the job does (poll_command)
 FIRST_POLL = 0.05
 POLL_GROWTH = 1.25
 
 #: how ``_execute_module`` decodes the output of a Python module (``ModuleMetadataV1`` default)
 SERIALIZATION_PROFILE = "legacy"
+
+#: what a module's output, error and exit status are decoded from: (rc, stdout, stderr)
+Ended = tuple[Union[int, None], str, str]
 
 
 class ProgressAction(ActionBase):
@@ -126,9 +124,10 @@ class ProgressAction(ActionBase):
 
     def _run_with_progress(self, args: dict[str, Any], interval: float, task_vars: dict[str, Any]) -> dict[str, Any]:
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+        job = Job(async_dir, secrets.token_hex(8))
         own_file = not args.get("progress_file")
         if own_file:
-            path = self._connection._shell.join_path(async_dir, "airgap-%s.progress" % secrets.token_hex(8))
+            path = job.progress
             module_args = dict(args, progress_file=path)
             offset = 0
         else:
@@ -137,93 +136,98 @@ class ProgressAction(ActionBase):
             offset = self._size_of(path)
         reader = ProgressReader()
         reader.offset = offset
-        status_file = "/dev/null"
+        files = job.files() + ([path] if own_file else [])
         try:
-            started = self._start(module_args, task_vars)
-            jid = started.get("ansible_job_id")
-            if started.get("failed") or not jid:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
+            started = self._start(module_args, task_vars, job)
+            if started.get("failed") or not started.get("airgap_started"):
+                self._clean_up(files)
+                if not started.get("failed"):
+                    started = dict(started, failed=True,
+                                   msg="the module did not start in the background on its host: %s" % started)
                 return started
-            status_file = self._connection._shell.join_path(async_dir, jid)
-            status = self._follow(reader, path, status_file, interval)
+            ended = self._follow(reader, path, job, interval)
         except BaseException:  # interrupted, timed out (the task keyword timeout): stop the module too
-            self._stop_module(reader, path)
-            self._clean_up([status_file] + ([path] if own_file else []))
+            self._stop_module(reader, path, job)
+            self._clean_up(files)
             raise
         try:
-            final = self._decode(status)
+            final = self._decode(ended)
         finally:
-            self._clean_up([status_file] + ([path] if own_file else []))
-        for key in ASYNC_KEYS:
-            final.pop(key, None)
+            self._clean_up(files)
+        if started.get("ansible_facts"):  # interpreter discovery, reported on the start as on any run
+            final["ansible_facts"] = merge_hash(started["ansible_facts"], final.get("ansible_facts") or {})
         invocation = final.get("invocation")
         if own_file and isinstance(invocation, dict) and isinstance(invocation.get("module_args"), dict):
             invocation["module_args"]["progress_file"] = args.get("progress_file")
         return final
 
-    def _start(self, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        """Start the module under ``async_wrapper``; its answer (``ansible_job_id``...)."""
-        saved = self._task.async_val
-        self._task.async_val = ASYNC_LIMIT  # the wrapper's time limit; restored before anything else sees it
-        try:
-            started: dict[str, Any] = self._execute_module(module_args=module_args, task_vars=task_vars,
-                                                           wrap_async=True)
-        finally:
-            self._task.async_val = saved
+    def _start(self, module_args: dict[str, Any], task_vars: dict[str, Any], job: Job) -> dict[str, Any]:
+        """Run the module as ``_execute_module`` does, but from a file on the host (no pipelining)
+        and in the background (:func:`launch_command` wraps the command that runs it); the answer
+        of that command (``_progress.STARTED``, decoded, or why it could not start)."""
+        shell = self._connection._shell
+        build = shell.build_module_command
+
+        def in_background(env_string: str, shebang: str, cmd: str, arg_path: str | None = None) -> str:
+            return launch_command(build(env_string, shebang, cmd, arg_path=arg_path), job)
+
+        with _swapped(self, "_is_pipelining_enabled", lambda *_args, **_kwargs: False), \
+                _swapped(shell, "build_module_command", in_background):
+            started: dict[str, Any] = self._execute_module(module_args=module_args, task_vars=task_vars)
         return started
 
-    def _follow(self, reader: ProgressReader, path: str, status_file: str, interval: float) -> str:
-        """Print the progress until the job's status file holds its result, and return that
-        file's text: each poll waits on the host for the job to end, :data:`FIRST_POLL` seconds
-        at first, then :data:`POLL_GROWTH` times as long each time up to *interval*, and returns
-        as soon as the job ended (so a run of any length ends nearly as soon as without progress);
-        a line that an image ended is printed when read, the state every *interval* seconds."""
+    def _follow(self, reader: ProgressReader, path: str, job: Job, interval: float) -> Ended:
+        """Print the progress until the job ended, and return its (exit status, output, error):
+        each poll waits on the host for the job to end, :data:`FIRST_POLL` seconds at first, then
+        :data:`POLL_GROWTH` times as long each time up to *interval*, and returns as soon as the
+        job ended (so a run of any length ends nearly as soon as without progress); a line that an
+        image ended is printed when read, the state every *interval* seconds."""
         label = self.label()
         pause = FIRST_POLL
         shown = time.monotonic()
         pending: list[dict[str, Any]] = []
         while True:
-            new, status = self._poll(path, status_file, reader.offset, wait=pause)
+            new, ended = self._poll(path, job, reader.offset, wait=pause)
             pause = min(interval, pause * POLL_GROWTH)
             pending.extend(reader.feed(new))
-            finished = _finished(status)
             now = time.monotonic()
-            due = now - shown >= interval - 0.05 and not finished
+            due = now - shown >= interval - 0.05 and ended is None
             lines = lines_to_show(label, pending if due else [r for r in pending if r.get("event") == "image"],
                                   self.UNIT)
             for line in lines:
                 display.display(line)
-            if finished:
-                return status
+            if ended is not None:
+                return ended
             if due:
                 shown = now
                 pending = []
             else:
                 pending = [r for r in pending if r.get("event") != "image"][-1:]
 
-    def _poll(self, path: str, status_file: str, offset: int, wait: float = 0.0) -> tuple[bytes, str]:
-        """(the progress file's bytes from *offset* on, the job's status file) in one command,
-        which first waits on the host up to *wait* seconds for the job to end (see poll_command)."""
-        res = self._low_level_execute_command(poll_command(path, status_file, offset, wait))
+    def _poll(self, path: str, job: Job, offset: int, wait: float = 0.0) -> tuple[bytes, Ended | None]:
+        """(the progress file's bytes from *offset* on, the job's (exit status, output, error)
+        once it ended) in one command, which first waits on the host up to *wait* seconds for the
+        job to end (see poll_command)."""
+        res = self._low_level_execute_command(poll_command(path, job, offset, wait))
         # over ssh with a terminal (-tt, the ssh connection's default) every \n arrives as \r\n; the
         # file's JSON lines hold no \r of their own, so this gives back the file's bytes
         out = to_text(res.get("stdout", ""), errors="surrogate_or_strict").replace("\r\n", "\n")
-        new, sep, status = out.rpartition("\n%s\n" % MARKER)
-        if not sep:
+        polled = split_poll(out, job)
+        if polled is None:
             raise AnsibleError("cannot read the progress of the module on the host (rc %s): %s"
                                % (res.get("rc"), to_text(res.get("stderr", "")).strip() or out[-300:]))
-        return new.encode("utf-8", "surrogateescape"), status
+        return polled
 
     def _clean_up(self, files: list[str]) -> None:
-        """Remove the job's status file, the progress file of our own, and the remote temp dir."""
+        """Remove the job's files, the progress file of our own, and the remote temp dir."""
         self._low_level_execute_command("rm -f %s" % " ".join(shlex.quote(p) for p in files))
         self._remove_tmp_path(self._connection._shell.tmpdir)
 
-    def _stop_module(self, reader: ProgressReader, path: str) -> None:
+    def _stop_module(self, reader: ProgressReader, path: str, job: Job) -> None:
         """Ask the module's process (the ``pid`` of its ``start`` record) to stop; best effort."""
         try:
             if reader.pid is None:  # interrupted before the start record was read: read it now
-                reader.feed(self._poll(path, "/dev/null", reader.offset)[0])
+                reader.feed(self._poll(path, job, reader.offset)[0])
             if reader.pid is not None:
                 self._low_level_execute_command("kill -TERM %d 2>/dev/null || true" % reader.pid)
         except Exception as exc:  # pylint: disable=broad-except  # the interruption is what to report
@@ -237,23 +241,34 @@ class ProgressAction(ActionBase):
         except (IndexError, ValueError):
             return 0
 
-    def _decode(self, status: str) -> dict[str, Any]:
-        """The module's result from the text of its status file, as ``async_status`` returns it:
-        ``async_status`` prints that file's JSON, and ``_execute_module`` decodes a module's output
-        with its serialization profile (every Python module's, ours and async_status's alike, is
-        ``legacy``), moves a non-list ``results`` aside and drops internal keys."""
-        data: dict[str, Any] = self._parse_returned_data({"stdout": status, "stderr": ""}, SERIALIZATION_PROFILE)
+    def _decode(self, ended: Ended) -> dict[str, Any]:
+        """The module's result from its exit status, output and error, decoded as
+        ``_execute_module`` decodes them (the serialization profile of every Python module, ours
+        included, is ``legacy``): a non-list ``results`` moved aside, internal keys dropped."""
+        rc, stdout, stderr = ended
+        res = {"rc": rc, "stdout": stdout, "stdout_lines": stdout.splitlines(),
+               "stderr": stderr, "stderr_lines": stderr.splitlines()}
+        data: dict[str, Any] = self._parse_returned_data(res, SERIALIZATION_PROFILE)
+        if data.pop("_ansible_suppress_tmpdir_delete", False):
+            self._cleanup_remote_tmp = False
         if "results" in data and (not isinstance(data["results"], Sequence) or isinstance(data["results"], str)):
             data["ansible_module_results"] = data.pop("results")
+            display.warning("Found internal 'results' key in module return, renamed to 'ansible_module_results'.")
         remove_internal_keys(data)
         return data
 
 
-def _finished(status: str) -> bool:
-    """Whether the job's status file holds its result (async_wrapper replaces the file whole:
-    ``{"started": true, "finished": false}`` until the module ended)."""
+@contextlib.contextmanager
+def _swapped(owner: object, name: str, value: Any) -> Iterator[None]:
+    """*owner*'s attribute *name* is *value* inside the block (an instance attribute over its
+    class's method), and what it was after it."""
+    had = name in vars(owner)
+    before = vars(owner).get(name)
+    setattr(owner, name, value)
     try:
-        data = json.loads(status)
-    except ValueError:
-        return False  # not written yet
-    return isinstance(data, dict) and not (data.get("started") and not data.get("finished"))
+        yield
+    finally:
+        if had:
+            setattr(owner, name, before)
+        else:
+            delattr(owner, name)

@@ -159,3 +159,28 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_module_that_cannot_run_fails_the_same_with_and_without_progress(
+        tmp_path, plain_registry, sample_layout, registry_factory, ansible_run):
+    """The background run's output, error and exit status are decoded as ansible-core decodes a
+    module's: an interpreter that is not there gives the same failure, and nothing is left in
+    the async directory."""
+    seeded = sample_layout.seed(plain_registry, prefix="progress-broken/")
+    dest = registry_factory()
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.replace("  gather_facts: false\n",
+                                 "  gather_facts: false\n  vars:\n    ansible_python_interpreter: /nowhere/python3\n"))
+    async_dir = tmp_path / "async"
+    failures = {}
+    for progress in (True, False):
+        res = ansible_run.playbook(play, extra_vars={
+            "images": sorted(seeded.values()), "insecure": [plain_registry.host, dest.host],
+            "dest": dest.host + "/m", "progress": progress, "map_path": str(tmp_path / "map.yml")},
+            env={"ANSIBLE_ASYNC_DIR": str(async_dir)})
+        assert res.rc != 0, res.output
+        failures[progress] = res.one("Mirror the images")["result"]
+    assert "/nowhere/python3" in failures[True]["msg"] and "not found" in failures[True]["msg"], failures[True]
+    assert failures[True]["msg"] == failures[False]["msg"]
+    assert failures[True].get("rc") == failures[False].get("rc") == 127, failures
+    assert async_dir.is_dir() and not list(async_dir.iterdir())  # made by the background start, then emptied

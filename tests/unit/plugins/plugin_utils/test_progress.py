@@ -9,10 +9,7 @@ import time
 from pathlib import Path
 
 from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
-    MARKER, ProgressReader, duration, format_record, lines_to_show, poll_command)
-
-#: async_wrapper's status file while the module runs (ansible-core 2.19, modules/async_wrapper.py)
-RUNNING_STATUS = '{"started": true, "finished": false, "ansible_job_id": "j1.2"}'
+    STARTED, Job, ProgressReader, duration, format_record, launch_command, lines_to_show, poll_command, split_poll)
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -92,58 +89,79 @@ def test_a_limit_record_is_always_shown_with_its_message() -> None:
         "image_mirror: 1/2 images, 5 s elapsed"]
 
 
-# ---------------------------------------------------------------- the poll command, run by a real sh
+# ---------------------------------------------------------------- the launch and the poll, run by a real sh
 
-def _run_poll(tmp_path: Path, wait: float, status: str | None, finish_after: float | None = None) -> tuple[float, str]:
-    progress = tmp_path / "run.progress"
-    progress.write_bytes(line(event="start", pid=1) + line(event="tick", images_done=1))
-    status_file = tmp_path / "jid"
-    if status is not None:
-        status_file.write_text(status)
-    script = poll_command(str(progress), str(status_file), len(line(event="start", pid=1)), wait)
-    if finish_after is not None:  # the module ends while the poll waits: async_wrapper renames its result in
-        tmp, final = shlex.quote(str(status_file) + ".tmp"), shlex.quote(str(status_file))
-        script = "( sleep %s; printf '%%s' '{\"changed\": true}' > %s; mv %s %s ) & %s; wait" % (
-            finish_after, tmp, tmp, final, script)
+def _sh(script: str) -> tuple[float, str]:
     started = time.monotonic()
-    out = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True).stdout  # cat of no file: rc 1
+    out = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True).stdout
     return time.monotonic() - started, out
 
 
-def test_a_poll_without_wait_prints_the_new_bytes_the_marker_and_the_status(tmp_path: Path) -> None:
-    took, out = _run_poll(tmp_path, 0.0, RUNNING_STATUS)
-    new, _marker, status = out.rpartition("\n%s\n" % MARKER)
+def _job(tmp_path: Path) -> tuple[Job, Path]:
+    job = Job(str(tmp_path / "async dir's"), "0123abcd")  # a space and a quote: everything is quoted
+    progress = tmp_path / "run.progress"
+    progress.write_bytes(line(event="start", pid=1) + line(event="tick", images_done=1))
+    return job, progress
+
+
+def _launch(job: Job, module: str) -> tuple[float, str]:
+    return _sh(launch_command("/bin/sh -c %s" % shlex.quote(module), job))
+
+
+def test_the_launch_returns_at_once_and_the_poll_carries_the_result(tmp_path: Path) -> None:
+    job, progress = _job(tmp_path)
+    took, out = _launch(job, "sleep 0.4; echo '{\"changed\": true}'; echo oops >&2; exit 3")
+    assert out.strip() == STARTED and took < 0.3, (took, out)
+    took, out = _sh(poll_command(str(progress), job, len(line(event="start", pid=1)), 4.0))
+    assert 0.3 <= took < 1.5, took  # returned when the job ended, not at the end of its pause
+    polled = split_poll(out, job)
+    assert polled is not None
+    new, ended = polled
     assert json.loads(new) == {"event": "tick", "images_done": 1}
-    assert status == RUNNING_STATUS
-    assert took < 1.0
+    assert ended == (3, '{"changed": true}\n', "oops\n")
+    assert sorted(p.name for p in Path(job.directory).iterdir()) == [
+        "airgap-0123abcd.err", "airgap-0123abcd.out", "airgap-0123abcd.rc"]
+    assert oct(Path(job.out).stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_poll_waits_its_whole_pause_while_the_job_runs(tmp_path: Path) -> None:
-    took, out = _run_poll(tmp_path, 0.6, RUNNING_STATUS)
+    job, progress = _job(tmp_path)
+    _launch(job, "sleep 3")
+    took, out = _sh(poll_command(str(progress), job, 0, 0.6))
     assert took >= 0.55
-    assert out.endswith(RUNNING_STATUS)
+    polled = split_poll(out, job)
+    assert polled is not None and polled[1] is None
+    assert polled[0] == progress.read_bytes()
 
 
-def test_a_poll_returns_soon_after_the_job_ends_not_at_the_end_of_its_pause(tmp_path: Path) -> None:
-    took, out = _run_poll(tmp_path, 4.0, RUNNING_STATUS, finish_after=0.3)
-    assert 0.3 <= took < 1.0, took
-    assert out.endswith('{"changed": true}')
+def test_a_poll_without_wait_does_not_wait(tmp_path: Path) -> None:
+    job, progress = _job(tmp_path)
+    _launch(job, "sleep 3")
+    took, out = _sh(poll_command(str(progress), job, 0))
+    assert took < 0.5 and split_poll(out, job) == (progress.read_bytes(), None)
 
 
-def test_a_poll_of_an_ended_job_does_not_wait(tmp_path: Path) -> None:
-    took, out = _run_poll(tmp_path, 4.0, '{"changed": false, "msg": "finished: false is not the status"}')
-    assert took < 1.0
-    assert out.endswith('"finished: false is not the status"}')
+def test_a_module_whose_output_holds_the_plain_marker_is_still_split(tmp_path: Path) -> None:
+    job, progress = _job(tmp_path)
+    other = Job(job.directory, "ffff0000")  # another task's marker in the module's output
+    _launch(job, "echo %s; echo {}; echo %s" % (other.marker, other.marker))
+    _took, out = _sh(poll_command(str(progress), job, 0, 2.0))
+    polled = split_poll(out, job)
+    assert polled is not None and polled[1] == (0, "%s\n{}\n%s\n" % (other.marker, other.marker), "")
 
 
-def test_a_poll_waits_for_a_status_file_not_written_yet(tmp_path: Path) -> None:
-    took, _out = _run_poll(tmp_path, 0.4, None)
-    assert took >= 0.35
+def test_the_launch_says_why_it_cannot_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    job = Job(str(blocker / "async"), "0123abcd")  # a directory below a file cannot be made
+    _took, out = _launch(job, "true")
+    answer = json.loads(out.strip().splitlines()[-1])
+    assert answer["failed"] is True and str(blocker / "async") in answer["msg"]
 
 
-def test_paths_with_spaces_and_quotes_are_quoted(tmp_path: Path) -> None:
-    odd = tmp_path / "it's a dir"
-    odd.mkdir()
-    took, out = _run_poll(odd, 4.0, RUNNING_STATUS, finish_after=0.1)
-    assert took < 1.0
-    assert out.endswith('{"changed": true}')
+def test_the_output_of_something_else_is_not_taken_for_a_poll(tmp_path: Path) -> None:
+    job, _progress = _job(tmp_path)
+    assert split_poll("sh: 1: tail: not found\n", job) is None
+    _launch(job, "echo 'x'")
+    assert split_poll("%s\n%s\n" % ("a", job.marker), job) == (b"a", None)
+    assert split_poll("\n%s\nnot a number\n%s\nout\n%s\nerr" % ((job.marker,) * 3), job) == (b"", (None, "out", "err"))

@@ -10,9 +10,10 @@ import socketserver
 import threading
 
 import pytest
-
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.http.options import ClientOptions
 from ansible_collections.airgap.mirror.plugins.module_utils._engine.http.transport import Transport
+
+from support.connect_proxy import splice
 
 pytestmark = pytest.mark.integration
 
@@ -52,24 +53,10 @@ class HoldingFront:
         host, port = self.upstream.rsplit(":", 1)
         up = socket.create_connection((host, int(port)))
         self.plain_seen.set()
-
-        def pipe(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for sock in (src, dst):
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        back = threading.Thread(target=pipe, args=(up, conn), daemon=True)
-        back.start()
-        pipe(conn, up)
-        back.join(5)
+        try:
+            splice(conn, up)
+        finally:
+            up.close()
 
     def stop(self) -> None:
         self._server.shutdown()

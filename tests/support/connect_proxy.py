@@ -70,25 +70,30 @@ class ConnectProxy:
         self.tunnels.append(line[1])
         req.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         req.wfile.flush()
-        client = req.connection
+        splice(req.connection, upstream)
+        upstream.close()
 
-        def pipe(src: socket.socket, dst: socket.socket) -> None:
+
+def splice(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways between *client* and *upstream* until both directions ended (each end's
+    close is passed on as a half-close); returns then."""
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
             try:
-                while True:
-                    data = src.recv(65536)
-                    if not data:
-                        break
-                    dst.sendall(data)
+                dst.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-            finally:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
 
-        back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
-        back.start()
-        pipe(client, upstream)
-        back.join(60)
-        upstream.close()
+    back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+    back.start()
+    pipe(client, upstream)
+    back.join(60)

@@ -103,9 +103,10 @@ def lines_to_show(label: str, records: list[Record], unit: str = "images") -> li
     return lines
 
 
-#: what separates the progress file's new bytes from the job's status in one poll's output
+#: what a job's marker starts with (the marker separates the parts of one poll's output)
 MARKER = "--airgap-mirror-progress-status--"
 
+#: the shortest and the longest look for the exit status while a poll waits on the host
 WAIT_STEP_MIN = 0.05
 WAIT_STEP_MAX = 0.25
 
@@ -129,6 +130,7 @@ class Job:
         return [self.out, self.err, self.rc, self.rc + ".tmp"]
 
 
+#: what the launch prints once the module runs in the background
 STARTED = '{"airgap_started": true}'
 
 
@@ -139,7 +141,7 @@ def launch_command(module_command: str, job: Job) -> str:
     it whole). ``nohup`` and the redirections let the run outlive the connection's session (an ssh
     channel, a terminal that hangs up); ``umask 077``: the files are the user's own."""
     q = shlex.quote
-    inner = "%s </dev/null >%s 2>%s; echo $? >%s && mv %s %s" % (
+    inner = "{ %s ; } </dev/null >%s 2>%s; echo $? >%s && mv %s %s" % (
         module_command, q(job.out), q(job.err), q(job.rc + ".tmp"), q(job.rc + ".tmp"), q(job.rc))
     failed = json.dumps({"failed": True, "msg": "cannot start the module in the background on its host: "
                          "cannot create %s" % job.directory})

@@ -123,11 +123,12 @@ class Job:
         self.out = base + ".out"
         self.err = base + ".err"
         self.rc = base + ".rc"
+        self.pid = base + ".pid"
         self.progress = base + ".progress"
         self.marker = "%s-%s" % (MARKER, token)
 
     def files(self) -> list[str]:
-        return [self.out, self.err, self.rc, self.rc + ".tmp"]
+        return [self.out, self.err, self.rc, self.rc + ".tmp", self.pid]
 
 
 #: what the launch prints once the module runs in the background
@@ -138,21 +139,30 @@ def launch_command(module_command: str, job: Job) -> str:
     """A shell command that starts *module_command* (the command ansible-core runs a module with)
     in the background and returns at once, printing :data:`STARTED`: the module's output and error
     go to the job's files, then its exit status to ``job.rc`` (renamed into place, so a reader sees
-    it whole). ``nohup`` and the redirections let the run outlive the connection's session (an ssh
-    channel, a terminal that hangs up); ``umask 077``: the files are the user's own."""
+    it whole); the background shell's pid goes to ``job.pid``. SIGHUP is ignored from the start
+    (``trap '' HUP``, inherited by everything the command starts): when the connection's session
+    ends (an ssh channel with a terminal hangs up) the job may not yet have reached ``nohup``, and
+    would die of it. ``umask 077``: the files are the user's own."""
     q = shlex.quote
     inner = "{ %s ; } </dev/null >%s 2>%s; echo $? >%s && mv %s %s" % (
         module_command, q(job.out), q(job.err), q(job.rc + ".tmp"), q(job.rc + ".tmp"), q(job.rc))
     failed = json.dumps({"failed": True, "msg": "cannot start the module in the background on its host: "
                          "cannot create %s" % job.directory})
-    return ("umask 077 && mkdir -p %s && { nohup /bin/sh -c %s </dev/null >/dev/null 2>&1 & } && echo %s || echo %s"
-            % (q(job.directory), q(inner), q(STARTED), q(failed)))
+    return ("trap '' HUP; umask 077 && mkdir -p %s && { nohup /bin/sh -c %s </dev/null >/dev/null 2>&1 & "
+            "echo $! >%s; } && echo %s || echo %s"
+            % (q(job.directory), q(inner), q(job.pid), q(STARTED), q(failed)))
+
+
+#: what a poll prints, after the progress, when the job's shell is gone without an exit status
+LOST = "lost"
 
 
 def poll_command(path: str, job: Job, offset: int, wait: float = 0.0) -> str:
     """One shell command that waits on the host up to *wait* seconds for the job to end, then
     prints the progress file from byte *offset* and ``job.marker``; once the job has ended, also
-    its exit status, its output and its error, each after ``job.marker`` (see :func:`split_poll`).
+    its exit status, its output and its error, each after ``job.marker`` (see :func:`split_poll`);
+    when the job's shell is gone without an exit status (killed outright), :data:`LOST` instead
+    (gone: ``kill -0`` fails, or on Linux it is a zombie no one reaped).
 
     The wait looks for the exit status every tenth of *wait* (between :data:`WAIT_STEP_MIN` and
     :data:`WAIT_STEP_MAX` seconds) and stops as soon as it is there: the end of a run is seen
@@ -160,8 +170,11 @@ def poll_command(path: str, job: Job, offset: int, wait: float = 0.0) -> str:
     trip to the host, not one per look."""
     q = shlex.quote
     sep = "printf '\\n%s\\n'" % job.marker
-    tail = "tail -c +%d %s 2>/dev/null; %s; if [ -f %s ]; then cat %s; %s; cat %s; %s; cat %s; fi" % (
-        offset + 1, q(path), sep, q(job.rc), q(job.rc), sep, q(job.out), sep, q(job.err))
+    ended = "cat %s; %s; cat %s; %s; cat %s" % (q(job.rc), sep, q(job.out), sep, q(job.err))
+    tail = ("tail -c +%d %s 2>/dev/null; %s; if [ -f %s ]; then %s; "
+            "elif [ -f %s ] && p=$(cat %s) && ! { kill -0 \"$p\" && ! grep -qs ') Z ' /proc/\"$p\"/stat; } "
+            "2>/dev/null; then if [ -f %s ]; then %s; else printf %s; fi; fi" % (
+                offset + 1, q(path), sep, q(job.rc), ended, q(job.pid), q(job.pid), q(job.rc), ended, q(LOST)))
     if wait <= 0:
         return tail
     step = min(WAIT_STEP_MAX, max(WAIT_STEP_MIN, wait / 10))
@@ -173,15 +186,22 @@ def poll_command(path: str, job: Job, offset: int, wait: float = 0.0) -> str:
 def split_poll(output: str, job: Job) -> tuple[bytes, tuple[int | None, str, str] | None] | None:
     """(the progress file's new bytes, (exit status, output, error) once the job ended, else None)
     from a poll's *output*; None when the output is not a poll's (the command failed). An exit
-    status that is not a number (the file cut short) is None."""
+    status that is not a number (the file cut short) is None. Raises :class:`JobLost` when the
+    job's shell is gone without an exit status."""
     parts = output.split("\n%s\n" % job.marker)
     if len(parts) not in (2, 4):
         return None
     new = parts[0].encode("utf-8", "surrogateescape")
     if len(parts) == 2:
+        if parts[1].strip() == LOST:
+            raise JobLost("the module's process on the host ended without an exit status (killed?)")
         return new, None
     try:
         rc: int | None = int(parts[1].strip())
     except ValueError:
         rc = None
     return new, (rc, parts[2], parts[3])
+
+
+class JobLost(Exception):
+    """The background job's shell on the host is gone and left no exit status."""

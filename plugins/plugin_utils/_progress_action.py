@@ -61,7 +61,7 @@ from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
-    Job, ProgressReader, launch_command, lines_to_show, poll_command, split_poll)
+    Job, JobLost, ProgressReader, launch_command, lines_to_show, poll_command, split_poll)
 
 display = Display()
 
@@ -146,6 +146,9 @@ class ProgressAction(ActionBase):
                                    msg="the module did not start in the background on its host: %s" % started)
                 return started
             ended = self._follow(reader, path, job, interval)
+        except JobLost as exc:
+            self._clean_up(files)
+            return {"failed": True, "msg": str(exc)}
         except BaseException:  # interrupted, timed out (the task keyword timeout): stop the module too
             self._stop_module(reader, path, job)
             self._clean_up(files)

@@ -8,8 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import os
+import signal
+
+import pytest
+
 from ansible_collections.airgap.mirror.plugins.plugin_utils._progress import (
-    STARTED, Job, ProgressReader, duration, format_record, launch_command, lines_to_show, poll_command, split_poll)
+    STARTED, Job, JobLost, ProgressReader, duration, format_record, launch_command, lines_to_show, poll_command, split_poll)
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -120,7 +125,7 @@ def test_the_launch_returns_at_once_and_the_poll_carries_the_result(tmp_path: Pa
     assert json.loads(new) == {"event": "tick", "images_done": 1}
     assert ended == (3, '{"changed": true}\n', "oops\n")
     assert sorted(p.name for p in Path(job.directory).iterdir()) == [
-        "airgap-0123abcd.err", "airgap-0123abcd.out", "airgap-0123abcd.rc"]
+        "airgap-0123abcd.err", "airgap-0123abcd.out", "airgap-0123abcd.pid", "airgap-0123abcd.rc"]
     assert oct(Path(job.out).stat().st_mode & 0o777) == "0o600"
 
 
@@ -165,3 +170,25 @@ def test_the_output_of_something_else_is_not_taken_for_a_poll(tmp_path: Path) ->
     _launch(job, "echo 'x'")
     assert split_poll("%s\n%s\n" % ("a", job.marker), job) == (b"a", None)
     assert split_poll("\n%s\nnot a number\n%s\nout\n%s\nerr" % ((job.marker,) * 3), job) == (b"", (None, "out", "err"))
+
+
+def test_a_hang_up_right_after_the_launch_does_not_kill_the_job(tmp_path: Path) -> None:
+    """As when an ssh session with a terminal ends: SIGHUP to the launching shell's whole process
+    group at once, before the background job has reached ``nohup``."""
+    job, progress = _job(tmp_path)
+    script = launch_command("/bin/sh -c %s" % shlex.quote("sleep 0.2; echo '{}'"), job) + "; kill -HUP 0"
+    subprocess.run(["sh", "-c", script], check=False, capture_output=True, start_new_session=True)
+    _took, out = _sh(poll_command(str(progress), job, 0, 3.0))
+    polled = split_poll(out, job)
+    assert polled is not None and polled[1] == (0, "{}\n", ""), out
+
+
+def test_a_job_killed_outright_is_reported_lost_not_polled_for_ever(tmp_path: Path) -> None:
+    job, progress = _job(tmp_path)
+    _launch(job, "sleep 30")
+    pid = int(Path(job.pid).read_text())
+    os.kill(pid, signal.SIGKILL)  # the shell that would write the exit status
+    took, out = _sh(poll_command(str(progress), job, 0, 0.3))
+    assert took >= 0.25  # the wait ran; then the shell was found gone
+    with pytest.raises(JobLost, match="without an exit status"):
+        split_poll(out, job)

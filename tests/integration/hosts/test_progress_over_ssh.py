@@ -2,7 +2,9 @@
 ``airgap.mirror.transfer_bundle`` (standard library only, so it runs on the bed's plain Debian
 hosts) packs a layout on a host reached over ssh; its action plugin starts it in the background
 there, reads its progress file there, prints a line per part written, and returns the same result
-as without progress, leaving no file behind in the host's async directory."""
+as without progress, leaving no file behind in the host's async directory. The interpreter is
+discovered (``auto_silent``) for each of the two runs, and the background run reports what it
+found as a plain run does (``ansible_facts.discovered_interpreter_python``)."""
 
 from __future__ import annotations
 
@@ -34,9 +36,13 @@ def test_transfer_bundle_progress_over_ssh(debian_hosts, tmp_path):
     layout = images.OCILayout(tmp_path / "oci")
     images.build_image(layout, "example.com/progress:1", layers=[{"random.bin": os.urandom(600_000)}])
     pack = {"action": "pack", "layout": "/root/oci", "part_size": "128K", "progress_interval": 0.5}
-    plays = [{"name": "pack", "hosts": "prog1", "gather_facts": False, "tasks": [
+    forget = {"name": "forget the interpreter", "ansible.builtin.meta": "clear_facts"}  # discovered again
+    plays = [{"name": "pack", "hosts": "prog1", "gather_facts": False,
+              "vars": {"ansible_python_interpreter": "auto_silent"}, "tasks": [
         {"name": "layout", "ansible.builtin.copy": {"src": str(tmp_path / "oci") + "/", "dest": "/root/oci/"}},
+        forget,
         {"name": "with progress", "airgap.mirror.transfer_bundle": dict(pack, bundle="/root/b1")},
+        forget,
         {"name": "without progress", "airgap.mirror.transfer_bundle": dict(pack, bundle="/root/b2", progress=False)},
     ]}]
     runner = AnsibleRunner(tmp_path / "ansible")
@@ -44,6 +50,8 @@ def test_transfer_bundle_progress_over_ssh(debian_hosts, tmp_path):
     assert res.rc == 0, res.output
     with_progress = res.one("with progress")["result"]
     without = res.one("without progress")["result"]
+    discovered = with_progress.get("ansible_facts", {}).get("discovered_interpreter_python")
+    assert isinstance(discovered, str) and discovered.startswith("/usr/bin/python3"), with_progress
     parts = [p["name"] for p in with_progress["parts"]]
     assert len(parts) > 3, with_progress
     lines = [line for line in res.stdout.splitlines() if line.startswith("transfer_bundle: ")]

@@ -37,14 +37,15 @@ def test_transfer_bundle_progress_over_ssh(debian_hosts, tmp_path):
     images.build_image(layout, "example.com/progress:1", layers=[{"random.bin": os.urandom(600_000)}])
     pack = {"action": "pack", "layout": "/root/oci", "part_size": "128K", "progress_interval": 0.5}
     forget = {"name": "forget the interpreter", "ansible.builtin.meta": "clear_facts"}  # discovered again
-    plays = [{"name": "pack", "hosts": "prog1", "gather_facts": False,
-              "vars": {"ansible_python_interpreter": "auto_silent"}, "tasks": [
+    tasks = [
         {"name": "layout", "ansible.builtin.copy": {"src": str(tmp_path / "oci") + "/", "dest": "/root/oci/"}},
         forget,
         {"name": "with progress", "airgap.mirror.transfer_bundle": dict(pack, bundle="/root/b1")},
         forget,
         {"name": "without progress", "airgap.mirror.transfer_bundle": dict(pack, bundle="/root/b2", progress=False)},
-    ]}]
+    ]
+    plays = [{"name": "pack", "hosts": "prog1", "gather_facts": False,
+              "vars": {"ansible_python_interpreter": "auto_silent"}, "tasks": tasks}]
     runner = AnsibleRunner(tmp_path / "ansible")
     res = runner.playbook(json.dumps(plays, indent=1) + "\n", inventory=bed.inventory, env=bed.ansible_env())
     assert res.rc == 0, res.output

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
-
-import os
-import signal
 
 import pytest
 

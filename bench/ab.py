@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         % ", ".join(KINDS))
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the checkouts (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--profile", choices=("cpu", "wall"),
+                        help="run the module under py-spy; one raw profile per run in bench/results/profiles/")
     args = parser.parse_args(argv)
     args.kinds = [k for k in args.kinds.split(",") if k]
     if len(args.tree) < 2 or not args.kinds or any(k not in KINDS for k in args.kinds) or args.rounds < 1:
@@ -82,9 +84,9 @@ def record(name: str, out: dict[str, Any], seen: dict[str, list[tuple[float, flo
     res = out["res"]
     result = res["result"]
     timings = result.get("timings") or {}
-    print("%-16s wall %6.2f s  engine %6.2f s  resolve %6.3f  copy %6.3f  source requests %s" % (
+    print("%-16s wall %6.2f s  engine %6.2f s  resolve %6.3f  copy %6.3f  write map %6.3f  source requests %s" % (
         name, res["wall"], result["totals"].get("seconds") or 0.0, timings.get("resolve", 0.0),
-        timings.get("copy", 0.0), out["stats"]["source"].get("requests")), flush=True)
+        timings.get("copy", 0.0), timings.get("write_map", 0.0), out["stats"]["source"].get("requests")), flush=True)
     seen.setdefault(name, []).append((res["wall"], timings.get("resolve", 0.0)))
 
 
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="airgap-ab-%s-" % profile.name))
     bed = Testbed(work, profile, False)
     results = Results()
-    bench = Bench(bed, Runner(bed, None), Verifier(results.problems), results)
+    bench = Bench(bed, Runner(bed, args.profile), Verifier(results.problems), results)
     ab = AB(bench)
     seen: dict[str, list[tuple[float, float]]] = {}
     trees = ", ".join("%d:%s" % (i + 1, t) for i, t in enumerate(args.tree))

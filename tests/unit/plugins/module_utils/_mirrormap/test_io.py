@@ -140,3 +140,29 @@ def test_write_is_atomic_and_only_when_the_text_changes(tmp_path) -> None:
 def test_load_if_exists() -> None:
     assert IO.load_if_exists(None) is None
     assert IO.load_if_exists("/nonexistent/map.yml") is None
+
+
+def test_libyaml_is_used_and_writes_what_the_pure_python_dumper_wrote(monkeypatch) -> None:
+    """A map written by an earlier release (PyYAML's Python dumper) reads back and is written again
+    byte for byte by libyaml's dumper, or every re-run would report a changed map."""
+    import yaml
+
+    assert IO._LOADER is yaml.CSafeLoader and IO._DUMPER is yaml.CSafeDumper  # Debian's and PyPI's PyYAML
+    odd = [entry("quay.io/org/app:1.0", "mirror:5000/org/app:1.0"),
+           M.Entry(R.parse("registry.example:5000/a-very-long/" + "x" * 200 + ":v1"), D2, MAN,
+                   M.parse_destination("oci:/var/lib/mirror/l\u00e9:registry.example:5000/x:v1"),
+                   ("linux/arm/v7", "linux/amd64"), 0, ("sha256-" + "2" * 64 + ".att", "yes", "0o17")),
+           entry("docker.io/library/nginx@" + D1, "mirror:5000/library/nginx@" + D1, D1, 2 ** 40)]
+    mm = M.MirrorMap(odd)
+    with monkeypatch.context() as patch:
+        patch.setattr(IO, "_DUMPER", yaml.SafeDumper)
+        patch.setattr(IO, "_LOADER", yaml.SafeLoader)
+        pure = IO.dumps(mm)
+        assert IO.loads(pure) == mm
+    assert IO.dumps(mm) == pure
+    assert IO.loads(pure) == mm
+
+
+def test_a_broken_file_names_its_line() -> None:
+    with pytest.raises(M.MirrorMapError, match=r"(?s)map.yml: not valid YAML/JSON: .*line 3, column \d+"):
+        IO.loads("format: airgap.mirror/v1\nimages:\n- destination: [b\n", "map.yml")

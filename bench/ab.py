@@ -84,9 +84,12 @@ def record(name: str, out: dict[str, Any], seen: dict[str, list[tuple[float, flo
     res = out["res"]
     result = res["result"]
     timings = result.get("timings") or {}
-    print("%-16s wall %6.2f s  engine %6.2f s  resolve %6.3f  copy %6.3f  write map %6.3f  source requests %s" % (
-        name, res["wall"], result["totals"].get("seconds") or 0.0, timings.get("resolve", 0.0),
-        timings.get("copy", 0.0), timings.get("write_map", 0.0), out["stats"]["source"].get("requests")), flush=True)
+    module = res.get("module_time") or {}
+    print("%-16s wall %6.2f s  engine %6.2f s  resolve %6.3f  copy %6.3f  write map %6.3f  source requests %s  "
+          "CPU: module %5.2f s, all %5.2f s" % (
+              name, res["wall"], result["totals"].get("seconds") or 0.0, timings.get("resolve", 0.0),
+              timings.get("copy", 0.0), timings.get("write_map", 0.0), out["stats"]["source"].get("requests"),
+              module.get("user", 0.0) + module.get("sys", 0.0), res["cpu_user"] + res["cpu_sys"]), flush=True)
     seen.setdefault(name, []).append((res["wall"], timings.get("resolve", 0.0)))
 
 

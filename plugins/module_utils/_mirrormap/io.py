@@ -79,6 +79,8 @@ def loads(text: str | bytes, origin: str = "<mirror map>") -> MirrorMap:
     """Parse and validate the text of a map file."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    # a plain str: libyaml refuses str subclasses, such as the tagged strings a filter is given
+    text = str.__str__(text)
     try:
         doc = _yaml.load(text, Loader=_LOADER) if HAS_YAML else json.loads(text)
     except Exception as exc:  # yaml.YAMLError / ValueError, with line information in the text

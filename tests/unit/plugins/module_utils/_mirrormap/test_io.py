@@ -163,6 +163,18 @@ def test_libyaml_is_used_and_writes_what_the_pure_python_dumper_wrote(monkeypatc
     assert IO.loads(pure) == mm
 
 
+def test_text_in_a_str_subclass_is_read() -> None:
+    """A filter is given the file's text as ansible-core's tagged string, a subclass of str that
+    libyaml's loader refuses."""
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    from ansible._internal._datatag._tags import Origin
+
+    tagged = AnsibleTagHelper.tag(TEXT, [Origin(path="/srv/map.yml", line_num=1)])
+    assert type(tagged) is not str and isinstance(tagged, str)
+    assert IO.loads(tagged, "map.yml") == IO.loads(TEXT, "map.yml")
+    assert IO.coerce(tagged) == IO.loads(TEXT)
+
+
 def test_a_broken_file_names_its_line() -> None:
     with pytest.raises(M.MirrorMapError, match=r"(?s)map.yml: not valid YAML/JSON: .*line 3, column \d+"):
         IO.loads("format: airgap.mirror/v1\nimages:\n- destination: [b\n", "map.yml")

@@ -170,7 +170,7 @@ def test_text_in_a_str_subclass_is_read() -> None:
     from ansible._internal._datatag._tags import Origin
 
     tagged = AnsibleTagHelper.tag(TEXT, [Origin(path="/srv/map.yml", line_num=1)])
-    assert type(tagged) is not str and isinstance(tagged, str)
+    assert isinstance(tagged, str) and tagged.__class__ is not str
     assert IO.loads(tagged, "map.yml") == IO.loads(TEXT, "map.yml")
     assert IO.coerce(tagged) == IO.loads(TEXT)
 

@@ -135,7 +135,7 @@ def test_the_scan_sees_the_known_imports():
     """The collector itself: the engine's client and the mirror map reader are found as
     requirements, tomli (the tomllib backport in an except ImportError) as a fallback only."""
     required, fallback = third_party_imports()
-    assert "httpx" in required and any(w.startswith("plugins/module_utils/_engine/http/transport.py:") for w in required["httpx"])
+    assert "httpx" in required and any(w.startswith("plugins/module_utils/_common/http_library.py:") for w in required["httpx"])
     assert "yaml" in required
     assert "tomli" in fallback and "tomli" not in required
 

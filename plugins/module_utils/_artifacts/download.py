@@ -55,7 +55,7 @@ def get_small(client: Any, url: str, what: str) -> bytes:
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    import httpx  # imported with the client already
+    from .._common.http_library import httpx  # imported with the client already
 
     return (httpx.TransportError,)
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._common.errors import UserError
+from .._common.http_library import HTTPX_IMPORT_ERROR, httpx
 from .._oci.reference import Reference, validate_digest
 from . import openpgp
 from .payload import ATOMIC_TYPE, COSIGN_TYPE, PayloadError, SignedIdentity, parse_payload
@@ -34,12 +35,6 @@ from .registriesd import RegistriesD
 from .scopes import source_reference
 from .sigstore import decode_signature, signer
 
-try:
-    import httpx
-    HTTPX_IMPORT_ERROR: ImportError | None = None
-except ImportError as _exc:  # pragma: no cover - httpx is a declared dependency
-    httpx = None  # type: ignore[assignment]
-    HTTPX_IMPORT_ERROR = _exc
 
 ROOT_LOOKASIDE = "file:///var/lib/containers/sigstore"
 USER_LOOKASIDE = ".local/share/containers/sigstore"  # under the home directory of a user other than root

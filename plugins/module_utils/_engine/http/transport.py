@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from ..._common.http_library import HTTPX_IMPORT_ERROR, httpx
 from ..._oci.errors import AuthError, DeadlineExceeded, OCIError, RegistryError, TLSError, redact_url
 from ..._oci.reference import registry_endpoint
 from ..auth import Authenticator
@@ -30,12 +31,6 @@ from .limits import Limiters
 from .retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from .tls import shared_ssl_context
 
-try:
-    import httpx
-    HTTPX_IMPORT_ERROR: ImportError | None = None
-except ImportError as _exc:  # pragma: no cover - reported by the module with missing_required_lib
-    httpx = None  # type: ignore[assignment]
-    HTTPX_IMPORT_ERROR = _exc
 
 USER_AGENT = "airgap.mirror/0.1"
 

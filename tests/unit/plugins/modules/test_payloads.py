@@ -87,3 +87,33 @@ def test_a_registry_task_does_not_load_what_only_other_runs_need(stage):
     loaded = json.loads(done.stdout)
     assert "_engine.resolve" in loaded and "_oci.tagselect" in loaded  # what every task needs is there
     assert [m for m in _ON_DEMAND if m in loaded] == []
+
+
+_HTTPX_LOADED = r"""
+import importlib.util, json, sys
+sys.path.insert(0, sys.argv[1])
+if sys.argv[2] == "httpx first":
+    import httpx  # a process that had httpx already (its command-line client included)
+installed = [m for m in ("click", "rich", "pygments") if importlib.util.find_spec(m) is not None]
+from ansible_collections.airgap.mirror.plugins.module_utils._engine.http import transport
+with transport.httpx.Client() as client:  # the library itself is whole
+    assert client.build_request("GET", "http://127.0.0.1/v2/").url.path == "/v2/"
+print(json.dumps({"installed": installed, "loaded": sorted(m for m in ("click", "rich", "pygments", "httpx._main")
+                                                          if sys.modules.get(m) is not None)}))
+"""
+
+
+def test_a_registry_task_does_not_load_the_httpx_command_line_client():
+    # Debian's python3-httpx depends on click, rich and pygments, and `import httpx` imports its
+    # command-line client whenever they are there: about 55 ms of every registry task's start-up
+    done = subprocess.run([sys.executable, "-c", _HTTPX_LOADED, os.environ["AIRGAP_COLLECTIONS_PATH"], "fresh"],
+                          capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["installed"] == ["click", "rich", "pygments"]  # tests/requirements.txt: httpx[cli]
+    assert seen["loaded"] == []
+
+
+def test_a_process_that_imported_httpx_first_keeps_its_command_line_client():
+    done = subprocess.run([sys.executable, "-c", _HTTPX_LOADED, os.environ["AIRGAP_COLLECTIONS_PATH"], "httpx first"],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["loaded"] == ["click", "httpx._main", "pygments", "rich"]

@@ -103,7 +103,7 @@ def look_up(base: str, ca: Path, repos: list[str], http2: bool, number: int) -> 
     started = time.perf_counter()
     pools, per_pool = (1, 1) if http2 else shard_sizes(number)
     limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-    clients = [httpx.Client(base_url=base, verify=str(ca), http2=http2, limits=limits, timeout=60) for _ in range(pools)]
+    clients = [httpx.Client(base_url=base, verify=str(ca), http2=http2, limits=limits, timeout=60) for _pool in range(pools)]
     mine = threading.local()
     taken = itertools.count()
 

@@ -89,8 +89,10 @@ class Transport:
         self._local = threading.local()
         self._turn = itertools.count()
         self.auth = Authenticator(registry, options.credentials, self._fetch_token)
-        self._base: str | None = None
+        #: https://host of a registry spoken to over verified https; for an insecure one, the ping decides
+        self._base: str | None = None if self.insecure else "https://%s" % self.endpoint
         self._ping_lock = threading.Lock()
+        self._api_check: _ApiCheck | None = None
 
     def close(self) -> None:
         for client in self._shards:
@@ -114,28 +116,80 @@ class Transport:
     def base(self) -> str:
         if self._base is None:
             self.ping()
+        elif self._api_check is None and not self.insecure:
+            self._ping_beside()
         if self._base is None:
             raise AssertionError('bug: expected self._base is not None')
         return self._base
 
     def ping(self) -> None:
-        """GET /v2/: decide the scheme (https, or http for an insecure registry) and learn the
-        authentication challenge."""
+        """GET /v2/ of an insecure registry, before any other request to it: decide the scheme
+        (https when that is answered at all, else plain http) and learn the authentication
+        challenge. A registry spoken to over verified https is asked beside its first requests
+        instead (:meth:`_ping_beside`)."""
         with self._ping_lock:
             if self._base is not None:
                 return
-            if self.insecure:
-                scheme, resp = self._ping_insecure()
-            else:
-                scheme, resp = "https", self._ping_over("https")
-            url = "%s://%s/v2/" % (scheme, self.endpoint)
-            if resp.status_code == 401:
-                self.auth.note_challenge(resp.headers.get("www-authenticate"))
-            elif resp.status_code == 404:
-                raise RegistryError("%s does not serve the registry API at /v2/" % self.registry, url=url, status=404)
-            elif resp.status_code != 200:
-                raise RegistryError("unexpected answer from %s" % self.registry, url=url, status=resp.status_code)
+            scheme, resp = self._ping_insecure()
+            refused = self._ping_answer(scheme, resp)
+            if refused is not None:
+                raise RegistryError(refused[0], url=refused[1], status=refused[2])
             self._base = "%s://%s" % (scheme, self.endpoint)
+
+    def _ping_answer(self, scheme: str, resp: httpx.Response) -> tuple[str, str, int] | None:
+        """Note the challenge of a 401 answer to GET /v2/; (message, url, status) of the error an
+        answer means that no registry is there (404, or another status than 200 and 401)."""
+        url = "%s://%s/v2/" % (scheme, self.endpoint)
+        if resp.status_code == 401:
+            self.auth.note_challenge(resp.headers.get("www-authenticate"))
+        elif resp.status_code == 404:
+            return "%s does not serve the registry API at /v2/" % self.registry, url, 404
+        elif resp.status_code != 200:
+            return "unexpected answer from %s" % self.registry, url, resp.status_code
+        return None
+
+    def _ping_beside(self) -> None:
+        """GET /v2/ of a registry spoken to over verified https, once, in the background: the
+        scheme is known, so the first requests go out at once instead of waiting for it (on a link
+        of 150 ms that wait, and the connections opened only after it, cost 0.6 s of a 150-image
+        plan: ``bench/https_plan.py``). Its challenge is noted when it comes (a request answered
+        401 before that notes the same one), and a request refused otherwise (404, 405, 501...)
+        waits for it (:meth:`_confirm_api`), so that a host that serves no registry API is still
+        named as such, not as one where the image is missing."""
+        with self._ping_lock:
+            if self._api_check is not None:
+                return
+            check = self._api_check = _ApiCheck()
+        threading.Thread(target=self._run_api_check, args=(check,), name="airgap-ping-%s" % self.endpoint,
+                         daemon=True).start()
+
+    def _run_api_check(self, check: _ApiCheck) -> None:
+        try:
+            check.refused = self._ping_answer("https", self._ping_over("https"))
+        except Exception:  # pylint: disable=broad-except  # the requests beside it meet the same failure and report it
+            pass
+        finally:
+            check.done.set()
+
+    def _confirm_api(self, resp: httpx.Response, url: str, image: str | None) -> None:
+        """For *resp*, a refusal (4xx, 5xx) of *url*: when it is a registry API path and the /v2/
+        check beside the first requests found no registry at this host, raise that instead. Its
+        body is read first (which closes it and frees its connection slot: with
+        ``registry_limits`` the check may be waiting for that slot), and stays readable."""
+        check = self._api_check
+        if check is None or (check.done.is_set() and check.refused is None):
+            return
+        parts = urlsplit(url)
+        if parts.netloc != self.endpoint or not parts.path.startswith("/v2/") or parts.path == "/v2/":
+            return
+        try:
+            resp.read()
+        except httpx.HTTPError:
+            resp.close()
+        check.done.wait()
+        if check.refused is not None:
+            message, where, status = check.refused
+            raise RegistryError(message, url=where, status=status, image=image)
 
     def _ping_over(self, scheme: str) -> httpx.Response:
         resp = self._send_with_retries("GET", "%s://%s/v2/" % (scheme, self.endpoint), scopes=(), auth=False,
@@ -282,6 +336,8 @@ class Transport:
                                         status=resp.status_code, image=image, transient=True)
                 self._wait(self.retry.delay(attempt - 1, retry_after), what)
                 continue
+            if resp.status_code >= 400:
+                self._confirm_api(resp, url, image)
             return resp
 
     def authorize(self, headers: dict[str, str], url: str, scopes: Sequence[str], fresh: bool = False) -> str | None:
@@ -373,6 +429,15 @@ class Transport:
 
     def _url(self, path: str) -> str:
         return self.base + path
+
+
+class _ApiCheck:
+    """The GET /v2/ sent beside a registry's first requests: ``done`` once answered (or failed),
+    ``refused`` the (message, url, status) of an answer that no registry is there."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.refused: tuple[str, str, int] | None = None
 
 
 class _Releasing(httpx.SyncByteStream if httpx is not None else object):  # type: ignore[misc]

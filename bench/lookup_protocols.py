@@ -31,6 +31,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         proxy.terminate()
         registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
 sends requests (the registry client, the signature store reader).
 
 ``import httpx`` also imports httpx's command-line client whenever click, rich and pygments are
-installed, and Debian's ``python3-httpx`` depends on all three: about 55 ms of CPU at the start of
-every task that talks to a registry, for a program the collection never runs. When httpx is not
+installed, and Debian's ``python3-httpx`` depends on all three: 40-53 ms of CPU at the start of
+every task that talks to a registry (``bench/fixed_cost.py --registry``), for a program the
+collection never runs. When httpx is not
 imported yet, its ``httpx._main`` module is marked absent first, so httpx falls back to the stub
 ``main`` it defines for an installation without those extras; the library itself is the same.
 """

@@ -105,7 +105,7 @@ print(json.dumps({"installed": installed, "loaded": sorted(m for m in ("click", 
 
 def test_a_registry_task_does_not_load_the_httpx_command_line_client():
     # Debian's python3-httpx depends on click, rich and pygments, and `import httpx` imports its
-    # command-line client whenever they are there: about 55 ms of every registry task's start-up
+    # command-line client whenever they are there: 40-53 ms of CPU of every registry task's start-up
     done = subprocess.run([sys.executable, "-c", _HTTPX_LOADED, os.environ["AIRGAP_COLLECTIONS_PATH"], "fresh"],
                           capture_output=True, text=True, check=True)
     seen = json.loads(done.stdout)

@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,15 +57,6 @@ print(json.dumps({"seconds": seconds, "failed": len(report["failed"]), "requests
 """
 
 
-def _proxy(upstream: str, profile: str, ports: multiprocessing.Queue) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    from link import PROFILES, Link  # pylint: disable=import-outside-toplevel
-    link = Link(upstream, PROFILES[profile]).start()
-    ports.put(link.port)
-    while True:
-        time.sleep(3600)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", default=[], help="a checkout (repeat; default: this one)")
@@ -80,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     import httpx  # pylint: disable=import-outside-toplevel
     from link import PROFILES  # pylint: disable=import-outside-toplevel
-    from lookup_protocols import push_images  # pylint: disable=import-outside-toplevel
+    from lookup_protocols import push_images, serve_link  # pylint: disable=import-outside-toplevel
     from support.pki import PKI  # pylint: disable=import-outside-toplevel
     from support.registry import Registry  # pylint: disable=import-outside-toplevel
 
@@ -90,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     source = Registry(work / "source", tls=True, pki=PKI(work / "pki")).start()
     dest = Registry(work / "dest").start()
     ports: multiprocessing.Queue = multiprocessing.Queue()
-    proxy = multiprocessing.Process(target=_proxy, args=(source.host, args.link, ports), daemon=True)
+    proxy = multiprocessing.Process(target=serve_link, args=(source.host, args.link, ports), daemon=True)
     proxy.start()
     try:
         with httpx.Client(base_url=source.url, verify=str(source.ca_path)) as direct:

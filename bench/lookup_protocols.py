@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position  # this checkout as ansible_collections.airgap.mirror
 import httpx  # noqa: E402  pylint: disable=wrong-import-position
 from link import PROFILES, Link  # noqa: E402  pylint: disable=wrong-import-position
+from measure import proc_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from support.pki import PKI  # noqa: E402  pylint: disable=wrong-import-position
 from support.registry import Registry  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -55,8 +56,8 @@ from ansible_collections.airgap.mirror.plugins.module_utils._engine.http.transpo
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def _proxy(upstream: str, profile: str, ports: multiprocessing.Queue) -> None:
-    """The link proxy, in its own process until it is terminated."""
+def serve_link(upstream: str, profile: str, ports: multiprocessing.Queue) -> None:
+    """The link proxy to *upstream*, in its own process until it is terminated; its port goes to *ports*."""
     link = Link(upstream, PROFILES[profile]).start()
     ports.put(link.port)
     while True:
@@ -92,9 +93,7 @@ def cpu_seconds(pid: int | None = None) -> float:
     if pid is None:
         times = os.times()
         return times.user + times.system
-    with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return proc_cpu(pid)
 
 
 def look_up(base: str, ca: Path, repos: list[str], http2: bool, number: int) -> tuple[float, str]:
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     registry = Registry(work / "registry", tls=True, pki=PKI(work / "pki")).start()
     ca = Path(str(registry.ca_path))
     ports: multiprocessing.Queue = multiprocessing.Queue()
-    proxy = multiprocessing.Process(target=_proxy, args=(registry.host, args.link, ports), daemon=True)
+    proxy = multiprocessing.Process(target=serve_link, args=(registry.host, args.link, ports), daemon=True)
     proxy.start()
     try:
         with httpx.Client(base_url=registry.url, verify=str(ca)) as direct:
